@@ -1,0 +1,206 @@
+import LinearAlgebra
+
+/// An N-dimensional, row-major array of `Float` that records the operations made on it,
+/// so that ``backward(_:retainGraph:)`` can compute gradients — the Swift counterpart of
+/// `torch.Tensor`.
+///
+/// Tensors have reference semantics, like PyTorch's: two variables can name the same
+/// tensor, and optimizers update parameters in place. A tensor made by an operation on
+/// tensors that require gradients records that operation (its `gradFn`) while gradient
+/// recording is on (see ``withoutGradients(_:)``).
+///
+/// ```swift
+/// let w = Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6], requiresGrad: true)
+/// let loss = try (w * w).sum()
+/// loss.backward()
+/// print(w.grad!.scalars)   // [2, 4, 6, 8, 10, 12]
+/// ```
+public class Tensor: CustomStringConvertible, @unchecked Sendable {
+    /// The size of each dimension; `[]` for a scalar.
+    public final let shape: [Int]
+    @usableFromInline final let storage: TensorBuffer
+    /// Whether gradients flow to this tensor: set it on leaves (inputs, parameters);
+    /// operation results inherit it from their inputs while recording is on.
+    public final var requiresGrad: Bool
+    /// The gradient accumulated by ``backward(_:retainGraph:)`` for a leaf tensor that
+    /// requires gradients, with this tensor's shape; `nil` until the first backward pass
+    /// and after ``zeroGrad()`` with `setToNil`.
+    public final var grad: Tensor?
+    /// The operation that produced this tensor, and which of its outputs this is.
+    @usableFromInline final var gradFn: Node?
+    @usableFromInline final var outputIndex: Int = 0
+
+    @usableFromInline
+    init(shape: [Int], storage: TensorBuffer, requiresGrad: Bool = false) {
+        self.shape = shape
+        self.storage = storage
+        self.requiresGrad = requiresGrad
+    }
+
+    /// A tensor of the given shape holding `scalars` in row-major order.
+    ///
+    /// - Precondition: `scalars.count` is the product of `shape` (a programming error, like
+    ///   an array index out of range). Use ``init(validating:scalars:requiresGrad:)`` for
+    ///   data that comes from outside.
+    public convenience init(shape: [Int], scalars: [Float], requiresGrad: Bool = false) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in \(shape)")
+        precondition(shape.reduce(1, *) == scalars.count,
+                     "Tensor: \(scalars.count) scalars do not fill shape \(shape)")
+        self.init(shape: shape, storage: TensorBuffer(copying: scalars), requiresGrad: requiresGrad)
+    }
+
+    /// A tensor of the given shape holding `scalars`, checking that they fit.
+    ///
+    /// - Throws: ``TensorError/shapeMismatch(_:)`` when `scalars.count` is not the product of
+    ///   `shape` or a dimension is negative.
+    public convenience init(validating shape: [Int], scalars: [Float], requiresGrad: Bool = false) throws {
+        guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) == scalars.count else {
+            throw TensorError.shapeMismatch(
+                "expected \(shape.allSatisfy { $0 >= 0 } ? String(shape.reduce(1, *)) : "non-negative dimensions") scalars for shape \(shape), got \(scalars.count)")
+        }
+        self.init(shape: shape, storage: TensorBuffer(copying: scalars), requiresGrad: requiresGrad)
+    }
+
+    /// A tensor of the given shape filled with `value` (zeros by default).
+    public convenience init(zeros shape: [Int], value: Float = 0, requiresGrad: Bool = false) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in \(shape)")
+        let storage = TensorBuffer(count: shape.reduce(1, *))
+        if value != 0 { storage.buffer.update(repeating: value) }
+        self.init(shape: shape, storage: storage, requiresGrad: requiresGrad)
+    }
+
+    /// The same tensor as `tensors[0]`: the same storage and the same place in the graph
+    /// (for single-tensor recurrent states, ``RecurrentState``).
+    public required convenience init(tensors: [Tensor]) {
+        let t = tensors[0]
+        self.init(shape: t.shape, storage: t.storage, requiresGrad: t.requiresGrad)
+        self.gradFn = t.gradFn
+        self.outputIndex = t.outputIndex
+    }
+
+    /// A scalar (0-dimensional) tensor.
+    public convenience init(_ value: Float, requiresGrad: Bool = false) {
+        self.init(shape: [], scalars: [value], requiresGrad: requiresGrad)
+    }
+
+    /// A tensor filled with samples from U(`low`, `high`), drawn from `generator`.
+    public convenience init(uniform shape: [Int], low: Float, high: Float,
+                            using generator: inout SeededGenerator, requiresGrad: Bool = false) {
+        let count = shape.reduce(1, *)
+        let storage = TensorBuffer(count: count)
+        for i in 0..<count { storage.pointer[i] = generator.uniform(low, high) }
+        self.init(shape: shape, storage: storage, requiresGrad: requiresGrad)
+    }
+
+    /// A tensor filled with samples from N(`mean`, `standardDeviation`²), drawn from `generator`.
+    public convenience init(normal shape: [Int], mean: Float = 0, standardDeviation: Float = 1,
+                            using generator: inout SeededGenerator, requiresGrad: Bool = false) {
+        let count = shape.reduce(1, *)
+        let storage = TensorBuffer(count: count)
+        for i in 0..<count { storage.pointer[i] = generator.normal(mean: mean, standardDeviation: standardDeviation) }
+        self.init(shape: shape, storage: storage, requiresGrad: requiresGrad)
+    }
+
+    /// A tensor holding the elements of a matrix, with shape `[rows, columns]`.
+    public convenience init(_ matrix: Matrix<Float>, requiresGrad: Bool = false) {
+        self.init(shape: [matrix.rows, matrix.columns], scalars: matrix.scalars, requiresGrad: requiresGrad)
+    }
+
+    /// The number of elements (the product of ``shape``).
+    @inlinable public final var count: Int { storage.count }
+
+    /// The number of dimensions.
+    @inlinable public final var rank: Int { shape.count }
+
+    /// The elements in row-major order. Setting them writes into this tensor in place
+    /// (every tensor sharing its storage sees the change) and records nothing.
+    ///
+    /// - Precondition: a new value has ``count`` elements.
+    public final var scalars: [Float] {
+        get { storage.array }
+        set {
+            precondition(newValue.count == count, "Tensor: \(newValue.count) scalars for shape \(shape)")
+            _ = storage.buffer.update(fromContentsOf: newValue)
+        }
+    }
+
+    /// The single element of a one-element tensor (a loss, for example).
+    ///
+    /// - Precondition: ``count`` is 1.
+    public final var item: Float {
+        precondition(count == 1, "Tensor.item: tensor of shape \(shape) has \(count) elements")
+        return storage.pointer[0]
+    }
+
+    /// Whether this tensor was made by a recorded operation (it is not a leaf).
+    public final var isLeaf: Bool { gradFn == nil }
+
+    /// The name of the operation that made this tensor, like PyTorch's `grad_fn`; `nil` for leaves.
+    public final var gradFnName: String? { gradFn?.name }
+
+    /// A new tensor sharing no storage with this one: the same values, not recording, no gradient.
+    public final func detached() -> Tensor {
+        Tensor(shape: shape, storage: TensorBuffer(copying: storage.buffer))
+    }
+
+    /// The same storage, cut from the graph: gradients do not flow through the result
+    /// (`torch.Tensor.detach`). Writing into one writes into the other.
+    public final func detach() -> Tensor {
+        Tensor(shape: shape, storage: storage)
+    }
+
+    /// Calls `body` with the elements, read-only.
+    @inlinable
+    public final func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        try body(UnsafeBufferPointer(storage.buffer))
+    }
+
+    /// Calls `body` with the elements, writable in place; records nothing (like `torch.no_grad`
+    /// writes into `.data`).
+    @inlinable
+    public final func withUnsafeMutableBufferPointer<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+        try body(storage.buffer)
+    }
+
+    /// Sets the gradient to zeros (or to `nil` with `setToNil`, PyTorch's default).
+    public final func zeroGrad(setToNil: Bool = true) {
+        if setToNil {
+            grad = nil
+        } else if let grad {
+            grad.storage.buffer.update(repeating: 0)
+        }
+    }
+
+    /// A short description: the shape and the first elements.
+    public var description: String {
+        let shown = scalars.prefix(8).map { String(format: "%.4f", $0) }.joined(separator: ", ")
+        let more = count > 8 ? ", …" : ""
+        let fn = gradFn.map { ", gradFn: \($0.name)" } ?? (requiresGrad ? ", requiresGrad" : "")
+        return "Tensor(shape: \(shape), [\(shown)\(more)]\(fn))"
+    }
+}
+
+/// A tensor that is a module's learnable parameter (`torch.nn.Parameter`): it requires
+/// gradients by default, and ``Module`` finds it among a module's stored properties.
+public final class Parameter: Tensor, @unchecked Sendable {
+    /// A parameter holding a copy of `tensor`'s values.
+    public init(_ tensor: Tensor, requiresGrad: Bool = true) {
+        super.init(shape: tensor.shape, storage: TensorBuffer(copying: tensor.storage.buffer), requiresGrad: requiresGrad)
+    }
+
+    /// A parameter holding a copy of `tensors[0]`.
+    public required convenience init(tensors: [Tensor]) {
+        self.init(tensors[0])
+    }
+
+    /// A parameter of the given shape drawn from U(`low`, `high`) — PyTorch's default
+    /// initialisation for linear and recurrent layers uses `±1/√fanIn`.
+    public init(uniform shape: [Int], bound: Float, using generator: inout SeededGenerator) {
+        let count = shape.reduce(1, *)
+        let storage = TensorBuffer(count: count)
+        for i in 0..<count { storage.pointer[i] = generator.uniform(-bound, bound) }
+        super.init(shape: shape, storage: storage, requiresGrad: true)
+    }
+}
+
+import Foundation

@@ -1,0 +1,49 @@
+/// The memory behind a tensor or a gradient: `count` `Float`s at a stable address,
+/// zero-initialised, freed with the last reference.
+///
+/// A stable address lets BLAS and the vectorised kernels work on tensors without
+/// `withUnsafe…` closures and without copy-on-write checks in hot loops.
+@usableFromInline
+final class TensorBuffer: @unchecked Sendable {
+    @usableFromInline let pointer: UnsafeMutablePointer<Float>
+    @usableFromInline let count: Int
+
+    /// `count` zeros.
+    @usableFromInline
+    init(count: Int) {
+        self.count = count
+        pointer = .allocate(capacity: max(count, 1))
+        pointer.initialize(repeating: 0, count: max(count, 1))
+    }
+
+    /// `count` uninitialised-then-filled floats: `fill` must write all of them.
+    @usableFromInline
+    init(count: Int, filledBy fill: (UnsafeMutablePointer<Float>) throws -> Void) rethrows {
+        self.count = count
+        pointer = .allocate(capacity: max(count, 1))
+        pointer.initialize(repeating: 0, count: max(count, 1))
+        try fill(pointer)
+    }
+
+    /// A copy of `scalars`.
+    @usableFromInline
+    convenience init<C: Collection>(copying scalars: C) where C.Element == Float {
+        self.init(count: scalars.count)
+        _ = UnsafeMutableBufferPointer(start: pointer, count: count).initialize(from: scalars)
+    }
+
+    /// The floats as a buffer pointer.
+    @inlinable var buffer: UnsafeMutableBufferPointer<Float> {
+        UnsafeMutableBufferPointer(start: pointer, count: count)
+    }
+
+    /// A copy of the floats as an array.
+    @inlinable var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
+
+    /// Adds `count` floats from `source` into this buffer.
+    @inlinable func accumulate(_ source: UnsafePointer<Float>) {
+        for i in 0..<count { pointer[i] += source[i] }
+    }
+
+    deinit { pointer.deallocate() }
+}

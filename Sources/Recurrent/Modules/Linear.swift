@@ -1,0 +1,56 @@
+import LinearAlgebra
+
+/// A fully connected layer, `y = x · Wᵀ + b` (`torch.nn.Linear`).
+///
+/// Shapes: input `(…, inFeatures)`, output `(…, outFeatures)`; `weight` is
+/// `(outFeatures, inFeatures)` and `bias` `(outFeatures)`. Initialised like PyTorch:
+/// both from U(−1/√inFeatures, 1/√inFeatures).
+public final class Linear: Module, UnaryModule, @unchecked Sendable {
+    /// The weight, `(outFeatures, inFeatures)`.
+    public let weight: Parameter
+    /// The bias, `(outFeatures)`, or `nil` when built with `bias: false`.
+    public let bias: Parameter?
+    /// The size of each input's last dimension.
+    public let inFeatures: Int
+    /// The size of each output's last dimension.
+    public let outFeatures: Int
+
+    /// A linear layer drawing its initial weights from the default random stream
+    /// (``RandomState``).
+    ///
+    /// - Precondition: the sizes are not negative.
+    public convenience init(inFeatures: Int, outFeatures: Int, bias: Bool = true) {
+        self.init(inFeatures: inFeatures, outFeatures: outFeatures, bias: bias, generator: nil)
+    }
+
+    /// A linear layer drawing its initial weights from `generator`.
+    public convenience init(inFeatures: Int, outFeatures: Int, bias: Bool = true,
+                            using generator: inout SeededGenerator) {
+        self.init(inFeatures: inFeatures, outFeatures: outFeatures, bias: bias, generator: &generator)
+    }
+
+    private init(inFeatures: Int, outFeatures: Int, bias: Bool, generator: UnsafeMutablePointer<SeededGenerator>?) {
+        precondition(inFeatures >= 0 && outFeatures >= 0, "Linear: negative size \(inFeatures) -> \(outFeatures)")
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures
+        let bound = inFeatures > 0 ? 1 / Float(inFeatures).squareRoot() : 0
+        func make(_ g: inout SeededGenerator) -> (Parameter, Parameter?) {
+            let w = Parameter(uniform: [outFeatures, inFeatures], bound: bound, using: &g)
+            let b = bias ? Parameter(uniform: [outFeatures], bound: bound, using: &g) : nil
+            return (w, b)
+        }
+        if let generator {
+            (weight, self.bias) = make(&generator.pointee)
+        } else {
+            (weight, self.bias) = RandomState.withGenerator { make(&$0) }
+        }
+        super.init()
+    }
+
+    /// `input · weightᵀ + bias`.
+    /// - Throws: ``TensorError/shapeMismatch(_:)`` when the input's last dimension is not
+    ///   `inFeatures`.
+    public func callAsFunction(_ input: Tensor) throws -> Tensor {
+        try Tensor.linear(input, weight: weight, bias: bias)
+    }
+}
