@@ -1,0 +1,393 @@
+import LinearAlgebra
+
+/// The kind of recurrent cell a fused layer runs, with its gate count.
+public enum CellKind: Sendable, Equatable {
+    /// `h' = tanh(W_ih x + b_ih + W_hh h + b_hh)`.
+    case rnnTanh
+    /// `h' = relu(W_ih x + b_ih + W_hh h + b_hh)`.
+    case rnnReLU
+    /// LSTM with gates i, f, g, o (PyTorch's order).
+    case lstm
+    /// GRU with gates r, z, n and `n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))`.
+    case gru
+
+    /// The number of gate blocks stacked in `W_ih` and `W_hh` (1, 4 or 3).
+    public var gateCount: Int {
+        switch self {
+        case .rnnTanh, .rnnReLU: return 1
+        case .lstm: return 4
+        case .gru: return 3
+        }
+    }
+}
+
+/// How the rows of a sequence buffer are ordered: `(T, B, width)` (sequence first) or
+/// `(B, T, width)` (batch first). The `B` rows of time step `t` form a strided matrix,
+/// which BLAS reads directly, without transposing.
+@usableFromInline
+struct SequenceLayout {
+    @usableFromInline let steps: Int
+    @usableFromInline let batch: Int
+    @usableFromInline let batchFirst: Bool
+
+    @usableFromInline init(steps: Int, batch: Int, batchFirst: Bool) {
+        self.steps = steps; self.batch = batch; self.batchFirst = batchFirst
+    }
+
+    /// Rows in total (`T · B`).
+    @inlinable var rows: Int { steps * batch }
+    /// The row of step `t`, batch item 0.
+    @inlinable func firstRow(_ t: Int) -> Int { batchFirst ? t : t * batch }
+    /// The distance in rows between batch items of one step.
+    @inlinable var rowStride: Int { batchFirst ? steps : 1 }
+
+    /// The `B × width` block of step `t` in a buffer of rows `width` wide.
+    @inlinable func step(_ t: Int, of base: UnsafeMutablePointer<Float>, width: Int, column: Int = 0, rowWidth: Int? = nil) -> MutableMatrixView<Float> {
+        let w = rowWidth ?? width
+        return MutableMatrixView(base + firstRow(t) * w + column, rows: batch, columns: width, leadingDimension: Swift.max(1, rowStride * w))
+    }
+}
+
+/// The weights of one layer and direction, as raw storage (shapes as in PyTorch).
+@usableFromInline
+struct RecurrentWeights {
+    @usableFromInline let weightIH: Tensor      // (G·H, I)
+    @usableFromInline let weightHH: Tensor      // (G·H, Hr)
+    @usableFromInline let biasIH: Tensor?       // (G·H)
+    @usableFromInline let biasHH: Tensor?       // (G·H)
+    @usableFromInline let weightHR: Tensor?     // (Hr, H), LSTM projections only
+
+    @usableFromInline init(weightIH: Tensor, weightHH: Tensor, biasIH: Tensor?, biasHH: Tensor?, weightHR: Tensor?) {
+        self.weightIH = weightIH; self.weightHH = weightHH
+        self.biasIH = biasIH; self.biasHH = biasHH; self.weightHR = weightHR
+    }
+
+    /// The tensors in node-input order (after the input and the initial states).
+    @usableFromInline var tensors: [Tensor] {
+        var result = [weightIH, weightHH]
+        if let biasIH { result.append(biasIH) }
+        if let biasHH { result.append(biasHH) }
+        if let weightHR { result.append(weightHR) }
+        return result
+    }
+}
+
+/// One recurrent layer in one direction over a whole sequence, as a single autograd node
+/// with a hand-written backpropagation through time (as cuDNN and oneDNN do).
+///
+/// Forward: one GEMM projects the inputs of every step (`X · W_ihᵀ + biases`); each step
+/// is one GEMM (`gemv` for a batch of one) with `W_hh` plus vectorised elementwise work.
+/// Backward: walks the steps in reverse; only `dh_{t-1} = dG_t · W_hh` is sequential, and
+/// the weight gradients are single GEMMs over all steps. Buffers are allocated once per
+/// call, never per step.
+///
+/// Variable lengths: batch item `b` is active at step `t` when `t < lengths[b]`. Inactive
+/// items keep their state and output zeros, so the forward direction's final state is the
+/// state after each item's own last step and the reverse direction starts at that step.
+@usableFromInline
+enum FusedRecurrence {
+    /// Runs the layer. `input` is `(T, B, I)` or `(B, T, I)` (per `batchFirst`), `h0` `(B, Hr)`,
+    /// `c0` `(B, H)` for LSTMs. Returns the output `(T, B, Hr)` or `(B, T, Hr)`, the final
+    /// hidden state `(B, Hr)` and, for LSTMs, the final cell state `(B, H)`.
+    @usableFromInline
+    static func run(kind: CellKind, input: Tensor, layout: SequenceLayout, reverse: Bool,
+                    h0: Tensor, c0: Tensor?, weights: RecurrentWeights,
+                    lengths: [Int]?) -> (output: Tensor, hN: Tensor, cN: Tensor?) {
+        let T = layout.steps, B = layout.batch, R = layout.rows
+        let G = kind.gateCount
+        let GH = weights.weightIH.shape[0], H = GH / G
+        let I = weights.weightIH.shape[1]
+        let Hr = weights.weightHH.shape[1]
+        let isLSTM = kind == .lstm, isGRU = kind == .gru
+        let hasProjection = weights.weightHR != nil
+
+        var inputs = [input, h0]
+        if let c0 { inputs.append(c0) }
+        inputs += weights.tensors
+        let recording = Tensor.needsRecording(inputs)
+
+        let x = input.storage.pointer
+        let wih = weights.weightIH.storage.pointer, whh = weights.weightHH.storage.pointer
+        let bih = weights.biasIH?.storage.pointer, bhh = weights.biasHH?.storage.pointer
+        let whr = weights.weightHR?.storage.pointer
+
+        // Buffers for the whole sequence (rows in the layout's order).
+        let xp = TensorBuffer(count: R * GH)          // X·W_ihᵀ + biases
+        let gates = TensorBuffer(count: isLSTM || isGRU ? R * GH : 0)  // activated gates
+        let hPrev = TensorBuffer(count: R * Hr)      // the state each step read
+        let cPrev = TensorBuffer(count: isLSTM ? R * H : 0)
+        let cAll = TensorBuffer(count: isLSTM ? R * H : 0)
+        let tanhC = TensorBuffer(count: isLSTM ? R * H : 0)
+        let hFull = TensorBuffer(count: hasProjection ? R * H : 0)
+        let hhN = TensorBuffer(count: isGRU ? R * H : 0)
+        let output = TensorBuffer(count: R * Hr)
+        let hN = TensorBuffer(copying: h0.storage.buffer)
+        let cN = c0.map { TensorBuffer(copying: $0.storage.buffer) }
+        let hh = TensorBuffer(count: B * GH)          // h·W_hhᵀ of the current step
+        let projected = TensorBuffer(count: hasProjection ? B * Hr : 0)
+
+        // 1. The input projection of all steps: one GEMM.
+        let xpView = MutableMatrixView(xp.pointer, rows: R, columns: GH, leadingDimension: max(GH, 1))
+        for r in 0..<R {
+            let row = xp.pointer + r * GH
+            if let bih { row.update(from: bih, count: GH) }
+            if let bhh {
+                // The recurrent bias folds in too, except GRU's n block (it is gated by r).
+                let folded = isGRU ? 2 * H : GH
+                if bih == nil { row.update(from: bhh, count: folded) } else { for j in 0..<folded { row[j] += bhh[j] } }
+            }
+        }
+        if R > 0 && I > 0 {
+            BLAS.gemm(MatrixView(x, rows: R, columns: I, leadingDimension: max(I, 1)), .noTranspose,
+                      MatrixView(wih, rows: GH, columns: I, leadingDimension: max(I, 1)), .transpose,
+                      into: xpView, beta: (bih != nil || bhh != nil) ? 1 : 0)
+        }
+
+        // 2. The recurrence.
+        let whhView = MatrixView(whh, rows: GH, columns: Hr, leadingDimension: max(Hr, 1))
+        let hhView = MutableMatrixView(hh.pointer, rows: B, columns: GH, leadingDimension: max(GH, 1))
+        let rs = layout.rowStride
+        for s in 0..<T {
+            let t = reverse ? T - 1 - s : s
+            let first = layout.firstRow(t)
+            // Save the state this step reads.
+            for b in 0..<B {
+                (hPrev.pointer + (first + b * rs) * Hr).update(from: hN.pointer + b * Hr, count: Hr)
+                if isLSTM { (cPrev.pointer + (first + b * rs) * H).update(from: cN!.pointer + b * H, count: H) }
+            }
+            // hh = h_{t-1} · W_hhᵀ
+            if Hr > 0 {
+                if B == 1 {
+                    BLAS.gemv(whhView, .noTranspose, hN.pointer, into: hh.pointer)
+                } else {
+                    BLAS.gemm(MatrixView(hN.pointer, rows: B, columns: Hr, leadingDimension: max(Hr, 1)), .noTranspose,
+                              whhView, .transpose, into: hhView)
+                }
+            } else {
+                hh.buffer.update(repeating: 0)
+            }
+            for b in 0..<B {
+                let row = first + b * rs
+                let active = lengths.map { t < $0[b] } ?? true
+                let outRow = output.pointer + row * Hr
+                guard active else {
+                    outRow.update(repeating: 0, count: Hr)
+                    continue
+                }
+                let pre = xp.pointer + row * GH, rec = hh.pointer + b * GH
+                switch kind {
+                case .rnnTanh, .rnnReLU:
+                    let h = hN.pointer + b * Hr
+                    for j in 0..<H { h[j] = pre[j] + rec[j] }
+                    if kind == .rnnTanh { Elementwise.tanh(h, h, count: H) } else { Elementwise.relu(h, h, count: H) }
+                    outRow.update(from: h, count: H)
+                case .lstm:
+                    let g = gates.pointer + row * GH
+                    for j in 0..<GH { g[j] = pre[j] + rec[j] }
+                    Elementwise.sigmoid(g, g, count: 2 * H)                 // i, f
+                    Elementwise.tanh(g + 2 * H, g + 2 * H, count: H)        // g
+                    Elementwise.sigmoid(g + 3 * H, g + 3 * H, count: H)     // o
+                    let c = cN!.pointer + b * H
+                    let cRow = cAll.pointer + row * H, tc = tanhC.pointer + row * H
+                    for j in 0..<H { c[j] = g[H + j] * c[j] + g[j] * g[2 * H + j] }
+                    cRow.update(from: c, count: H)
+                    Elementwise.tanh(c, tc, count: H)
+                    let target = hasProjection ? hFull.pointer + row * H : hN.pointer + b * Hr
+                    for j in 0..<H { target[j] = g[3 * H + j] * tc[j] }
+                    if !hasProjection { outRow.update(from: target, count: H) }
+                case .gru:
+                    let g = gates.pointer + row * GH
+                    for j in 0..<(2 * H) { g[j] = pre[j] + rec[j] }
+                    Elementwise.sigmoid(g, g, count: 2 * H)                 // r, z
+                    let hn = hhN.pointer + row * H
+                    for j in 0..<H { hn[j] = rec[2 * H + j] + (bhh?[2 * H + j] ?? 0) }
+                    let n = g + 2 * H
+                    for j in 0..<H { n[j] = pre[2 * H + j] + g[j] * hn[j] }
+                    Elementwise.tanh(n, n, count: H)
+                    let h = hN.pointer + b * Hr
+                    for j in 0..<H { h[j] = (1 - g[H + j]) * n[j] + g[H + j] * h[j] }
+                    outRow.update(from: h, count: H)
+                }
+            }
+            if hasProjection, let whr {
+                // h = h_full · W_hrᵀ for the whole step, then kept for the active items.
+                let step = layout.step(t, of: hFull.pointer, width: H)
+                BLAS.gemm(step.readOnly, .noTranspose, MatrixView(whr, rows: Hr, columns: H, leadingDimension: max(H, 1)), .transpose,
+                          into: MutableMatrixView(projected.pointer, rows: B, columns: Hr, leadingDimension: max(Hr, 1)))
+                for b in 0..<B where lengths.map({ t < $0[b] }) ?? true {
+                    let row = first + b * rs
+                    (hN.pointer + b * Hr).update(from: projected.pointer + b * Hr, count: Hr)
+                    (output.pointer + row * Hr).update(from: projected.pointer + b * Hr, count: Hr)
+                }
+            }
+        }
+
+        var outShape = input.shape
+        outShape[outShape.count - 1] = Hr
+        var shapes = [outShape, [B, Hr]]
+        var storages = [output, hN]
+        if let cN { shapes.append([B, H]); storages.append(cN) }
+
+        let results = Tensor.results(
+            "\(kind)\(reverse ? "Reverse" : "")Backward", shapes: shapes, storages: storages,
+            inputs: inputs, recording: recording
+        ) { gradOutputs, gradInputs in
+            backward(kind: kind, layout: layout, reverse: reverse, lengths: lengths,
+                     sizes: (I: I, H: H, Hr: Hr, GH: GH), hasC0: c0 != nil,
+                     x: x, wih: wih, whh: whh, whr: whr, hasBiasIH: bih != nil, hasBiasHH: bhh != nil,
+                     saved: (output: output.pointer, gates: gates.pointer, hPrev: hPrev.pointer, cPrev: cPrev.pointer,
+                             tanhC: tanhC.pointer, hFull: hFull.pointer, hhN: hhN.pointer),
+                     gradOutputs: gradOutputs, gradInputs: gradInputs)
+            // Keep the saved buffers alive as long as the node.
+            withExtendedLifetime((xp, gates, hPrev, cPrev, cAll, tanhC, hFull, hhN, output, input, weights.tensors)) {}
+        }
+        return (results[0], results[1], results.count > 2 ? results[2] : nil)
+    }
+
+    /// Backpropagation through time for ``run``: accumulates into `gradInputs`, which are in
+    /// the order input, h0, (c0), W_ih, W_hh, (b_ih), (b_hh), (W_hr).
+    @usableFromInline
+    static func backward(
+        kind: CellKind, layout: SequenceLayout, reverse: Bool, lengths: [Int]?,
+        sizes: (I: Int, H: Int, Hr: Int, GH: Int), hasC0: Bool,
+        x: UnsafeMutablePointer<Float>, wih: UnsafeMutablePointer<Float>, whh: UnsafeMutablePointer<Float>,
+        whr: UnsafeMutablePointer<Float>?, hasBiasIH: Bool, hasBiasHH: Bool,
+        saved: (output: UnsafeMutablePointer<Float>, gates: UnsafeMutablePointer<Float>, hPrev: UnsafeMutablePointer<Float>,
+                cPrev: UnsafeMutablePointer<Float>, tanhC: UnsafeMutablePointer<Float>, hFull: UnsafeMutablePointer<Float>,
+                hhN: UnsafeMutablePointer<Float>),
+        gradOutputs: [UnsafePointer<Float>?], gradInputs: [UnsafeMutablePointer<Float>?]
+    ) {
+        let (I, H, Hr, GH) = sizes
+        let T = layout.steps, B = layout.batch, R = layout.rows, rs = layout.rowStride
+        let isLSTM = kind == .lstm, isGRU = kind == .gru
+        let hasProjection = whr != nil
+        var k = 0
+        let gX = gradInputs[k]; k += 1
+        let gH0 = gradInputs[k]; k += 1
+        let gC0 = hasC0 ? gradInputs[k] : nil; if hasC0 { k += 1 }
+        let gWih = gradInputs[k]; k += 1
+        let gWhh = gradInputs[k]; k += 1
+        let gBih = hasBiasIH ? gradInputs[k] : nil; if hasBiasIH { k += 1 }
+        let gBhh = hasBiasHH ? gradInputs[k] : nil; if hasBiasHH { k += 1 }
+        let gWhr = hasProjection ? gradInputs[k] : nil
+        let gY = gradOutputs[0], gHN = gradOutputs[1], gCN = gradOutputs.count > 2 ? gradOutputs[2] : nil
+
+        // Pre-activation gradients of every step: dGx feeds W_ih, b_ih and the input;
+        // dGh feeds W_hh, b_hh and the previous state. They differ only for GRU's n block.
+        let dGx = TensorBuffer(count: R * GH)
+        let dGh = isGRU ? TensorBuffer(count: R * GH) : dGx
+        let dHs = TensorBuffer(count: hasProjection ? R * Hr : 0)   // dh per step, for W_hr
+        let dh = TensorBuffer(count: B * Hr), dhNext = TensorBuffer(count: B * Hr)
+        let dc = TensorBuffer(count: isLSTM ? B * H : 0)
+        let dhFull = TensorBuffer(count: hasProjection ? B * H : 0)
+        if let gHN { dh.pointer.update(from: gHN, count: B * Hr) }
+        if let gCN, isLSTM { dc.pointer.update(from: gCN, count: B * H) }
+        let whhView = MatrixView(whh, rows: GH, columns: Hr, leadingDimension: max(Hr, 1))
+
+        for s in stride(from: T - 1, through: 0, by: -1) {
+            let t = reverse ? T - 1 - s : s
+            let first = layout.firstRow(t)
+            // Gradient reaching h_t: from the output at t and from step t+1 (in `dh`).
+            if let gY {
+                for b in 0..<B where lengths.map({ t < $0[b] }) ?? true {
+                    let src = gY + (first + b * rs) * Hr, dst = dh.pointer + b * Hr
+                    for j in 0..<Hr { dst[j] += src[j] }
+                }
+            }
+            if hasProjection {
+                let stepDH = layout.step(t, of: dHs.pointer, width: Hr)
+                for b in 0..<B where lengths.map({ t < $0[b] }) ?? true {
+                    (stepDH.base + b * stepDH.leadingDimension).update(from: dh.pointer + b * Hr, count: Hr)
+                }
+                // dh_full = dh · W_hr
+                BLAS.gemm(MatrixView(dh.pointer, rows: B, columns: Hr, leadingDimension: max(Hr, 1)), .noTranspose,
+                          MatrixView(whr!, rows: Hr, columns: H, leadingDimension: max(H, 1)), .noTranspose,
+                          into: MutableMatrixView(dhFull.pointer, rows: B, columns: H, leadingDimension: max(H, 1)))
+            }
+            for b in 0..<B {
+                let row = first + b * rs
+                let active = lengths.map { t < $0[b] } ?? true
+                let dgx = dGx.pointer + row * GH, dgh = dGh.pointer + row * GH
+                guard active else { continue }   // dG stays 0; dh and dc pass through unchanged
+                let dhb = dh.pointer + b * Hr
+                switch kind {
+                case .rnnTanh:
+                    let y = saved.output + row * Hr
+                    for j in 0..<H { dgx[j] = dhb[j] * (1 - y[j] * y[j]) }
+                case .rnnReLU:
+                    let y = saved.output + row * Hr
+                    for j in 0..<H { dgx[j] = y[j] > 0 ? dhb[j] : 0 }
+                case .lstm:
+                    let g = saved.gates + row * GH, tc = saved.tanhC + row * H, cp = saved.cPrev + row * H
+                    let dhh = hasProjection ? dhFull.pointer + b * H : dhb
+                    let dcb = dc.pointer + b * H
+                    for j in 0..<H {
+                        let i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j]
+                        let dO = dhh[j] * tc[j]
+                        let dC = dcb[j] + dhh[j] * o * (1 - tc[j] * tc[j])
+                        dgx[j] = dC * gg * i * (1 - i)
+                        dgx[H + j] = dC * cp[j] * f * (1 - f)
+                        dgx[2 * H + j] = dC * i * (1 - gg * gg)
+                        dgx[3 * H + j] = dO * o * (1 - o)
+                        dcb[j] = dC * f
+                    }
+                case .gru:
+                    let g = saved.gates + row * GH, hn = saved.hhN + row * H, hp = saved.hPrev + row * Hr
+                    for j in 0..<H {
+                        let r = g[j], z = g[H + j], n = g[2 * H + j]
+                        let dN = dhb[j] * (1 - z) * (1 - n * n)
+                        let dZ = dhb[j] * (hp[j] - n) * z * (1 - z)
+                        let dR = dN * hn[j] * r * (1 - r)
+                        dgx[j] = dR; dgh[j] = dR
+                        dgx[H + j] = dZ; dgh[H + j] = dZ
+                        dgx[2 * H + j] = dN; dgh[2 * H + j] = dN * r
+                        dhb[j] *= z     // the direct path h_{t-1} → h_t
+                    }
+                }
+            }
+            // dh_{t-1} = dGh_t · W_hh (+ the direct GRU path, + pass-through of inactive items).
+            let stepDG = layout.step(t, of: dGh.pointer, width: GH)
+            if Hr > 0 {
+                if B == 1 {
+                    BLAS.gemv(whhView, .transpose, stepDG.base, into: dhNext.pointer)
+                } else {
+                    BLAS.gemm(stepDG.readOnly, .noTranspose, whhView, .noTranspose,
+                              into: MutableMatrixView(dhNext.pointer, rows: B, columns: Hr, leadingDimension: max(Hr, 1)))
+                }
+            }
+            for b in 0..<B {
+                let active = lengths.map { t < $0[b] } ?? true
+                let src = dhNext.pointer + b * Hr, dst = dh.pointer + b * Hr
+                if active {
+                    if isGRU { for j in 0..<Hr { dst[j] += src[j] } } else { dst.update(from: src, count: Hr) }
+                }
+                // inactive: dh passes through unchanged (the state was carried).
+            }
+        }
+        if let gH0 { for j in 0..<(B * Hr) { gH0[j] += dh.pointer[j] } }
+        if let gC0, isLSTM { for j in 0..<(B * H) { gC0[j] += dc.pointer[j] } }
+
+        let dGxView = MatrixView(UnsafePointer(dGx.pointer), rows: R, columns: GH, leadingDimension: max(GH, 1))
+        let dGhView = MatrixView(UnsafePointer(dGh.pointer), rows: R, columns: GH, leadingDimension: max(GH, 1))
+        if R == 0 { return }
+        if let gX, I > 0 {    // dX += dGx · W_ih
+            BLAS.gemm(dGxView, .noTranspose, MatrixView(wih, rows: GH, columns: I, leadingDimension: max(I, 1)), .noTranspose,
+                      into: MutableMatrixView(gX, rows: R, columns: I, leadingDimension: max(I, 1)), beta: 1)
+        }
+        if let gWih, I > 0 {  // dW_ih += dGxᵀ · X
+            BLAS.gemm(dGxView, .transpose, MatrixView(x, rows: R, columns: I, leadingDimension: max(I, 1)), .noTranspose,
+                      into: MutableMatrixView(gWih, rows: GH, columns: I, leadingDimension: max(I, 1)), beta: 1)
+        }
+        if let gWhh, Hr > 0 { // dW_hh += dGhᵀ · H_prev
+            BLAS.gemm(dGhView, .transpose, MatrixView(saved.hPrev, rows: R, columns: Hr, leadingDimension: max(Hr, 1)), .noTranspose,
+                      into: MutableMatrixView(gWhh, rows: GH, columns: Hr, leadingDimension: max(Hr, 1)), beta: 1)
+        }
+        if let gBih { Elementwise.accumulateColumnSums(of: dGxView, into: gBih) }
+        if let gBhh { Elementwise.accumulateColumnSums(of: dGhView, into: gBhh) }
+        if let gWhr {         // dW_hr += dHᵀ · H_full
+            BLAS.gemm(MatrixView(dHs.pointer, rows: R, columns: Hr, leadingDimension: max(Hr, 1)), .transpose,
+                      MatrixView(saved.hFull, rows: R, columns: H, leadingDimension: max(H, 1)), .noTranspose,
+                      into: MutableMatrixView(gWhr, rows: Hr, columns: H, leadingDimension: max(H, 1)), beta: 1)
+        }
+    }
+}

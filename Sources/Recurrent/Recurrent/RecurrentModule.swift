@@ -1,0 +1,341 @@
+import LinearAlgebra
+
+/// Which way a recurrent layer reads its sequence.
+public enum Direction: Int, Sendable {
+    /// From the first element to the last.
+    case forward = 0
+    /// From the last element to the first (the second half of a bidirectional layer).
+    case reverse = 1
+}
+
+/// The shared machinery of ``RNN``, ``LSTM`` and ``GRU`` (`torch.nn.RNNBase`): configuration,
+/// parameters named exactly as PyTorch names them, input checking, and the stack of fused
+/// layers.
+///
+/// Shapes (`D` = 2 if bidirectional else 1, `H_out` = `projSize` if set else `hiddenSize`):
+/// input `(L, N, inputSize)`, `(N, L, inputSize)` with `batchFirst`, or unbatched
+/// `(L, inputSize)`; initial states `(D · numLayers, N, H_out)` (and `(D · numLayers, N,
+/// hiddenSize)` for an LSTM's cell state), `(D · numLayers, H_out)` unbatched; output
+/// `(L, N, D · H_out)` (or batch first); final states like the initial ones, with
+/// `h_n[layer · D + direction]`.
+public class RecurrentBase: Module, @unchecked Sendable {
+    /// The cell every layer runs.
+    public let kind: CellKind
+    /// The number of features of each input element.
+    public let inputSize: Int
+    /// The number of features of the hidden (and, for LSTMs, cell) state.
+    public let hiddenSize: Int
+    /// The number of stacked layers.
+    public let numLayers: Int
+    /// Whether the layers have the two bias vectors `b_ih` and `b_hh`.
+    public let bias: Bool
+    /// Whether inputs and outputs are `(N, L, features)` instead of `(L, N, features)`.
+    public let batchFirst: Bool
+    /// The dropout probability applied to the outputs of every layer but the last, in
+    /// training mode.
+    public let dropout: Float
+    /// Whether each layer also reads the sequence in reverse.
+    public let bidirectional: Bool
+    /// The size of an LSTM's projected hidden state (`0`: no projection).
+    public let projSize: Int
+
+    /// The weights of layer `l`, direction `d`, at `[l][d]`.
+    let weights: [[RecurrentWeights]]
+    let names: [(String, Parameter)]
+
+    /// `2` for bidirectional layers, else `1`.
+    public var numDirections: Int { bidirectional ? 2 : 1 }
+    /// The size of the hidden state that layers output (`projSize` if set, else `hiddenSize`).
+    public var outputHiddenSize: Int { projSize > 0 ? projSize : hiddenSize }
+
+    init(kind: CellKind, inputSize: Int, hiddenSize: Int, numLayers: Int, bias: Bool, batchFirst: Bool,
+         dropout: Float, bidirectional: Bool, projSize: Int, generator: inout SeededGenerator) throws {
+        guard inputSize > 0, hiddenSize > 0 else {
+            throw TensorError.invalidArgument("expected inputSize and hiddenSize > 0, got \(inputSize) and \(hiddenSize)")
+        }
+        guard numLayers >= 1 else { throw TensorError.invalidArgument("expected numLayers >= 1, got \(numLayers)") }
+        guard dropout >= 0 && dropout <= 1 else {
+            throw TensorError.invalidArgument("expected dropout in [0, 1], got \(dropout)")
+        }
+        guard projSize >= 0, projSize < hiddenSize || projSize == 0 else {
+            throw TensorError.invalidArgument("expected projSize in 0..<hiddenSize (\(hiddenSize)), got \(projSize)")
+        }
+        guard projSize == 0 || kind == .lstm else {
+            throw TensorError.invalidArgument("projSize is only supported by LSTM")
+        }
+        self.kind = kind
+        self.inputSize = inputSize
+        self.hiddenSize = hiddenSize
+        self.numLayers = numLayers
+        self.bias = bias
+        self.batchFirst = batchFirst
+        self.dropout = dropout
+        self.bidirectional = bidirectional
+        self.projSize = projSize
+        let D = bidirectional ? 2 : 1
+        let Hr = projSize > 0 ? projSize : hiddenSize
+        let GH = kind.gateCount * hiddenSize
+        let bound = 1 / Float(hiddenSize).squareRoot()
+        var weights: [[RecurrentWeights]] = []
+        var names: [(String, Parameter)] = []
+        for layer in 0..<numLayers {
+            var directions: [RecurrentWeights] = []
+            for direction in 0..<D {
+                let suffix = "_l\(layer)" + (direction == 1 ? "_reverse" : "")
+                let layerInput = layer == 0 ? inputSize : Hr * D
+                let wih = Parameter(uniform: [GH, layerInput], bound: bound, using: &generator)
+                let whh = Parameter(uniform: [GH, Hr], bound: bound, using: &generator)
+                names += [("weight_ih" + suffix, wih), ("weight_hh" + suffix, whh)]
+                var bih: Parameter?, bhh: Parameter?, whr: Parameter?
+                if bias {
+                    bih = Parameter(uniform: [GH], bound: bound, using: &generator)
+                    bhh = Parameter(uniform: [GH], bound: bound, using: &generator)
+                    names += [("bias_ih" + suffix, bih!), ("bias_hh" + suffix, bhh!)]
+                }
+                if projSize > 0 {
+                    whr = Parameter(uniform: [Hr, hiddenSize], bound: bound, using: &generator)
+                    names.append(("weight_hr" + suffix, whr!))
+                }
+                directions.append(RecurrentWeights(weightIH: wih, weightHH: whh, biasIH: bih, biasHH: bhh, weightHR: whr))
+            }
+            weights.append(directions)
+        }
+        self.weights = weights
+        self.names = names
+        super.init()
+    }
+
+    /// The parameters in PyTorch's order and names: for each layer, for each direction,
+    /// `weight_ih_l{k}`, `weight_hh_l{k}`, `bias_ih_l{k}`, `bias_hh_l{k}`, `weight_hr_l{k}`
+    /// (with `_reverse` for the reverse direction).
+    public override var localParameters: [(name: String, parameter: Parameter)] { names }
+
+    /// No sub-modules.
+    public override var children: [(name: String, module: Module)] { [] }
+
+    /// Re-initialises every recurrent weight `W_hh` with orthogonal blocks (one per gate,
+    /// `nn.init.orthogonal_` on each `hiddenSize × H_out` block) and leaves the other
+    /// parameters as they are. Orthogonal recurrent weights preserve the norm of the state
+    /// over many steps, which helps against vanishing and exploding gradients.
+    ///
+    /// - Throws: a ``LAPACKError`` if the QR factorisation fails (in practice never).
+    public func initializeRecurrentWeightsOrthogonally(gain: Float = 1, seed: UInt64? = nil) throws {
+        var generator = seed.map { SeededGenerator(seed: $0) } ?? RandomState.withGenerator { g in
+            SeededGenerator(seed: g.next())
+        }
+        for layer in weights {
+            for w in layer {
+                let Hr = w.weightHH.shape[1]
+                for gate in 0..<kind.gateCount {
+                    let block = try Matrix<Float>.orthogonal(rows: hiddenSize, columns: Hr, gain: gain, using: &generator)
+                    w.weightHH.withUnsafeMutableBufferPointer { p in
+                        for i in 0..<(hiddenSize * Hr) { p[gate * hiddenSize * Hr + i] = block.scalars[i] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The final state of one layer and direction, taken out of a final-state tensor
+    /// `(D · numLayers, N, H)` (or unbatched `(D · numLayers, H)`) without index arithmetic.
+    ///
+    /// - Throws: ``TensorError/invalidArgument(_:)`` when `layer` is out of range or the
+    ///   direction does not exist; ``TensorError/shapeMismatch(_:)`` when `state` is not a
+    ///   final state of this module.
+    public func finalState(_ state: Tensor, layer: Int = -1, direction: Direction = .forward) throws -> Tensor {
+        let l = layer < 0 ? layer + numLayers : layer
+        guard l >= 0 && l < numLayers else {
+            throw TensorError.invalidArgument("finalState: layer \(layer) is outside 0..<\(numLayers)")
+        }
+        guard direction == .forward || bidirectional else {
+            throw TensorError.invalidArgument("finalState: the reverse direction exists only in a bidirectional module")
+        }
+        guard state.rank >= 2, state.shape[0] == numLayers * numDirections else {
+            throw TensorError.shapeMismatch("finalState: expected a state of shape (\(numLayers * numDirections), …), got \(state.shape)")
+        }
+        return try state.select(dim: 0, index: l * numDirections + direction.rawValue)
+    }
+
+    /// Checks a sequence input and returns its layout (`unbatched` inputs are seen as a
+    /// batch of one, sequence first).
+    func checkedLayout(_ input: Tensor) throws -> (layout: SequenceLayout, unbatched: Bool) {
+        guard input.rank == 3 || input.rank == 2 else {
+            throw TensorError.shapeMismatch("\(typeName): expected input of rank 3 (batched) or 2 (unbatched) with \(inputSize) features, got shape \(input.shape)")
+        }
+        guard input.shape[input.rank - 1] == inputSize else {
+            throw TensorError.shapeMismatch("\(typeName): expected input with \(inputSize) features in its last dimension, got shape \(input.shape)")
+        }
+        if input.rank == 2 {
+            return (SequenceLayout(steps: input.shape[0], batch: 1, batchFirst: false), true)
+        }
+        let (T, B) = batchFirst ? (input.shape[1], input.shape[0]) : (input.shape[0], input.shape[1])
+        return (SequenceLayout(steps: T, batch: B, batchFirst: batchFirst), false)
+    }
+
+    /// Checks an initial state against the expected `(D · numLayers, N, size)` shape.
+    func checkState(_ state: Tensor?, name: String, size: Int, batch: Int, unbatched: Bool) throws {
+        guard let state else { return }
+        let expected = unbatched ? [numLayers * numDirections, size] : [numLayers * numDirections, batch, size]
+        guard state.shape == expected else {
+            throw TensorError.shapeMismatch("\(typeName): expected \(name) of shape \(expected), got \(state.shape)")
+        }
+    }
+
+    func checkLengths(_ lengths: [Int]?, layout: SequenceLayout) throws {
+        guard let lengths else { return }
+        guard lengths.count == layout.batch else {
+            throw TensorError.shapeMismatch("\(typeName): expected \(layout.batch) lengths (one per sequence), got \(lengths.count)")
+        }
+        if let bad = lengths.first(where: { $0 < 1 || $0 > layout.steps }) {
+            throw TensorError.invalidArgument("\(typeName): every length must be in 1...\(layout.steps) (the sequence length), got \(bad)")
+        }
+    }
+
+    var typeName: String {
+        switch kind {
+        case .rnnTanh, .rnnReLU: return "RNN"
+        case .lstm: return "LSTM"
+        case .gru: return "GRU"
+        }
+    }
+
+    /// Runs every layer and direction. States are already checked.
+    func forwardLayers(_ input: Tensor, h0: Tensor?, c0: Tensor?, lengths: [Int]?) throws -> (output: Tensor, hN: Tensor, cN: Tensor?) {
+        let (layout, unbatched) = try checkedLayout(input)
+        try checkState(h0, name: "h0", size: outputHiddenSize, batch: layout.batch, unbatched: unbatched)
+        if kind == .lstm {
+            try checkState(c0, name: "c0", size: hiddenSize, batch: layout.batch, unbatched: unbatched)
+        }
+        try checkLengths(lengths, layout: layout)
+        let B = layout.batch, D = numDirections, Hr = outputHiddenSize
+        let isLSTM = kind == .lstm
+        var x = unbatched ? try input.reshaped([layout.steps, 1, inputSize]) : input
+        let h0b = try h0.map { unbatched ? try $0.reshaped([D * numLayers, 1, Hr]) : $0 }
+        let c0b = try c0.map { unbatched ? try $0.reshaped([D * numLayers, 1, hiddenSize]) : $0 }
+        var hFinals: [Tensor] = [], cFinals: [Tensor] = []
+        for layer in 0..<numLayers {
+            var outputs: [Tensor] = []
+            for d in 0..<D {
+                let index = layer * D + d
+                let hInit = try h0b.map { try $0.select(dim: 0, index: index) } ?? Tensor(zeros: [B, Hr])
+                let cInit: Tensor? = isLSTM ? (try c0b.map { try $0.select(dim: 0, index: index) } ?? Tensor(zeros: [B, hiddenSize])) : nil
+                let (y, hN, cN) = FusedRecurrence.run(kind: kind, input: x, layout: layout, reverse: d == 1,
+                                                     h0: hInit, c0: cInit, weights: weights[layer][d], lengths: lengths)
+                outputs.append(y)
+                hFinals.append(hN)
+                if let cN { cFinals.append(cN) }
+            }
+            x = D == 1 ? outputs[0] : try Tensor.cat(outputs, dim: -1)
+            if layer < numLayers - 1 && isTraining && dropout > 0 {
+                x = try RandomState.withGenerator { try x.dropout(p: dropout, training: true, using: &$0) }
+            }
+        }
+        var hN = try Tensor.stack(hFinals, dim: 0)
+        var cN = isLSTM ? try Tensor.stack(cFinals, dim: 0) : nil
+        if unbatched {
+            x = try x.reshaped([layout.steps, D * Hr])
+            hN = try hN.reshaped([D * numLayers, Hr])
+            cN = try cN?.reshaped([D * numLayers, hiddenSize])
+        }
+        return (x, hN, cN)
+    }
+}
+
+/// A multi-layer Elman RNN (`torch.nn.RNN`): `h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`
+/// (or ReLU), layer after layer. See ``RecurrentBase`` for shapes and parameter names.
+///
+/// ```swift
+/// let rnn = try RNN(inputSize: 10, hiddenSize: 20, numLayers: 2, batchFirst: true)
+/// let (output, hN) = try rnn(x)          // x: (5, 7, 10) → output (5, 7, 20), hN (2, 5, 20)
+/// ```
+public final class RNN: RecurrentBase, @unchecked Sendable {
+    /// The nonlinearity of an Elman RNN.
+    public enum Nonlinearity: String, Sendable { case tanh, relu }
+
+    /// A multi-layer RNN with weights from U(−1/√hiddenSize, 1/√hiddenSize), drawn from the
+    /// default random stream (``RandomState``) or from `seed`.
+    ///
+    /// - Throws: ``TensorError/invalidArgument(_:)`` for sizes below 1 or a dropout outside [0, 1].
+    public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, nonlinearity: Nonlinearity = .tanh,
+                bias: Bool = true, batchFirst: Bool = false, dropout: Float = 0, bidirectional: Bool = false,
+                seed: UInt64? = nil) throws {
+        var generator = seed.map { SeededGenerator(seed: $0) } ?? RandomState.withGenerator { SeededGenerator(seed: $0.next()) }
+        try super.init(kind: nonlinearity == .tanh ? .rnnTanh : .rnnReLU, inputSize: inputSize, hiddenSize: hiddenSize,
+                       numLayers: numLayers, bias: bias, batchFirst: batchFirst, dropout: dropout,
+                       bidirectional: bidirectional, projSize: 0, generator: &generator)
+    }
+
+    /// Runs the RNN over `input`, from `h0` (zeros when `nil`).
+    ///
+    /// - Parameters:
+    ///   - input: `(L, N, inputSize)`, `(N, L, inputSize)` with `batchFirst`, or `(L, inputSize)`.
+    ///   - h0: `(D · numLayers, N, hiddenSize)`, or `(D · numLayers, hiddenSize)` unbatched.
+    ///   - lengths: each sequence's length, in any order (no sorting or packing needed);
+    ///     outputs past a length are zero and `hN` holds each sequence's state at its own
+    ///     last step.
+    /// - Returns: the output of the last layer at every step, and the final state of every
+    ///   layer and direction.
+    /// - Throws: ``TensorError`` when a shape or a length does not fit.
+    public func callAsFunction(_ input: Tensor, _ h0: Tensor? = nil, lengths: [Int]? = nil) throws -> (output: Tensor, hN: Tensor) {
+        let (output, hN, _) = try forwardLayers(input, h0: h0, c0: nil, lengths: lengths)
+        return (output, hN)
+    }
+}
+
+/// A multi-layer gated recurrent unit (`torch.nn.GRU`), gates r, z, n in PyTorch's order with
+/// `n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))` and `h' = (1 − z) ⊙ n + z ⊙ h`.
+/// See ``RecurrentBase`` for shapes and parameter names.
+public final class GRU: RecurrentBase, @unchecked Sendable {
+    /// A multi-layer GRU with weights from U(−1/√hiddenSize, 1/√hiddenSize).
+    /// - Throws: ``TensorError/invalidArgument(_:)`` for sizes below 1 or a dropout outside [0, 1].
+    public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, bias: Bool = true, batchFirst: Bool = false,
+                dropout: Float = 0, bidirectional: Bool = false, seed: UInt64? = nil) throws {
+        var generator = seed.map { SeededGenerator(seed: $0) } ?? RandomState.withGenerator { SeededGenerator(seed: $0.next()) }
+        try super.init(kind: .gru, inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, bias: bias,
+                       batchFirst: batchFirst, dropout: dropout, bidirectional: bidirectional, projSize: 0,
+                       generator: &generator)
+    }
+
+    /// Runs the GRU over `input` from `h0` (zeros when `nil`); see ``RNN/callAsFunction(_:_:lengths:)``.
+    /// - Throws: ``TensorError`` when a shape or a length does not fit.
+    public func callAsFunction(_ input: Tensor, _ h0: Tensor? = nil, lengths: [Int]? = nil) throws -> (output: Tensor, hN: Tensor) {
+        let (output, hN, _) = try forwardLayers(input, h0: h0, c0: nil, lengths: lengths)
+        return (output, hN)
+    }
+}
+
+/// A multi-layer long short-term memory (`torch.nn.LSTM`), gates i, f, g, o in PyTorch's
+/// order, with an optional projection of the hidden state (`projSize`, `weight_hr_l{k}`).
+/// See ``RecurrentBase`` for shapes and parameter names.
+///
+/// ```swift
+/// let lstm = try LSTM(inputSize: 10, hiddenSize: 20, projSize: 5)
+/// let (out, state) = try lstm(x, (h: h0, c: c0))   // state.h, state.c
+/// ```
+public final class LSTM: RecurrentBase, @unchecked Sendable {
+    /// A multi-layer LSTM with weights from U(−1/√hiddenSize, 1/√hiddenSize).
+    /// - Throws: ``TensorError/invalidArgument(_:)`` for sizes below 1, a dropout outside
+    ///   [0, 1], or `projSize >= hiddenSize`.
+    public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, bias: Bool = true, batchFirst: Bool = false,
+                dropout: Float = 0, bidirectional: Bool = false, projSize: Int = 0, seed: UInt64? = nil) throws {
+        var generator = seed.map { SeededGenerator(seed: $0) } ?? RandomState.withGenerator { SeededGenerator(seed: $0.next()) }
+        try super.init(kind: .lstm, inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, bias: bias,
+                       batchFirst: batchFirst, dropout: dropout, bidirectional: bidirectional, projSize: projSize,
+                       generator: &generator)
+    }
+
+    /// Runs the LSTM over `input` from the state `(h, c)` (zeros when `nil`).
+    ///
+    /// - Parameters:
+    ///   - input: `(L, N, inputSize)`, `(N, L, inputSize)` with `batchFirst`, or `(L, inputSize)`.
+    ///   - state: `h` `(D · numLayers, N, H_out)` and `c` `(D · numLayers, N, hiddenSize)`
+    ///     (without `N` when unbatched).
+    ///   - lengths: each sequence's length, in any order; see ``RNN/callAsFunction(_:_:lengths:)``.
+    /// - Returns: the output at every step and the final `(h, c)` of every layer and direction.
+    /// - Throws: ``TensorError`` when a shape or a length does not fit.
+    public func callAsFunction(_ input: Tensor, _ state: (h: Tensor, c: Tensor)? = nil, lengths: [Int]? = nil) throws
+        -> (output: Tensor, state: (h: Tensor, c: Tensor)) {
+        let (output, hN, cN) = try forwardLayers(input, h0: state?.h, c0: state?.c, lengths: lengths)
+        return (output, (hN, cN!))
+    }
+}
