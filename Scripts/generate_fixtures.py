@@ -1,0 +1,760 @@
+#!/usr/bin/env python3
+"""Generate the PyTorch reference fixtures that the Recurrent test suite compares against.
+
+Every fixture is one JSON file (format: ``Tests/RecurrentTests/Fixtures/README.md``):
+a PyTorch module or cell with its parameters, the inputs of one call, the outputs, the
+random "grad seeds" that define the scalar loss
+
+    loss = sum over outputs of (output * seed).sum()
+
+and the gradients of that loss with respect to the input, the initial states that were
+passed (``h0`` / ``c0``) and every parameter. A few files hold other references: the
+seed tutorial's two programs (``seed_manual_cell``, ``seed_nn_rnn``), the losses
+(``losses``), the optimizers and gradient clipping (``optimizers``) and ``Linear``
+(``linear``).
+
+Every case calls ``torch.manual_seed`` with a seed derived from its own name (CRC-32),
+so the output is deterministic and adding or removing a case changes no other file.
+All tensors are float32; values are written as the exact float32 values (``tolist()``).
+
+Usage::
+
+    python3 -m pip install torch
+    python3 Scripts/generate_fixtures.py                 # writes Tests/RecurrentTests/Fixtures/*.json
+    python3 Scripts/generate_fixtures.py --out /tmp/fx   # somewhere else
+    python3 Scripts/generate_fixtures.py --only lstm_proj rnn_lengths
+    python3 Scripts/generate_fixtures.py --list
+    python3 Scripts/generate_fixtures.py --verify Tests/RecurrentTests/Fixtures/shared
+
+``--verify DIR`` does not write anything: it recomputes every fixture in DIR with PyTorch
+from the stored parameters, inputs and seeds (for the seed tutorial's manual cell, by
+rerunning its training loop; for the optimizers, by replaying the steps) and reports the
+largest difference from the stored results. It checks that this script's reading of the
+format is the one the files were written with.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+import zlib
+from typing import Callable, Dict, List, Optional
+
+import torch
+import torch.nn as nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+DEFAULT_OUT = os.path.join("Tests", "RecurrentTests", "Fixtures")
+
+RECURRENT_MODULES = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}
+CELLS = {"RNNCell": nn.RNNCell, "LSTMCell": nn.LSTMCell, "GRUCell": nn.GRUCell}
+
+
+# ---------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------
+
+def seed_for(name: str) -> int:
+    """The per-case seed: CRC-32 of the case name (stable across Python runs)."""
+    return zlib.crc32(name.encode("utf-8")) & 0x7FFFFFFF
+
+
+def enc(t: torch.Tensor) -> dict:
+    """A tensor as ``{"shape": [...], "data": [flat row-major float32 values]}``."""
+    t = t.detach().to(torch.float32).contiguous()
+    return {"shape": list(t.shape), "data": t.reshape(-1).tolist()}
+
+
+def dec(d: dict) -> torch.Tensor:
+    """The inverse of :func:`enc`."""
+    return torch.tensor(d["data"], dtype=torch.float32).reshape(d["shape"])
+
+
+def grad_or_zeros(t: torch.Tensor) -> torch.Tensor:
+    return t.grad if t.grad is not None else torch.zeros_like(t)
+
+
+# ---------------------------------------------------------------------------------------
+# Recurrent modules (RNN / LSTM / GRU), with optional variable lengths
+# ---------------------------------------------------------------------------------------
+
+def module_config(module: str, input_size: int, hidden_size: int, num_layers: int, bias: bool,
+                  batch_first: bool, bidirectional: bool, dropout: float,
+                  nonlinearity: str, proj_size: int) -> dict:
+    """The constructor arguments, in the key order of the shared fixtures."""
+    config = {
+        "input_size": input_size,
+        "hidden_size": hidden_size,
+        "num_layers": num_layers,
+        "bias": bias,
+        "batch_first": batch_first,
+        "bidirectional": bidirectional,
+        "dropout": float(dropout),
+    }
+    if module == "LSTM":
+        config["proj_size"] = proj_size
+    if module == "RNN":
+        config["nonlinearity"] = nonlinearity
+    return config
+
+
+def run_recurrent(module: str, config: dict, params: Dict[str, torch.Tensor],
+                  inputs: Dict[str, object], training: bool,
+                  seeds: Optional[Dict[str, torch.Tensor]] = None,
+                  draw_seeds: bool = False) -> dict:
+    """Runs one module call and the backward pass of the seeded loss.
+
+    ``inputs`` holds ``input`` and optionally ``h0``, ``c0`` (tensors) and ``lengths``
+    (a list of ints). With ``lengths`` the call is
+    ``pad_packed_sequence(module(pack_padded_sequence(input, lengths, batch_first,
+    enforce_sorted=False), state), batch_first, total_length=T)``.
+    Returns outputs, grad_seeds (drawn with ``torch.randn`` in output order when
+    ``draw_seeds``), loss and grads (input, h0, c0, then every parameter).
+    """
+    m = RECURRENT_MODULES[module](**config)
+    m.train(training)
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            p.copy_(params[name])
+    x = inputs["input"].clone().requires_grad_(True)
+    leaves = {"input": x}
+    for key in ("h0", "c0"):
+        if key in inputs:
+            leaves[key] = inputs[key].clone().requires_grad_(True)
+
+    state = None
+    if module == "LSTM":
+        if "h0" in leaves:
+            state = (leaves["h0"], leaves["c0"])
+    elif "h0" in leaves:
+        state = leaves["h0"]
+
+    lengths = inputs.get("lengths")
+    if lengths is not None:
+        batch_first = config["batch_first"]
+        total_length = x.shape[1] if batch_first else x.shape[0]
+        packed = pack_padded_sequence(x, torch.tensor(lengths, dtype=torch.int64),
+                                      batch_first=batch_first, enforce_sorted=False)
+        packed_out, hidden = m(packed, state)
+        output, _ = pad_packed_sequence(packed_out, batch_first=batch_first,
+                                        total_length=total_length)
+    else:
+        output, hidden = m(x, state)
+
+    outputs = {"output": output}
+    if module == "LSTM":
+        outputs["h_n"], outputs["c_n"] = hidden
+    else:
+        outputs["h_n"] = hidden
+
+    if draw_seeds:
+        seeds = {k: torch.randn(v.shape) for k, v in outputs.items()}
+    loss = sum((outputs[k] * seeds[k]).sum() for k in outputs)
+    loss.backward()
+
+    grads = {k: grad_or_zeros(v) for k, v in leaves.items()}
+    for name, p in m.named_parameters():
+        grads[name] = grad_or_zeros(p)
+    return {"outputs": outputs, "grad_seeds": seeds, "loss": loss, "grads": grads}
+
+
+def recurrent_case(name: str, module: str, *, input_size: int = 4, hidden_size: int = 6,
+                   num_layers: int = 1, bias: bool = True, batch_first: bool = True,
+                   bidirectional: bool = False, dropout: float = 0.0,
+                   nonlinearity: str = "tanh", proj_size: int = 0, batch: Optional[int] = 3,
+                   seq: int = 5, with_state: bool = True,
+                   lengths: Optional[List[int]] = None, training: Optional[bool] = None) -> dict:
+    """A module fixture. ``batch=None`` makes it unbatched (2-D input and states).
+
+    Draw order after ``manual_seed``: the module's default initialisation, the input,
+    ``h0``, ``c0``, then one seed per output (``output``, ``h_n``, ``c_n``).
+    """
+    torch.manual_seed(seed_for(name))
+    config = module_config(module, input_size, hidden_size, num_layers, bias, batch_first,
+                           bidirectional, dropout, nonlinearity, proj_size)
+    m = RECURRENT_MODULES[module](**config)
+    params = {k: v.detach().clone() for k, v in m.named_parameters()}
+
+    directions = 2 if bidirectional else 1
+    h_size = proj_size if proj_size > 0 else hidden_size
+    if batch is None:
+        x_shape = (seq, input_size)
+        h_shape = (num_layers * directions, h_size)
+        c_shape = (num_layers * directions, hidden_size)
+    else:
+        x_shape = (batch, seq, input_size) if batch_first else (seq, batch, input_size)
+        h_shape = (num_layers * directions, batch, h_size)
+        c_shape = (num_layers * directions, batch, hidden_size)
+
+    inputs: Dict[str, object] = {"input": torch.randn(x_shape)}
+    if with_state:
+        inputs["h0"] = torch.randn(h_shape)
+        if module == "LSTM":
+            inputs["c0"] = torch.randn(c_shape)
+    if lengths is not None:
+        assert batch is not None and len(lengths) == batch and max(lengths) <= seq
+        inputs["lengths"] = list(lengths)
+
+    r = run_recurrent(module, config, params, inputs, training if training is not None else True,
+                      draw_seeds=True)
+    fixture = {
+        "module": module,
+        "config": config,
+        "parameters": {k: enc(v) for k, v in params.items()},
+        "inputs": {k: (v if k == "lengths" else enc(v)) for k, v in inputs.items()},
+        "outputs": {k: enc(v) for k, v in r["outputs"].items()},
+        "grad_seeds": {k: enc(v) for k, v in r["grad_seeds"].items()},
+        "loss": r["loss"].item(),
+        "grads": {k: enc(v) for k, v in r["grads"].items()},
+    }
+    if training is not None:
+        fixture["training"] = training
+    fixture["name"] = name
+    return fixture
+
+
+# ---------------------------------------------------------------------------------------
+# Cells
+# ---------------------------------------------------------------------------------------
+
+def cell_config(module: str, input_size: int, hidden_size: int, bias: bool, nonlinearity: str) -> dict:
+    config = {"input_size": input_size, "hidden_size": hidden_size, "bias": bias}
+    if module == "RNNCell":
+        config["nonlinearity"] = nonlinearity
+    return config
+
+
+def run_cell(module: str, config: dict, params: Dict[str, torch.Tensor],
+             inputs: Dict[str, torch.Tensor], seeds: Optional[Dict[str, torch.Tensor]] = None,
+             draw_seeds: bool = False) -> dict:
+    m = CELLS[module](**config)
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            p.copy_(params[name])
+    leaves = {k: inputs[k].clone().requires_grad_(True) for k in ("input", "h0", "c0") if k in inputs}
+    x = leaves["input"]
+    if module == "LSTMCell":
+        state = (leaves["h0"], leaves["c0"]) if "h0" in leaves else None
+        h1, c1 = m(x, state)
+        outputs = {"h_1": h1, "c_1": c1}
+    else:
+        outputs = {"h_1": m(x, leaves.get("h0"))}
+    if draw_seeds:
+        seeds = {k: torch.randn(v.shape) for k, v in outputs.items()}
+    loss = sum((outputs[k] * seeds[k]).sum() for k in outputs)
+    loss.backward()
+    grads = {k: grad_or_zeros(v) for k, v in leaves.items()}
+    for name, p in m.named_parameters():
+        grads[name] = grad_or_zeros(p)
+    return {"outputs": outputs, "grad_seeds": seeds, "loss": loss, "grads": grads}
+
+
+def cell_case(name: str, module: str, *, input_size: int = 4, hidden_size: int = 6,
+              bias: bool = True, nonlinearity: str = "tanh", batch: Optional[int] = 3,
+              with_state: bool = True) -> dict:
+    """A cell fixture. ``batch=None`` makes it unbatched (1-D input and state)."""
+    torch.manual_seed(seed_for(name))
+    config = cell_config(module, input_size, hidden_size, bias, nonlinearity)
+    m = CELLS[module](**config)
+    params = {k: v.detach().clone() for k, v in m.named_parameters()}
+    lead = () if batch is None else (batch,)
+    inputs = {"input": torch.randn(lead + (input_size,))}
+    if with_state:
+        inputs["h0"] = torch.randn(lead + (hidden_size,))
+        if module == "LSTMCell":
+            inputs["c0"] = torch.randn(lead + (hidden_size,))
+    r = run_cell(module, config, params, inputs, draw_seeds=True)
+    return {
+        "module": module,
+        "config": config,
+        "parameters": {k: enc(v) for k, v in params.items()},
+        "inputs": {k: enc(v) for k, v in inputs.items()},
+        "outputs": {k: enc(v) for k, v in r["outputs"].items()},
+        "grad_seeds": {k: enc(v) for k, v in r["grad_seeds"].items()},
+        "loss": r["loss"].item(),
+        "grads": {k: enc(v) for k, v in r["grads"].items()},
+        "name": name,
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# Linear
+# ---------------------------------------------------------------------------------------
+
+def run_linear(config: dict, params: Dict[str, torch.Tensor], inputs: Dict[str, torch.Tensor],
+               seeds: Optional[Dict[str, torch.Tensor]] = None, draw_seeds: bool = False) -> dict:
+    m = nn.Linear(**config)
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            p.copy_(params[name])
+    x = inputs["input"].clone().requires_grad_(True)
+    outputs = {"output": m(x)}
+    if draw_seeds:
+        seeds = {k: torch.randn(v.shape) for k, v in outputs.items()}
+    loss = sum((outputs[k] * seeds[k]).sum() for k in outputs)
+    loss.backward()
+    grads = {"input": x.grad}
+    for name, p in m.named_parameters():
+        grads[name] = p.grad
+    return {"outputs": outputs, "grad_seeds": seeds, "loss": loss, "grads": grads}
+
+
+def linear_case(name: str = "linear") -> dict:
+    torch.manual_seed(seed_for(name))
+    config = {"in_features": 5, "out_features": 3, "bias": True}
+    m = nn.Linear(**config)
+    params = {k: v.detach().clone() for k, v in m.named_parameters()}
+    inputs = {"input": torch.randn(4, 5)}
+    r = run_linear(config, params, inputs, draw_seeds=True)
+    return {
+        "module": "Linear",
+        "config": config,
+        "parameters": {k: enc(v) for k, v in params.items()},
+        "inputs": {k: enc(v) for k, v in inputs.items()},
+        "outputs": {k: enc(v) for k, v in r["outputs"].items()},
+        "grad_seeds": {k: enc(v) for k, v in r["grad_seeds"].items()},
+        "loss": r["loss"].item(),
+        "grads": {k: enc(v) for k, v in r["grads"].items()},
+        "name": name,
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# The seed tutorial's two programs
+# ---------------------------------------------------------------------------------------
+
+def train_manual_cell(config: dict, params: Dict[str, torch.Tensor],
+                      sequence: List[torch.Tensor]) -> dict:
+    """The tutorial's loop: per epoch zero the grads, hidden = zeros(1, hidden), for each
+    step ``hidden = i2h(cat(input, hidden))``, ``output = log_softmax(i2o(hidden), 1)``;
+    NLLLoss of the last output against ``target``; backward; one SGD step."""
+    i2h = nn.Linear(config["input_size"] + config["hidden_size"], config["hidden_size"])
+    i2o = nn.Linear(config["hidden_size"], config["output_size"])
+    named = {"i2h.weight": i2h.weight, "i2h.bias": i2h.bias,
+             "i2o.weight": i2o.weight, "i2o.bias": i2o.bias}
+    with torch.no_grad():
+        for k, p in named.items():
+            p.copy_(params[k])
+    optimizer = torch.optim.SGD(list(named.values()), lr=config["lr"])
+    criterion = nn.NLLLoss()
+    log_softmax = nn.LogSoftmax(dim=1)
+    target = torch.tensor([config["target"]])
+    losses = []
+    for _ in range(config["epochs"]):
+        optimizer.zero_grad()
+        hidden = torch.zeros(1, config["hidden_size"])
+        output = None
+        for x in sequence:
+            hidden = i2h(torch.cat((x, hidden), 1))
+            output = log_softmax(i2o(hidden))
+        loss = criterion(output, target)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return {"losses": losses, "final_parameters": {k: p.detach().clone() for k, p in named.items()}}
+
+
+def seed_manual_cell_case(name: str = "seed_manual_cell") -> dict:
+    torch.manual_seed(seed_for(name))
+    config = {"input_size": 5, "hidden_size": 10, "output_size": 2, "lr": 0.01,
+              "epochs": 100, "target": 1}
+    i2h = nn.Linear(config["input_size"] + config["hidden_size"], config["hidden_size"])
+    i2o = nn.Linear(config["hidden_size"], config["output_size"])
+    params = {"i2h.weight": i2h.weight.detach().clone(), "i2h.bias": i2h.bias.detach().clone(),
+              "i2o.weight": i2o.weight.detach().clone(), "i2o.bias": i2o.bias.detach().clone()}
+    sequence = [torch.randn(1, config["input_size"]) for _ in range(3)]
+    r = train_manual_cell(config, params, sequence)
+    return {
+        "module": "SeedCell",
+        "config": config,
+        "parameters": {k: enc(v) for k, v in params.items()},
+        "sequence": [enc(s) for s in sequence],
+        "losses": r["losses"],
+        "final_parameters": {k: enc(v) for k, v in r["final_parameters"].items()},
+        "name": name,
+    }
+
+
+class SeedRNN(nn.Module):
+    """``nn.RNN(input, hidden, num_layers, batch_first=True)`` (zero h0) then
+    ``Linear(hidden, output)`` on the last time step."""
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int, num_layers: int):
+        super().__init__()
+        self.rnn = nn.RNN(input_size, hidden_size, num_layers, batch_first=True)
+        self.fc = nn.Linear(hidden_size, output_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.rnn(x)
+        return self.fc(out[:, -1, :])
+
+
+def run_seed_rnn(config: dict, params: Dict[str, torch.Tensor], x: torch.Tensor,
+                 seeds: Optional[Dict[str, torch.Tensor]] = None, draw_seeds: bool = False) -> dict:
+    m = SeedRNN(**config)
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            p.copy_(params[name])
+    outputs = {"output": m(x)}
+    if draw_seeds:
+        seeds = {k: torch.randn(v.shape) for k, v in outputs.items()}
+    loss = sum((outputs[k] * seeds[k]).sum() for k in outputs)
+    loss.backward()
+    grads = {name: p.grad for name, p in m.named_parameters()}
+    return {"outputs": outputs, "grad_seeds": seeds, "loss": loss, "grads": grads}
+
+
+def seed_nn_rnn_case(name: str = "seed_nn_rnn") -> dict:
+    torch.manual_seed(seed_for(name))
+    config = {"input_size": 10, "hidden_size": 20, "output_size": 1, "num_layers": 2}
+    m = SeedRNN(**config)
+    params = {k: v.detach().clone() for k, v in m.named_parameters()}
+    x = torch.randn(5, 7, config["input_size"])
+    r = run_seed_rnn(config, params, x, draw_seeds=True)
+    # Same keys as the shared file: no `loss`, no input gradient.
+    return {
+        "module": "SeedRNN",
+        "config": config,
+        "parameters": {k: enc(v) for k, v in params.items()},
+        "inputs": {"input": enc(x)},
+        "outputs": {k: enc(v) for k, v in r["outputs"].items()},
+        "grad_seeds": {k: enc(v) for k, v in r["grad_seeds"].items()},
+        "grads": {k: enc(v) for k, v in r["grads"].items()},
+        "name": name,
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# Losses and optimizers
+# ---------------------------------------------------------------------------------------
+
+def compute_losses(logits: torch.Tensor, target: List[int], mse_pred: torch.Tensor,
+                   mse_target: torch.Tensor) -> dict:
+    t = torch.tensor(target, dtype=torch.int64)
+    out = {}
+    z = logits.clone().requires_grad_(True)
+    ls = torch.log_softmax(z, dim=1)
+    out["log_softmax"] = ls
+    nll = nn.functional.nll_loss(ls, t)
+    nll.backward()
+    out["nll_mean"], out["nll_grad_logits"] = nll, z.grad
+    z = logits.clone().requires_grad_(True)
+    ce = nn.functional.cross_entropy(z, t)
+    ce.backward()
+    out["cross_entropy_mean"], out["cross_entropy_grad_logits"] = ce, z.grad
+    p = mse_pred.clone().requires_grad_(True)
+    mse = nn.functional.mse_loss(p, mse_target)
+    mse.backward()
+    out["mse_mean"], out["mse_grad_pred"] = mse, p.grad
+    return out
+
+
+def losses_case(name: str = "losses") -> dict:
+    torch.manual_seed(seed_for(name))
+    logits = torch.randn(6, 4) * 3
+    target = torch.randint(0, 4, (6,)).tolist()
+    mse_pred = torch.randn(6, 4)
+    mse_target = torch.randn(6, 4)
+    r = compute_losses(logits, target, mse_pred, mse_target)
+    return {
+        "module": "Losses",
+        "logits": enc(logits),
+        "target": target,
+        "log_softmax": enc(r["log_softmax"]),
+        "nll_mean": r["nll_mean"].item(),
+        "nll_grad_logits": enc(r["nll_grad_logits"]),
+        "cross_entropy_mean": r["cross_entropy_mean"].item(),
+        "cross_entropy_grad_logits": enc(r["cross_entropy_grad_logits"]),
+        "mse_pred": enc(mse_pred),
+        "mse_target": enc(mse_target),
+        "mse_mean": r["mse_mean"].item(),
+        "mse_grad_pred": enc(r["mse_grad_pred"]),
+        "name": name,
+    }
+
+
+OPTIMIZER_RUNS = [
+    ("SGD", {"lr": 0.1}),
+    ("SGD", {"lr": 0.1, "momentum": 0.9}),
+    ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01}),
+    ("Adam", {"lr": 0.01}),
+    ("Adam", {"lr": 0.01, "betas": [0.8, 0.99], "weight_decay": 0.1}),
+    ("AdamW", {"lr": 0.01, "weight_decay": 0.1}),
+    ("RMSprop", {"lr": 0.01}),
+]
+
+
+def run_optimizer(optimizer: str, options: dict, param0: torch.Tensor,
+                  grads: List[torch.Tensor]) -> List[torch.Tensor]:
+    """One parameter, one ``step()`` per gradient; the parameter after each step."""
+    p = nn.Parameter(param0.clone())
+    kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in options.items()}
+    opt = getattr(torch.optim, optimizer)([p], **kwargs)
+    trajectory = []
+    for g in grads:
+        p.grad = g.clone()
+        opt.step()
+        trajectory.append(p.detach().clone())
+    return trajectory
+
+
+def run_clip(grads: List[torch.Tensor], max_norm: float):
+    ps = [nn.Parameter(torch.zeros_like(g)) for g in grads]
+    for p, g in zip(ps, grads):
+        p.grad = g.clone()
+    total = torch.nn.utils.clip_grad_norm_(ps, max_norm)
+    return total, [p.grad.detach().clone() for p in ps]
+
+
+def optimizers_case(name: str = "optimizers") -> dict:
+    torch.manual_seed(seed_for(name))
+    param0 = torch.randn(4, 3)
+    grads = [torch.randn(4, 3) for _ in range(3)]
+    runs = []
+    for optimizer, options in OPTIMIZER_RUNS:
+        runs.append({"optimizer": optimizer, "options": options,
+                     "params_after_each_step": [enc(t) for t in run_optimizer(optimizer, options, param0, grads)]})
+    clip_grads = [torch.randn(3, 4), torch.randn(5)]
+    total, clipped = run_clip(clip_grads, 1.0)
+    return {
+        "module": "Optimizers",
+        "param0": enc(param0),
+        "grads": [enc(g) for g in grads],
+        "runs": runs,
+        "clip": {"grads": [enc(g) for g in clip_grads], "max_norm": 1.0,
+                 "total_norm": total.item(), "clipped": [enc(g) for g in clipped]},
+        "name": name,
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# The cases
+# ---------------------------------------------------------------------------------------
+
+LARGE = dict(input_size=7, hidden_size=16, batch=4, seq=9)
+
+CASES: Dict[str, Callable[[str], dict]] = {
+    # --- the shared set (same names and configurations as /work/shared/fixtures) ---
+    "rnn_tanh_1layer": lambda n: recurrent_case(n, "RNN"),
+    "rnn_relu_2layer": lambda n: recurrent_case(n, "RNN", num_layers=2, nonlinearity="relu"),
+    "rnn_bidirectional_2layer": lambda n: recurrent_case(n, "RNN", num_layers=2, bidirectional=True),
+    "rnn_no_h0": lambda n: recurrent_case(n, "RNN", num_layers=2, with_state=False),
+    "rnn_tanh_seqfirst_nobias": lambda n: recurrent_case(n, "RNN", num_layers=2, bias=False, batch_first=False),
+    "rnn_unbatched": lambda n: recurrent_case(n, "RNN", num_layers=2, batch=None),
+    "rnncell": lambda n: cell_case(n, "RNNCell"),
+    "rnncell_relu_nobias": lambda n: cell_case(n, "RNNCell", bias=False, nonlinearity="relu"),
+    "lstmcell": lambda n: cell_case(n, "LSTMCell"),
+    "grucell": lambda n: cell_case(n, "GRUCell"),
+    "lstm_2layer": lambda n: recurrent_case(n, "LSTM", num_layers=2),
+    "lstm_bidirectional": lambda n: recurrent_case(n, "LSTM", num_layers=2, bidirectional=True, batch_first=False),
+    "lstm_proj": lambda n: recurrent_case(n, "LSTM", num_layers=2, proj_size=3),
+    "gru_2layer": lambda n: recurrent_case(n, "GRU", num_layers=2),
+    "gru_bidirectional_nobias": lambda n: recurrent_case(n, "GRU", bias=False, bidirectional=True),
+    "losses": losses_case,
+    "optimizers": optimizers_case,
+    "seed_manual_cell": seed_manual_cell_case,
+    "seed_nn_rnn": seed_nn_rnn_case,
+
+    # --- extra module cases ---
+    "rnn_3layer_relu": lambda n: recurrent_case(n, "RNN", num_layers=3, nonlinearity="relu"),
+    "rnn_batch1": lambda n: recurrent_case(n, "RNN", num_layers=2, batch=1),
+    "rnn_seq1": lambda n: recurrent_case(n, "RNN", num_layers=2, seq=1),
+    "rnn_dropout0_train": lambda n: recurrent_case(n, "RNN", num_layers=2, dropout=0.0, training=True),
+    "rnn_large": lambda n: recurrent_case(n, "RNN", num_layers=2, **LARGE),
+    "lstm_3layer": lambda n: recurrent_case(n, "LSTM", num_layers=3),
+    "lstm_unbatched": lambda n: recurrent_case(n, "LSTM", num_layers=2, batch=None),
+    "lstm_proj_bidirectional": lambda n: recurrent_case(n, "LSTM", num_layers=2, bidirectional=True, proj_size=3),
+    "lstm_no_state": lambda n: recurrent_case(n, "LSTM", num_layers=2, with_state=False),
+    "lstm_large": lambda n: recurrent_case(n, "LSTM", num_layers=2, **LARGE),
+    "gru_unbatched": lambda n: recurrent_case(n, "GRU", num_layers=2, batch=None),
+    "gru_seqfirst": lambda n: recurrent_case(n, "GRU", num_layers=2, batch_first=False),
+    "gru_3layer_bidirectional": lambda n: recurrent_case(n, "GRU", num_layers=3, bidirectional=True),
+    "gru_large": lambda n: recurrent_case(n, "GRU", num_layers=2, bidirectional=True, batch_first=False, **LARGE),
+
+    # --- extra cells ---
+    "rnncell_unbatched": lambda n: cell_case(n, "RNNCell", batch=None),
+    "lstmcell_unbatched": lambda n: cell_case(n, "LSTMCell", batch=None),
+    "grucell_unbatched": lambda n: cell_case(n, "GRUCell", batch=None),
+    "lstmcell_no_state": lambda n: cell_case(n, "LSTMCell", with_state=False),
+
+    # --- variable lengths (pack_padded_sequence, enforce_sorted=False) ---
+    "rnn_lengths": lambda n: recurrent_case(n, "RNN", num_layers=2, batch=4, seq=5, lengths=[3, 5, 1, 4]),
+    "lstm_lengths_bidirectional": lambda n: recurrent_case(
+        n, "LSTM", num_layers=2, bidirectional=True, batch_first=False, batch=4, seq=5, lengths=[2, 5, 3, 4]),
+    "gru_lengths_2layer": lambda n: recurrent_case(
+        n, "GRU", num_layers=2, batch=5, seq=6, lengths=[4, 2, 5, 1, 2]),
+
+    # --- Linear ---
+    "linear": linear_case,
+}
+
+
+# ---------------------------------------------------------------------------------------
+# Verification of existing files
+# ---------------------------------------------------------------------------------------
+
+def max_diff(a, b) -> float:
+    a = a if isinstance(a, torch.Tensor) else torch.tensor(a, dtype=torch.float32)
+    b = b if isinstance(b, torch.Tensor) else torch.tensor(b, dtype=torch.float32)
+    if a.shape != b.shape:
+        return float("inf")
+    return (a.detach().to(torch.float64) - b.detach().to(torch.float64)).abs().max().item() if a.numel() else 0.0
+
+
+def compare_sections(f: dict, r: dict, report: Dict[str, float]) -> None:
+    for section in ("outputs", "grads"):
+        stored = f.get(section, {})
+        computed = r[section]
+        if set(stored) != set(computed):
+            report[f"{section} keys"] = float("inf")
+            print(f"    {section} keys differ: stored {sorted(stored)} computed {sorted(computed)}")
+        for k in stored:
+            if k in computed:
+                report[f"{section}.{k}"] = max_diff(computed[k], dec(stored[k]))
+    if "loss" in f:
+        report["loss"] = abs(r["loss"].item() - f["loss"])
+
+
+def check_lengths_per_sequence(f: dict, params: Dict[str, torch.Tensor], inputs: dict) -> float:
+    """Independent check of the packed-sequence convention: every batch element, run alone
+    on its first ``length`` steps with its own slice of h0/c0, must give the stored
+    ``output`` rows, zeros after them, the stored ``h_n``/``c_n`` column, and a zero input
+    gradient past its length."""
+    config = dict(f["config"])
+    batch_first = config["batch_first"]
+    config["batch_first"] = True
+    m = RECURRENT_MODULES[f["module"]](**config)
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            p.copy_(params[name])
+    x = inputs["input"] if batch_first else inputs["input"].transpose(0, 1)
+    out = dec(f["outputs"]["output"])
+    out = out if batch_first else out.transpose(0, 1)
+    grad_x = dec(f["grads"]["input"])
+    grad_x = grad_x if batch_first else grad_x.transpose(0, 1)
+    h_n = dec(f["outputs"]["h_n"])
+    c_n = dec(f["outputs"]["c_n"]) if "c_n" in f["outputs"] else None
+    worst = 0.0
+    with torch.no_grad():
+        for b, length in enumerate(inputs["lengths"]):
+            h0 = inputs["h0"][:, b:b + 1] if "h0" in inputs else None
+            state = (h0, inputs["c0"][:, b:b + 1]) if "c0" in inputs else h0
+            o, hidden = m(x[b:b + 1, :length], state)
+            h, c = hidden if isinstance(hidden, tuple) else (hidden, None)
+            worst = max(worst, max_diff(o[0], out[b, :length]), max_diff(h[:, 0], h_n[:, b]))
+            if c is not None:
+                worst = max(worst, max_diff(c[:, 0], c_n[:, b]))
+            if length < out.shape[1]:
+                worst = max(worst, out[b, length:].abs().max().item(), grad_x[b, length:].abs().max().item())
+    return worst
+
+
+def verify_file(path: str) -> Dict[str, float]:
+    with open(path) as fh:
+        f = json.load(fh)
+    module = f["module"]
+    report: Dict[str, float] = {}
+    if module in RECURRENT_MODULES or module in CELLS or module == "Linear" or module == "SeedRNN":
+        params = {k: dec(v) for k, v in f["parameters"].items()}
+        inputs = {k: (v if k == "lengths" else dec(v)) for k, v in f["inputs"].items()}
+        seeds = {k: dec(v) for k, v in f["grad_seeds"].items()}
+        if module in RECURRENT_MODULES:
+            r = run_recurrent(module, f["config"], params, inputs, f.get("training", True), seeds=seeds)
+            if "lengths" in inputs:
+                report["lengths vs per-sequence runs"] = check_lengths_per_sequence(f, params, inputs)
+        elif module in CELLS:
+            r = run_cell(module, f["config"], params, inputs, seeds=seeds)
+        elif module == "Linear":
+            r = run_linear(f["config"], params, inputs, seeds=seeds)
+        else:
+            r = run_seed_rnn(f["config"], params, inputs["input"], seeds=seeds)
+        compare_sections(f, r, report)
+    elif module == "SeedCell":
+        params = {k: dec(v) for k, v in f["parameters"].items()}
+        r = train_manual_cell(f["config"], params, [dec(s) for s in f["sequence"]])
+        report["losses"] = max_diff(r["losses"], f["losses"])
+        for k, v in f["final_parameters"].items():
+            report[f"final_parameters.{k}"] = max_diff(r["final_parameters"][k], dec(v))
+    elif module == "Losses":
+        r = compute_losses(dec(f["logits"]), f["target"], dec(f["mse_pred"]), dec(f["mse_target"]))
+        for k, v in r.items():
+            stored = f[k]
+            report[k] = max_diff(v, dec(stored)) if isinstance(stored, dict) else abs(v.item() - stored)
+    elif module == "Optimizers":
+        param0 = dec(f["param0"])
+        grads = [dec(g) for g in f["grads"]]
+        for i, run in enumerate(f["runs"]):
+            traj = run_optimizer(run["optimizer"], run["options"], param0, grads)
+            report[f"runs[{i}] {run['optimizer']} {run['options']}"] = max(
+                max_diff(a, dec(b)) for a, b in zip(traj, run["params_after_each_step"]))
+        total, clipped = run_clip([dec(g) for g in f["clip"]["grads"]], f["clip"]["max_norm"])
+        report["clip.total_norm"] = abs(total.item() - f["clip"]["total_norm"])
+        report["clip.clipped"] = max(max_diff(a, dec(b)) for a, b in zip(clipped, f["clip"]["clipped"]))
+    else:
+        report["unknown module " + module] = float("inf")
+    return report
+
+
+def verify(directory: str, tolerance: float) -> int:
+    names = sorted(n for n in os.listdir(directory) if n.endswith(".json"))
+    failures = 0
+    for n in names:
+        report = verify_file(os.path.join(directory, n))
+        worst_key = max(report, key=report.get) if report else "-"
+        worst = report.get(worst_key, 0.0)
+        ok = worst <= tolerance
+        failures += 0 if ok else 1
+        print(f"{'ok  ' if ok else 'FAIL'} {n:40s} max |diff| {worst:.3g} ({worst_key})")
+    print(f"{len(names) - failures}/{len(names)} files reproduced within {tolerance}")
+    return 1 if failures else 0
+
+
+# ---------------------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------------------
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default=DEFAULT_OUT,
+                        help=f"output directory (default: {DEFAULT_OUT})")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="generate only these cases")
+    parser.add_argument("--list", action="store_true", help="list the case names and exit")
+    parser.add_argument("--verify", metavar="DIR",
+                        help="recompute every fixture in DIR with PyTorch and compare; writes nothing")
+    parser.add_argument("--tolerance", type=float, default=1e-5,
+                        help="largest absolute difference accepted by --verify (default 1e-5)")
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(1)  # the most reproducible summation order on the CPU
+    # PyTorch notes that LSTM with proj_size bypasses oneDNN; harmless here.
+    warnings.filterwarnings("ignore", message="LSTM with projections is not supported")
+    if args.list:
+        print("\n".join(CASES))
+        return 0
+    if args.verify:
+        return verify(args.verify, args.tolerance)
+
+    names = args.only or list(CASES)
+    unknown = [n for n in names if n not in CASES]
+    if unknown:
+        parser.error(f"unknown case(s): {', '.join(unknown)}")
+    os.makedirs(args.out, exist_ok=True)
+    total = 0
+    for name in names:
+        fixture = CASES[name](name)
+        path = os.path.join(args.out, name + ".json")
+        with open(path, "w") as fh:
+            json.dump(fixture, fh)
+        size = os.path.getsize(path)
+        total += size
+        print(f"{path}  {size / 1024:.1f} KiB")
+    print(f"{len(names)} fixtures, {total / 1024:.1f} KiB, torch {torch.__version__}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
