@@ -1,0 +1,193 @@
+/// An optimizer (`torch.optim.Optimizer`): it holds a list of parameters and, at each
+/// ``step()``, updates them in place from their gradients.
+///
+/// Parameters whose `grad` is `nil` are skipped, as in PyTorch: they keep their value and
+/// their optimizer state (no step is counted for them). The per-parameter state (momentum
+/// buffers, moment estimates, step counts) is made on a parameter's first update and can
+/// be saved and restored through ``state`` and ``loadState(_:)`` for checkpoints.
+///
+/// ```swift
+/// let optimizer = try SGD(model.parameters(), lr: 0.01)
+/// for _ in 0..<epochs {
+///     optimizer.zeroGrad()
+///     let loss = try criterion(model(input), target)
+///     loss.backward()
+///     optimizer.step()
+/// }
+/// ```
+public protocol Optimizer: AnyObject {
+    /// The parameters updated by ``step()``, in the order their state is keyed by.
+    var parameters: [Parameter] { get }
+    /// The learning rate (PyTorch's `lr`); a scheduler may change it between steps.
+    var learningRate: Float { get set }
+    /// Updates every parameter that has a gradient, in place, by one step of the algorithm.
+    func step()
+    /// A copy of the optimizer's state — its per-parameter buffers and step counts, keyed
+    /// by parameter index, and the learning rate — to save in a checkpoint.
+    var state: OptimizerState { get }
+    /// Replaces the optimizer's state with `state` (from ``state`` of an optimizer of the
+    /// same kind and configuration over parameters of the same shapes).
+    ///
+    /// Everything is checked before anything changes, so a failed load leaves the optimizer
+    /// as it was.
+    /// - Throws: ``TensorError/invalidArgument(_:)`` when the state comes from another kind
+    ///   of optimizer, names a parameter index out of range, a negative step count or a
+    ///   buffer this optimizer does not use, or lacks one it needs;
+    ///   ``TensorError/shapeMismatch(_:)`` when a buffer's length is not its parameter's
+    ///   element count.
+    func loadState(_ state: OptimizerState) throws
+}
+
+extension Optimizer {
+    /// Clears the gradients of ``parameters`` — to `nil` by default, as PyTorch's
+    /// `zero_grad(set_to_none=True)`, or to zeros with `setToNil: false`.
+    public func zeroGrad(setToNil: Bool = true) {
+        for p in parameters { p.zeroGrad(setToNil: setToNil) }
+    }
+}
+
+/// The state of an ``Optimizer``, Codable for checkpoints; the counterpart of PyTorch's
+/// optimizer `state_dict()`.
+///
+/// Buffers use PyTorch's names: `momentum_buffer` (SGD, RMSprop), `exp_avg`, `exp_avg_sq`,
+/// `max_exp_avg_sq` (Adam, AdamW), `square_avg`, `grad_avg` (RMSprop).
+public struct OptimizerState: Codable, Equatable, Sendable {
+    /// The state of one parameter.
+    public struct ParameterState: Codable, Equatable, Sendable {
+        /// How many updates this parameter has received.
+        public var step: Int
+        /// The optimizer's buffers for this parameter, by name, each with the parameter's
+        /// element count (row-major).
+        public var buffers: [String: [Float]]
+
+        /// A parameter state.
+        public init(step: Int, buffers: [String: [Float]]) {
+            self.step = step
+            self.buffers = buffers
+        }
+    }
+
+    /// The kind of optimizer that made this state (`"SGD"`, `"Adam"`, `"AdamW"`, `"RMSprop"`).
+    public var optimizer: String
+    /// The learning rate at the time the state was taken.
+    public var learningRate: Float
+    /// The state of every parameter updated at least once, keyed by its index in
+    /// ``Optimizer/parameters``.
+    public var parameters: [Int: ParameterState]
+
+    /// An optimizer state.
+    public init(optimizer: String, learningRate: Float, parameters: [Int: ParameterState]) {
+        self.optimizer = optimizer
+        self.learningRate = learningRate
+        self.parameters = parameters
+    }
+}
+
+/// The per-parameter storage shared by the optimizers: a step count and a fixed set of
+/// named buffers for each parameter, allocated (zeros) on the parameter's first update, at
+/// stable addresses so that ``Optimizer/step()`` runs tight loops on raw pointers.
+final class OptimizerSlots {
+    /// The buffer names this optimizer keeps (in a fixed order).
+    let names: [String]
+    /// Whether each parameter has state yet (it had a gradient at some step).
+    var initialized: [Bool]
+    /// The step count of each parameter.
+    var steps: [Int]
+    /// `buffers[k][i]`: buffer `names[k]` of parameter `i`, or `nil` before its first update.
+    var buffers: [[TensorBuffer?]]
+    let counts: [Int]
+
+    init(names: [String], parameters: [Parameter]) {
+        self.names = names
+        counts = parameters.map(\.count)
+        initialized = Array(repeating: false, count: parameters.count)
+        steps = Array(repeating: 0, count: parameters.count)
+        buffers = Array(repeating: Array(repeating: nil, count: parameters.count), count: names.count)
+    }
+
+    /// Makes the zero buffers of parameter `i` if it has none yet; returns whether they were new.
+    @discardableResult
+    func prepare(_ i: Int) -> Bool {
+        if initialized[i] { return false }
+        initialized[i] = true
+        for k in names.indices { buffers[k][i] = TensorBuffer(count: counts[i]) }
+        return true
+    }
+
+    /// The state for ``OptimizerState``.
+    func export() -> [Int: OptimizerState.ParameterState] {
+        var result: [Int: OptimizerState.ParameterState] = [:]
+        for i in initialized.indices where initialized[i] {
+            var named: [String: [Float]] = [:]
+            for (k, name) in names.enumerated() { named[name] = buffers[k][i]?.array }
+            result[i] = OptimizerState.ParameterState(step: steps[i], buffers: named)
+        }
+        return result
+    }
+
+    /// Checks `state` against this optimizer, then replaces the slots with its contents.
+    func load(_ state: OptimizerState, kind: String) throws {
+        guard state.optimizer == kind else {
+            throw TensorError.invalidArgument("\(kind).loadState: expected the state of a \(kind) optimizer, got one of \(state.optimizer)")
+        }
+        guard state.learningRate >= 0 && state.learningRate.isFinite else {
+            throw TensorError.invalidArgument("\(kind).loadState: expected a learning rate ≥ 0, got \(state.learningRate)")
+        }
+        let known = Set(names)
+        for (i, s) in state.parameters {
+            guard counts.indices.contains(i) else {
+                throw TensorError.invalidArgument("\(kind).loadState: expected parameter indices in 0..<\(counts.count), got \(i)")
+            }
+            guard s.step >= 0 else {
+                throw TensorError.invalidArgument("\(kind).loadState: expected a non-negative step count for parameter \(i), got \(s.step)")
+            }
+            if let unknown = s.buffers.keys.sorted().first(where: { !known.contains($0) }) {
+                throw TensorError.invalidArgument("\(kind).loadState: parameter \(i) has a buffer \"\(unknown)\" that this optimizer does not use (it uses \(names))")
+            }
+            for name in names {
+                guard let values = s.buffers[name] else {
+                    throw TensorError.invalidArgument("\(kind).loadState: expected a buffer \"\(name)\" for parameter \(i)")
+                }
+                guard values.count == counts[i] else {
+                    throw TensorError.shapeMismatch("\(kind).loadState: expected \(counts[i]) values in \"\(name)\" of parameter \(i), got \(values.count)")
+                }
+            }
+        }
+        for i in counts.indices {
+            if let s = state.parameters[i] {
+                initialized[i] = true
+                steps[i] = s.step
+                for (k, name) in names.enumerated() { buffers[k][i] = TensorBuffer(copying: s.buffers[name]!) }
+            } else {
+                initialized[i] = false
+                steps[i] = 0
+                for k in names.indices { buffers[k][i] = nil }
+            }
+        }
+    }
+}
+
+/// Shared validation for the optimizers' initialisers.
+enum OptimizerCheck {
+    /// Throws unless `value` satisfies `condition`, naming the optimizer, the option and the value.
+    static func require(_ condition: Bool, _ optimizer: String, _ option: String, expected: String, _ value: Any) throws {
+        guard condition else {
+            throw TensorError.invalidArgument("\(optimizer): expected \(option) \(expected), got \(value)")
+        }
+    }
+
+    /// Throws when a parameter appears twice in `parameters` (it would be updated twice per step).
+    static func distinct(_ parameters: [Parameter], _ optimizer: String) throws {
+        var seen = Set<ObjectIdentifier>()
+        for (i, p) in parameters.enumerated() where !seen.insert(ObjectIdentifier(p)).inserted {
+            throw TensorError.invalidArgument("\(optimizer): expected distinct parameters, but parameter \(i) (shape \(p.shape)) appears earlier in the list too")
+        }
+    }
+
+    /// PyTorch's `lerp`: `start + weight · (end − start)` for `|weight| < 0.5`, else
+    /// `end − (end − start) · (1 − weight)`, for the same rounding.
+    @inline(__always)
+    static func lerp(_ start: Float, _ end: Float, _ weight: Float) -> Float {
+        abs(weight) < 0.5 ? start + weight * (end - start) : end - (end - start) * (1 - weight)
+    }
+}
