@@ -113,6 +113,9 @@ public final class RecurrentLayer<Cell: RecurrentCell>: Module, @unchecked Senda
         }
         let timeDim = batchFirst ? 1 : 0
         let T = input.shape[timeDim], B = input.shape[1 - timeDim]
+        guard T > 0 else {
+            throw TensorError.shapeMismatch("RecurrentLayer: expected sequence length to be larger than 0, got input of shape \(input.shape)")
+        }
         let D = reverseCells.isEmpty ? 1 : 2
         if let initialStates, initialStates.count != cells.count * D {
             throw TensorError.shapeMismatch("RecurrentLayer: expected \(cells.count * D) initial states, got \(initialStates.count)")

@@ -165,11 +165,13 @@ public class RecurrentBase: Module, @unchecked Sendable {
         guard input.shape[input.rank - 1] == inputSize else {
             throw TensorError.shapeMismatch("\(typeName): expected input with \(inputSize) features in its last dimension, got shape \(input.shape)")
         }
-        if input.rank == 2 {
-            return (SequenceLayout(steps: input.shape[0], batch: 1, batchFirst: false), true)
+        let unbatched = input.rank == 2
+        let (T, B) = unbatched ? (input.shape[0], 1) : batchFirst ? (input.shape[1], input.shape[0]) : (input.shape[0], input.shape[1])
+        // As PyTorch: an empty sequence has no final state to return (an empty batch is fine).
+        guard T > 0 else {
+            throw TensorError.shapeMismatch("\(typeName): expected sequence length to be larger than 0, got input of shape \(input.shape)")
         }
-        let (T, B) = batchFirst ? (input.shape[1], input.shape[0]) : (input.shape[0], input.shape[1])
-        return (SequenceLayout(steps: T, batch: B, batchFirst: batchFirst), false)
+        return (SequenceLayout(steps: T, batch: B, batchFirst: unbatched ? false : batchFirst), unbatched)
     }
 
     /// Checks an initial state against the expected `(D · numLayers, N, size)` shape.
