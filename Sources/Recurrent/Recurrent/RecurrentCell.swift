@@ -73,6 +73,12 @@ public final class RecurrentLayer<Cell: RecurrentCell>: Module, @unchecked Senda
             throw TensorError.invalidArgument("RecurrentLayer: expected \(cells.count) reverse cells, got \(reverseCells.count)")
         }
         let D = reverseCells.isEmpty ? 1 : 2
+        // A reverse cell reads what its forward twin reads and outputs as many features.
+        for (l, (forward, reverse)) in zip(cells, reverseCells).enumerated()
+        where reverse.inputSize != forward.inputSize || reverse.hiddenSize != forward.hiddenSize {
+            throw TensorError.invalidArgument(
+                "RecurrentLayer: expected the reverse cell of layer \(l) to have input size \(forward.inputSize) and hidden size \(forward.hiddenSize) like its forward cell, got \(reverse.inputSize) and \(reverse.hiddenSize)")
+        }
         for l in 1..<max(cells.count, 1) where l < cells.count {
             let expected = D * cells[l - 1].hiddenSize
             let layer = [cells[l]] + (reverseCells.isEmpty ? [] : [reverseCells[l]])
