@@ -89,27 +89,69 @@ extension Tensor {
     }
 
     /// (Log-)softmax of `x` into `y` along the middle of an `outer × size × inner` layout.
+    ///
+    /// The exponentials go through the vectorised ``Elementwise/exp(_:_:count:)`` over whole
+    /// contiguous rows (`inner == 1`, the usual last-dimension case) or blocks. Log-softmax
+    /// is `(x - max) - log Σ e^(x - max)`, in that order, as PyTorch computes it: forming
+    /// `max + log Σ` first loses the low bits of `log Σ` when the inputs are large
+    /// (pytorch/pytorch#11752).
     @usableFromInline
     static func softmaxForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                                outer: Int, size: Int, inner: Int, logarithm: Bool) {
-        for o in 0..<outer {
-            for j in 0..<inner {
-                let base = o * size * inner + j
+        if size == 0 || inner == 0 { return }
+        if inner == 1 {
+            for o in 0..<outer {
+                let xs = x + o * size, ys = y + o * size
                 var maximum = -Float.infinity
-                for k in 0..<size { maximum = Swift.max(maximum, x[base + k * inner]) }
+                for k in 0..<size { maximum = Swift.max(maximum, xs[k]) }
                 if !maximum.isFinite { maximum = 0 }
+                for k in 0..<size { ys[k] = xs[k] - maximum }
+                Elementwise.exp(ys, ys, count: size)
                 var total: Float = 0
-                for k in 0..<size {
-                    let e = Foundation.exp(x[base + k * inner] - maximum)
-                    y[base + k * inner] = e
-                    total += e
-                }
+                for k in 0..<size { total += ys[k] }
                 if logarithm {
-                    let logTotal = Foundation.log(total) + maximum
-                    for k in 0..<size { y[base + k * inner] = x[base + k * inner] - logTotal }
+                    let logTotal = Foundation.log(total)
+                    for k in 0..<size { ys[k] = (xs[k] - maximum) - logTotal }
                 } else {
                     let inverse = 1 / total
-                    for k in 0..<size { y[base + k * inner] *= inverse }
+                    for k in 0..<size { ys[k] *= inverse }
+                }
+            }
+            return
+        }
+        // `size` rows of `inner` contiguous elements per outer index, reduced column-wise.
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * inner)
+        defer { scratch.deallocate() }
+        let maxima = scratch, totals = scratch + inner
+        for o in 0..<outer {
+            let xs = x + o * size * inner, ys = y + o * size * inner
+            maxima.update(repeating: -.infinity, count: inner)
+            for k in 0..<size {
+                let row = xs + k * inner
+                for j in 0..<inner { maxima[j] = Swift.max(maxima[j], row[j]) }
+            }
+            for j in 0..<inner where !maxima[j].isFinite { maxima[j] = 0 }
+            for k in 0..<size {
+                let src = xs + k * inner, dst = ys + k * inner
+                for j in 0..<inner { dst[j] = src[j] - maxima[j] }
+            }
+            Elementwise.exp(ys, ys, count: size * inner)
+            totals.update(repeating: 0, count: inner)
+            for k in 0..<size {
+                let row = ys + k * inner
+                for j in 0..<inner { totals[j] += row[j] }
+            }
+            if logarithm {
+                for j in 0..<inner { totals[j] = Foundation.log(totals[j]) }
+                for k in 0..<size {
+                    let src = xs + k * inner, dst = ys + k * inner
+                    for j in 0..<inner { dst[j] = (src[j] - maxima[j]) - totals[j] }
+                }
+            } else {
+                for j in 0..<inner { totals[j] = 1 / totals[j] }
+                for k in 0..<size {
+                    let row = ys + k * inner
+                    for j in 0..<inner { row[j] *= totals[j] }
                 }
             }
         }

@@ -3,9 +3,21 @@ extension Tensor {
     @usableFromInline
     enum BinaryOp: Sendable { case add, subtract, multiply, divide }
 
+    /// The node name of each operation.
+    @usableFromInline
+    static func name(of op: BinaryOp) -> String {
+        switch op {
+        case .add: return "AddBackward"
+        case .subtract: return "SubBackward"
+        case .multiply: return "MulBackward"
+        case .divide: return "DivBackward"
+        }
+    }
+
     /// The broadcast elementwise operation `op(a, b)`.
     @usableFromInline
     static func binary(_ op: BinaryOp, _ a: Tensor, _ b: Tensor) -> Tensor {
+        if a.shape == b.shape { return sameShapeBinary(op, a, b) }
         guard let outShape = Broadcast.shape(a.shape, b.shape) else {
             preconditionFailure("Tensor \(op): shapes \(a.shape) and \(b.shape) do not broadcast")
         }
@@ -13,32 +25,15 @@ extension Tensor {
         let sb = Broadcast.strides(of: b.shape, in: outShape)
         let count = outShape.reduce(1, *)
         let x = a.storage.pointer, y = b.storage.pointer
-        let sameShape = a.shape == b.shape
         let storage = TensorBuffer(count: count) { z in
-            if sameShape {
-                switch op {
-                case .add: for i in 0..<count { z[i] = x[i] + y[i] }
-                case .subtract: for i in 0..<count { z[i] = x[i] - y[i] }
-                case .multiply: for i in 0..<count { z[i] = x[i] * y[i] }
-                case .divide: for i in 0..<count { z[i] = x[i] / y[i] }
-                }
-            } else {
-                switch op {
-                case .add: Broadcast.forEach(outShape, sa, sb) { o, i, j in z[o] = x[i] + y[j] }
-                case .subtract: Broadcast.forEach(outShape, sa, sb) { o, i, j in z[o] = x[i] - y[j] }
-                case .multiply: Broadcast.forEach(outShape, sa, sb) { o, i, j in z[o] = x[i] * y[j] }
-                case .divide: Broadcast.forEach(outShape, sa, sb) { o, i, j in z[o] = x[i] / y[j] }
-                }
+            switch op {
+            case .add: Broadcast.forEach(outShape, sa, sb) { o, i, j in z[o] = x[i] + y[j] }
+            case .subtract: Broadcast.forEach(outShape, sa, sb) { o, i, j in z[o] = x[i] - y[j] }
+            case .multiply: Broadcast.forEach(outShape, sa, sb) { o, i, j in z[o] = x[i] * y[j] }
+            case .divide: Broadcast.forEach(outShape, sa, sb) { o, i, j in z[o] = x[i] / y[j] }
             }
         }
-        let name: String
-        switch op {
-        case .add: name = "AddBackward"
-        case .subtract: name = "SubBackward"
-        case .multiply: name = "MulBackward"
-        case .divide: name = "DivBackward"
-        }
-        return result(name, shape: outShape, storage: storage, inputs: [a, b],
+        return result(name(of: op), shape: outShape, storage: storage, inputs: [a, b],
                       recording: needsRecording(a, b)) { g, grads in
             let ga = grads[0], gb = grads[1]
             switch op {
@@ -58,6 +53,38 @@ extension Tensor {
                 Broadcast.forEach(outShape, sa, sb) { o, i, j in
                     ga?[i] += g[o] / y[j]; gb?[j] -= g[o] * x[i] / (y[j] * y[j])
                 }
+            }
+        }
+    }
+
+    /// `op(a, b)` for operands of the same shape: plain loops, no broadcast bookkeeping.
+    @usableFromInline
+    static func sameShapeBinary(_ op: BinaryOp, _ a: Tensor, _ b: Tensor) -> Tensor {
+        let n = a.count, x = a.storage.pointer, y = b.storage.pointer
+        let storage = TensorBuffer(count: n) { z in
+            switch op {
+            case .add: for i in 0..<n { z[i] = x[i] + y[i] }
+            case .subtract: for i in 0..<n { z[i] = x[i] - y[i] }
+            case .multiply: for i in 0..<n { z[i] = x[i] * y[i] }
+            case .divide: for i in 0..<n { z[i] = x[i] / y[i] }
+            }
+        }
+        return result(name(of: op), shape: a.shape, storage: storage, inputs: [a, b],
+                      recording: needsRecording(a, b)) { g, grads in
+            let ga = grads[0], gb = grads[1]
+            switch op {
+            case .add:
+                if let ga { for i in 0..<n { ga[i] += g[i] } }
+                if let gb { for i in 0..<n { gb[i] += g[i] } }
+            case .subtract:
+                if let ga { for i in 0..<n { ga[i] += g[i] } }
+                if let gb { for i in 0..<n { gb[i] -= g[i] } }
+            case .multiply:
+                if let ga { for i in 0..<n { ga[i] += g[i] * y[i] } }
+                if let gb { for i in 0..<n { gb[i] += g[i] * x[i] } }
+            case .divide:
+                if let ga { for i in 0..<n { ga[i] += g[i] / y[i] } }
+                if let gb { for i in 0..<n { gb[i] -= g[i] * x[i] / (y[i] * y[i]) } }
             }
         }
     }

@@ -41,8 +41,8 @@ extension Tensor {
         let output = Tensor(shape: target, storage: storage)
         if Tensor.needsRecording(self) {
             let n = count
-            let node = Node(name: "ReshapeBackward", inputs: [self], outputShapes: [target]) { g, grads in
-                if let g = g[0], let gx = grads[0] { for i in 0..<n { gx[i] += g[i] } }
+            let node = Node(name: "ReshapeBackward", inputs: [self], outputCount: n, savedOutput: nil) { g, grads in
+                if let gx = grads[0] { for i in 0..<n { gx[i] += g[i] } }
             }
             output.gradFn = node
             output.requiresGrad = true

@@ -21,14 +21,18 @@ public class Tensor: CustomStringConvertible, @unchecked Sendable {
     @usableFromInline final let storage: TensorBuffer
     /// Whether gradients flow to this tensor: set it on leaves (inputs, parameters);
     /// operation results inherit it from their inputs while recording is on.
-    public final var requiresGrad: Bool
+    @exclusivity(unchecked) public final var requiresGrad: Bool
     /// The gradient accumulated by ``backward(_:retainGraph:)`` for a leaf tensor that
     /// requires gradients, with this tensor's shape; `nil` until the first backward pass
     /// and after ``zeroGrad()`` with `setToNil`.
-    public final var grad: Tensor?
+    @exclusivity(unchecked) public final var grad: Tensor?
     /// The operation that produced this tensor, and which of its outputs this is.
-    @usableFromInline final var gradFn: Node?
-    @usableFromInline final var outputIndex: Int = 0
+    ///
+    /// The autograd fields skip Swift's dynamic exclusivity checks (a runtime call per
+    /// access, a fifth of the cost of a small recorded op): they are never accessed through
+    /// overlapping `inout` accesses.
+    @exclusivity(unchecked) @usableFromInline final var gradFn: Node?
+    @exclusivity(unchecked) @usableFromInline final var outputIndex: Int = 0
 
     @usableFromInline
     init(shape: [Int], storage: TensorBuffer, requiresGrad: Bool = false) {
