@@ -90,6 +90,54 @@ final class SeedManualCellTests: XCTestCase {
         withExtendedLifetime(out) {}
     }
 
+    /// The fused one-node step against the same step composed of `cat`, `Linear` and
+    /// `logSoftmax`: values and every gradient, batched and not, over several steps.
+    func testFusedStepMatchesComposedOperations() throws {
+        var generator = SeededGenerator(seed: 3)
+        let cell = CombinedCell(inputSize: 5, hiddenSize: 10, outputSize: 2, using: &generator)
+        for batch in [1, 3] {
+            let xs = (0..<3).map { _ in Tensor(normal: [batch, 5], using: &generator, requiresGrad: true) }
+            let h0 = Tensor(normal: [batch, 10], using: &generator, requiresGrad: true)
+            let seedOut = Tensor(normal: [batch, 2], using: &generator)
+            let seedHidden = Tensor(normal: [batch, 10], using: &generator)
+            var results: [[Float]] = []
+            var gradients: [[[Float]]] = []
+            for fused in [true, false] {
+                cell.zeroGrad()
+                for t in xs + [h0] { t.grad = nil }
+                var h = h0
+                var outputs: [Tensor] = []
+                var loss = Tensor(0)
+                // xs[0] is fed twice and every hidden state also enters the loss directly, so
+                // gradients must accumulate into buffers that already hold a contribution.
+                for x in [xs[0], xs[1], xs[2], xs[0]] {
+                    let step = fused ? try cell(x, h) : try cell.composedStep(x, h)
+                    outputs.append(step.output)
+                    h = step.hidden
+                    loss = loss + (h * seedHidden).sum()
+                }
+                if fused { XCTAssertEqual(outputs[0].gradFnName, "CombinedCellBackward") }
+                for o in outputs { loss = loss + (o * seedOut).sum() }
+                loss.backward()
+                withExtendedLifetime(outputs) {}
+                results.append(outputs.flatMap(\.scalars) + h.scalars)
+                gradients.append((xs + [h0]).map { $0.grad?.scalars ?? [] } + cell.parameters().map { $0.grad?.scalars ?? [] })
+            }
+            assertClose(results[0], results[1], rtol: 1e-5, atol: 1e-6, "values, batch \(batch)")
+            for (k, (a, b)) in zip(gradients[0], gradients[1]).enumerated() {
+                XCTAssertFalse(a.isEmpty, "gradient \(k) missing")
+                assertClose(a, b, rtol: 1e-5, atol: 1e-6, "gradient \(k), batch \(batch)")
+            }
+        }
+    }
+
+    func testStepWithoutRecordingMakesNoGraph() throws {
+        let cell = CombinedCell(inputSize: 5, hiddenSize: 10, outputSize: 2)
+        let (output, hidden) = try withoutGradients { try cell(Tensor(zeros: [1, 5]), cell.initHidden()) }
+        XCTAssertTrue(output.isLeaf)
+        XCTAssertFalse(hidden.requiresGrad)
+    }
+
     func testBadShapesThrow() throws {
         let cell = CombinedCell(inputSize: 5, hiddenSize: 10, outputSize: 2)
         let h = cell.initHidden()

@@ -1,3 +1,4 @@
+import Foundation
 import LinearAlgebra
 
 /// The hand-written recurrent cell of the classic PyTorch tutorial: the input and the
@@ -58,19 +59,168 @@ public final class CombinedCell: Module, @unchecked Sendable {
     /// One step: the log-probabilities `(B, outputSize)` and the new hidden state
     /// `(B, hiddenSize)` from an input `(B, inputSize)` and the hidden state `(B, hiddenSize)`.
     ///
+    /// The whole step — concatenation, both linear layers and the log-softmax — is one
+    /// recorded node with a hand-written backward (a few BLAS calls), rather than the four
+    /// nodes of the composed operations; the values and gradients are the same.
+    ///
     /// - Throws: ``TensorError/shapeMismatch(_:)`` when `input` is not `(B, inputSize)` or
     ///   `hidden` is not `(B, hiddenSize)` with the same `B`.
     public func callAsFunction(_ input: Tensor, _ hidden: Tensor) throws -> (output: Tensor, hidden: Tensor) {
+        try checkShapes(input, hidden)
+        guard let bh = i2h.bias, let bo = i2o.bias else { return try composedStep(input, hidden) }
+        let wh = i2h.weight, wo = i2o.weight
+        let b = input.shape[0], ni = inputSize, nh = hiddenSize, no = outputSize, nk = ni + nh
+        let x = input.storage, h = hidden.storage
+
+        // Forward: c = [x, h]; h' = c · W_hᵀ + b_h; y = logSoftmax(h' · W_oᵀ + b_o).
+        let combined = TensorBuffer(count: b * nk) { c in
+            for r in 0..<b {
+                (c + r * nk).update(from: x.pointer + r * ni, count: ni)
+                (c + r * nk + ni).update(from: h.pointer + r * nh, count: nh)
+            }
+        }
+        let newHidden = TensorBuffer(count: b * nh) { y in
+            CombinedCell.affine(combined.pointer, rows: b, inFeatures: nk, weight: wh.storage.pointer,
+                                bias: bh.storage.pointer, outFeatures: nh, into: y)
+        }
+        let output = TensorBuffer(count: b * no) { y in
+            CombinedCell.affine(newHidden.pointer, rows: b, inFeatures: nh, weight: wo.storage.pointer,
+                                bias: bo.storage.pointer, outFeatures: no, into: y)
+            for r in 0..<b { CombinedCell.logSoftmaxInPlace(y + r * no, count: no) }
+        }
+
+        let inputs: [Tensor] = [input, hidden, wh, bh, wo, bo]
+        let results = Tensor.results(
+            "CombinedCellBackward", shapes: [[b, no], [b, nh]], storages: [output, newHidden], inputs: inputs,
+            recording: Tensor.needsRecording(inputs)
+        ) { gradOutputs, gradInputs in
+            withExtendedLifetime((combined, newHidden, output, wh.storage, wo.storage)) {
+                CombinedCell.backward(
+                    gradOutput: gradOutputs[0], gradHidden: gradOutputs[1], gradInputs: gradInputs,
+                    combined: combined.pointer, newHidden: newHidden.pointer, logProbabilities: output.pointer,
+                    wh: wh.storage.pointer, wo: wo.storage.pointer, b: b, ni: ni, nh: nh, no: no)
+            }
+        }
+        return (results[0], results[1])
+    }
+
+    /// The same step composed from library operations (`cat`, two `Linear`s, `logSoftmax`):
+    /// four recorded nodes. The reference for the fused step, used when a layer has no bias.
+    func composedStep(_ input: Tensor, _ hidden: Tensor) throws -> (output: Tensor, hidden: Tensor) {
+        try checkShapes(input, hidden)
+        let combined = try Tensor.cat([input, hidden], dim: 1)
+        let newHidden = try i2h(combined)
+        let output = try i2o(newHidden).logSoftmax(dim: 1)
+        return (output, newHidden)
+    }
+
+    private func checkShapes(_ input: Tensor, _ hidden: Tensor) throws {
         guard input.rank == 2, input.shape[1] == inputSize else {
             throw TensorError.shapeMismatch("CombinedCell: expected an input of shape (batch, \(inputSize)), got \(input.shape)")
         }
         guard hidden.shape == [input.shape[0], hiddenSize] else {
             throw TensorError.shapeMismatch("CombinedCell: expected a hidden state of shape [\(input.shape[0]), \(hiddenSize)] for an input of shape \(input.shape), got \(hidden.shape)")
         }
-        let combined = try Tensor.cat([input, hidden], dim: 1)
-        let newHidden = try i2h(combined)
-        let output = try i2o(newHidden).logSoftmax(dim: 1)
-        return (output, newHidden)
+    }
+
+    /// `y = x · Wᵀ + bias` for `rows` rows (`sgemv` for one row, as ``Linear`` does).
+    private static func affine(_ x: UnsafePointer<Float>, rows: Int, inFeatures: Int, weight: UnsafePointer<Float>,
+                               bias: UnsafePointer<Float>, outFeatures: Int, into y: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows { (y + r * outFeatures).update(from: bias, count: outFeatures) }
+        let w = MatrixView(weight, rows: outFeatures, columns: inFeatures, leadingDimension: Swift.max(inFeatures, 1))
+        if rows == 1 {
+            BLAS.gemv(w, .noTranspose, x, into: y, beta: 1)
+        } else {
+            BLAS.gemm(MatrixView(x, rows: rows, columns: inFeatures, leadingDimension: Swift.max(inFeatures, 1)), .noTranspose,
+                      w, .transpose,
+                      into: MutableMatrixView(y, rows: rows, columns: outFeatures, leadingDimension: Swift.max(outFeatures, 1)),
+                      beta: 1)
+        }
+    }
+
+    /// `v = (v − max) − log Σ exp(v − max)` over `count` elements, as PyTorch's log-softmax.
+    private static func logSoftmaxInPlace(_ v: UnsafeMutablePointer<Float>, count: Int) {
+        var maximum = -Float.infinity
+        for k in 0..<count { maximum = Swift.max(maximum, v[k]) }
+        if !maximum.isFinite { maximum = 0 }
+        var total: Float = 0
+        for k in 0..<count { total += Foundation.exp(v[k] - maximum) }
+        let logTotal = Foundation.log(total)
+        for k in 0..<count { v[k] = (v[k] - maximum) - logTotal }
+    }
+
+    /// The backward of one step. `gradInputs` follows the node's inputs: input, hidden,
+    /// `i2h.weight`, `i2h.bias`, `i2o.weight`, `i2o.bias`.
+    private static func backward(
+        gradOutput: UnsafePointer<Float>?, gradHidden: UnsafePointer<Float>?, gradInputs: [UnsafeMutablePointer<Float>?],
+        combined: UnsafePointer<Float>, newHidden: UnsafePointer<Float>, logProbabilities: UnsafePointer<Float>,
+        wh: UnsafePointer<Float>, wo: UnsafePointer<Float>, b: Int, ni: Int, nh: Int, no: Int
+    ) {
+        let nk = ni + nh
+        // dh' (b × nh) = gradHidden + dz · W_o, where dz = g − softmax · Σg (log-softmax backward).
+        let dh = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(b * nh, 1))
+        defer { dh.deallocate() }
+        if let gradHidden { dh.update(from: gradHidden, count: b * nh) } else { dh.update(repeating: 0, count: b * nh) }
+        if let gradOutput {
+            let dz = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(b * no, 1))
+            defer { dz.deallocate() }
+            for r in 0..<b {
+                let g = gradOutput + r * no, y = logProbabilities + r * no, d = dz + r * no
+                var total: Float = 0
+                for k in 0..<no { total += g[k] }
+                for k in 0..<no { d[k] = g[k] - Foundation.exp(y[k]) * total }
+            }
+            let woView = MatrixView(wo, rows: no, columns: nh, leadingDimension: Swift.max(nh, 1))
+            if let gwo = gradInputs[4] {   // dW_o += dzᵀ · h'
+                accumulateOuter(dz, rows: b, left: no, newHidden, right: nh, into: gwo)
+            }
+            if let gbo = gradInputs[5] { accumulateColumnSums(dz, rows: b, columns: no, into: gbo) }
+            if b == 1 {
+                BLAS.gemv(woView, .transpose, dz, into: dh, beta: 1)
+            } else {
+                BLAS.gemm(MatrixView(dz, rows: b, columns: no, leadingDimension: Swift.max(no, 1)), .noTranspose,
+                          woView, .noTranspose,
+                          into: MutableMatrixView(dh, rows: b, columns: nh, leadingDimension: Swift.max(nh, 1)), beta: 1)
+            }
+        }
+        if let gwh = gradInputs[2] {   // dW_h += dh'ᵀ · [x, h]
+            accumulateOuter(dh, rows: b, left: nh, combined, right: nk, into: gwh)
+        }
+        if let gbh = gradInputs[3] { accumulateColumnSums(dh, rows: b, columns: nh, into: gbh) }
+        // d[x, h] = dh' · W_h, split into the input's and the hidden state's gradients.
+        for (index, offset, width) in [(0, 0, ni), (1, ni, nh)] {
+            guard let gx = gradInputs[index], width > 0 else { continue }
+            let block = MatrixView(wh + offset, rows: nh, columns: width, leadingDimension: Swift.max(nk, 1))
+            if b == 1 {
+                BLAS.gemv(block, .transpose, dh, into: gx, beta: 1)
+            } else {
+                BLAS.gemm(MatrixView(dh, rows: b, columns: nh, leadingDimension: Swift.max(nh, 1)), .noTranspose,
+                          block, .noTranspose,
+                          into: MutableMatrixView(gx, rows: b, columns: width, leadingDimension: width), beta: 1)
+            }
+        }
+    }
+
+    /// `G += Lᵀ · R` for `L` `(rows × left)` and `R` `(rows × right)`: `G` is `(left × right)`.
+    private static func accumulateOuter(_ l: UnsafePointer<Float>, rows: Int, left: Int, _ r: UnsafePointer<Float>,
+                                        right: Int, into g: UnsafeMutablePointer<Float>) {
+        let gv = MutableMatrixView(g, rows: left, columns: right, leadingDimension: Swift.max(right, 1))
+        if rows == 1 {
+            BLAS.ger(l, r, into: gv)
+        } else {
+            BLAS.gemm(MatrixView(l, rows: rows, columns: left, leadingDimension: Swift.max(left, 1)), .transpose,
+                      MatrixView(r, rows: rows, columns: right, leadingDimension: Swift.max(right, 1)), .noTranspose,
+                      into: gv, beta: 1)
+        }
+    }
+
+    /// `g += Σ_rows m` for `m` `(rows × columns)`.
+    private static func accumulateColumnSums(_ m: UnsafePointer<Float>, rows: Int, columns: Int,
+                                             into g: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows {
+            let row = m + r * columns
+            for j in 0..<columns { g[j] += row[j] }
+        }
     }
 
     /// The initial hidden state: zeros of shape `(batchSize, hiddenSize)`.
