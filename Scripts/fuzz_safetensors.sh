@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# A long fuzzing campaign for the safetensors reader.
+#
+#   Scripts/fuzz_safetensors.sh [libfuzzer|mutation] [seconds]
+#
+# libfuzzer (default): builds Fuzz/SafeTensorsFuzzer/main.swift with the Recurrent sources
+#   under `swiftc -sanitize=fuzzer,address` (the LinearAlgebra module comes from a release
+#   SwiftPM build) and runs libFuzzer for the given time (default 600 s, or $FUZZ_SECONDS),
+#   starting from the committed fixtures and a dictionary of header tokens. Crashing inputs
+#   go to $FUZZ_WORK_DIR/artifacts (default .build-fuzz/artifacts); the grown corpus to
+#   $FUZZ_WORK_DIR/corpus. Extra libFuzzer flags: $FUZZ_FLAGS (e.g. "-jobs=2 -workers=2").
+#   Reproduce a crash with:  .build-fuzz/safetensors-fuzzer .build-fuzz/artifacts/crash-…
+#
+# mutation: the seeded random-mutation XCTest (SafeTensorsFuzzTests) in a release build
+#   with $SAFETENSORS_FUZZ_ITERATIONS iterations (default 2000000) and
+#   $SAFETENSORS_FUZZ_SEED; no libFuzzer needed.
+#
+# Both print the number of executions and exit non-zero when an input crashes the reader.
+set -euo pipefail
+
+MODE="${1:-libfuzzer}"
+SECONDS_TO_RUN="${2:-${FUZZ_SECONDS:-600}}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+WORK="${FUZZ_WORK_DIR:-$ROOT/.build-fuzz}"
+cd "$ROOT"
+mkdir -p "$WORK"
+
+case "$MODE" in
+libfuzzer)
+    echo "== building LinearAlgebra (release) in $WORK/spm"
+    swift build -c release --scratch-path "$WORK/spm" --target LinearAlgebra >/dev/null
+    BIN="$(swift build -c release --scratch-path "$WORK/spm" --show-bin-path)"
+    MODULES="$BIN/Modules"
+    [ -d "$MODULES" ] || MODULES="$BIN"
+    OBJECTS=$(find "$BIN/LinearAlgebra.build" -name '*.o')
+    CFLAGS=()
+    for flag in $(pkg-config --cflags openblas lapacke 2>/dev/null); do CFLAGS+=(-Xcc "$flag"); done
+    echo "== compiling the harness with -sanitize=fuzzer,address"
+    # shellcheck disable=SC2046
+    swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name SafeTensorsFuzzer \
+        -I "$MODULES" -I CInclude/CBLAS -I CInclude/CLAPACKE "${CFLAGS[@]}" \
+        $(find Sources/Recurrent -name '*.swift' | sort) Fuzz/SafeTensorsFuzzer/main.swift \
+        $OBJECTS $(pkg-config --libs openblas lapacke) \
+        -o "$WORK/safetensors-fuzzer" 2>&1 | grep -v "Cannot export local symbol" || true
+    [ -x "$WORK/safetensors-fuzzer" ] || { echo "harness did not build" >&2; exit 2; }
+    mkdir -p "$WORK/corpus" "$WORK/artifacts"
+    cp -n Tests/RecurrentTests/Fixtures/safetensors/*.safetensors "$WORK/corpus/" 2>/dev/null || true
+    echo "== running libFuzzer for $SECONDS_TO_RUN s"
+    # shellcheck disable=SC2086
+    "$WORK/safetensors-fuzzer" -max_total_time="$SECONDS_TO_RUN" -print_final_stats=1 \
+        -dict=Fuzz/SafeTensorsFuzzer/safetensors.dict -max_len=8192 -timeout=10 -rss_limit_mb=4096 \
+        -artifact_prefix="$WORK/artifacts/" ${FUZZ_FLAGS:-} "$WORK/corpus"
+    ;;
+mutation)
+    export SAFETENSORS_FUZZ_ITERATIONS="${SAFETENSORS_FUZZ_ITERATIONS:-2000000}"
+    echo "== $SAFETENSORS_FUZZ_ITERATIONS mutations, seed ${SAFETENSORS_FUZZ_SEED:-default}"
+    swift test -c release --scratch-path "$WORK/spm-test" --disable-swift-testing \
+        --filter SafeTensorsFuzzTests 2>&1 | grep -E "safetensors fuzz|error|passed|failed"
+    ;;
+*)
+    echo "usage: $0 [libfuzzer|mutation] [seconds]" >&2
+    exit 64
+    ;;
+esac
