@@ -97,9 +97,9 @@ extension Elementwise {
         // With n ≤ 27 a single-word ln 2 is enough: its error moves E by under 4e-8 relative,
         // where tanh is flat.
         let r = (c + c) - n * 0.693147182464599609375
-        let em1 = expm1Reduced(r)
         let s = Float(bitPattern: UInt32(bitPattern: ((Int32(bitPattern: t.bitPattern) &- 0x4B40_0000) &+ 127) &<< 23))
-        let e = s * em1 + (s - 1)
+        // E = 2ⁿ·(eʳ - 1) + (2ⁿ - 1); 2ⁿ - 1 is exact for n ≤ 24, and beyond that tanh is 1.
+        let e = s * expm1Reduced(r) + (s - 1)
         let result = e / (e + 2)
         return Float(bitPattern: result.bitPattern | sign)
     }
@@ -108,11 +108,11 @@ extension Elementwise {
     /// degree 5 in Estrin's form (shorter dependency chains than Horner's).
     @inlinable @inline(__always)
     static func expm1Reduced(_ r: Float) -> Float {
-        let r2 = r * r
+        let r2 = r * r, r4 = r2 * r2
         let pa: Float = 1.6666665459e-1 * r + 5.0000001201e-1
         let pb: Float = 8.3334519073e-3 * r + 4.1665795894e-2
         let pc: Float = 1.9875691500e-4 * r + 1.3981999507e-3
-        let p = pa + r2 * (pb + r2 * pc)
+        let p = (pa + r2 * pb) + r4 * pc
         return r + r2 * p
     }
 
