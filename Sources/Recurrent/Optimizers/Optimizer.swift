@@ -89,12 +89,14 @@ public struct OptimizerState: Codable, Equatable, Sendable {
 final class OptimizerSlots {
     /// The buffer names this optimizer keeps (in a fixed order).
     let names: [String]
+    // The fields skip Swift's dynamic exclusivity checks (they are read in every `step()`;
+    // an optimizer is used from one thread at a time).
     /// Whether each parameter has state yet (it had a gradient at some step).
-    var initialized: [Bool]
+    @exclusivity(unchecked) var initialized: [Bool]
     /// The step count of each parameter.
-    var steps: [Int]
+    @exclusivity(unchecked) var steps: [Int]
     /// `buffers[k][i]`: buffer `names[k]` of parameter `i`, or `nil` before its first update.
-    var buffers: [[TensorBuffer?]]
+    @exclusivity(unchecked) var buffers: [[TensorBuffer?]]
     let counts: [Int]
 
     init(names: [String], parameters: [Parameter]) {
