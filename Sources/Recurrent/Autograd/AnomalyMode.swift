@@ -24,8 +24,14 @@ public enum AnomalyMode {
         }
     }
 
-    final class Recorder: @unchecked Sendable {
-        var first: Anomaly?
+    /// Where a ``detect(_:)`` scope collects the first anomaly. Tasks started inside the
+    /// scope (`Task {}` copies task locals) share it from other threads, hence the lock.
+    final class Recorder: Sendable {
+        private let state = Mutex<Anomaly?>(nil)
+        /// The first anomaly recorded, if any.
+        var first: Anomaly? { state.withLock { $0 } }
+        /// Keeps `anomaly` unless an earlier one was recorded.
+        func record(_ anomaly: Anomaly) { state.withLock { if $0 == nil { $0 = anomaly } } }
     }
     @TaskLocal static var recorder: Recorder?
     /// How many ``detect(_:)`` scopes are running in the process: while none is, the checks
@@ -51,7 +57,7 @@ public enum AnomalyMode {
         guard activeScopes.load(ordering: .relaxed) != 0, isEnabled, let recorder, recorder.first == nil else { return }
         let p = output.storage.pointer
         for i in 0..<output.count where !p[i].isFinite {
-            recorder.first = Anomaly(operation: name, phase: "forward", shape: output.shape, index: i)
+            recorder.record(Anomaly(operation: name, phase: "forward", shape: output.shape, index: i))
             return
         }
     }
@@ -62,7 +68,7 @@ public enum AnomalyMode {
         for (input, pointer) in zip(node.inputs, gradInputs) {
             guard let pointer else { continue }
             for i in 0..<input.count where !pointer[i].isFinite {
-                recorder.first = Anomaly(operation: node.name, phase: "backward", shape: input.shape, index: i)
+                recorder.record(Anomaly(operation: node.name, phase: "backward", shape: input.shape, index: i))
                 return
             }
         }
