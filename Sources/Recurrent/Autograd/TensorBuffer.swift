@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The memory behind a tensor or a gradient: `count` `Float`s at a stable address,
 /// zero-initialised, freed with the last reference.
 ///
@@ -8,9 +10,19 @@ final class TensorBuffer: @unchecked Sendable {
     @usableFromInline let pointer: UnsafeMutablePointer<Float>
     @usableFromInline let count: Int
 
+    #if DEBUG
+    /// The number of buffers alive in the process, counted in debug builds only (one relaxed
+    /// atomic add per allocation and release), so that tests can check that training steps
+    /// leave no buffers behind. Release builds have no counter.
+    static let liveCount = Atomic<Int>(0)
+    #endif
+
     /// `count` zeros.
     @usableFromInline
     init(count: Int) {
+        #if DEBUG
+        TensorBuffer.liveCount.add(1, ordering: .relaxed)
+        #endif
         self.count = count
         pointer = .allocate(capacity: max(count, 1))
         pointer.initialize(repeating: 0, count: max(count, 1))
@@ -19,6 +31,9 @@ final class TensorBuffer: @unchecked Sendable {
     /// `count` uninitialised-then-filled floats: `fill` must write all of them.
     @usableFromInline
     init(count: Int, filledBy fill: (UnsafeMutablePointer<Float>) throws -> Void) rethrows {
+        #if DEBUG
+        TensorBuffer.liveCount.add(1, ordering: .relaxed)
+        #endif
         self.count = count
         pointer = .allocate(capacity: max(count, 1))
         pointer.initialize(repeating: 0, count: max(count, 1))
@@ -45,5 +60,10 @@ final class TensorBuffer: @unchecked Sendable {
         for i in 0..<count { pointer[i] += source[i] }
     }
 
-    deinit { pointer.deallocate() }
+    deinit {
+        #if DEBUG
+        TensorBuffer.liveCount.subtract(1, ordering: .relaxed)
+        #endif
+        pointer.deallocate()
+    }
 }
