@@ -56,11 +56,22 @@ public class Tensor: CustomStringConvertible, @unchecked Sendable {
     /// A tensor of the given shape holding `scalars`, checking that they fit.
     ///
     /// - Throws: ``TensorError/shapeMismatch(_:)`` when `scalars.count` is not the product of
-    ///   `shape` or a dimension is negative.
+    ///   `shape`, a dimension is negative, or the product overflows `Int`.
     public convenience init(validating shape: [Int], scalars: [Float], requiresGrad: Bool = false) throws {
-        guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) == scalars.count else {
-            throw TensorError.shapeMismatch(
-                "expected \(shape.allSatisfy { $0 >= 0 } ? String(shape.reduce(1, *)) : "non-negative dimensions") scalars for shape \(shape), got \(scalars.count)")
+        guard shape.allSatisfy({ $0 >= 0 }) else {
+            throw TensorError.shapeMismatch("expected non-negative dimensions in shape \(shape), got \(scalars.count) scalars")
+        }
+        // The product is taken with overflow checks: a shape read from outside must not trap.
+        var expected = 1
+        for dimension in shape {
+            let (product, overflow) = expected.multipliedReportingOverflow(by: dimension)
+            guard !overflow else {
+                throw TensorError.shapeMismatch("the element count of shape \(shape) overflows Int, got \(scalars.count) scalars")
+            }
+            expected = product
+        }
+        guard expected == scalars.count else {
+            throw TensorError.shapeMismatch("expected \(expected) scalars for shape \(shape), got \(scalars.count)")
         }
         self.init(shape: shape, storage: TensorBuffer(copying: scalars), requiresGrad: requiresGrad)
     }
