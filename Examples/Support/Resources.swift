@@ -1,0 +1,58 @@
+import Foundation
+
+/// The data sets shipped with the examples, found through the package's resource bundle
+/// (`Bundle.module`), so that `swift run` works from any directory.
+public enum ExampleResources {
+    /// The URL of a bundled resource under `Resources/`, such as
+    /// `url("airline-passengers.csv")` or `url("names")`.
+    ///
+    /// - Throws: ``ExampleDataError/missingResource(_:)`` when the bundle does not hold it.
+    public static func url(_ relativePath: String) throws -> URL {
+        // The copied folder is `<bundle>/Resources`; Foundation reports the resource URL as
+        // the bundle itself on some platforms and as its `Resources` folder on others.
+        let bundle = Bundle.module
+        let roots = [bundle.bundleURL.appendingPathComponent("Resources"), bundle.resourceURL,
+                     bundle.resourceURL?.appendingPathComponent("Resources")].compactMap { $0 }
+        for root in roots {
+            let url = root.appendingPathComponent(relativePath)
+            if FileManager.default.fileExists(atPath: url.path) { return url }
+        }
+        throw ExampleDataError.missingResource("\(relativePath) in \(bundle.bundleURL.path)")
+    }
+}
+
+/// Why an example's data could not be loaded.
+public enum ExampleDataError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// A bundled file or folder is not where it should be.
+    case missingResource(String)
+    /// A file could not be read, or is not UTF-8.
+    case unreadable(path: String, reason: String)
+    /// A CSV row that is not `month,passengers`: its 1-based line number, its text and why.
+    case badRow(line: Int, content: String, reason: String)
+    /// A data set that is too small or inconsistent for the protocol.
+    case invalidData(String)
+
+    /// The message, naming the line and its content for a bad row.
+    public var description: String {
+        switch self {
+        case let .missingResource(what): return "missing resource: \(what)"
+        case let .unreadable(path, reason): return "cannot read \(path): \(reason)"
+        case let .badRow(line, content, reason): return "line \(line): \(reason): \"\(content)\""
+        case let .invalidData(message): return "invalid data: \(message)"
+        }
+    }
+}
+
+/// Reads a whole UTF-8 text file.
+///
+/// - Throws: ``ExampleDataError/unreadable(path:reason:)`` when it cannot be read or decoded.
+func readText(_ url: URL) throws -> String {
+    let data: Data
+    do { data = try Data(contentsOf: url) } catch {
+        throw ExampleDataError.unreadable(path: url.path, reason: error.localizedDescription)
+    }
+    guard let text = String(data: data, encoding: .utf8) else {
+        throw ExampleDataError.unreadable(path: url.path, reason: "not UTF-8")
+    }
+    return text
+}

@@ -1,0 +1,370 @@
+import Foundation
+
+/// Small, dependency-free SVG charts for the examples: line charts with axes, ticks, axis
+/// labels, a legend and several series, and a labelled heat map (for confusion matrices).
+/// The files open in any browser and convert with `rsvg-convert` or ImageMagick.
+public enum SVGPlot {
+    /// The default series colours (Tableau 10).
+    public static let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+
+    /// `text` with the XML special characters escaped.
+    public static func escape(_ text: String) -> String {
+        var result = ""
+        for c in text {
+            switch c {
+            case "&": result += "&amp;"
+            case "<": result += "&lt;"
+            case ">": result += "&gt;"
+            case "\"": result += "&quot;"
+            case "'": result += "&apos;"
+            default: result.append(c)
+            }
+        }
+        return result
+    }
+
+    /// Writes `svg` to `url`, creating the parent folder if needed.
+    ///
+    /// - Throws: the file system's error when the folder or the file cannot be written.
+    public static func write(_ svg: String, to url: URL) throws {
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(svg.utf8).write(to: url, options: .atomic)
+    }
+
+    /// About `count` "nice" tick values (multiples of 1, 2 or 5 × 10ᵏ) covering
+    /// `low...high`, and the step between them.
+    public static func niceTicks(_ low: Double, _ high: Double, count: Int = 6) -> (ticks: [Double], step: Double) {
+        guard high > low, low.isFinite, high.isFinite else { return ([low], 1) }
+        let raw = (high - low) / Double(max(count - 1, 1))
+        let magnitude = pow(10, floor(log10(raw)))
+        let fraction = raw / magnitude
+        let nice: Double = fraction <= 1 ? 1 : fraction <= 2 ? 2 : fraction <= 2.5 ? 2.5 : fraction <= 5 ? 5 : 10
+        let step = nice * magnitude
+        var ticks: [Double] = []
+        var v = ceil(low / step - 1e-9) * step
+        while v <= high + step * 1e-9 {
+            ticks.append(abs(v) < step * 1e-9 ? 0 : v)
+            v += step
+        }
+        return (ticks, step)
+    }
+
+    /// A tick label with as many decimals as the step needs (`0.25`, `100`, `1e-05`).
+    public static func tickLabel(_ value: Double, step: Double) -> String {
+        if value != 0 && (abs(value) >= 1e6 || abs(value) < 1e-3) { return String(format: "%g", value) }
+        let decimals = max(0, Int(ceil(-log10(step) - 1e-9)) + (step / pow(10, floor(log10(step))) == 2.5 ? 1 : 0))
+        return String(format: "%.\(decimals)f", value)
+    }
+}
+
+/// One line of a ``LineChart``: its name in the legend, its points, and its look.
+public struct LineSeries: Sendable {
+    /// The name shown in the legend.
+    public var name: String
+    /// The x coordinates.
+    public var x: [Double]
+    /// The y coordinates (the same count as `x`); non-finite values break the line.
+    public var y: [Double]
+    /// The stroke colour (CSS), or `nil` for the chart's palette colour of this series.
+    public var color: String?
+    /// Whether the line is dashed.
+    public var dashed: Bool
+    /// The stroke width in pixels.
+    public var lineWidth: Double
+    /// Whether each point gets a small dot.
+    public var markers: Bool
+
+    /// A series of points `(x[i], y[i])`.
+    ///
+    /// - Precondition: `x` and `y` have the same count.
+    public init(name: String, x: [Double], y: [Double], color: String? = nil, dashed: Bool = false,
+                lineWidth: Double = 2, markers: Bool = false) {
+        precondition(x.count == y.count, "LineSeries \(name): \(x.count) x values for \(y.count) y values")
+        self.name = name
+        self.x = x
+        self.y = y
+        self.color = color
+        self.dashed = dashed
+        self.lineWidth = lineWidth
+        self.markers = markers
+    }
+}
+
+/// A line chart: a frame with ticks and grid lines on both axes, a title, axis labels, a
+/// legend, and any number of series; optionally a logarithmic y axis and a shaded band
+/// (to mark a test period, for example).
+public struct LineChart: Sendable {
+    /// How the y axis maps values.
+    public enum Scale: Sendable {
+        /// Evenly spaced values.
+        case linear
+        /// Evenly spaced powers of ten (only positive values are drawn).
+        case logarithmic
+    }
+
+    /// The title above the plot.
+    public var title: String
+    /// The label under the x axis.
+    public var xLabel: String
+    /// The label left of the y axis.
+    public var yLabel: String
+    /// The lines, drawn in order (later ones on top).
+    public var series: [LineSeries]
+    /// The y axis scale.
+    public var yScale: Scale
+    /// The size of the image in pixels.
+    public var width: Double, height: Double
+    /// An x range to shade, with a label at its top (for example the test period).
+    public var band: (from: Double, to: Double, label: String)?
+    /// A custom x tick label (for example whole years); `nil` for plain numbers.
+    public var xTickFormat: (@Sendable (Double) -> String)?
+
+    /// A chart of `series`.
+    public init(title: String, xLabel: String, yLabel: String, series: [LineSeries], yScale: Scale = .linear,
+                width: Double = 860, height: Double = 460, band: (from: Double, to: Double, label: String)? = nil,
+                xTickFormat: (@Sendable (Double) -> String)? = nil) {
+        self.title = title
+        self.xLabel = xLabel
+        self.yLabel = yLabel
+        self.series = series
+        self.yScale = yScale
+        self.width = width
+        self.height = height
+        self.band = band
+        self.xTickFormat = xTickFormat
+    }
+
+    /// The chart as an SVG document.
+    public func svg() -> String {
+        let left = 78.0, right = 24.0, top = 46.0, bottom = 62.0
+        let plotWidth = width - left - right, plotHeight = height - top - bottom
+        let log = yScale == .logarithmic
+        func yValue(_ v: Double) -> Double? {
+            guard v.isFinite else { return nil }
+            if log { return v > 0 ? log10(v) : nil }
+            return v
+        }
+        let xs = series.flatMap(\.x).filter(\.isFinite)
+        let ys = series.flatMap { $0.y.compactMap(yValue) }
+        var xMin = xs.min() ?? 0, xMax = xs.max() ?? 1
+        var yMin = ys.min() ?? 0, yMax = ys.max() ?? 1
+        if xMax <= xMin { xMin -= 0.5; xMax += 0.5 }
+        if yMax <= yMin { yMin -= 0.5; yMax += 0.5 }
+        // Ticks, and axis ranges widened to whole ticks on y.
+        let xTicks = SVGPlot.niceTicks(xMin, xMax, count: 8)
+        var yTickValues: [Double]
+        var yTickLabels: [String]
+        if log {
+            let lo = floor(yMin), hi = ceil(yMax)
+            yMin = lo; yMax = hi
+            if yMax <= yMin { yMax = yMin + 1 }
+            yTickValues = Array(stride(from: yMin, through: yMax, by: 1))
+            yTickLabels = yTickValues.map { String(format: "%g", pow(10, $0)) }
+        } else {
+            let pad = (yMax - yMin) * 0.04
+            let t = SVGPlot.niceTicks(yMin - pad, yMax + pad, count: 6)
+            yMin = min(yMin - pad, t.ticks.first ?? yMin)
+            yMax = max(yMax + pad, t.ticks.last ?? yMax)
+            yTickValues = t.ticks
+            yTickLabels = t.ticks.map { SVGPlot.tickLabel($0, step: t.step) }
+        }
+        func px(_ x: Double) -> Double { left + (x - xMin) / (xMax - xMin) * plotWidth }
+        func py(_ y: Double) -> Double { top + (1 - (y - yMin) / (yMax - yMin)) * plotHeight }
+        func f(_ v: Double) -> String { String(format: "%.2f", v) }
+
+        var out = """
+        <svg xmlns="http://www.w3.org/2000/svg" width="\(f(width))" height="\(f(height))" viewBox="0 0 \(f(width)) \(f(height))" font-family="Helvetica, Arial, sans-serif">
+        <rect width="100%" height="100%" fill="white"/>
+        <text x="\(f(width / 2))" y="28" text-anchor="middle" font-size="17" font-weight="bold">\(SVGPlot.escape(title))</text>
+
+        """
+        if let band {
+            let a = px(max(band.from, xMin)), b = px(min(band.to, xMax))
+            out += "<rect x=\"\(f(a))\" y=\"\(f(top))\" width=\"\(f(max(0, b - a)))\" height=\"\(f(plotHeight))\" fill=\"#f0f0f0\"/>\n"
+            out += "<text x=\"\(f((a + b) / 2))\" y=\"\(f(top + 16))\" text-anchor=\"middle\" font-size=\"12\" fill=\"#666\">\(SVGPlot.escape(band.label))</text>\n"
+        }
+        // Grid and ticks.
+        for (v, label) in zip(yTickValues, yTickLabels) where v >= yMin - 1e-9 && v <= yMax + 1e-9 {
+            let y = py(v)
+            out += "<line x1=\"\(f(left))\" y1=\"\(f(y))\" x2=\"\(f(left + plotWidth))\" y2=\"\(f(y))\" stroke=\"#e4e4e4\"/>\n"
+            out += "<line x1=\"\(f(left - 5))\" y1=\"\(f(y))\" x2=\"\(f(left))\" y2=\"\(f(y))\" stroke=\"#333\"/>\n"
+            out += "<text x=\"\(f(left - 8))\" y=\"\(f(y + 4))\" text-anchor=\"end\" font-size=\"12\">\(SVGPlot.escape(label))</text>\n"
+        }
+        for v in xTicks.ticks where v >= xMin - 1e-9 && v <= xMax + 1e-9 {
+            let x = px(v)
+            let label = xTickFormat?(v) ?? SVGPlot.tickLabel(v, step: xTicks.step)
+            out += "<line x1=\"\(f(x))\" y1=\"\(f(top))\" x2=\"\(f(x))\" y2=\"\(f(top + plotHeight))\" stroke=\"#e4e4e4\"/>\n"
+            out += "<line x1=\"\(f(x))\" y1=\"\(f(top + plotHeight))\" x2=\"\(f(x))\" y2=\"\(f(top + plotHeight + 5))\" stroke=\"#333\"/>\n"
+            out += "<text x=\"\(f(x))\" y=\"\(f(top + plotHeight + 20))\" text-anchor=\"middle\" font-size=\"12\">\(SVGPlot.escape(label))</text>\n"
+        }
+        out += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(plotWidth))\" height=\"\(f(plotHeight))\" fill=\"none\" stroke=\"#333\"/>\n"
+        // Axis labels.
+        out += "<text x=\"\(f(left + plotWidth / 2))\" y=\"\(f(height - 16))\" text-anchor=\"middle\" font-size=\"14\">\(SVGPlot.escape(xLabel))</text>\n"
+        out += "<text transform=\"translate(20 \(f(top + plotHeight / 2))) rotate(-90)\" text-anchor=\"middle\" font-size=\"14\">\(SVGPlot.escape(yLabel))</text>\n"
+        // Series, clipped to the plot.
+        out += "<defs><clipPath id=\"plot\"><rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(plotWidth))\" height=\"\(f(plotHeight))\"/></clipPath></defs>\n<g clip-path=\"url(#plot)\">\n"
+        for (k, s) in series.enumerated() {
+            let color = s.color ?? SVGPlot.palette[k % SVGPlot.palette.count]
+            var segments: [[(Double, Double)]] = [[]]
+            for (x, y) in zip(s.x, s.y) {
+                if x.isFinite, let v = yValue(y) {
+                    segments[segments.count - 1].append((px(x), py(v)))
+                } else if !segments[segments.count - 1].isEmpty {
+                    segments.append([])
+                }
+            }
+            let dash = s.dashed ? " stroke-dasharray=\"7 4\"" : ""
+            for segment in segments where !segment.isEmpty {
+                let points = segment.map { "\(f($0.0)),\(f($0.1))" }.joined(separator: " ")
+                out += "<polyline points=\"\(points)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"\(f(s.lineWidth))\" stroke-linejoin=\"round\"\(dash)/>\n"
+                if s.markers {
+                    for p in segment { out += "<circle cx=\"\(f(p.0))\" cy=\"\(f(p.1))\" r=\"2.5\" fill=\"\(color)\"/>\n" }
+                }
+            }
+        }
+        out += "</g>\n"
+        // Legend, top left inside the plot.
+        if !series.isEmpty {
+            let rowHeight = 18.0
+            let longest = series.map(\.name.count).max() ?? 0
+            let boxWidth = 44 + Double(longest) * 7.2
+            let x0 = left + 12, y0 = top + 12
+            out += "<rect x=\"\(f(x0))\" y=\"\(f(y0))\" width=\"\(f(boxWidth))\" height=\"\(f(Double(series.count) * rowHeight + 8))\" fill=\"white\" fill-opacity=\"0.9\" stroke=\"#bbb\"/>\n"
+            for (k, s) in series.enumerated() {
+                let color = s.color ?? SVGPlot.palette[k % SVGPlot.palette.count]
+                let y = y0 + 4 + rowHeight * (Double(k) + 0.5)
+                let dash = s.dashed ? " stroke-dasharray=\"7 4\"" : ""
+                out += "<line x1=\"\(f(x0 + 8))\" y1=\"\(f(y))\" x2=\"\(f(x0 + 34))\" y2=\"\(f(y))\" stroke=\"\(color)\" stroke-width=\"\(f(s.lineWidth))\"\(dash)/>\n"
+                out += "<text x=\"\(f(x0 + 40))\" y=\"\(f(y + 4))\" font-size=\"12\">\(SVGPlot.escape(s.name))</text>\n"
+            }
+        }
+        out += "</svg>\n"
+        return out
+    }
+}
+
+/// A heat map of a matrix with row and column labels, a colour bar, and the values written
+/// in the cells — for a confusion matrix, rows are the true classes and columns the
+/// predicted ones.
+public struct HeatMap: Sendable {
+    /// The title above the map.
+    public var title: String
+    /// The label of the rows (left).
+    public var rowAxisLabel: String
+    /// The label of the columns (bottom).
+    public var columnAxisLabel: String
+    /// The label of each row, top to bottom.
+    public var rowLabels: [String]
+    /// The label of each column, left to right.
+    public var columnLabels: [String]
+    /// The values, `values[row][column]`, coloured from white (`minimum`) to dark blue
+    /// (`maximum`).
+    public var values: [[Double]]
+    /// The value drawn white; `nil` for the smallest value.
+    public var minimum: Double?
+    /// The value drawn darkest; `nil` for the largest value.
+    public var maximum: Double?
+    /// The format of the numbers written in the cells (`"%.2f"`), or `nil` for none; values
+    /// below `annotationThreshold` are left blank.
+    public var annotationFormat: String?
+    /// The smallest value written in a cell.
+    public var annotationThreshold: Double
+    /// The size of a cell in pixels.
+    public var cellSize: Double
+
+    /// A heat map of `values` (`rowLabels.count` rows of `columnLabels.count` values).
+    ///
+    /// - Precondition: the labels match the matrix's dimensions.
+    public init(title: String, rowAxisLabel: String, columnAxisLabel: String, rowLabels: [String],
+                columnLabels: [String], values: [[Double]], minimum: Double? = nil, maximum: Double? = nil,
+                annotationFormat: String? = "%.2f", annotationThreshold: Double = 0.005, cellSize: Double = 34) {
+        precondition(values.count == rowLabels.count && values.allSatisfy { $0.count == columnLabels.count },
+                     "HeatMap: the labels do not match the \(values.count)-row matrix")
+        self.title = title
+        self.rowAxisLabel = rowAxisLabel
+        self.columnAxisLabel = columnAxisLabel
+        self.rowLabels = rowLabels
+        self.columnLabels = columnLabels
+        self.values = values
+        self.minimum = minimum
+        self.maximum = maximum
+        self.annotationFormat = annotationFormat
+        self.annotationThreshold = annotationThreshold
+        self.cellSize = cellSize
+    }
+
+    /// The colour of `t` in 0…1 on a white-to-blue scale.
+    public static func color(_ t: Double) -> String {
+        let u = min(max(t.isFinite ? t : 0, 0), 1)
+        // From white (255,255,255) through (107,174,214) to (8,48,107).
+        let stops: [(Double, Double, Double)] = [(255, 255, 255), (198, 219, 239), (107, 174, 214), (33, 113, 181), (8, 48, 107)]
+        let scaled = u * Double(stops.count - 1)
+        let i = min(Int(scaled), stops.count - 2), w = scaled - Double(i)
+        let a = stops[i], b = stops[i + 1]
+        return String(format: "#%02x%02x%02x", Int(a.0 + (b.0 - a.0) * w), Int(a.1 + (b.1 - a.1) * w), Int(a.2 + (b.2 - a.2) * w))
+    }
+
+    /// The heat map as an SVG document.
+    public func svg() -> String {
+        let rows = rowLabels.count, columns = columnLabels.count
+        let longestRow = Double(rowLabels.map(\.count).max() ?? 0)
+        let longestColumn = Double(columnLabels.map(\.count).max() ?? 0)
+        let left = 40 + longestRow * 7.5, top = 50.0
+        let gridWidth = Double(columns) * cellSize, gridHeight = Double(rows) * cellSize
+        let bottom = 40 + longestColumn * 7.5
+        let barWidth = 16.0, barGap = 24.0, barLabels = 50.0
+        let width = left + gridWidth + barGap + barWidth + barLabels
+        let height = top + gridHeight + bottom
+        let flat = values.flatMap { $0 }.filter(\.isFinite)
+        let lo = minimum ?? flat.min() ?? 0
+        var hi = maximum ?? flat.max() ?? 1
+        if hi <= lo { hi = lo + 1 }
+        func f(_ v: Double) -> String { String(format: "%.2f", v) }
+
+        var out = """
+        <svg xmlns="http://www.w3.org/2000/svg" width="\(f(width))" height="\(f(height))" viewBox="0 0 \(f(width)) \(f(height))" font-family="Helvetica, Arial, sans-serif">
+        <rect width="100%" height="100%" fill="white"/>
+        <text x="\(f(width / 2))" y="28" text-anchor="middle" font-size="17" font-weight="bold">\(SVGPlot.escape(title))</text>
+
+        """
+        for r in 0..<rows {
+            for c in 0..<columns {
+                let v = values[r][c], t = (v - lo) / (hi - lo)
+                let x = left + Double(c) * cellSize, y = top + Double(r) * cellSize
+                out += "<rect x=\"\(f(x))\" y=\"\(f(y))\" width=\"\(f(cellSize))\" height=\"\(f(cellSize))\" fill=\"\(HeatMap.color(t))\" stroke=\"#ddd\" stroke-width=\"0.5\"/>\n"
+                if let format = annotationFormat, v.isFinite, v >= annotationThreshold {
+                    let text = String(format: format, v)
+                    let ink = t > 0.55 ? "white" : "#222"
+                    out += "<text x=\"\(f(x + cellSize / 2))\" y=\"\(f(y + cellSize / 2 + 3.5))\" text-anchor=\"middle\" font-size=\"\(f(min(11, cellSize / 3)))\" fill=\"\(ink)\">\(SVGPlot.escape(text))</text>\n"
+                }
+            }
+        }
+        out += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(gridWidth))\" height=\"\(f(gridHeight))\" fill=\"none\" stroke=\"#333\"/>\n"
+        for (r, label) in rowLabels.enumerated() {
+            out += "<text x=\"\(f(left - 6))\" y=\"\(f(top + (Double(r) + 0.5) * cellSize + 4))\" text-anchor=\"end\" font-size=\"12\">\(SVGPlot.escape(label))</text>\n"
+        }
+        for (c, label) in columnLabels.enumerated() {
+            let x = left + (Double(c) + 0.5) * cellSize + 4, y = top + gridHeight + 8
+            out += "<text transform=\"translate(\(f(x)) \(f(y))) rotate(-90)\" text-anchor=\"end\" font-size=\"12\">\(SVGPlot.escape(label))</text>\n"
+        }
+        out += "<text x=\"\(f(left + gridWidth / 2))\" y=\"\(f(height - 10))\" text-anchor=\"middle\" font-size=\"14\">\(SVGPlot.escape(columnAxisLabel))</text>\n"
+        out += "<text transform=\"translate(16 \(f(top + gridHeight / 2))) rotate(-90)\" text-anchor=\"middle\" font-size=\"14\">\(SVGPlot.escape(rowAxisLabel))</text>\n"
+        // Colour bar.
+        let bx = left + gridWidth + barGap, steps = 50
+        for i in 0..<steps {
+            let t0 = Double(i) / Double(steps)
+            let y = top + gridHeight * (1 - t0 - 1 / Double(steps))
+            out += "<rect x=\"\(f(bx))\" y=\"\(f(y))\" width=\"\(f(barWidth))\" height=\"\(f(gridHeight / Double(steps) + 0.5))\" fill=\"\(HeatMap.color(t0 + 0.5 / Double(steps)))\"/>\n"
+        }
+        out += "<rect x=\"\(f(bx))\" y=\"\(f(top))\" width=\"\(f(barWidth))\" height=\"\(f(gridHeight))\" fill=\"none\" stroke=\"#333\"/>\n"
+        let ticks = SVGPlot.niceTicks(lo, hi, count: 5)
+        for v in ticks.ticks where v >= lo - 1e-9 && v <= hi + 1e-9 {
+            let y = top + gridHeight * (1 - (v - lo) / (hi - lo))
+            out += "<line x1=\"\(f(bx + barWidth))\" y1=\"\(f(y))\" x2=\"\(f(bx + barWidth + 4))\" y2=\"\(f(y))\" stroke=\"#333\"/>\n"
+            out += "<text x=\"\(f(bx + barWidth + 7))\" y=\"\(f(y + 4))\" font-size=\"11\">\(SVGPlot.escape(SVGPlot.tickLabel(v, step: ticks.step)))</text>\n"
+        }
+        out += "</svg>\n"
+        return out
+    }
+}
