@@ -111,60 +111,122 @@ enum FusedRecurrence {
         let bih = weights.biasIH?.storage.pointer, bhh = weights.biasHH?.storage.pointer
         let whr = weights.weightHR?.storage.pointer
 
-        // Buffers for the whole sequence (rows in the layout's order).
-        let xp = TensorBuffer(count: R * GH)          // X·W_ihᵀ + biases
-        let gates = TensorBuffer(count: isLSTM || isGRU ? R * GH : 0)  // activated gates
-        let hPrev = TensorBuffer(count: R * Hr)      // the state each step read
-        let cPrev = TensorBuffer(count: isLSTM ? R * H : 0)
-        let cAll = TensorBuffer(count: isLSTM ? R * H : 0)
-        let tanhC = TensorBuffer(count: isLSTM ? R * H : 0)
-        let hFull = TensorBuffer(count: hasProjection ? R * H : 0)
-        let hhN = TensorBuffer(count: isGRU ? R * H : 0)
+        // Buffers for the whole sequence (rows in the layout's order). What only the backward
+        // reads is kept only while recording; scratch that never leaves this call is one
+        // uninitialised allocation, freed on return. Nothing is allocated per step.
+        // X·W_ihᵀ + biases, then (RNN, LSTM) + h·W_hhᵀ in place; LSTM and GRU activate their
+        // gates in place, and the backward reads them from there.
+        let keepsGates = recording && (isLSTM || isGRU)
+        let xpScratch = keepsGates ? 0 : R * GH
+        let tanhCScratch = isLSTM && !recording ? B * H : 0
+        let isRNN = kind == .rnnTanh || kind == .rnnReLU
+        let wholeStepRNN = isRNN && lengths == nil
+        // h·W_hhᵀ of the current step: GRU, and batch-first RNN steps.
+        let hhCount = isGRU || (wholeStepRNN && layout.rowStride != 1 && B > 1) ? B * GH : 0
+        let projectedCount = hasProjection ? B * Hr : 0
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, xpScratch + tanhCScratch + hhCount + projectedCount))
+        defer { scratch.deallocate() }
+        let gatesBuffer: TensorBuffer? = keepsGates ? TensorBuffer(count: R * GH) : nil
+        let xp = gatesBuffer?.pointer ?? scratch
+        let hPrev: TensorBuffer? = recording ? TensorBuffer(count: R * Hr) : nil      // the state each step read
+        let cPrev: TensorBuffer? = recording && isLSTM ? TensorBuffer(count: R * H) : nil
+        let tanhC: TensorBuffer? = recording && isLSTM ? TensorBuffer(count: R * H) : nil
+        let tanhCStep = tanhC?.pointer ?? scratch + xpScratch
+        let hFull: TensorBuffer? = hasProjection ? TensorBuffer(count: R * H) : nil
+        let hhN: TensorBuffer? = recording && isGRU ? TensorBuffer(count: R * H) : nil
         let output = TensorBuffer(count: R * Hr)
         let hN = TensorBuffer(copying: h0.storage.buffer)
         let cN = c0.map { TensorBuffer(copying: $0.storage.buffer) }
-        let hh = TensorBuffer(count: B * GH)          // h·W_hhᵀ of the current step
-        let projected = TensorBuffer(count: hasProjection ? B * Hr : 0)
+        let hh = scratch + xpScratch + tanhCScratch
+        let projected = hh + hhCount
 
-        // 1. The input projection of all steps: one GEMM.
-        let xpView = MutableMatrixView(xp.pointer, rows: R, columns: GH, leadingDimension: max(GH, 1))
+        // 1. The input projection of all steps: one GEMM over the biases.
+        let xpView = MutableMatrixView(xp, rows: R, columns: GH, leadingDimension: max(GH, 1))
+        // The recurrent bias folds in too, except GRU's n block (it is gated by r).
+        let folded = isGRU ? 2 * H : GH
         for r in 0..<R {
-            let row = xp.pointer + r * GH
-            if let bih { row.update(from: bih, count: GH) }
-            if let bhh {
-                // The recurrent bias folds in too, except GRU's n block (it is gated by r).
-                let folded = isGRU ? 2 * H : GH
-                if bih == nil { row.update(from: bhh, count: folded) } else { for j in 0..<folded { row[j] += bhh[j] } }
+            let row = xp + r * GH
+            switch (bih, bhh) {
+            case let (bi?, bh?):
+                for j in 0..<folded { row[j] = bi[j] + bh[j] }
+                if folded < GH { (row + folded).update(from: bi + folded, count: GH - folded) }
+            case let (bi?, nil): row.update(from: bi, count: GH)
+            case let (nil, bh?):
+                row.update(from: bh, count: folded)
+                if folded < GH { (row + folded).update(repeating: 0, count: GH - folded) }
+            case (nil, nil): if I == 0 { row.update(repeating: 0, count: GH) }
             }
         }
+        let hasBias = bih != nil || bhh != nil
         if R > 0 && I > 0 {
             BLAS.gemm(MatrixView(x, rows: R, columns: I, leadingDimension: max(I, 1)), .noTranspose,
                       MatrixView(wih, rows: GH, columns: I, leadingDimension: max(I, 1)), .transpose,
-                      into: xpView, beta: (bih != nil || bhh != nil) ? 1 : 0)
+                      into: xpView, beta: hasBias ? 1 : 0)
         }
 
         // 2. The recurrence.
         let whhView = MatrixView(whh, rows: GH, columns: Hr, leadingDimension: max(Hr, 1))
-        let hhView = MutableMatrixView(hh.pointer, rows: B, columns: GH, leadingDimension: max(GH, 1))
+        let hhView = MutableMatrixView(hh, rows: B, columns: GH, leadingDimension: max(GH, 1))
+        let hView = MatrixView(UnsafePointer(hN.pointer), rows: B, columns: Hr, leadingDimension: max(Hr, 1))
         let rs = layout.rowStride
+        let bhn = isGRU ? bhh.map { $0 + 2 * H } : nil
         for s in 0..<T {
             let t = reverse ? T - 1 - s : s
             let first = layout.firstRow(t)
-            // Save the state this step reads.
-            for b in 0..<B {
-                (hPrev.pointer + (first + b * rs) * Hr).update(from: hN.pointer + b * Hr, count: Hr)
-                if isLSTM { (cPrev.pointer + (first + b * rs) * H).update(from: cN!.pointer + b * H, count: H) }
+            if let hPrev {
+                // Save the state this step reads.
+                for b in 0..<B {
+                    (hPrev.pointer + (first + b * rs) * Hr).update(from: hN.pointer + b * Hr, count: Hr)
+                    if let cPrev { (cPrev.pointer + (first + b * rs) * H).update(from: cN!.pointer + b * H, count: H) }
+                }
             }
-            // hh = h_{t-1} · W_hhᵀ
+            // RNN, LSTM: xp_t += h_{t-1} · W_hhᵀ (the step's rows of xp, strided); GRU: hh = h_{t-1} · W_hhᵀ.
+            let stepXP = layout.step(t, of: xp, width: GH)
+            if wholeStepRNN {
+                // Plain RNN, every item active: the activation runs once over the whole
+                // step, B·H contiguous values, instead of B calls of H.
+                let pre: UnsafeMutablePointer<Float>
+                if rs == 1 || B == 1 {
+                    // The step's rows of xp are contiguous already.
+                    if Hr > 0 {
+                        if B == 1 {
+                            BLAS.gemv(whhView, .noTranspose, hN.pointer, into: stepXP.base, beta: 1)
+                        } else {
+                            BLAS.gemm(hView, .noTranspose, whhView, .transpose, into: stepXP, beta: 1)
+                        }
+                    }
+                    pre = stepXP.base
+                } else {
+                    // Batch first: gather the step's strided rows of xp into hh + h·W_hhᵀ.
+                    BLAS.gemm(hView, .noTranspose, whhView, .transpose, into: hhView)
+                    for b in 0..<B {
+                        let src = stepXP.base + b * stepXP.leadingDimension, dst = hh + b * GH
+                        for j in 0..<H { dst[j] = src[j] + dst[j] }
+                    }
+                    pre = hh
+                }
+                if kind == .rnnTanh { Elementwise.tanh(pre, hN.pointer, count: B * H) } else { Elementwise.relu(pre, hN.pointer, count: B * H) }
+                if rs == 1 {
+                    (output.pointer + first * Hr).update(from: hN.pointer, count: B * H)
+                } else {
+                    for b in 0..<B { (output.pointer + (first + b * rs) * Hr).update(from: hN.pointer + b * Hr, count: H) }
+                }
+                continue
+            }
             if Hr > 0 {
                 if B == 1 {
-                    BLAS.gemv(whhView, .noTranspose, hN.pointer, into: hh.pointer)
+                    if isGRU {
+                        BLAS.gemv(whhView, .noTranspose, hN.pointer, into: hh)
+                    } else {
+                        BLAS.gemv(whhView, .noTranspose, hN.pointer, into: stepXP.base, beta: 1)
+                    }
+                } else if isGRU {
+                    BLAS.gemm(hView, .noTranspose, whhView, .transpose, into: hhView)
                 } else {
-                    BLAS.gemm(MatrixView(hN.pointer, rows: B, columns: Hr, leadingDimension: max(Hr, 1)), .noTranspose,
-                              whhView, .transpose, into: hhView)
+                    BLAS.gemm(hView, .noTranspose, whhView, .transpose, into: stepXP, beta: 1)
                 }
-            } else {
-                hh.buffer.update(repeating: 0)
+            } else if isGRU {
+                hh.update(repeating: 0, count: B * GH)
             }
             for b in 0..<B {
                 let row = first + b * rs
@@ -174,74 +236,81 @@ enum FusedRecurrence {
                     outRow.update(repeating: 0, count: Hr)
                     continue
                 }
-                let pre = xp.pointer + row * GH, rec = hh.pointer + b * GH
+                let pre = xp + row * GH
                 switch kind {
                 case .rnnTanh, .rnnReLU:
                     let h = hN.pointer + b * Hr
-                    for j in 0..<H { h[j] = pre[j] + rec[j] }
-                    if kind == .rnnTanh { Elementwise.tanh(h, h, count: H) } else { Elementwise.relu(h, h, count: H) }
+                    if kind == .rnnTanh { Elementwise.tanh(pre, h, count: H) } else { Elementwise.relu(pre, h, count: H) }
                     outRow.update(from: h, count: H)
                 case .lstm:
-                    let g = gates.pointer + row * GH
-                    for j in 0..<GH { g[j] = pre[j] + rec[j] }
-                    Elementwise.sigmoid(g, g, count: 2 * H)                 // i, f
-                    Elementwise.tanh(g + 2 * H, g + 2 * H, count: H)        // g
-                    Elementwise.sigmoid(g + 3 * H, g + 3 * H, count: H)     // o
-                    let c = cN!.pointer + b * H
-                    let cRow = cAll.pointer + row * H, tc = tanhC.pointer + row * H
-                    for j in 0..<H { c[j] = g[H + j] * c[j] + g[j] * g[2 * H + j] }
-                    cRow.update(from: c, count: H)
-                    Elementwise.tanh(c, tc, count: H)
-                    let target = hasProjection ? hFull.pointer + row * H : hN.pointer + b * Hr
-                    for j in 0..<H { target[j] = g[3 * H + j] * tc[j] }
+                    let target = hFull.map { $0.pointer + row * H } ?? hN.pointer + b * Hr
+                    let tc = recording ? tanhCStep + row * H : tanhCStep + b * H
+                    lstmCell(gates: pre, c: cN!.pointer + b * H, tanhC: tc, h: target, H: H)
                     if !hasProjection { outRow.update(from: target, count: H) }
                 case .gru:
-                    let g = gates.pointer + row * GH
-                    for j in 0..<(2 * H) { g[j] = pre[j] + rec[j] }
-                    Elementwise.sigmoid(g, g, count: 2 * H)                 // r, z
-                    let hn = hhN.pointer + row * H
-                    for j in 0..<H { hn[j] = rec[2 * H + j] + (bhh?[2 * H + j] ?? 0) }
-                    let n = g + 2 * H
-                    for j in 0..<H { n[j] = pre[2 * H + j] + g[j] * hn[j] }
-                    Elementwise.tanh(n, n, count: H)
+                    let rec = hh + b * GH
                     let h = hN.pointer + b * Hr
-                    for j in 0..<H { h[j] = (1 - g[H + j]) * n[j] + g[H + j] * h[j] }
+                    gruCell(pre: pre, rec: rec, bhn: bhn, h: h, H: H)
+                    if let hhN { (hhN.pointer + row * H).update(from: rec + 2 * H, count: H) }
                     outRow.update(from: h, count: H)
                 }
             }
-            if hasProjection, let whr {
+            if let hFull, let whr {
                 // h = h_full · W_hrᵀ for the whole step, then kept for the active items.
                 let step = layout.step(t, of: hFull.pointer, width: H)
                 BLAS.gemm(step.readOnly, .noTranspose, MatrixView(whr, rows: Hr, columns: H, leadingDimension: max(H, 1)), .transpose,
-                          into: MutableMatrixView(projected.pointer, rows: B, columns: Hr, leadingDimension: max(Hr, 1)))
+                          into: MutableMatrixView(projected, rows: B, columns: Hr, leadingDimension: max(Hr, 1)))
                 for b in 0..<B where lengths.map({ t < $0[b] }) ?? true {
                     let row = first + b * rs
-                    (hN.pointer + b * Hr).update(from: projected.pointer + b * Hr, count: Hr)
-                    (output.pointer + row * Hr).update(from: projected.pointer + b * Hr, count: Hr)
+                    (hN.pointer + b * Hr).update(from: projected + b * Hr, count: Hr)
+                    (output.pointer + row * Hr).update(from: projected + b * Hr, count: Hr)
                 }
             }
         }
 
         var outShape = input.shape
         outShape[outShape.count - 1] = Hr
+
+        guard recording else {
+            return (Tensor(shape: outShape, storage: output), Tensor(shape: [B, Hr], storage: hN),
+                    cN.map { Tensor(shape: [B, H], storage: $0) })
+        }
         var shapes = [outShape, [B, Hr]]
         var storages = [output, hN]
         if let cN { shapes.append([B, H]); storages.append(cN) }
-
+        let empty = TensorBuffer(count: 0)
+        let gates = gatesBuffer ?? empty, hPrevB = hPrev ?? empty, cPrevB = cPrev ?? empty
+        let tanhCB = tanhC ?? empty, hFullB = hFull ?? empty, hhNB = hhN ?? empty
         let results = Tensor.results(
-            "\(kind)\(reverse ? "Reverse" : "")Backward", shapes: shapes, storages: storages,
-            inputs: inputs, recording: recording
+            nodeName(kind, reverse: reverse), shapes: shapes, storages: storages,
+            inputs: inputs, recording: true
         ) { gradOutputs, gradInputs in
             backward(kind: kind, layout: layout, reverse: reverse, lengths: lengths,
                      sizes: (I: I, H: H, Hr: Hr, GH: GH), hasC0: c0 != nil,
                      x: x, wih: wih, whh: whh, whr: whr, hasBiasIH: bih != nil, hasBiasHH: bhh != nil,
-                     saved: (output: output.pointer, gates: gates.pointer, hPrev: hPrev.pointer, cPrev: cPrev.pointer,
-                             tanhC: tanhC.pointer, hFull: hFull.pointer, hhN: hhN.pointer),
+                     saved: (output: output.pointer, gates: gates.pointer, hPrev: hPrevB.pointer, cPrev: cPrevB.pointer,
+                             tanhC: tanhCB.pointer, hFull: hFullB.pointer, hhN: hhNB.pointer),
                      gradOutputs: gradOutputs, gradInputs: gradInputs)
             // Keep the saved buffers alive as long as the node.
-            withExtendedLifetime((xp, gates, hPrev, cPrev, cAll, tanhC, hFull, hhN, output, input, weights.tensors)) {}
+            withExtendedLifetime((gates, hPrevB, cPrevB, tanhCB, hFullB, hhNB, output, input, weights.tensors)) {}
         }
         return (results[0], results[1], results.count > 2 ? results[2] : nil)
+    }
+
+    /// The autograd node's name (`rnnTanhBackward`, `lstmReverseBackward`, …), a constant:
+    /// building it by interpolating the enum cost more than a whole tiny layer.
+    @usableFromInline
+    static func nodeName(_ kind: CellKind, reverse: Bool) -> String {
+        switch (kind, reverse) {
+        case (.rnnTanh, false): return "rnnTanhBackward"
+        case (.rnnTanh, true): return "rnnTanhReverseBackward"
+        case (.rnnReLU, false): return "rnnReLUBackward"
+        case (.rnnReLU, true): return "rnnReLUReverseBackward"
+        case (.lstm, false): return "lstmBackward"
+        case (.lstm, true): return "lstmReverseBackward"
+        case (.gru, false): return "gruBackward"
+        case (.gru, true): return "gruReverseBackward"
+        }
     }
 
     /// Backpropagation through time for ``run``: accumulates into `gradInputs`, which are in
@@ -389,5 +458,50 @@ enum FusedRecurrence {
                       MatrixView(saved.hFull, rows: R, columns: H, leadingDimension: max(H, 1)), .noTranspose,
                       into: MutableMatrixView(gWhr, rows: Hr, columns: H, leadingDimension: max(H, 1)), beta: 1)
         }
+    }
+}
+
+// MARK: - Fused per-row cell kernels (shared by the sequence forward and RecurrentStream)
+
+extension FusedRecurrence {
+    /// `p[j] += bih[j] + bhh[j]` for `j < count` (either bias may be absent).
+    @inlinable @inline(__always)
+    static func addBiases(_ p: UnsafeMutablePointer<Float>, _ bih: UnsafePointer<Float>?, _ bhh: UnsafePointer<Float>?, count: Int) {
+        switch (bih, bhh) {
+        case let (a?, b?): for j in 0..<count { p[j] += a[j] + b[j] }
+        case let (a?, nil): for j in 0..<count { p[j] += a[j] }
+        case let (nil, b?): for j in 0..<count { p[j] += b[j] }
+        case (nil, nil): break
+        }
+    }
+
+    /// One LSTM row from its pre-activations `gates` (4H, i f g o, biases included), in
+    /// place: activates the gates, `c ← f ⊙ c + i ⊙ g`, `tanhC ← tanh(c)`, `h ← o ⊙ tanhC`.
+    @inlinable @inline(__always)
+    static func lstmCell(gates g: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>,
+                         tanhC: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>, H: Int) {
+        Elementwise.sigmoid(g, g, count: 2 * H)                 // i, f
+        Elementwise.tanh(g + 2 * H, g + 2 * H, count: H)        // g
+        Elementwise.sigmoid(g + 3 * H, g + 3 * H, count: H)     // o
+        let gi = g, gf = g + H, gg = g + 2 * H, go = g + 3 * H
+        for j in 0..<H { c[j] = gf[j] * c[j] + gi[j] * gg[j] }
+        Elementwise.tanh(c, tanhC, count: H)
+        for j in 0..<H { h[j] = go[j] * tanhC[j] }
+    }
+
+    /// One GRU row from `pre = W_ih x + b_ih + [b_hr, b_hz, 0]` (3H) and `rec = W_hh h`
+    /// (3H), in place: `r, z = σ(pre + rec)` (into `pre`), `rec_n += b_hn`,
+    /// `n = tanh(pre_n + r ⊙ rec_n)` (into `pre`), `h ← (1 − z) ⊙ n + z ⊙ h`.
+    @inlinable @inline(__always)
+    static func gruCell(pre g: UnsafeMutablePointer<Float>, rec: UnsafeMutablePointer<Float>,
+                        bhn: UnsafePointer<Float>?, h: UnsafeMutablePointer<Float>, H: Int) {
+        for j in 0..<(2 * H) { g[j] = g[j] + rec[j] }
+        Elementwise.sigmoid(g, g, count: 2 * H)                 // r, z
+        let hn = rec + 2 * H
+        if let bhn { for j in 0..<H { hn[j] = hn[j] + bhn[j] } }
+        let n = g + 2 * H
+        for j in 0..<H { n[j] = n[j] + g[j] * hn[j] }
+        Elementwise.tanh(n, n, count: H)
+        for j in 0..<H { h[j] = (1 - g[H + j]) * n[j] + g[H + j] * h[j] }
     }
 }
