@@ -1,0 +1,238 @@
+import LinearAlgebra
+
+/// Online inference with a recurrent module: holds the state of every layer and advances it
+/// one time step (or one chunk of steps) at a time, for a sensor stream, a live text box, or
+/// any input that arrives piece by piece.
+///
+/// Every buffer is allocated once, when the stream is made: a step through
+/// ``step(_:)-(UnsafeBufferPointer<Float>)`` performs no heap allocation. Each step runs,
+/// per layer, `W_ih · x` and `W_hh · h` (`sgemv` for a batch of one, `sgemm` otherwise) and
+/// one fused elementwise pass; nothing is recorded for gradients.
+///
+/// The stream reads the module's parameters in place at every step, so it follows the
+/// module when its weights are trained or loaded. Results equal the module's over the same
+/// sequence up to rounding (the biases are added in another order).
+///
+/// ```swift
+/// let rnn = try RNN(inputSize: 64, hiddenSize: 128)
+/// let stream = try RecurrentStream(rnn)
+/// for sample in sensor {                      // sample: [Float] of 64 features
+///     let h = try sample.withUnsafeBufferPointer { try stream.step($0) }   // 128 features
+///     …
+/// }
+/// ```
+public final class RecurrentStream: @unchecked Sendable {
+    /// The module the stream runs.
+    public let module: RecurrentBase
+    /// The number of independent streams advanced together (rows of each input).
+    public let batchSize: Int
+
+    private let kind: CellKind
+    private let layers: [RecurrentWeights]
+    private let inputSize: Int, hiddenSize: Int, outputSize: Int
+    /// Per layer: the state `h` `(B, Hr)`, the cell state `c` `(B, H)` (LSTM), the
+    /// pre-activations `(B, G·H)`, the recurrent product `(B, G·H)` (GRU), the unprojected
+    /// `h` `(B, H)` (LSTM with projection), and `tanh(c)` scratch `(B, H)`.
+    private let h: [UnsafeMutablePointer<Float>]
+    private let c: [UnsafeMutablePointer<Float>]
+    private let pre: [UnsafeMutablePointer<Float>]
+    private let rec: [UnsafeMutablePointer<Float>]
+    private let hFull: [UnsafeMutablePointer<Float>]
+    private let scratch: UnsafeMutablePointer<Float>
+    private var allocations: [UnsafeMutablePointer<Float>] = []
+
+    /// A stream over `module`, starting from zero state.
+    ///
+    /// - Throws: ``TensorError/invalidArgument(_:)`` for a bidirectional module (its reverse
+    ///   direction needs the whole sequence) or a batch size below 1.
+    public init(_ module: RecurrentBase, batchSize: Int = 1) throws {
+        guard !module.bidirectional else {
+            throw TensorError.invalidArgument("RecurrentStream: a bidirectional module needs the whole sequence; stream a unidirectional one")
+        }
+        guard batchSize >= 1 else {
+            throw TensorError.invalidArgument("RecurrentStream: expected batchSize >= 1, got \(batchSize)")
+        }
+        self.module = module
+        self.batchSize = batchSize
+        let kind = module.kind, projected = module.projSize > 0
+        self.kind = kind
+        layers = module.weights.map { $0[0] }
+        inputSize = module.inputSize
+        hiddenSize = module.hiddenSize
+        outputSize = module.outputHiddenSize
+        let B = batchSize, H = hiddenSize, Hr = outputSize, GH = kind.gateCount * H
+        var all: [UnsafeMutablePointer<Float>] = []
+        func make(_ n: Int) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+            p.initialize(repeating: 0, count: max(n, 1))
+            all.append(p)
+            return p
+        }
+        let L = module.numLayers
+        h = (0..<L).map { _ in make(B * Hr) }
+        c = (0..<L).map { _ in make(kind == .lstm ? B * H : 0) }
+        pre = (0..<L).map { _ in make(B * GH) }
+        rec = (0..<L).map { _ in make(kind == .gru ? B * GH : 0) }
+        hFull = (0..<L).map { _ in make(projected ? B * H : 0) }
+        scratch = make(B * H)
+        allocations = all
+    }
+
+    deinit { for p in allocations { p.deallocate() } }
+
+    /// Sets every state back to zeros.
+    public func reset() {
+        let B = batchSize
+        for l in 0..<layers.count {
+            h[l].update(repeating: 0, count: B * outputSize)
+            if kind == .lstm { c[l].update(repeating: 0, count: B * hiddenSize) }
+        }
+    }
+
+    /// The hidden state of every layer, `(numLayers, B, H_out)` (a copy).
+    public var hiddenState: Tensor {
+        let n = batchSize * outputSize
+        let storage = TensorBuffer(count: layers.count * n)
+        for l in 0..<layers.count { (storage.pointer + l * n).update(from: h[l], count: n) }
+        return Tensor(shape: [layers.count, batchSize, outputSize], storage: storage)
+    }
+
+    /// The cell state of every layer of an LSTM, `(numLayers, B, hiddenSize)` (a copy);
+    /// `nil` for RNN and GRU.
+    public var cellState: Tensor? {
+        guard kind == .lstm else { return nil }
+        let n = batchSize * hiddenSize
+        let storage = TensorBuffer(count: layers.count * n)
+        for l in 0..<layers.count { (storage.pointer + l * n).update(from: c[l], count: n) }
+        return Tensor(shape: [layers.count, batchSize, hiddenSize], storage: storage)
+    }
+
+    /// Sets the state from `(numLayers, B, H_out)` hidden and (LSTM) `(numLayers, B,
+    /// hiddenSize)` cell tensors, for example the final state of a module call.
+    /// - Throws: ``TensorError/shapeMismatch(_:)`` when a shape does not fit.
+    public func setState(hidden: Tensor, cell: Tensor? = nil) throws {
+        let L = layers.count
+        guard hidden.shape == [L, batchSize, outputSize] else {
+            throw TensorError.shapeMismatch("RecurrentStream: expected a hidden state of shape \([L, batchSize, outputSize]), got \(hidden.shape)")
+        }
+        if kind == .lstm, let cell, cell.shape != [L, batchSize, hiddenSize] {
+            throw TensorError.shapeMismatch("RecurrentStream: expected a cell state of shape \([L, batchSize, hiddenSize]), got \(cell.shape)")
+        }
+        let n = batchSize * outputSize
+        for l in 0..<L { h[l].update(from: hidden.storage.pointer + l * n, count: n) }
+        if kind == .lstm, let cell {
+            let m = batchSize * hiddenSize
+            for l in 0..<L { c[l].update(from: cell.storage.pointer + l * m, count: m) }
+        }
+    }
+
+    /// Advances every layer by one step and returns the last layer's new state.
+    ///
+    /// - Parameter input: `B × inputSize` floats, row by row.
+    /// - Returns: `B × H_out` floats, valid until the next call (a view of the stream's
+    ///   own buffer; copy it to keep it).
+    /// - Throws: ``TensorError/shapeMismatch(_:)`` when `input` has the wrong count.
+    @discardableResult
+    public func step(_ input: UnsafeBufferPointer<Float>) throws -> UnsafeBufferPointer<Float> {
+        guard input.count == batchSize * inputSize, let x = input.baseAddress else {
+            throw TensorError.shapeMismatch("RecurrentStream: expected \(batchSize) × \(inputSize) = \(batchSize * inputSize) input values, got \(input.count)")
+        }
+        advance(x, ldx: inputSize)
+        return UnsafeBufferPointer(start: h[layers.count - 1], count: batchSize * outputSize)
+    }
+
+    /// Advances by one step from an input `(B, inputSize)` (or `(inputSize)` for a batch of
+    /// one) and returns the last layer's new state `(B, H_out)` (or `(H_out)`), a new tensor.
+    /// - Throws: ``TensorError/shapeMismatch(_:)`` when the shape does not fit.
+    public func step(_ input: Tensor) throws -> Tensor {
+        let expected = input.rank == 1 ? [inputSize] : [batchSize, inputSize]
+        guard input.shape == expected, input.rank == 2 || batchSize == 1 else {
+            throw TensorError.shapeMismatch("RecurrentStream: expected an input of shape \([batchSize, inputSize]), got \(input.shape)")
+        }
+        advance(input.storage.pointer, ldx: inputSize)
+        let storage = TensorBuffer(count: batchSize * outputSize)
+        storage.pointer.update(from: h[layers.count - 1], count: batchSize * outputSize)
+        return Tensor(shape: input.rank == 1 ? [outputSize] : [batchSize, outputSize], storage: storage)
+    }
+
+    /// Advances through a chunk of steps: `(B, T, inputSize)` if the module is batch first,
+    /// else `(T, B, inputSize)`; returns the last layer's output at every step, in the same
+    /// layout.
+    /// - Throws: ``TensorError/shapeMismatch(_:)`` when the shape does not fit.
+    public func advance(_ chunk: Tensor) throws -> Tensor {
+        guard chunk.rank == 3, chunk.shape[module.batchFirst ? 0 : 1] == batchSize, chunk.shape[2] == inputSize else {
+            let expected = module.batchFirst ? "(\(batchSize), T, \(inputSize))" : "(T, \(batchSize), \(inputSize))"
+            throw TensorError.shapeMismatch("RecurrentStream: expected a chunk of shape \(expected), got \(chunk.shape)")
+        }
+        let T = chunk.shape[module.batchFirst ? 1 : 0], B = batchSize, Hr = outputSize
+        let layout = SequenceLayout(steps: T, batch: B, batchFirst: module.batchFirst)
+        let output = TensorBuffer(count: T * B * Hr)
+        for t in 0..<T {
+            let first = layout.firstRow(t)
+            advance(chunk.storage.pointer + first * inputSize, ldx: layout.rowStride * inputSize)
+            let last = h[layers.count - 1]
+            for b in 0..<B {
+                (output.pointer + (first + b * layout.rowStride) * Hr).update(from: last + b * Hr, count: Hr)
+            }
+        }
+        var shape = chunk.shape
+        shape[2] = Hr
+        return Tensor(shape: shape, storage: output)
+    }
+
+    /// One step of every layer; `x` holds `B` rows `ldx` apart.
+    private func advance(_ x: UnsafePointer<Float>, ldx: Int) {
+        let B = batchSize, H = hiddenSize, Hr = outputSize, GH = kind.gateCount * H
+        var input = x, ld = ldx, width = inputSize
+        for l in 0..<layers.count {
+            let w = layers[l]
+            let p = pre[l], hl = h[l]
+            let wih = MatrixView(UnsafePointer(w.weightIH.storage.pointer), rows: GH, columns: width)
+            let whh = MatrixView(UnsafePointer(w.weightHH.storage.pointer), rows: GH, columns: Hr)
+            let bih = w.biasIH?.storage.pointer, bhh = w.biasHH?.storage.pointer
+            // pre = x · W_ihᵀ (+ h · W_hhᵀ, except for GRU, whose n block needs it apart)
+            let isGRU = kind == .gru
+            if B == 1 {
+                BLAS.gemv(wih, .noTranspose, input, into: p)
+                if isGRU {
+                    BLAS.gemv(whh, .noTranspose, hl, into: rec[l])
+                } else {
+                    BLAS.gemv(whh, .noTranspose, hl, into: p, beta: 1)
+                }
+            } else {
+                let pv = MutableMatrixView(p, rows: B, columns: GH)
+                BLAS.gemm(MatrixView(input, rows: B, columns: width, leadingDimension: ld), .noTranspose, wih, .transpose, into: pv)
+                let hv = MatrixView(UnsafePointer(hl), rows: B, columns: Hr)
+                if isGRU {
+                    BLAS.gemm(hv, .noTranspose, whh, .transpose, into: MutableMatrixView(rec[l], rows: B, columns: GH))
+                } else {
+                    BLAS.gemm(hv, .noTranspose, whh, .transpose, into: pv, beta: 1)
+                }
+            }
+            for b in 0..<B {
+                let pb = p + b * GH
+                switch kind {
+                case .rnnTanh, .rnnReLU:
+                    FusedRecurrence.addBiases(pb, bih, bhh, count: H)
+                    let hb = hl + b * Hr
+                    if kind == .rnnTanh { Elementwise.tanh(pb, hb, count: H) } else { Elementwise.relu(pb, hb, count: H) }
+                case .lstm:
+                    FusedRecurrence.addBiases(pb, bih, bhh, count: GH)
+                    let target = module.projSize > 0 ? hFull[l] + b * H : hl + b * Hr
+                    FusedRecurrence.lstmCell(gates: pb, c: c[l] + b * H, tanhC: scratch + b * H, h: target, H: H)
+                case .gru:
+                    FusedRecurrence.addBiases(pb, bih, bhh, count: 2 * H)
+                    if let bih { FusedRecurrence.addBiases(pb + 2 * H, bih + 2 * H, nil, count: H) }
+                    FusedRecurrence.gruCell(pre: pb, rec: rec[l] + b * GH, bhn: bhh.map { UnsafePointer($0 + 2 * H) },
+                                            h: hl + b * Hr, H: H)
+                }
+            }
+            if module.projSize > 0, let whr = w.weightHR?.storage.pointer {
+                BLAS.gemm(MatrixView(UnsafePointer(hFull[l]), rows: B, columns: H), .noTranspose,
+                          MatrixView(UnsafePointer(whr), rows: Hr, columns: H), .transpose,
+                          into: MutableMatrixView(hl, rows: B, columns: Hr))
+            }
+            input = UnsafePointer(hl); ld = Hr; width = Hr
+        }
+    }
+}
