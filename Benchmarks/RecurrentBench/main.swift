@@ -1,0 +1,139 @@
+// recurrent-bench: the library against the BLAS roofline (and, through
+// Scripts/compare_bench.sh, against PyTorch running the same cases in Scripts/torch_bench.py).
+//
+//     swift run -c release recurrent-bench [--threads N] [--json] [--cases a,b] [--repeat K]
+import ArgumentParser
+import Foundation
+import Recurrent
+
+struct RecurrentBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "recurrent-bench",
+        abstract: "Times RNN/LSTM/GRU forward and training steps, streaming steps, autograd ops and the seed names epoch.",
+        discussion: "Cases: \(allCaseNames.joined(separator: ", ")). FLOPs per layer 2·T·B·G·(I·H + H·H); a training step counts 3× forward. The roofline is OpenBLAS sgemm at the case's largest GEMM shape.")
+
+    @Option(help: "BLAS threads (OpenBLAS).")
+    var threads: Int = 1
+
+    @Flag(help: "One JSON object per case and mode, one per line.")
+    var json = false
+
+    @Option(help: "Comma-separated cases (default: all).")
+    var cases: String?
+
+    @Option(name: .customLong("repeat"), help: "Timed samples per measurement (the median is reported).")
+    var repeats: Int = 7
+
+    @Option(help: "Minimum seconds per timed sample.")
+    var minSample: Double = 0.02
+
+    @Option(help: "Comma-separated modes of the module cases: forward, train.")
+    var modes: String = "forward,train"
+
+    @Option(help: "Profiling: run each measured body exactly this many times (no warm-up, one sample).")
+    var iterations: Int?
+
+    @Option(help: "Epochs timed for names-epoch (the median is reported).")
+    var namesEpochs: Int = 1
+
+    @Option(help: "The names data directory (one <Category>.txt per category).")
+    var namesData: String?
+
+    @Option(help: "wall (default) or cpu: the process's CPU time, steadier on a loaded machine (one thread only).")
+    var clock: String = "wall"
+
+    mutating func run() throws {
+        BLASThreads.set(threads)
+        guard clock == "wall" || clock == "cpu" else { throw ValidationError("--clock is wall or cpu") }
+        if clock == "cpu" { clockID = CLOCK_PROCESS_CPUTIME_ID }
+        let selected = try selectedCases()
+        var policy = TimingPolicy(repeats: repeats, minSampleSeconds: minSample)
+        policy.fixedIterations = iterations
+        let roofline = Roofline(policy: TimingPolicy(repeats: 5, minSampleSeconds: max(minSample, 0.02)))
+        roofline.disabled = iterations != nil
+        let modeSet = Set(modes.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
+        if !json {
+            print("recurrent-bench: \(BLASThreads.count) BLAS thread(s), median of \(repeats) samples")
+            printHeader()
+        }
+        for name in selected {
+            var results: [Result] = []
+            if let c = moduleCases.first(where: { $0.name == name }) {
+                results = try runModuleCase(c, policy: policy, roofline: roofline, modes: modeSet)
+            } else if name == "stream-step" {
+                results = try runStreamStep(policy: policy, modes: modeSet)
+            } else if name == "autograd-op" {
+                results = try runAutogradOp(policy: policy)
+            } else if name == "names-epoch" {
+                var p = policy
+                p.repeats = namesEpochs
+                results = try runNamesEpoch(policy: p, dataDirectory: try namesDirectory())
+            }
+            for r in results { json ? printJSON(r) : printRow(r) }
+        }
+    }
+
+    func selectedCases() throws -> [String] {
+        guard let cases else { return allCaseNames }
+        let names = cases.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+        for n in names where !allCaseNames.contains(n) {
+            throw ValidationError("unknown case \(n); known: \(allCaseNames.joined(separator: ", "))")
+        }
+        return names
+    }
+
+    func namesDirectory() throws -> String {
+        if let namesData { return namesData }
+        let candidates = ["Examples/Support/Resources/names", "../shared/data/names", "/work/shared/data/names"]
+        for c in candidates where FileManager.default.fileExists(atPath: c) { return c }
+        throw BenchError.noData(candidates.joined(separator: " or "))
+    }
+
+    func printHeader() {
+        print("case".padding(18) + "mode".padding(8) + "time".padding(13, left: true) + "GFLOP/s".padding(10, left: true)
+              + "sgemm shape".padding(20, left: true) + "sgemm GF/s".padding(12, left: true) + "roofline".padding(10, left: true))
+    }
+
+    func printRow(_ r: Result) {
+        let time: String
+        if r.seconds >= 1 { time = String(format: "%.3f s", r.seconds) }
+        else if r.seconds >= 1e-3 { time = String(format: "%.3f ms", r.seconds * 1e3) }
+        else { time = String(format: "%.3f µs", r.seconds * 1e6) }
+        var line = r.caseName.padding(18) + r.mode.padding(8) + time.padding(13, left: true)
+        line += (r.gflops.map { String(format: "%.1f", $0) } ?? "").padding(10, left: true)
+        line += (r.sgemmShape.map(\.description) ?? "").padding(20, left: true)
+        line += (r.sgemmGFLOPs.map { String(format: "%.1f", $0) } ?? "").padding(12, left: true)
+        line += (r.rooflineFraction.map { String(format: "%.0f%%", $0 * 100) } ?? "").padding(10, left: true)
+        if !r.extra.isEmpty {
+            line += "  " + r.extra.map { "\($0.0)=\($0.1.replacingOccurrences(of: "\"", with: ""))" }.joined(separator: " ")
+        }
+        print(line)
+    }
+
+    func printJSON(_ r: Result) {
+        var fields: [(String, String)] = [
+            ("impl", "\"swift\""), ("case", "\"\(r.caseName)\""), ("mode", "\"\(r.mode)\""),
+            ("threads", "\(BLASThreads.count)"),
+            ("ms", String(format: "%.6g", r.seconds * 1e3)), ("us", String(format: "%.6g", r.seconds * 1e6)),
+        ]
+        if let g = r.gflops { fields.append(("gflops", String(format: "%.4g", g))) }
+        if let s = r.sgemmShape { fields.append(("sgemm_shape", "[\(s.m), \(s.n), \(s.k)]")) }
+        if let g = r.sgemmGFLOPs { fields.append(("sgemm_gflops", String(format: "%.4g", g))) }
+        if let f = r.rooflineFraction { fields.append(("roofline_fraction", String(format: "%.4g", f))) }
+        if let s = r.stepGemmShape { fields.append(("step_sgemm_shape", "[\(s.m), \(s.n), \(s.k)]")) }
+        if let g = r.stepSgemmGFLOPs { fields.append(("step_sgemm_gflops", String(format: "%.4g", g))) }
+        fields += r.extra
+        print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
+    }
+}
+
+extension String {
+    func padding(_ width: Int, left: Bool = false) -> String {
+        let n = count
+        if n >= width { return self + " " }
+        let pad = String(repeating: " ", count: width - n)
+        return left ? pad + self : self + pad
+    }
+}
+
+RecurrentBench.main()

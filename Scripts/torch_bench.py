@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""The cases of `recurrent-bench` in PyTorch, with the same timing and the same JSON.
+
+    python3 Scripts/torch_bench.py [--threads N] [--json] [--cases a,b] [--repeat K]
+
+Forward passes run under `torch.no_grad()`; a training step is forward, `output.sum()`,
+backward and zeroing the gradients. `stream-step` is one `nn.RNNCell` step (input 64,
+hidden 128, batch 1) carrying its state, under `no_grad`. `autograd-op` is the cost of one
+small recorded op (forward and backward) in a chain of 91; `names-epoch` is one epoch of
+the seed tutorial's names classifier (the i2h/i2o cell, hidden 128, NLL loss, manual SGD
+with lr 0.005), one name per step.
+"""
+import argparse
+import json
+import os
+import string
+import sys
+import time
+import unicodedata
+
+import torch
+import torch.nn as nn
+
+MODULE_CASES = [
+    # name, input, hidden, layers, batch, steps, kind
+    ("seed-tiny", 10, 20, 2, 5, 7, "RNN"),
+    ("small", 32, 64, 1, 16, 32, "RNN"),
+    ("medium", 64, 128, 2, 32, 50, "RNN"),
+    ("large", 256, 512, 1, 64, 100, "RNN"),
+    ("deepbench", 1760, 1760, 1, 16, 50, "RNN"),
+    ("lstm-medium", 64, 128, 2, 32, 50, "LSTM"),
+    ("gru-medium", 64, 128, 2, 32, 50, "GRU"),
+]
+EXTRA_CASES = ["stream-step", "autograd-op", "names-epoch"]
+GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
+
+
+def clock(kind):
+    return time.perf_counter if kind == "wall" else time.process_time
+
+
+def measure(body, repeats, min_sample, now, warmup=0.05):
+    """Median seconds per call: warm up, pick n calls per sample lasting >= min_sample."""
+    start = now()
+    calls = 0
+    while True:
+        body()
+        calls += 1
+        if now() - start >= warmup or calls >= 1000:
+            break
+    per_call = (now() - start) / calls
+    n = max(1, int(-(-min_sample // max(per_call, 1e-9))))
+    samples = []
+    for _ in range(max(1, repeats)):
+        s = now()
+        for _ in range(n):
+            body()
+        samples.append((now() - s) / n)
+    samples.sort()
+    return samples[len(samples) // 2]
+
+
+def forward_flops(inp, hidden, layers, batch, steps, kind):
+    g = GATES[kind]
+    total = 0.0
+    for layer in range(layers):
+        i = inp if layer == 0 else hidden
+        total += 2.0 * steps * batch * g * (i * hidden + hidden * hidden)
+    return total
+
+
+def module_case(case, args, now):
+    name, inp, hidden, layers, batch, steps, kind = case
+    torch.manual_seed(1)
+    module = getattr(nn, kind)(inp, hidden, num_layers=layers, batch_first=True)
+    x = torch.rand(batch, steps, inp) * 2 - 1
+    fl = forward_flops(inp, hidden, layers, batch, steps, kind)
+    results = []
+    modes = args.modes.split(",")
+    if "forward" in modes:
+        def fwd():
+            with torch.no_grad():
+                module(x)
+        t = measure(fwd, args.repeat, args.min_sample, now)
+        results.append(dict(case=name, mode="forward", seconds=t, flops=fl))
+    if "train" in modes:
+        params = list(module.parameters())
+
+        def train():
+            out, _ = module(x)
+            out.sum().backward()
+            for p in params:
+                p.grad = None
+        t = measure(train, args.repeat, args.min_sample, now)
+        results.append(dict(case=name, mode="train", seconds=t, flops=3 * fl))
+    return results
+
+
+def stream_step(args, now):
+    torch.manual_seed(1)
+    cell = nn.RNNCell(64, 128)
+    x = torch.rand(1, 64) * 2 - 1
+    state = {"h": torch.zeros(1, 128)}
+
+    def step():
+        with torch.no_grad():
+            state["h"] = cell(x, state["h"])
+    t = measure(step, args.repeat, args.min_sample, now)
+    return [dict(case="stream-step", mode="step", seconds=t, flops=2.0 * 128 * (64 + 128),
+                 extra={"api": "nn.RNNCell"})]
+
+
+def autograd_op(args, now):
+    torch.manual_seed(7)
+    w = (torch.rand(1, 20) * 2 - 1).requires_grad_()
+    b = (torch.rand(1, 20) * 2 - 1).requires_grad_()
+    x = torch.rand(1, 20) * 2 - 1
+    rounds = 30
+    ops = rounds * 3 + 1
+
+    def chain():
+        y = x
+        for _ in range(rounds):
+            y = torch.tanh(y * w + b)
+        y.sum().backward()
+        w.grad = None
+        b.grad = None
+    t = measure(chain, args.repeat, args.min_sample, now)
+    return [dict(case="autograd-op", mode="op", seconds=t / ops, extra={"ops_per_iteration": ops})]
+
+
+ALL_LETTERS = string.ascii_letters + " .,;'"
+
+
+def load_names(directory):
+    files = sorted(f for f in os.listdir(directory) if f.endswith(".txt"))
+    items = []
+    for k, f in enumerate(files):
+        with open(os.path.join(directory, f), encoding="utf-8") as fh:
+            for line in fh.read().splitlines():
+                letters = [ALL_LETTERS.index(c) for c in unicodedata.normalize("NFD", line)
+                           if c in ALL_LETTERS]
+                if letters:
+                    items.append((k, letters))
+    return [f[:-4] for f in files], items
+
+
+class TutorialRNN(nn.Module):
+    """The seed tutorial's cell: i2h and i2o on cat(input, hidden), log-softmax output.
+
+    As in CombinedCell, the output is computed from the new hidden state."""
+
+    def __init__(self, input_size, hidden_size, output_size):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.i2h = nn.Linear(input_size + hidden_size, hidden_size)
+        self.i2o = nn.Linear(hidden_size, output_size)
+        self.softmax = nn.LogSoftmax(dim=1)
+
+    def forward(self, x, hidden):
+        combined = torch.cat((x, hidden), 1)
+        hidden = self.i2h(combined)
+        output = self.softmax(self.i2o(hidden))
+        return output, hidden
+
+    def init_hidden(self):
+        return torch.zeros(1, self.hidden_size)
+
+
+def names_epoch(args, now):
+    directory = args.names_data
+    categories, items = load_names(directory)
+    torch.manual_seed(0)
+    rnn = TutorialRNN(len(ALL_LETTERS), 128, len(categories))
+    criterion = nn.NLLLoss()
+    letters = torch.eye(len(ALL_LETTERS)).unsqueeze(1)  # (57, 1, 57)
+    lr = 0.005
+
+    def train(category, name):
+        hidden = rnn.init_hidden()
+        rnn.zero_grad()
+        for l in name:
+            output, hidden = rnn(letters[l], hidden)
+        loss = criterion(output, torch.tensor([category]))
+        loss.backward()
+        for p in rnn.parameters():
+            p.data.add_(p.grad.data, alpha=-lr)
+        return loss.item()
+
+    for c, n in items[:500]:
+        train(c, n)
+    samples = []
+    mean_loss = 0.0
+    for _ in range(max(1, args.names_epochs)):
+        s = now()
+        total = 0.0
+        for c, n in items:
+            total += train(c, n)
+        samples.append(now() - s)
+        mean_loss = total / len(items)
+    samples.sort()
+    return [dict(case="names-epoch", mode="epoch", seconds=samples[len(samples) // 2],
+                 extra={"names": len(items), "mean_loss": round(mean_loss, 4)})]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--cases", default=None)
+    p.add_argument("--repeat", type=int, default=7)
+    p.add_argument("--min-sample", type=float, default=0.02)
+    p.add_argument("--modes", default="forward,train")
+    p.add_argument("--names-epochs", type=int, default=1)
+    p.add_argument("--clock", choices=["wall", "cpu"], default="wall")
+    here = os.path.dirname(os.path.abspath(__file__))
+    default_names = os.path.join(here, "..", "Examples", "Support", "Resources", "names")
+    if not os.path.isdir(default_names):
+        default_names = "/work/shared/data/names"
+    p.add_argument("--names-data", default=default_names)
+    args = p.parse_args()
+
+    torch.set_num_threads(args.threads)
+    now = clock(args.clock)
+    known = [c[0] for c in MODULE_CASES] + EXTRA_CASES
+    selected = args.cases.split(",") if args.cases else known
+    for s in selected:
+        if s not in known:
+            sys.exit(f"unknown case {s}; known: {', '.join(known)}")
+    if not args.json:
+        print(f"torch_bench: torch {torch.__version__}, {torch.get_num_threads()} thread(s), median of {args.repeat}")
+        print(f"{'case':18}{'mode':8}{'time':>13}{'GFLOP/s':>10}")
+    for name in selected:
+        case = next((c for c in MODULE_CASES if c[0] == name), None)
+        if case:
+            results = module_case(case, args, now)
+        elif name == "stream-step":
+            results = stream_step(args, now)
+        elif name == "autograd-op":
+            results = autograd_op(args, now)
+        else:
+            results = names_epoch(args, now)
+        for r in results:
+            sec = r["seconds"]
+            gf = r["flops"] / sec / 1e9 if r.get("flops") else None
+            if args.json:
+                obj = {"impl": "torch", "case": r["case"], "mode": r["mode"], "threads": torch.get_num_threads(),
+                       "ms": sec * 1e3, "us": sec * 1e6}
+                if gf is not None:
+                    obj["gflops"] = gf
+                obj.update(r.get("extra", {}))
+                print(json.dumps(obj), flush=True)
+            else:
+                t = f"{sec:.3f} s" if sec >= 1 else (f"{sec * 1e3:.3f} ms" if sec >= 1e-3 else f"{sec * 1e6:.3f} µs")
+                print(f"{r['case']:18}{r['mode']:8}{t:>13}{(f'{gf:.1f}' if gf else ''):>10}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
