@@ -45,6 +45,26 @@ final class InputValidationTests: XCTestCase {
         XCTAssertThrowsError(try RecurrentLayer(cells: [RNNCell]())) { XCTAssertTrue($0 is TensorError) }
     }
 
+    /// Sizes whose weight matrices would have more elements than `Int` holds throw (they
+    /// used to trap on the overflowing multiplication).
+    func testOverflowingModuleSizesThrow() {
+        let cases: [(String, () throws -> Module)] = [
+            ("RNN hidden", { try RNN(inputSize: 3, hiddenSize: Int.max / 2) }),
+            ("LSTM input", { try LSTM(inputSize: Int.max, hiddenSize: 2) }),
+            ("GRU bidirectional", { try GRU(inputSize: 2, hiddenSize: 1 << 31, bidirectional: true) }),
+            ("LSTM projection", { try LSTM(inputSize: 2, hiddenSize: 1 << 40, projSize: 1 << 39) }),
+            ("RNNCell", { try RNNCell(inputSize: 1 << 62, hiddenSize: 4) }),
+            ("GRUCell", { try GRUCell(inputSize: 2, hiddenSize: 1 << 32) }),
+            ("LSTMCell", { try LSTMCell(inputSize: 2, hiddenSize: Int.max) }),
+        ]
+        for (name, make) in cases {
+            XCTAssertThrowsError(try make(), name) { error in
+                guard case .invalidArgument(let message)? = error as? TensorError else { return XCTFail("\(name): \(error)") }
+                XCTAssertTrue(message.contains("overflows Int"), message)
+            }
+        }
+    }
+
     /// `loadStateDict` with one wrong shape among good tensors changes no parameter, in a
     /// stacked bidirectional LSTM (many parameters, the bad one last in order).
     func testFailedLoadStateDictChangesNoParameter() throws {

@@ -22,6 +22,7 @@ public class RecurrentCellBase: Module, @unchecked Sendable {
         guard inputSize > 0, hiddenSize > 0 else {
             throw TensorError.invalidArgument("expected inputSize and hiddenSize > 0, got \(inputSize) and \(hiddenSize)")
         }
+        try checkWeightElementCounts([[kind.gateCount, hiddenSize, inputSize], [kind.gateCount, hiddenSize, hiddenSize]])
         var generator = seed.map { SeededGenerator(seed: $0) } ?? RandomState.withGenerator { SeededGenerator(seed: $0.next()) }
         self.kind = kind
         self.inputSize = inputSize

@@ -63,6 +63,9 @@ public class RecurrentBase: Module, @unchecked Sendable {
         guard projSize == 0 || kind == .lstm else {
             throw TensorError.invalidArgument("projSize is only supported by LSTM")
         }
+        let outputSize = projSize > 0 ? projSize : hiddenSize
+        try checkWeightElementCounts([[kind.gateCount, hiddenSize, inputSize],
+                                      [kind.gateCount, hiddenSize, bidirectional ? 2 : 1, outputSize]])
         self.kind = kind
         self.inputSize = inputSize
         self.hiddenSize = hiddenSize
@@ -240,6 +243,22 @@ public class RecurrentBase: Module, @unchecked Sendable {
             cN = try cN?.reshaped([D * numLayers, hiddenSize])
         }
         return (x, hN, cN)
+    }
+}
+
+/// Throws unless the product of each list of sizes fits in `Int`: the element counts of a
+/// layer's weight matrices. Sizes read from a configuration then throw instead of trapping
+/// on overflow (sizes that fit but exceed memory still end the process when allocated).
+func checkWeightElementCounts(_ products: [[Int]]) throws {
+    for factors in products {
+        var count = 1
+        for factor in factors {
+            let (product, overflow) = count.multipliedReportingOverflow(by: factor)
+            guard !overflow else {
+                throw TensorError.invalidArgument("expected sizes whose weights fit in memory, got \(factors.map(String.init).joined(separator: " × ")) elements, which overflows Int")
+            }
+            count = product
+        }
     }
 }
 
