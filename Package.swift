@@ -2,14 +2,31 @@
 // Recurrent: recurrent neural networks (RNN, LSTM, GRU) on the CPU, on OpenBLAS and LAPACKE.
 import PackageDescription
 
-/// Whole-module optimisation and cross-module inlining are what SwiftPM does in release
-/// builds; nothing here uses `unsafeFlags`, so the package stays usable as a dependency.
+// Release builds get whole-module optimisation and cross-module inlining from SwiftPM itself;
+// nothing here uses `unsafeFlags`, so the package stays usable as a dependency.
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+
+/// An example program under `Examples/<directory>`, built as the executable `product`.
+func example(_ name: String, product: String) -> (Product, Target) {
+    (.executable(name: product, targets: [name]),
+     .executableTarget(name: name, dependencies: ["Recurrent", "ExampleSupport", argumentParser],
+                       path: "Examples/\(name)"))
+}
+
+let examples = [
+    example("SeedManualRNN", product: "seed-manual-rnn"),
+    example("SeedNNRNN", product: "seed-nn-rnn"),
+    example("Airline", product: "airline"),
+    example("Names", product: "names"),
+]
+
 let package = Package(
     name: "Recurrent",
     products: [
         .library(name: "Recurrent", targets: ["Recurrent"]),
         .library(name: "LinearAlgebra", targets: ["LinearAlgebra"]),
-    ],
+        .executable(name: "recurrent-bench", targets: ["RecurrentBench"]),
+    ] + examples.map(\.0),
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
@@ -33,7 +50,14 @@ let package = Package(
         .target(name: "LinearAlgebra", dependencies: ["CBLAS", "CLAPACKE"]),
         .target(name: "Recurrent", dependencies: ["LinearAlgebra"]),
 
-        // Example programs (added as they arrive).
+        // What the example programs share: their data sets and loaders, progress lines,
+        // SVG plots, JSON reports. A library, so that the tests can reach the pipelines.
+        .target(name: "ExampleSupport", dependencies: ["Recurrent"], path: "Examples/Support",
+                 resources: [.copy("Resources")]),
+
+        // The benchmark (run it with `swift run -c release recurrent-bench`).
+        .executableTarget(name: "RecurrentBench", dependencies: ["Recurrent", argumentParser],
+                          path: "Benchmarks/RecurrentBench"),
 
         // Tests.
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
@@ -42,5 +66,9 @@ let package = Package(
             dependencies: ["Recurrent"],
             resources: [.copy("Fixtures")]
         ),
-    ]
+        .testTarget(
+            name: "ExamplesTests",
+            dependencies: ["ExampleSupport", "Recurrent"]
+        ),
+    ] + examples.map(\.1)
 )

@@ -1,0 +1,41 @@
+// The seed tutorial's second program, line for line: an `nn.RNN` with two layers,
+// `batch_first`, a zero initial state, and a Linear head on the last time step.
+//
+//     class RNNModel(nn.Module):
+//         def __init__(self, input_size, hidden_size, output_size, num_layers=1):
+//             super().__init__()
+//             self.rnn = nn.RNN(input_size, hidden_size, num_layers, batch_first=True)
+//             self.fc = nn.Linear(hidden_size, output_size)
+//         def forward(self, x):
+//             h0 = torch.zeros(self.num_layers, x.size(0), self.hidden_size)
+//             out, _ = self.rnn(x, h0)
+//             return self.fc(out[:, -1, :])
+import Recurrent
+
+final class RNNModel: Module, @unchecked Sendable {
+    let rnn: RNN
+    let fc: Linear
+    let hiddenSize: Int
+    let numLayers: Int
+
+    init(inputSize: Int, hiddenSize: Int, outputSize: Int, numLayers: Int = 1) throws {
+        rnn = try RNN(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, batchFirst: true)
+        fc = Linear(inFeatures: hiddenSize, outFeatures: outputSize)
+        self.hiddenSize = hiddenSize
+        self.numLayers = numLayers
+    }
+
+    func callAsFunction(_ x: Tensor) throws -> Tensor {
+        let h0 = Tensor(zeros: [numLayers, x.shape[0], hiddenSize])
+        let (out, _) = try rnn(x, h0)
+        return try fc(out.select(dim: 1, index: -1))      // out[:, -1, :]
+    }
+}
+
+RandomState.manualSeed(0)
+let model = try RNNModel(inputSize: 10, hiddenSize: 20, outputSize: 1, numLayers: 2)
+var generator = SeededGenerator(seed: 0)
+let x = Tensor(normal: [5, 7, 10], using: &generator)      // batch 5, 7 steps, 10 features
+let output = try model(x)
+print("Output shape: \(output.shape)")
+print("Parameters: \(model.namedParameters().map(\.name).joined(separator: ", "))")
