@@ -14,6 +14,8 @@ Protocol (identical to Examples/Support/AirlineData.swift, `AirlineProtocol`):
 Usage:
   python3 Scripts/airline_torch.py                      # rnn, seeds 0-4
   python3 Scripts/airline_torch.py --model lstm --seeds 0
+  python3 Scripts/airline_torch.py --seeds 1 --save-init /tmp/init.safetensors
+  swift run -c release airline --init-weights /tmp/init.safetensors    # same start, same curve
 """
 import argparse
 import json
@@ -79,11 +81,14 @@ class Model(nn.Module):
         return self.fc(out[:, -1, :])
 
 
-def run(kind, seed, epochs, hidden, lr):
+def run(kind, seed, epochs, hidden, lr, save_init=None):
     y = load_series()
     p = protocol(y)
     torch.manual_seed(seed)
     model = Model(kind, hidden)
+    if save_init:
+        from safetensors.torch import save_file
+        save_file({k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}, save_init)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     criterion = nn.MSELoss()
     start = time.perf_counter()
@@ -109,9 +114,14 @@ def main():
     parser.add_argument("--hidden", type=int, default=32)
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--json", action="store_true", help="one JSON object per seed")
+    parser.add_argument("--save-init", metavar="PATH",
+                        help="save the initial weights (one seed) as safetensors, for `airline --init-weights PATH`")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    results = [run(args.model, int(s), args.epochs, args.hidden, args.lr) for s in args.seeds.split(",")]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    if args.save_init and len(seeds) != 1:
+        parser.error("--save-init needs exactly one seed")
+    results = [run(args.model, s, args.epochs, args.hidden, args.lr, args.save_init) for s in seeds]
     for r in results:
         if args.json:
             print(json.dumps(r, sort_keys=True))

@@ -41,6 +41,10 @@ struct Airline: ParsableCommand {
     @Option(help: "The folder the plots are written to.")
     var output: String = "output/"
 
+    @Option(name: .customLong("init-weights"),
+            help: "Start from this safetensors state dict (e.g. from Scripts/airline_torch.py --save-init) instead of the seeded initialisation.")
+    var initWeights: String?
+
     @Option(help: "The number of BLAS threads (1, like torch.set_num_threads(1), is the fastest for these small shapes).")
     var threads: Int = 1
 
@@ -64,8 +68,10 @@ struct Airline: ParsableCommand {
         options.hidden = hidden
         options.learningRate = lr
         options.progress = ProgressLine.defaultStyle
+        options.initialWeights = initWeights.map { URL(fileURLWithPath: $0) }
 
-        print("airline: \(model.rawValue.uppercased())(1 → \(hidden)) + Linear(\(hidden) → 1), Adam lr \(lr), \(epochs) full-batch epochs, seed \(seed)")
+        print("airline: \(model.rawValue.uppercased())(1 → \(hidden)) + Linear(\(hidden) → 1), Adam lr \(lr), \(epochs) full-batch epochs, "
+              + (initWeights.map { "initial weights from \($0)" } ?? "seed \(seed)"))
         let (_, result) = try trainAirline(options, series: series)
         let m = result.metrics
 

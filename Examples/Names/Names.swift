@@ -80,15 +80,19 @@ struct Names: ParsableCommand {
             guard namesModel.languages == dataset.languages else {
                 throw ValidationError("the model's languages \(namesModel.languages) differ from the data set's")
             }
+            var loadedMetrics: LoadedModelMetrics?
             if predict.isEmpty || json {
                 let (accuracy, perLanguage, confusion) = try evaluateNames(namesModel, dataset.test)
                 report(accuracy: accuracy, perLanguage: perLanguage, languages: dataset.languages, secondsPerEpoch: nil,
                        cpuSecondsPerEpoch: nil)
                 try writeConfusion(confusion, languages: dataset.languages, accuracy: accuracy, kind: namesModel.kind)
-                if json && predict.isEmpty {
-                    try JSONReport.print(["model": namesModel.kind.rawValue, "testAccuracy": String(accuracy)])
-                }
+                loadedMetrics = LoadedModelMetrics(
+                    model: namesModel.kind.rawValue, hidden: namesModel.hiddenSize, testAccuracy: accuracy,
+                    perLanguageAccuracy: Dictionary(uniqueKeysWithValues: zip(dataset.languages, perLanguage)))
             }
+            if !predict.isEmpty { try printPredictions(namesModel) }
+            if json, let loadedMetrics { try JSONReport.print(loadedMetrics) }
+            return
         } else {
             var options = NamesOptions()
             options.model = model
@@ -114,9 +118,7 @@ struct Names: ParsableCommand {
             }
             if !predict.isEmpty { try printPredictions(namesModel) }
             if json { try JSONReport.print(m) }
-            return
         }
-        if !predict.isEmpty { try printPredictions(namesModel) }
     }
 
     func report(accuracy: Double, perLanguage: [Double], languages: [String], secondsPerEpoch: Double?,
@@ -147,4 +149,16 @@ struct Names: ParsableCommand {
             }
         }
     }
+}
+
+/// The `--json` metrics of a loaded model (no training figures).
+struct LoadedModelMetrics: Codable {
+    /// The model kind.
+    var model: String
+    /// The hidden size.
+    var hidden: Int
+    /// The fraction of test names classified correctly.
+    var testAccuracy: Double
+    /// The test accuracy of each language.
+    var perLanguageAccuracy: [String: Double]
 }

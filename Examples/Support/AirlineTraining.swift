@@ -86,6 +86,10 @@ public struct AirlineOptions: Sendable {
     public var learningRate: Float = 0.01
     /// How training progress is shown.
     public var progress: ProgressLine.Style = .silent
+    /// A safetensors state dict to start from instead of the seeded initialisation — for
+    /// example the initial weights of a PyTorch run (`Scripts/airline_torch.py
+    /// --save-init`), to compare the two trainings step by step.
+    public var initialWeights: URL?
 
     /// The protocol's defaults: RNN, seed 0, 200 epochs, hidden 32, lr 0.01, no progress.
     public init() {}
@@ -139,11 +143,13 @@ public struct AirlineResult: Sendable {
 ///   - series: the data; the bundled series when `nil`.
 /// - Returns: the trained model and the result.
 /// - Throws: ``ExampleDataError`` when the data cannot be loaded, ``TensorError`` on a
-///   shape error (a bug).
+///   shape error (a bug), the library's ``SafeTensorsError`` or ``StateDictError`` when
+///   `options.initialWeights` cannot be read or does not fit the model.
 public func trainAirline(_ options: AirlineOptions, series: AirlineSeries? = nil) throws -> (model: AirlineModel, result: AirlineResult) {
     let data = try AirlineProtocol(series: series ?? AirlineData.loadBundled())
     RandomState.manualSeed(options.seed)
     let model = try AirlineModel(kind: options.model, hiddenSize: options.hidden, seed: options.seed)
+    if let url = options.initialWeights { try model.loadStateDict(from: url) }
     let optimizer = try Adam(model.parameters(), lr: options.learningRate)
 
     let window = data.window

@@ -115,7 +115,7 @@ public struct LineChart: Sendable {
     public var yScale: Scale
     /// The size of the image in pixels.
     public var width: Double, height: Double
-    /// An x range to shade, with a label at its top (for example the test period).
+    /// An x range to shade, with a label at its bottom (for example the test period).
     public var band: (from: Double, to: Double, label: String)?
     /// A custom x tick label (for example whole years); `nil` for plain numbers.
     public var xTickFormat: (@Sendable (Double) -> String)?
@@ -182,7 +182,7 @@ public struct LineChart: Sendable {
         if let band {
             let a = px(max(band.from, xMin)), b = px(min(band.to, xMax))
             out += "<rect x=\"\(f(a))\" y=\"\(f(top))\" width=\"\(f(max(0, b - a)))\" height=\"\(f(plotHeight))\" fill=\"#f0f0f0\"/>\n"
-            out += "<text x=\"\(f((a + b) / 2))\" y=\"\(f(top + 16))\" text-anchor=\"middle\" font-size=\"12\" fill=\"#666\">\(SVGPlot.escape(band.label))</text>\n"
+            out += "<text x=\"\(f((a + b) / 2))\" y=\"\(f(top + plotHeight - 8))\" text-anchor=\"middle\" font-size=\"12\" fill=\"#666\">\(SVGPlot.escape(band.label))</text>\n"
         }
         // Grid and ticks.
         for (v, label) in zip(yTickValues, yTickLabels) where v >= yMin - 1e-9 && v <= yMax + 1e-9 {

@@ -82,6 +82,24 @@ final class AirlineDataTests: XCTestCase {
         XCTAssertEqual(again.losses, result.losses)
     }
 
+    func testInitialWeightsReplaceTheSeededInitialisation() throws {
+        var options = AirlineOptions()
+        options.epochs = 3
+        options.hidden = 8
+        options.seed = 5
+        let (_, seeded) = try trainAirline(options)
+        // The same initial weights, written to a file, then loaded into a run with another seed.
+        RandomState.manualSeed(5)
+        let initial = try AirlineModel(kind: .rnn, hiddenSize: 8, seed: 5)
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("airline-\(UUID().uuidString).safetensors")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try initial.saveStateDict(to: url)
+        options.seed = 0
+        options.initialWeights = url
+        let (_, loaded) = try trainAirline(options)
+        XCTAssertEqual(loaded.losses, seeded.losses)
+    }
+
     func testPlotsAreSVG() throws {
         var options = AirlineOptions()
         options.epochs = 2
