@@ -164,7 +164,9 @@ enum FusedRecurrence {
                       into: xpView, beta: hasBias ? 1 : 0)
         }
 
-        // 2. The recurrence.
+        // 2. The recurrence (small per-step products on one BLAS thread).
+        let threadsToRestore = singleThreadedSteps(multiplyAdds: B * GH * Hr)
+        defer { restoreThreads(threadsToRestore) }
         let whhView = MatrixView(whh, rows: GH, columns: Hr, leadingDimension: max(Hr, 1))
         let hhView = MutableMatrixView(hh, rows: B, columns: GH, leadingDimension: max(GH, 1))
         let hView = MatrixView(UnsafePointer(hN.pointer), rows: B, columns: Hr, leadingDimension: max(Hr, 1))
@@ -297,6 +299,31 @@ enum FusedRecurrence {
         return (results[0], results[1], results.count > 2 ? results[2] : nil)
     }
 
+    /// Per-step products below this many multiply-adds run on one BLAS thread: OpenBLAS
+    /// splits GEMMs above 2¹⁸ multiply-adds (and gemv above 9216 elements) between its
+    /// threads, and for one recurrent step of that size waking and joining the second
+    /// thread costs more than it saves (a 32×128×128 step and a 128×128 gemv ran slower on
+    /// two threads than on one). The large steps (64×512×512 and up) keep every thread.
+    @usableFromInline static let serialStepMultiplyAdds = 1 << 22
+
+    /// When BLAS runs on several threads and one step's product is small, switches BLAS to
+    /// one thread and returns the count to restore afterwards (with ``restoreThreads(_:)``).
+    /// (The setting is process-wide: a concurrent sequence sees one thread meanwhile, which
+    /// changes its speed, not its results.)
+    @usableFromInline
+    static func singleThreadedSteps(multiplyAdds: Int) -> Int? {
+        guard multiplyAdds < serialStepMultiplyAdds else { return nil }
+        let threads = BLASThreads.count
+        guard threads > 1 else { return nil }
+        BLASThreads.set(1)
+        return threads
+    }
+
+    @usableFromInline
+    static func restoreThreads(_ threads: Int?) {
+        if let threads { BLASThreads.set(threads) }
+    }
+
     /// The autograd node's name (`rnnTanhBackward`, `lstmReverseBackward`, …), a constant:
     /// building it by interpolating the enum cost more than a whole tiny layer.
     @usableFromInline
@@ -353,6 +380,7 @@ enum FusedRecurrence {
         if let gCN, isLSTM { dc.pointer.update(from: gCN, count: B * H) }
         let whhView = MatrixView(whh, rows: GH, columns: Hr, leadingDimension: max(Hr, 1))
 
+        let threadsToRestore = singleThreadedSteps(multiplyAdds: B * GH * Hr)
         for s in stride(from: T - 1, through: 0, by: -1) {
             let t = reverse ? T - 1 - s : s
             let first = layout.firstRow(t)
@@ -433,6 +461,7 @@ enum FusedRecurrence {
                 // inactive: dh passes through unchanged (the state was carried).
             }
         }
+        restoreThreads(threadsToRestore)
         if let gH0 { for j in 0..<(B * Hr) { gH0[j] += dh.pointer[j] } }
         if let gC0, isLSTM { for j in 0..<(B * H) { gC0[j] += dc.pointer[j] } }
 
