@@ -155,8 +155,11 @@ enum BenchError: Error, CustomStringConvertible {
 /// One epoch of the tutorial loop: for every name, the CombinedCell (hidden 128) over its
 /// letters one-hot, `nllLoss` on the last output, backward, and the tutorial's manual SGD
 /// update `p -= lr · grad` (lr 0.005) with the gradients zeroed.
-func runNamesEpoch(policy: TimingPolicy, dataDirectory: String) throws -> [Result] {
-    let (categories, items) = try loadNames(from: dataDirectory)
+func runNamesEpoch(policy: TimingPolicy, dataDirectory: String, limit: Int? = nil) throws -> [Result] {
+    let (categories, all) = try loadNames(from: dataDirectory)
+    // A profiling run may take every k-th name only (the epoch time is then scaled up).
+    let stride = limit.map { max(1, all.count / max($0, 1)) } ?? 1
+    let items = Swift.stride(from: 0, to: all.count, by: stride).map { all[$0] }
     RandomState.manualSeed(0)
     let cell = CombinedCell(inputSize: allLetters.count, hiddenSize: 128, outputSize: categories.count)
     let optimizer = try SGD(cell.parameters(), lr: 0.005)
@@ -187,6 +190,7 @@ func runNamesEpoch(policy: TimingPolicy, dataDirectory: String) throws -> [Resul
         meanLoss = lossSum / Double(items.count)
     }
     samples.sort()
-    return [Result(caseName: "names-epoch", mode: "epoch", seconds: samples[samples.count / 2],
+    let scale = Double(all.count) / Double(items.count)
+    return [Result(caseName: "names-epoch", mode: "epoch", seconds: samples[samples.count / 2] * scale,
                    extra: [("names", "\(items.count)"), ("mean_loss", String(format: "%.4f", meanLoss))])]
 }

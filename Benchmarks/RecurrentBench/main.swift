@@ -36,6 +36,9 @@ struct RecurrentBench: ParsableCommand {
     @Option(help: "Epochs timed for names-epoch (the median is reported).")
     var namesEpochs: Int = 1
 
+    @Option(help: "Profiling: time only about this many names of the epoch (every k-th), scaled to the whole epoch.")
+    var namesLimit: Int?
+
     @Option(help: "The names data directory (one <Category>.txt per category).")
     var namesData: String?
 
@@ -67,7 +70,7 @@ struct RecurrentBench: ParsableCommand {
             } else if name == "names-epoch" {
                 var p = policy
                 p.repeats = namesEpochs
-                results = try runNamesEpoch(policy: p, dataDirectory: try namesDirectory())
+                results = try runNamesEpoch(policy: p, dataDirectory: try namesDirectory(), limit: namesLimit)
             }
             for r in results { json ? printJSON(r) : printRow(r) }
         }
