@@ -11,9 +11,10 @@
 #   $FUZZ_WORK_DIR/corpus. Extra libFuzzer flags: $FUZZ_FLAGS (e.g. "-jobs=2 -workers=2").
 #   Reproduce a crash with:  .build-fuzz/safetensors-fuzzer .build-fuzz/artifacts/crash-…
 #
-# mutation: the seeded random-mutation XCTest (SafeTensorsFuzzTests) in a release build
-#   with $SAFETENSORS_FUZZ_ITERATIONS iterations (default 2000000) and
-#   $SAFETENSORS_FUZZ_SEED; no libFuzzer needed.
+# mutation: the seeded random-mutation XCTest (SafeTensorsFuzzTests) with
+#   $SAFETENSORS_FUZZ_ITERATIONS iterations (default 2000000) and $SAFETENSORS_FUZZ_SEED,
+#   built in $FUZZ_CONFIGURATION (default release; use debug if a test file does not
+#   build in release); no libFuzzer needed.
 #
 # Both print the number of executions and exit non-zero when an input crashes the reader.
 set -euo pipefail
@@ -54,7 +55,7 @@ libfuzzer)
 mutation)
     export SAFETENSORS_FUZZ_ITERATIONS="${SAFETENSORS_FUZZ_ITERATIONS:-2000000}"
     echo "== $SAFETENSORS_FUZZ_ITERATIONS mutations, seed ${SAFETENSORS_FUZZ_SEED:-default}"
-    swift test -c release --scratch-path "$WORK/spm-test" --disable-swift-testing \
+    swift test -c "${FUZZ_CONFIGURATION:-release}" --scratch-path "$WORK/spm-test" --disable-swift-testing \
         --filter SafeTensorsFuzzTests 2>&1 | grep -E "safetensors fuzz|error|passed|failed"
     ;;
 *)
