@@ -370,14 +370,22 @@ enum FusedRecurrence {
 
         // Pre-activation gradients of every step: dGx feeds W_ih, b_ih and the input;
         // dGh feeds W_hh, b_hh and the previous state. They differ only for GRU's n block.
-        let dGx = TensorBuffer(count: R * GH)
-        let dGh = isGRU ? TensorBuffer(count: R * GH) : dGx
-        let dHs = TensorBuffer(count: hasProjection ? R * Hr : 0)   // dh per step, for W_hr
-        let dh = TensorBuffer(count: B * Hr), dhNext = TensorBuffer(count: B * Hr)
-        let dc = TensorBuffer(count: isLSTM ? B * H : 0)
-        let dhFull = TensorBuffer(count: hasProjection ? B * H : 0)
-        if let gHN { dh.pointer.update(from: gHN, count: B * Hr) }
-        if let gCN, isLSTM { dc.pointer.update(from: gCN, count: B * H) }
+        // One uninitialised scratch allocation: every row of dGx, dGh and dHs is written
+        // unless variable lengths skip it (then they start at zero).
+        let dGCount = R * GH, dGhCount = isGRU ? R * GH : 0, dHsCount = hasProjection ? R * Hr : 0
+        let dcCount = isLSTM ? B * H : 0, dhFullCount = hasProjection ? B * H : 0
+        let scratch = UnsafeMutablePointer<Float>.allocate(
+            capacity: max(1, dGCount + dGhCount + dHsCount + 2 * B * Hr + dcCount + dhFullCount))
+        defer { scratch.deallocate() }
+        let dGx = scratch
+        let dGh = isGRU ? dGx + dGCount : dGx
+        let dHs = dGx + dGCount + dGhCount              // dh per step, for W_hr
+        let dh = dHs + dHsCount, dhNext = dh + B * Hr
+        let dc = dhNext + B * Hr
+        let dhFull = dc + dcCount
+        if lengths != nil { dGx.update(repeating: 0, count: dGCount + dGhCount + dHsCount) }
+        if let gHN { dh.update(from: gHN, count: B * Hr) } else { dh.update(repeating: 0, count: B * Hr) }
+        if let gCN, isLSTM { dc.update(from: gCN, count: B * H) } else { dc.update(repeating: 0, count: dcCount) }
         let whhView = MatrixView(whh, rows: GH, columns: Hr, leadingDimension: max(Hr, 1))
 
         let threadsToRestore = singleThreadedSteps(multiplyAdds: B * GH * Hr)
@@ -387,26 +395,26 @@ enum FusedRecurrence {
             // Gradient reaching h_t: from the output at t and from step t+1 (in `dh`).
             if let gY {
                 for b in 0..<B where lengths.map({ t < $0[b] }) ?? true {
-                    let src = gY + (first + b * rs) * Hr, dst = dh.pointer + b * Hr
+                    let src = gY + (first + b * rs) * Hr, dst = dh + b * Hr
                     for j in 0..<Hr { dst[j] += src[j] }
                 }
             }
             if hasProjection {
-                let stepDH = layout.step(t, of: dHs.pointer, width: Hr)
+                let stepDH = layout.step(t, of: dHs, width: Hr)
                 for b in 0..<B where lengths.map({ t < $0[b] }) ?? true {
-                    (stepDH.base + b * stepDH.leadingDimension).update(from: dh.pointer + b * Hr, count: Hr)
+                    (stepDH.base + b * stepDH.leadingDimension).update(from: dh + b * Hr, count: Hr)
                 }
                 // dh_full = dh · W_hr
-                BLAS.gemm(MatrixView(dh.pointer, rows: B, columns: Hr, leadingDimension: max(Hr, 1)), .noTranspose,
+                BLAS.gemm(MatrixView(dh, rows: B, columns: Hr, leadingDimension: max(Hr, 1)), .noTranspose,
                           MatrixView(whr!, rows: Hr, columns: H, leadingDimension: max(H, 1)), .noTranspose,
-                          into: MutableMatrixView(dhFull.pointer, rows: B, columns: H, leadingDimension: max(H, 1)))
+                          into: MutableMatrixView(dhFull, rows: B, columns: H, leadingDimension: max(H, 1)))
             }
             for b in 0..<B {
                 let row = first + b * rs
                 let active = lengths.map { t < $0[b] } ?? true
-                let dgx = dGx.pointer + row * GH, dgh = dGh.pointer + row * GH
+                let dgx = dGx + row * GH, dgh = dGh + row * GH
                 guard active else { continue }   // dG stays 0; dh and dc pass through unchanged
-                let dhb = dh.pointer + b * Hr
+                let dhb = dh + b * Hr
                 switch kind {
                 case .rnnTanh:
                     let y = saved.output + row * Hr
@@ -416,45 +424,27 @@ enum FusedRecurrence {
                     for j in 0..<H { dgx[j] = y[j] > 0 ? dhb[j] : 0 }
                 case .lstm:
                     let g = saved.gates + row * GH, tc = saved.tanhC + row * H, cp = saved.cPrev + row * H
-                    let dhh = hasProjection ? dhFull.pointer + b * H : dhb
-                    let dcb = dc.pointer + b * H
-                    for j in 0..<H {
-                        let i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j]
-                        let dO = dhh[j] * tc[j]
-                        let dC = dcb[j] + dhh[j] * o * (1 - tc[j] * tc[j])
-                        dgx[j] = dC * gg * i * (1 - i)
-                        dgx[H + j] = dC * cp[j] * f * (1 - f)
-                        dgx[2 * H + j] = dC * i * (1 - gg * gg)
-                        dgx[3 * H + j] = dO * o * (1 - o)
-                        dcb[j] = dC * f
-                    }
+                    let dhh = hasProjection ? dhFull + b * H : dhb
+                    let dcb = dc + b * H
+                    lstmRowBackward(gates: g, tanhC: tc, cPrev: cp, dh: dhh, dc: dcb, dG: dgx, H: H)
                 case .gru:
                     let g = saved.gates + row * GH, hn = saved.hhN + row * H, hp = saved.hPrev + row * Hr
-                    for j in 0..<H {
-                        let r = g[j], z = g[H + j], n = g[2 * H + j]
-                        let dN = dhb[j] * (1 - z) * (1 - n * n)
-                        let dZ = dhb[j] * (hp[j] - n) * z * (1 - z)
-                        let dR = dN * hn[j] * r * (1 - r)
-                        dgx[j] = dR; dgh[j] = dR
-                        dgx[H + j] = dZ; dgh[H + j] = dZ
-                        dgx[2 * H + j] = dN; dgh[2 * H + j] = dN * r
-                        dhb[j] *= z     // the direct path h_{t-1} → h_t
-                    }
+                    gruRowBackward(gates: g, hn: hn, hPrev: hp, dh: dhb, dGx: dgx, dGh: dgh, H: H)
                 }
             }
             // dh_{t-1} = dGh_t · W_hh (+ the direct GRU path, + pass-through of inactive items).
-            let stepDG = layout.step(t, of: dGh.pointer, width: GH)
+            let stepDG = layout.step(t, of: dGh, width: GH)
             if Hr > 0 {
                 if B == 1 {
-                    BLAS.gemv(whhView, .transpose, stepDG.base, into: dhNext.pointer)
+                    BLAS.gemv(whhView, .transpose, stepDG.base, into: dhNext)
                 } else {
                     BLAS.gemm(stepDG.readOnly, .noTranspose, whhView, .noTranspose,
-                              into: MutableMatrixView(dhNext.pointer, rows: B, columns: Hr, leadingDimension: max(Hr, 1)))
+                              into: MutableMatrixView(dhNext, rows: B, columns: Hr, leadingDimension: max(Hr, 1)))
                 }
             }
             for b in 0..<B {
                 let active = lengths.map { t < $0[b] } ?? true
-                let src = dhNext.pointer + b * Hr, dst = dh.pointer + b * Hr
+                let src = dhNext + b * Hr, dst = dh + b * Hr
                 if active {
                     if isGRU { for j in 0..<Hr { dst[j] += src[j] } } else { dst.update(from: src, count: Hr) }
                 }
@@ -462,11 +452,11 @@ enum FusedRecurrence {
             }
         }
         restoreThreads(threadsToRestore)
-        if let gH0 { for j in 0..<(B * Hr) { gH0[j] += dh.pointer[j] } }
-        if let gC0, isLSTM { for j in 0..<(B * H) { gC0[j] += dc.pointer[j] } }
+        if let gH0 { for j in 0..<(B * Hr) { gH0[j] += dh[j] } }
+        if let gC0, isLSTM { for j in 0..<(B * H) { gC0[j] += dc[j] } }
 
-        let dGxView = MatrixView(UnsafePointer(dGx.pointer), rows: R, columns: GH, leadingDimension: max(GH, 1))
-        let dGhView = MatrixView(UnsafePointer(dGh.pointer), rows: R, columns: GH, leadingDimension: max(GH, 1))
+        let dGxView = MatrixView(UnsafePointer(dGx), rows: R, columns: GH, leadingDimension: max(GH, 1))
+        let dGhView = MatrixView(UnsafePointer(dGh), rows: R, columns: GH, leadingDimension: max(GH, 1))
         if R == 0 { return }
         if let gX, I > 0 {    // dX += dGx · W_ih
             BLAS.gemm(dGxView, .noTranspose, MatrixView(wih, rows: GH, columns: I, leadingDimension: max(I, 1)), .noTranspose,
@@ -483,7 +473,7 @@ enum FusedRecurrence {
         if let gBih { Elementwise.accumulateColumnSums(of: dGxView, into: gBih) }
         if let gBhh { Elementwise.accumulateColumnSums(of: dGhView, into: gBhh) }
         if let gWhr {         // dW_hr += dHᵀ · H_full
-            BLAS.gemm(MatrixView(dHs.pointer, rows: R, columns: Hr, leadingDimension: max(Hr, 1)), .transpose,
+            BLAS.gemm(MatrixView(dHs, rows: R, columns: Hr, leadingDimension: max(Hr, 1)), .transpose,
                       MatrixView(saved.hFull, rows: R, columns: H, leadingDimension: max(H, 1)), .noTranspose,
                       into: MutableMatrixView(gWhr, rows: Hr, columns: H, leadingDimension: max(H, 1)), beta: 1)
         }
@@ -532,5 +522,85 @@ extension FusedRecurrence {
         for j in 0..<H { n[j] = n[j] + g[j] * hn[j] }
         Elementwise.tanh(n, n, count: H)
         for j in 0..<H { h[j] = (1 - g[H + j]) * n[j] + g[H + j] * h[j] }
+    }
+
+    // The row kernels of the backward, eight lanes at a time (written with SIMD types:
+    // with this many pointers the auto-vectoriser gives up on the plain loops), with the
+    // same formulas, in the same order, for the tail.
+
+    @inlinable @inline(__always)
+    static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+    }
+
+    @inlinable @inline(__always)
+    static func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+    }
+
+    /// One LSTM row of the backward: from the saved gates (i f g o, activated), `tanh(c_t)`,
+    /// `c_{t-1}` and the gradient `dh` reaching `h_t`, the pre-activation gradients `dG`
+    /// (4H) and `dc ← dc_{t-1}` (in place, from `dc_t`).
+    @inlinable @inline(__always)
+    static func lstmRowBackward(gates g: UnsafePointer<Float>, tanhC tc: UnsafePointer<Float>,
+                                cPrev cp: UnsafePointer<Float>, dh dhh: UnsafePointer<Float>,
+                                dc dcb: UnsafeMutablePointer<Float>, dG dgx: UnsafeMutablePointer<Float>, H: Int) {
+        var j = 0
+        while j + 8 <= H {
+            let i = load8(g + j), f = load8(g + H + j), gg = load8(g + 2 * H + j), o = load8(g + 3 * H + j)
+            let t = load8(tc + j), d = load8(dhh + j)
+            let dO = d * t
+            let dC = load8(dcb + j) + d * o * (1 - t * t)
+            store8(dC * gg * i * (1 - i), dgx + j)
+            store8(dC * load8(cp + j) * f * (1 - f), dgx + H + j)
+            store8(dC * i * (1 - gg * gg), dgx + 2 * H + j)
+            store8(dO * o * (1 - o), dgx + 3 * H + j)
+            store8(dC * f, dcb + j)
+            j += 8
+        }
+        while j < H {
+            let i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j]
+            let dO = dhh[j] * tc[j]
+            let dC = dcb[j] + dhh[j] * o * (1 - tc[j] * tc[j])
+            dgx[j] = dC * gg * i * (1 - i)
+            dgx[H + j] = dC * cp[j] * f * (1 - f)
+            dgx[2 * H + j] = dC * i * (1 - gg * gg)
+            dgx[3 * H + j] = dO * o * (1 - o)
+            dcb[j] = dC * f
+            j += 1
+        }
+    }
+
+    /// One GRU row of the backward: from the saved gates (r z n, activated), `W_hn h + b_hn`,
+    /// `h_{t-1}` and `dh` (the gradient reaching `h_t`), the pre-activation gradients for
+    /// the input side `dGx` and the recurrent side `dGh` (3H each; they differ in the n
+    /// block, `dGh_n = dGx_n ⊙ r`), and `dh ← dh ⊙ z` (the direct path to `h_{t-1}`).
+    @inlinable @inline(__always)
+    static func gruRowBackward(gates g: UnsafePointer<Float>, hn: UnsafePointer<Float>, hPrev hp: UnsafePointer<Float>,
+                               dh dhb: UnsafeMutablePointer<Float>, dGx dgx: UnsafeMutablePointer<Float>,
+                               dGh dgh: UnsafeMutablePointer<Float>, H: Int) {
+        var j = 0
+        while j + 8 <= H {
+            let r = load8(g + j), z = load8(g + H + j), n = load8(g + 2 * H + j), d = load8(dhb + j)
+            let dN = d * (1 - z) * (1 - n * n)
+            let dZ = d * (load8(hp + j) - n) * z * (1 - z)
+            let dR = dN * load8(hn + j) * r * (1 - r)
+            store8(dR, dgx + j); store8(dR, dgh + j)
+            store8(dZ, dgx + H + j); store8(dZ, dgh + H + j)
+            store8(dN, dgx + 2 * H + j); store8(dN * r, dgh + 2 * H + j)
+            store8(d * z, dhb + j)
+            j += 8
+        }
+        while j < H {
+            let r = g[j], z = g[H + j], n = g[2 * H + j]
+            let dN = dhb[j] * (1 - z) * (1 - n * n)
+            let dZ = dhb[j] * (hp[j] - n) * z * (1 - z)
+            let dR = dN * hn[j] * r * (1 - r)
+            dgx[j] = dR; dgh[j] = dR
+            dgx[H + j] = dZ; dgh[H + j] = dZ
+            dgx[2 * H + j] = dN; dgh[2 * H + j] = dN * r
+            dhb[j] *= z
+            j += 1
+        }
     }
 }
