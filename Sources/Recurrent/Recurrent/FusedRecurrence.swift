@@ -172,47 +172,53 @@ enum FusedRecurrence {
         let hView = MatrixView(UnsafePointer(hN.pointer), rows: B, columns: Hr, leadingDimension: max(Hr, 1))
         let rs = layout.rowStride
         let bhn = isGRU ? bhh.map { $0 + 2 * H } : nil
+        // The state h_{t-1} the step reads: hN, or (plain RNN) the previous step's output rows.
+        var prevH = hView
         for s in 0..<T {
             let t = reverse ? T - 1 - s : s
             let first = layout.firstRow(t)
             if let hPrev {
                 // Save the state this step reads.
                 for b in 0..<B {
-                    (hPrev.pointer + (first + b * rs) * Hr).update(from: hN.pointer + b * Hr, count: Hr)
+                    (hPrev.pointer + (first + b * rs) * Hr).update(from: prevH.base + b * prevH.leadingDimension, count: Hr)
                     if let cPrev { (cPrev.pointer + (first + b * rs) * H).update(from: cN!.pointer + b * H, count: H) }
                 }
             }
             // RNN, LSTM: xp_t += h_{t-1} · W_hhᵀ (the step's rows of xp, strided); GRU: hh = h_{t-1} · W_hhᵀ.
             let stepXP = layout.step(t, of: xp, width: GH)
             if wholeStepRNN {
-                // Plain RNN, every item active: the activation runs once over the whole
-                // step, B·H contiguous values, instead of B calls of H.
-                let pre: UnsafeMutablePointer<Float>
-                if rs == 1 || B == 1 {
-                    // The step's rows of xp are contiguous already.
-                    if Hr > 0 {
-                        if B == 1 {
-                            BLAS.gemv(whhView, .noTranspose, hN.pointer, into: stepXP.base, beta: 1)
-                        } else {
-                            BLAS.gemm(hView, .noTranspose, whhView, .transpose, into: stepXP, beta: 1)
-                        }
-                    }
-                    pre = stepXP.base
-                } else {
-                    // Batch first: gather the step's strided rows of xp into hh + h·W_hhᵀ.
-                    BLAS.gemm(hView, .noTranspose, whhView, .transpose, into: hhView)
+                // Plain RNN, every item active. The state lives in the output: the step
+                // reads h_{t-1} from the previous step's output rows (BLAS takes them strided)
+                // and activates straight into its own, one pass; small batch-first steps are
+                // gathered first so that the activation runs once over B·H contiguous values.
+                let outStep = layout.step(t, of: output.pointer, width: Hr)
+                if rs != 1 && B > 1 && H < gatherBelowHidden {
+                    BLAS.gemm(prevH, .noTranspose, whhView, .transpose, into: hhView)
                     for b in 0..<B {
                         let src = stepXP.base + b * stepXP.leadingDimension, dst = hh + b * GH
                         for j in 0..<H { dst[j] = src[j] + dst[j] }
                     }
-                    pre = hh
+                    if kind == .rnnTanh { Elementwise.tanh(hh, hN.pointer, count: B * H) } else { Elementwise.relu(hh, hN.pointer, count: B * H) }
+                    for b in 0..<B { (outStep.base + b * outStep.leadingDimension).update(from: hN.pointer + b * Hr, count: H) }
+                    prevH = hView
+                    continue
                 }
-                if kind == .rnnTanh { Elementwise.tanh(pre, hN.pointer, count: B * H) } else { Elementwise.relu(pre, hN.pointer, count: B * H) }
-                if rs == 1 {
-                    (output.pointer + first * Hr).update(from: hN.pointer, count: B * H)
+                if Hr > 0 {
+                    if B == 1 {
+                        BLAS.gemv(whhView, .noTranspose, prevH.base, into: stepXP.base, beta: 1)
+                    } else {
+                        BLAS.gemm(prevH, .noTranspose, whhView, .transpose, into: stepXP, beta: 1)
+                    }
+                }
+                if rs == 1 || B == 1 {
+                    if kind == .rnnTanh { Elementwise.tanh(stepXP.base, outStep.base, count: B * H) } else { Elementwise.relu(stepXP.base, outStep.base, count: B * H) }
                 } else {
-                    for b in 0..<B { (output.pointer + (first + b * rs) * Hr).update(from: hN.pointer + b * Hr, count: H) }
+                    for b in 0..<B {
+                        let src = stepXP.base + b * stepXP.leadingDimension, dst = outStep.base + b * outStep.leadingDimension
+                        if kind == .rnnTanh { Elementwise.tanh(src, dst, count: H) } else { Elementwise.relu(src, dst, count: H) }
+                    }
                 }
+                prevH = outStep.readOnly
                 continue
             }
             if Hr > 0 {
@@ -270,6 +276,11 @@ enum FusedRecurrence {
             }
         }
 
+        if prevH.base != hView.base {
+            // A plain RNN's final state is its last step's output.
+            for b in 0..<B { (hN.pointer + b * Hr).update(from: prevH.base + b * prevH.leadingDimension, count: Hr) }
+        }
+
         var outShape = input.shape
         outShape[outShape.count - 1] = Hr
 
@@ -298,6 +309,11 @@ enum FusedRecurrence {
         }
         return (results[0], results[1], results.count > 2 ? results[2] : nil)
     }
+
+    /// Below this hidden size a batch-first RNN step gathers its rows to run the activation
+    /// once over the whole step (the per-call cost of B short calls dominates); from it on,
+    /// each row is activated straight into the output.
+    @usableFromInline static let gatherBelowHidden = 128
 
     /// Per-step products below this many multiply-adds run on one BLAS thread: OpenBLAS
     /// splits GEMMs above 2¹⁸ multiply-adds (and gemv above 9216 elements) between its
@@ -604,3 +620,4 @@ extension FusedRecurrence {
         }
     }
 }
+
