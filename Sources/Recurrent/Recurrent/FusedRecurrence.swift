@@ -1,4 +1,5 @@
 import LinearAlgebra
+import Synchronization
 
 /// The kind of recurrent cell a fused layer runs, with its gate count.
 public enum CellKind: Sendable, Equatable {
@@ -124,8 +125,9 @@ enum FusedRecurrence {
         // h·W_hhᵀ of the current step: GRU, and batch-first RNN steps.
         let hhCount = isGRU || (wholeStepRNN && layout.rowStride != 1 && B > 1) ? B * GH : 0
         let projectedCount = hasProjection ? B * Hr : 0
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, xpScratch + tanhCScratch + hhCount + projectedCount))
-        defer { scratch.deallocate() }
+        let scratchBlock = ScratchPool.shared.take(xpScratch + tanhCScratch + hhCount + projectedCount)
+        defer { ScratchPool.shared.give(scratchBlock) }
+        let scratch = scratchBlock.pointer
         let gatesBuffer: TensorBuffer? = keepsGates ? TensorBuffer(count: R * GH) : nil
         let xp = gatesBuffer?.pointer ?? scratch
         let hPrev: TensorBuffer? = recording ? TensorBuffer(count: R * Hr) : nil      // the state each step read
@@ -390,9 +392,9 @@ enum FusedRecurrence {
         // unless variable lengths skip it (then they start at zero).
         let dGCount = R * GH, dGhCount = isGRU ? R * GH : 0, dHsCount = hasProjection ? R * Hr : 0
         let dcCount = isLSTM ? B * H : 0, dhFullCount = hasProjection ? B * H : 0
-        let scratch = UnsafeMutablePointer<Float>.allocate(
-            capacity: max(1, dGCount + dGhCount + dHsCount + 2 * B * Hr + dcCount + dhFullCount))
-        defer { scratch.deallocate() }
+        let scratchBlock = ScratchPool.shared.take(dGCount + dGhCount + dHsCount + 2 * B * Hr + dcCount + dhFullCount)
+        defer { ScratchPool.shared.give(scratchBlock) }
+        let scratch = scratchBlock.pointer
         let dGx = scratch
         let dGh = isGRU ? dGx + dGCount : dGx
         let dHs = dGx + dGCount + dGhCount              // dh per step, for W_hr
@@ -621,3 +623,59 @@ extension FusedRecurrence {
     }
 }
 
+/// Scratch memory that the fused layers reuse from call to call.
+///
+/// A layer's scratch is large (the input projection of every step: 13 MB for 100 steps of
+/// 64 × 512). Freshly allocated at every call, glibc maps it anew and the kernel zeroes
+/// every page on first touch: that cost a tenth of a large RNN's forward. The pool keeps
+/// the two largest blocks given back (blocks under 256 KB are simply freed) and hands out
+/// the smallest one that fits; it is shared by all threads, behind a lock taken twice per
+/// layer call, never per step.
+@usableFromInline
+final class ScratchPool: @unchecked Sendable {
+    /// A block of `capacity` floats, uninitialised.
+    @usableFromInline
+    struct Block: @unchecked Sendable {
+        @usableFromInline let pointer: UnsafeMutablePointer<Float>
+        @usableFromInline let capacity: Int
+    }
+
+    @usableFromInline static let shared = ScratchPool()
+    /// Blocks below this many floats are not kept.
+    static let minimumPooled = 1 << 16
+    /// At most this many blocks are kept.
+    static let maximumKept = 2
+    private let blocks = Mutex<[Block]>([])
+
+    /// A block of at least `count` floats (uninitialised).
+    @usableFromInline
+    func take(_ count: Int) -> Block {
+        let count = max(count, 1)
+        if count >= Self.minimumPooled {
+            let found: Block? = blocks.withLock { blocks in
+                var best: Int?
+                for (i, b) in blocks.enumerated() where b.capacity >= count {
+                    if best == nil || b.capacity < blocks[best!].capacity { best = i }
+                }
+                return best.map { blocks.remove(at: $0) }
+            }
+            if let found { return found }
+        }
+        return Block(pointer: .allocate(capacity: count), capacity: count)
+    }
+
+    /// Gives a block back: kept if it is among the largest, freed otherwise.
+    @usableFromInline
+    func give(_ block: Block) {
+        guard block.capacity >= Self.minimumPooled else { block.pointer.deallocate(); return }
+        let evicted: Block? = blocks.withLock { blocks in
+            if blocks.count < Self.maximumKept { blocks.append(block); return nil }
+            let smallest = blocks.indices.min { blocks[$0].capacity < blocks[$1].capacity }!
+            guard blocks[smallest].capacity < block.capacity else { return block }
+            let old = blocks[smallest]
+            blocks[smallest] = block
+            return old
+        }
+        evicted?.pointer.deallocate()
+    }
+}
