@@ -63,7 +63,10 @@ extension Tensor {
         }
         let wv = MatrixView(w.pointer, rows: outFeatures, columns: inFeatures, leadingDimension: ldIn)
         if n == 1 {
+            // One row: small enough that a second OpenBLAS thread only adds its wake-up cost.
+            let threads = FusedRecurrence.singleThreadedSteps(multiplyAdds: outFeatures * inFeatures)
             BLAS.gemv(wv, .noTranspose, x.pointer, into: storage.pointer, beta: b == nil ? 0 : 1)
+            FusedRecurrence.restoreThreads(threads)
         } else {
             BLAS.gemm(MatrixView(x.pointer, rows: n, columns: inFeatures, leadingDimension: ldIn), .noTranspose,
                       wv, .transpose, into: y, beta: b == nil ? 0 : 1)
@@ -73,6 +76,8 @@ extension Tensor {
         return result("AddmmBackward", shape: outShape, storage: storage, inputs: inputs,
                       recording: needsRecording(inputs)) { g, grads in
             let gv = MatrixView(g, rows: n, columns: outFeatures, leadingDimension: ldOut)
+            let threads = n == 1 ? FusedRecurrence.singleThreadedSteps(multiplyAdds: outFeatures * inFeatures) : nil
+            defer { FusedRecurrence.restoreThreads(threads) }
             if let gx = grads[0] {   // dX += dY · W
                 if n == 1 {
                     BLAS.gemv(wv, .transpose, g, into: gx, beta: 1)
