@@ -1,6 +1,5 @@
 import Dispatch
 import Foundation
-import Synchronization
 import XCTest
 @testable import Recurrent
 
@@ -49,8 +48,8 @@ final class ConcurrencyTests: XCTestCase {
         let before = model.parameters().map(\.scalars)
         let expected = try withoutGradients { try inputs.map { try model($0).scalars } }
 
-        let results = Mutex<[[[Float]]]>(Array(repeating: [], count: width))
-        let failures = Mutex<[String]>([])
+        let results = Locked<[[[Float]]]>(Array(repeating: [], count: width))
+        let failures = Locked<[String]>([])
         let rounds = 10
         DispatchQueue.concurrentPerform(iterations: width) { i in
             for _ in 0..<rounds {
@@ -137,8 +136,8 @@ final class ConcurrencyTests: XCTestCase {
             let expected = try (0..<width).map { try step(sequentialModels[$0], $0) }
 
             let concurrentModels = try copies()
-            let results = Mutex<[[[Float]]]>(Array(repeating: [], count: width))
-            let failures = Mutex<[String]>([])
+            let results = Locked<[[[Float]]]>(Array(repeating: [], count: width))
+            let failures = Locked<[String]>([])
             DispatchQueue.concurrentPerform(iterations: width) { i in
                 do {
                     let r = try step(concurrentModels[i], i)
@@ -167,7 +166,7 @@ final class ConcurrencyTests: XCTestCase {
         let insideNoGrad = DispatchSemaphore(value: 0)
         let otherRecorded = DispatchSemaphore(value: 0)
         let finished = DispatchSemaphore(value: 0)
-        let report = Mutex<[String: String]>([:])
+        let report = Locked<[String: String]>([:])
 
         let quiet = Thread {
             withoutGradients {
@@ -305,7 +304,7 @@ final class ConcurrencyTests: XCTestCase {
     /// ends where 8,000 sequential draws end.
     func testDefaultRandomStreamIsLockedAcrossThreads() {
         RandomState.manualSeed(1234)
-        let draws = Mutex<[UInt64]>([])
+        let draws = Locked<[UInt64]>([])
         DispatchQueue.concurrentPerform(iterations: width) { _ in
             var mine: [UInt64] = []
             for _ in 0..<1000 { mine.append(RandomState.withGenerator { $0.next() }) }

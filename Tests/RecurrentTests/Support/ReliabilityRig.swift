@@ -72,3 +72,20 @@ func assertBitIdentical(_ actual: [Float], _ expected: [Float], _ message: @auto
                 file: file, line: line)
     }
 }
+
+/// A value behind an `NSLock`, for collecting results from worker threads in tests.
+///
+/// Not `Synchronization.Mutex`: its contended path is invisible to ThreadSanitizer (see
+/// Scripts/tsan-suppressions.txt), which would report the collected values as racing.
+final class Locked<Value>: @unchecked Sendable {
+    private var value: Value
+    private let lock = NSLock()
+
+    init(_ value: Value) { self.value = value }
+
+    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}
