@@ -44,6 +44,10 @@ struct Names: ParsableCommand {
     @Option(help: "The seed of the initialisation and of the shuffles.")
     var seed: UInt64 = 0
 
+    @Option(name: .customLong("per-language"),
+            help: "Use only the first N training and test names of each language (for quick runs).")
+    var perLanguage: Int?
+
     @Option(help: "The folder the plots are written to.")
     var output: String = "output/"
 
@@ -66,13 +70,15 @@ struct Names: ParsableCommand {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard hidden >= 1 else { throw ValidationError("--hidden must be at least 1") }
+        if let perLanguage { guard perLanguage >= 1 else { throw ValidationError("--per-language must be at least 1") } }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         if let lr { guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") } }
     }
 
     func run() throws {
         BLASThreads.set(threads)
-        let dataset = try NamesDataset.loadBundled()
+        let all = try NamesDataset.loadBundled()
+        let dataset = perLanguage.map { all.subset(perLanguage: $0) } ?? all
         let namesModel: NamesModel
         if let load {
             namesModel = try NamesModel.load(from: URL(fileURLWithPath: load))

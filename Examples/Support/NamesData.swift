@@ -30,7 +30,10 @@ public enum NamesAlphabet {
     /// dropped) — the tutorial's `unicodeToAscii`.
     public static func fold(_ name: String) -> String {
         var result = String.UnicodeScalarView()
-        for scalar in name.decomposedStringWithCanonicalMapping.unicodeScalars {
+        // Most names are ASCII already: no decomposition needed, only the filter.
+        let scalars = name.utf8.allSatisfy { $0 < 0x80 } ? name.unicodeScalars
+                                                        : name.decomposedStringWithCanonicalMapping.unicodeScalars
+        for scalar in scalars {
             if scalar.properties.generalCategory == .nonspacingMark { continue }
             if index(of: scalar) != nil { result.append(scalar) }
         }
@@ -108,7 +111,10 @@ public struct NamesDataset: Sendable {
         var train: [NameSample] = [], test: [NameSample] = []
         for (language, file) in files.enumerated() {
             let names = file.text.split(whereSeparator: \.isNewline)
-                .map { $0.trimmingCharacters(in: .whitespaces) }
+                .map { line in   // trimming is slow in Foundation; most lines need none
+                    line.first?.isWhitespace == true || line.last?.isWhitespace == true
+                        ? line.trimmingCharacters(in: .whitespaces) : String(line)
+                }
                 .filter { !$0.isEmpty }
             for (i, name) in names.enumerated() {
                 let sample = NameSample(name: name, language: language)

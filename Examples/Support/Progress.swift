@@ -39,6 +39,7 @@ public final class ProgressLine {
     private var lastDraw = Date.distantPast
     private var lastLength = 0
     private var items = 0
+    private var lastPlainEpoch = 0
 
     /// A progress line for `totalEpochs` epochs; by default live on a terminal and plain
     /// otherwise (see ``ProgressLine/defaultStyle``).
@@ -81,7 +82,9 @@ public final class ProgressLine {
             lastLength = text.count
             FileHandle.standardOutput.write(Data(("\r" + text + String(repeating: " ", count: padding)).utf8))
         case .plain:
-            guard fraction >= 1, epoch % plainEvery == 0 || epoch == totalEpochs || epoch == 1 else { return }
+            guard fraction >= 1, epoch != lastPlainEpoch,
+                  epoch % plainEvery == 0 || epoch == totalEpochs || epoch == 1 else { return }
+            lastPlainEpoch = epoch
             print(fields(epoch: epoch, loss: loss, elapsedLabel: "elapsed "))
         }
     }
