@@ -107,6 +107,43 @@ final class ConcurrencyTests: XCTestCase {
         }
     }
 
+    /// Inference large enough for the fused layers to reuse pooled scratch blocks (the
+    /// input projection of 64 steps × 16 × 4·64 gates is over the pool's 64 Ki-float
+    /// threshold): 8 threads take and give back the shared blocks at once, and every result
+    /// is still bit-identical to one thread (with one BLAS thread; see below).
+    func testLargeInferenceFromEightThreadsSharesScratchSafely() throws {
+        // One BLAS thread, as OpenBLAS recommends for applications that are multi-threaded
+        // themselves: the fused layers switch the process-wide BLAS thread count to 1 around
+        // their small per-step products, so with more threads a call's large products run
+        // on 1 or N threads depending on what other calls are doing at that moment, and
+        // OpenBLAS rounds differently with another thread count (RELIABILITY.md).
+        let savedThreads = BLASThreads.count
+        BLASThreads.set(1)
+        defer { BLASThreads.set(savedThreads) }
+        let model = try SequenceClassifier(kind: .lstm, inputSize: 8, hiddenSize: 64, numLayers: 2, seed: 11).eval()
+        var generator = SeededGenerator(seed: 12)
+        let inputs = (0..<width).map { _ in Tensor(normal: [64, 16, 8], using: &generator) }
+        let expected = try withoutGradients { try inputs.map { try model($0).scalars } }
+        let results = Locked<[[[Float]]]>(Array(repeating: [], count: width))
+        let failures = Locked<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: width) { i in
+            for _ in 0..<3 {
+                do {
+                    let scalars = try withoutGradients { try model(inputs[i]).scalars }
+                    results.withLock { $0[i].append(scalars) }
+                } catch {
+                    failures.withLock { $0.append("thread \(i): \(error)") }
+                }
+            }
+        }
+        XCTAssertEqual(failures.withLock { $0 }, [])
+        let collected = results.withLock { $0 }
+        for i in 0..<width {
+            XCTAssertEqual(collected[i].count, 3)
+            for scalars in collected[i] { assertBitIdentical(scalars, expected[i], "thread \(i)") }
+        }
+    }
+
     // MARK: - Training on separate instances
 
     /// Forward, backward and an SGD step on 8 separate copies of a module at once give the
