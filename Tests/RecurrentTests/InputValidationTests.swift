@@ -65,6 +65,26 @@ final class InputValidationTests: XCTestCase {
         }
     }
 
+    /// A rejected configuration draws nothing from the default random stream (a failed call
+    /// leaves the global state as it was); an accepted one draws one seed, as before.
+    func testRejectedConfigurationLeavesTheDefaultStreamAlone() throws {
+        RandomState.manualSeed(77)
+        let before = RandomState.state
+        let rejected: [() throws -> Module] = [
+            { try RNN(inputSize: 0, hiddenSize: 4) },
+            { try GRU(inputSize: 3, hiddenSize: 4, dropout: 2) },
+            { try LSTM(inputSize: 3, hiddenSize: 4, projSize: 9) },
+            { try LSTM(inputSize: 3, hiddenSize: 4, numLayers: 0) },
+            { try RNN(inputSize: 3, hiddenSize: Int.max / 2) },
+            { try LSTMCell(inputSize: 3, hiddenSize: 0) },
+            { try Dropout(p: -1) },
+        ]
+        for make in rejected { XCTAssertThrowsError(try make()) }
+        XCTAssertEqual(RandomState.state, before, "a rejected configuration advanced the default stream")
+        _ = try GRU(inputSize: 3, hiddenSize: 4)
+        XCTAssertNotEqual(RandomState.state, before)
+    }
+
     /// `loadStateDict` with one wrong shape among good tensors changes no parameter, in a
     /// stacked bidirectional LSTM (many parameters, the bad one last in order).
     func testFailedLoadStateDictChangesNoParameter() throws {

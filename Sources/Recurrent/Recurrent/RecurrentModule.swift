@@ -49,7 +49,7 @@ public class RecurrentBase: Module, @unchecked Sendable {
     public var outputHiddenSize: Int { projSize > 0 ? projSize : hiddenSize }
 
     init(kind: CellKind, inputSize: Int, hiddenSize: Int, numLayers: Int, bias: Bool, batchFirst: Bool,
-         dropout: Float, bidirectional: Bool, projSize: Int, generator: inout SeededGenerator) throws {
+         dropout: Float, bidirectional: Bool, projSize: Int, seed: UInt64?) throws {
         guard inputSize > 0, hiddenSize > 0 else {
             throw TensorError.invalidArgument("expected inputSize and hiddenSize > 0, got \(inputSize) and \(hiddenSize)")
         }
@@ -66,6 +66,9 @@ public class RecurrentBase: Module, @unchecked Sendable {
         let outputSize = projSize > 0 ? projSize : hiddenSize
         try checkWeightElementCounts([[kind.gateCount, hiddenSize, inputSize],
                                       [kind.gateCount, hiddenSize, bidirectional ? 2 : 1, outputSize]])
+        // Drawn only once the configuration is valid: a rejected one leaves the default
+        // stream where it was.
+        var generator = seed.map { SeededGenerator(seed: $0) } ?? RandomState.withGenerator { SeededGenerator(seed: $0.next()) }
         self.kind = kind
         self.inputSize = inputSize
         self.hiddenSize = hiddenSize
@@ -280,10 +283,9 @@ public final class RNN: RecurrentBase, @unchecked Sendable {
     public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, nonlinearity: Nonlinearity = .tanh,
                 bias: Bool = true, batchFirst: Bool = false, dropout: Float = 0, bidirectional: Bool = false,
                 seed: UInt64? = nil) throws {
-        var generator = seed.map { SeededGenerator(seed: $0) } ?? RandomState.withGenerator { SeededGenerator(seed: $0.next()) }
         try super.init(kind: nonlinearity == .tanh ? .rnnTanh : .rnnReLU, inputSize: inputSize, hiddenSize: hiddenSize,
                        numLayers: numLayers, bias: bias, batchFirst: batchFirst, dropout: dropout,
-                       bidirectional: bidirectional, projSize: 0, generator: &generator)
+                       bidirectional: bidirectional, projSize: 0, seed: seed)
     }
 
     /// Runs the RNN over `input`, from `h0` (zeros when `nil`).
@@ -311,10 +313,9 @@ public final class GRU: RecurrentBase, @unchecked Sendable {
     /// - Throws: ``TensorError/invalidArgument(_:)`` for sizes below 1 or a dropout outside [0, 1].
     public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, bias: Bool = true, batchFirst: Bool = false,
                 dropout: Float = 0, bidirectional: Bool = false, seed: UInt64? = nil) throws {
-        var generator = seed.map { SeededGenerator(seed: $0) } ?? RandomState.withGenerator { SeededGenerator(seed: $0.next()) }
         try super.init(kind: .gru, inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, bias: bias,
                        batchFirst: batchFirst, dropout: dropout, bidirectional: bidirectional, projSize: 0,
-                       generator: &generator)
+                       seed: seed)
     }
 
     /// Runs the GRU over `input` from `h0` (zeros when `nil`); see ``RNN/callAsFunction(_:_:lengths:)``.
@@ -339,10 +340,9 @@ public final class LSTM: RecurrentBase, @unchecked Sendable {
     ///   [0, 1], or `projSize >= hiddenSize`.
     public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, bias: Bool = true, batchFirst: Bool = false,
                 dropout: Float = 0, bidirectional: Bool = false, projSize: Int = 0, seed: UInt64? = nil) throws {
-        var generator = seed.map { SeededGenerator(seed: $0) } ?? RandomState.withGenerator { SeededGenerator(seed: $0.next()) }
         try super.init(kind: .lstm, inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, bias: bias,
                        batchFirst: batchFirst, dropout: dropout, bidirectional: bidirectional, projSize: projSize,
-                       generator: &generator)
+                       seed: seed)
     }
 
     /// Runs the LSTM over `input` from the state `(h, c)` (zeros when `nil`).
