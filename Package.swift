@@ -18,6 +18,11 @@ let examples = [
     example("SeedNNRNN", product: "seed-nn-rnn"),
     example("Airline", product: "airline"),
     example("Names", product: "names"),
+    example("OneToOne", product: "one-to-one"),
+    example("Generate", product: "generate"),
+    example("Tagging", product: "tagging"),
+    example("Translate", product: "translate"),
+    example("LongRange", product: "long-range"),
 ]
 
 let package = Package(
