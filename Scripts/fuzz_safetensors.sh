@@ -13,8 +13,8 @@
 #
 # mutation: the seeded random-mutation XCTest (SafeTensorsFuzzTests) with
 #   $SAFETENSORS_FUZZ_ITERATIONS iterations (default 2000000) and $SAFETENSORS_FUZZ_SEED,
-#   built in $FUZZ_CONFIGURATION (default release; use debug if a test file does not
-#   build in release); no libFuzzer needed.
+#   built in $FUZZ_CONFIGURATION (default release, with -enable-testing for the tests'
+#   @testable imports); no libFuzzer needed.
 #
 # Both print the number of executions and exit non-zero when an input crashes the reader.
 set -euo pipefail
@@ -55,7 +55,7 @@ libfuzzer)
 mutation)
     export SAFETENSORS_FUZZ_ITERATIONS="${SAFETENSORS_FUZZ_ITERATIONS:-2000000}"
     echo "== $SAFETENSORS_FUZZ_ITERATIONS mutations, seed ${SAFETENSORS_FUZZ_SEED:-default}"
-    swift test -c "${FUZZ_CONFIGURATION:-release}" --scratch-path "$WORK/spm-test" --disable-swift-testing \
+    swift test -c "${FUZZ_CONFIGURATION:-release}" -Xswiftc -enable-testing --scratch-path "$WORK/spm-test" --disable-swift-testing \
         --filter SafeTensorsFuzzTests 2>&1 | grep -E "safetensors fuzz|error|passed|failed"
     ;;
 *)
