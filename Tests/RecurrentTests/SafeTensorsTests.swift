@@ -189,7 +189,7 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertEqual(try SafeTensors.read(from: try SafeTensors.encode([:])).count, 0)
     }
 
-    func testLargeFileRoundTripThroughMemoryMapping() throws {
+    func testLargeFileRoundTrip() throws {
         var generator = SeededGenerator(seed: 3)
         let big = Tensor(uniform: [500, 1000], low: -1, high: 1, using: &generator)
         let small = Tensor(uniform: [7], low: -1, high: 1, using: &generator)
@@ -203,6 +203,45 @@ final class SafeTensorsTests: XCTestCase {
         let header = try SafeTensors.readHeader(from: url)
         XCTAssertEqual(header.names, ["big", "small"])
         XCTAssertEqual(header.entries[0].byteRange, 0..<1_000_000)
+    }
+
+    /// `readHeader(from:)` reads only the length field and the header, yet accepts and
+    /// rejects exactly what a whole-file read does, with the same errors: an empty file, a
+    /// short one, a header longer than the file or the limit, data shorter or longer than the
+    /// header's byte ranges.
+    func testHeaderOnlyReadAgreesWithWholeFileRead() throws {
+        let valid = try SafeTensors.encode(["a": Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6]),
+                                            "b": Tensor(shape: [1], scalars: [7])])
+        func withLength(_ length: UInt64, _ rest: Data) -> Data {
+            withUnsafeBytes(of: length.littleEndian) { Data($0) } + rest
+        }
+        let cases: [(String, Data)] = [
+            ("empty", Data()),
+            ("three bytes", Data([1, 2, 3])),
+            ("valid", valid),
+            ("one byte of data missing", valid.dropLast()),
+            ("one byte of data too many", valid + Data([0])),
+            ("header longer than the file", withLength(UInt64(valid.count), valid.dropFirst(8))),
+            ("header longer than the limit", withLength(UInt64(SafeTensors.maximumHeaderByteCount) + 1, Data(count: 16))),
+            ("length only", withLength(0, Data())),
+        ]
+        for (name, bytes) in cases {
+            let url = temporaryDirectory.appendingPathComponent("case.safetensors")
+            try bytes.write(to: url)
+            let whole = Result { try SafeTensorsFile(data: bytes).header }
+            let headerOnly = Result { try SafeTensors.readHeader(from: url) }
+            switch (whole, headerOnly) {
+            case let (.success(a), .success(b)):
+                XCTAssertEqual(a, b, name)
+            case let (.failure(a), .failure(b)):
+                XCTAssertEqual(a as? SafeTensorsError, b as? SafeTensorsError, name)
+            default:
+                XCTFail("\(name): whole-file read \(whole), header-only read \(headerOnly)")
+            }
+        }
+        XCTAssertThrowsError(try SafeTensors.readHeader(from: temporaryDirectory.appendingPathComponent("missing.safetensors"))) {
+            guard case .io = $0 as? SafeTensorsError else { return XCTFail("\($0)") }
+        }
     }
 
     func testAtomicWriteReplacesTheFileAndLeavesNoTemporaryFiles() throws {

@@ -11,9 +11,10 @@ import Foundation
 /// Reading converts every tensor to `Float`: `F32` as it is; `F64`, `F16`, `BF16`,
 /// `F8_E4M3` and `F8_E5M2` rounded to the nearest `Float` (exact for all but `F64`); the
 /// integer dtypes (`I8`…`I64`, `U8`…`U64`) rounded to the nearest `Float` (exact up to
-/// 2²⁴ in magnitude); `BOOL` as 0 or 1. Files are memory-mapped and each tensor is
-/// converted straight from the mapping into its own storage, so a file is never held twice
-/// in memory. Names are kept exactly as written.
+/// 2²⁴ in magnitude); `BOOL` as 0 or 1. Files are read (not memory-mapped, so that a file
+/// truncated by another process mid-read is an error, not a `SIGBUS`) and each tensor is
+/// converted from the read bytes into its own storage; ``readHeader(from:)`` reads only the
+/// header. Names are kept exactly as written.
 ///
 /// Reading is as strict as the reference loader (anything read here loads in Python) and
 /// never traps: every malformation is a thrown ``SafeTensorsError``.
@@ -113,7 +114,34 @@ public enum SafeTensors {
     ///
     /// - Throws: ``SafeTensorsError`` when the file cannot be read or is malformed.
     public static func readHeader(from url: URL) throws -> SafeTensorsHeader {
-        try SafeTensorsHeader(data: try mappedContents(of: url))
+        let handle: FileHandle
+        do {
+            handle = try FileHandle(forReadingFrom: url)
+        } catch {
+            throw SafeTensorsError.io(path: url.path, message: "cannot read: \(error.localizedDescription)")
+        }
+        defer { try? handle.close() }
+        do {
+            let fileByteCount = Int(try handle.seekToEnd())
+            try handle.seek(toOffset: 0)
+            var prefix = try handle.read(upToCount: 8) ?? Data()
+            guard prefix.count == 8 else { throw SafeTensorsError.fileTooShort(byteCount: prefix.count) }
+            let declared = prefix.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+            // Only a declared length that the header checks would accept is read; the checks
+            // themselves (and their errors) are those of a whole-file read.
+            if declared <= UInt64(maximumHeaderByteCount), declared <= UInt64(fileByteCount - 8) {
+                let header = try handle.read(upToCount: Int(declared)) ?? Data()
+                guard header.count == Int(declared) else {
+                    throw SafeTensorsError.io(path: url.path, message: "the file shrank while it was read")
+                }
+                prefix.append(header)
+            }
+            return try prefix.withUnsafeBytes { try SafeTensorsHeader(prefix: $0, fileByteCount: fileByteCount) }
+        } catch let error as SafeTensorsError {
+            throw error
+        } catch {
+            throw SafeTensorsError.io(path: url.path, message: "cannot read: \(error.localizedDescription)")
+        }
     }
 
     /// The tensors encoded as a safetensors file.
@@ -226,10 +254,12 @@ public enum SafeTensors {
         }
     }
 
-    /// The contents of `url`, memory-mapped.
-    static func mappedContents(of url: URL) throws -> Data {
+    /// The contents of `url`, read into memory. The file is read, not memory-mapped, so that
+    /// another process truncating it mid-read yields a short read (and a thrown error), never
+    /// a `SIGBUS` in the host process.
+    static func contents(of url: URL) throws -> Data {
         do {
-            return try Data(contentsOf: url, options: .alwaysMapped)
+            return try Data(contentsOf: url)
         } catch {
             throw SafeTensorsError.io(path: url.path, message: "cannot read: \(error.localizedDescription)")
         }
@@ -276,21 +306,30 @@ public struct SafeTensorsHeader: Equatable, Sendable {
     }
 
     init(bytes: UnsafeRawBufferPointer) throws {
-        guard bytes.count >= 8 else { throw SafeTensorsError.fileTooShort(byteCount: bytes.count) }
+        try self.init(prefix: bytes, fileByteCount: bytes.count)
+    }
+
+    /// The header of a file of `fileByteCount` bytes whose first bytes are `bytes`: at least
+    /// the 8-byte length and, when that length passes the checks, the whole header.
+    init(prefix bytes: UnsafeRawBufferPointer, fileByteCount: Int) throws {
+        guard fileByteCount >= 8, bytes.count >= 8 else {
+            throw SafeTensorsError.fileTooShort(byteCount: min(fileByteCount, bytes.count))
+        }
         let declared = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
         guard declared <= UInt64(SafeTensors.maximumHeaderByteCount) else {
             throw SafeTensorsError.headerTooLarge(declared: declared, limit: SafeTensors.maximumHeaderByteCount)
         }
         let headerCount = Int(declared)
-        guard headerCount <= bytes.count - 8 else {
-            throw SafeTensorsError.headerLengthExceedsFile(declared: declared, available: bytes.count - 8)
+        guard headerCount <= fileByteCount - 8 else {
+            throw SafeTensorsError.headerLengthExceedsFile(declared: declared, available: fileByteCount - 8)
         }
+        precondition(bytes.count >= 8 + headerCount, "the caller reads the whole header")
         let headerBytes = UnsafeRawBufferPointer(rebasing: bytes[8..<(8 + headerCount)])
         guard Self.isValidUTF8(headerBytes) else { throw SafeTensorsError.headerNotUTF8 }
         let json = try HeaderJSONParser.parse(headerBytes)
         guard case let .object(pairs) = json else { throw SafeTensorsError.headerNotObject(found: json.summary) }
 
-        let dataCount = bytes.count - 8 - headerCount
+        let dataCount = fileByteCount - 8 - headerCount
         var metadata: [String: String] = [:]
         var entries: [SafeTensorsEntry] = []
         for (name, value) in pairs {
@@ -433,13 +472,13 @@ public struct SafeTensorsFile: @unchecked Sendable {
     /// The tensor names in file order.
     public var names: [String] { header.names }
 
-    /// Reads the safetensors file at `url`, memory-mapped, converting each tensor straight
-    /// from the mapping into its storage.
+    /// Reads the safetensors file at `url`, converting each tensor from the read bytes into
+    /// its storage.
     ///
     /// - Throws: ``SafeTensorsError/io(path:message:)`` when the file cannot be read, and
     ///   the errors of ``init(data:)``.
     public init(contentsOf url: URL) throws {
-        try self.init(data: try SafeTensors.mappedContents(of: url))
+        try self.init(data: try SafeTensors.contents(of: url))
     }
 
     /// Reads a safetensors file held in `data`.
