@@ -22,19 +22,30 @@ public final class NameGenerator: Module, @unchecked Sendable {
     public let hiddenSize: Int
     /// The language of each conditioning index.
     public let languages: [String]
+    /// The dropout probability on the recurrent outputs before the head, in training mode
+    /// only (``Module/train(_:)``); 0 for none.
+    public let dropout: Float
+    /// The source of the dropout masks.
+    private var dropoutGenerator: SeededGenerator
 
     /// The number of input features per step: the languages and the 58 tokens.
     public var inputSize: Int { languages.count + GenerationTokens.count }
 
     /// A freshly initialised generator: the layer draws its weights from `seed`, the head
-    /// from a generator seeded with `seed + 1`.
+    /// from a generator seeded with `seed + 1`, the dropout masks from one seeded with `seed + 2`.
     ///
     /// - Throws: ``TensorError/invalidArgument(_:)`` for a hidden size below 1,
-    ///   ``GenerationError/invalidOption(_:expected:got:)`` for no language.
-    public init(kind: CellKindOption, hiddenSize: Int, languages: [String], seed: UInt64) throws {
+    ///   ``GenerationError/invalidOption(_:expected:got:)`` for no language or a dropout
+    ///   probability outside `[0, 1)`.
+    public init(kind: CellKindOption, hiddenSize: Int, languages: [String], dropout: Float = 0, seed: UInt64) throws {
         guard !languages.isEmpty else {
             throw GenerationError.invalidOption("languages", expected: "at least one language", got: "none")
         }
+        guard dropout >= 0, dropout < 1 else {
+            throw GenerationError.invalidOption("dropout", expected: "a probability in [0, 1)", got: "\(dropout)")
+        }
+        self.dropout = dropout
+        dropoutGenerator = SeededGenerator(seed: seed &+ 2)
         self.kind = kind
         self.hiddenSize = hiddenSize
         self.languages = languages
@@ -46,11 +57,14 @@ public final class NameGenerator: Module, @unchecked Sendable {
 
     /// The logits `(B·T, 58)` of every step of a batch-first input `(B, T, inputSize)`,
     /// row `b·T + t` for step `t` of sequence `b` (the order of ``GenerationBatch/targets``).
+    /// In training mode the recurrent outputs go through ``dropout`` first.
     ///
     /// - Throws: ``TensorError`` when the shapes or lengths do not fit.
     public func logits(_ input: Tensor, lengths: [Int]? = nil) throws -> Tensor {
         let (output, _) = try runRecurrent(rnn, input, lengths: lengths)
-        return try fc(output.reshaped([-1, hiddenSize]))
+        let features = try output.reshaped([-1, hiddenSize])
+            .dropout(p: dropout, training: isTraining, using: &dropoutGenerator)
+        return try fc(features)
     }
 
     /// The masked cross-entropy of `batch`: the mean (or sum) over its predicted characters
@@ -73,7 +87,7 @@ public final class NameGenerator: Module, @unchecked Sendable {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try saveStateDict(to: url, metadata: [
             "format": "pt", "model": kind.rawValue, "hidden_size": String(hiddenSize),
-            "languages": languages.joined(separator: ","), "task": "generate",
+            "languages": languages.joined(separator: ","), "dropout": String(dropout), "task": "generate",
         ])
     }
 }
@@ -81,12 +95,15 @@ public final class NameGenerator: Module, @unchecked Sendable {
 /// The mean negative log-likelihood per predicted character (nats/char) of `model` on
 /// `samples`: `Σ −log P(target)` over every letter and the end of every name, divided by
 /// the number of those characters (padding excluded), computed in batches of `batchSize`
-/// without recording gradients. NaN for no sample.
+/// without recording gradients, in evaluation mode (no dropout). NaN for no sample.
 ///
 /// - Throws: ``ExampleDataError/invalidData(_:)`` for a name without letters or a
 ///   language out of range; ``TensorError`` on a shape error (a bug).
 public func heldOutLoss(_ model: NameGenerator, on samples: [NameSample], batchSize: Int = 512) throws -> Double {
-    try withoutGradients {
+    let wasTraining = model.isTraining
+    model.eval()
+    defer { model.train(wasTraining) }
+    return try withoutGradients {
         var total = 0.0, count = 0
         var start = 0
         while start < samples.count {

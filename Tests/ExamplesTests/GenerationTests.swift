@@ -154,6 +154,15 @@ final class GenerationTests: XCTestCase {
         XCTAssertThrowsError(try GenerationRequest.startLetters(""))
     }
 
+    func testLearningRateSchedule() {
+        var options = GenerationOptions()
+        options.epochs = 12
+        options.learningRate = 0.008
+        XCTAssertEqual((1...12).map { options.learningRate(atEpoch: $0) }, [Float](repeating: 0.008, count: 8) + [Float](repeating: 0.002, count: 4))
+        options.epochs = 1
+        XCTAssertEqual(options.learningRate(atEpoch: 1), 0.008)
+    }
+
     func testShortTrainingRunLowersTheLoss() throws {
         let data = try NamesDataset.loadBundled().subset(perLanguage: 8)
         var options = GenerationOptions()
@@ -174,6 +183,10 @@ final class GenerationTests: XCTestCase {
         XCTAssertLessThan(metrics.trainLosses.first!, Foundation.log(58.0) + 0.2)
         let svg = GenerationPlots.loss(metrics).svg()
         XCTAssertTrue(svg.contains("held-out") && svg.contains("bigram baseline"))
+
+        // Evaluation mode: no dropout, the same loss twice.
+        XCTAssertFalse(model.isTraining)
+        XCTAssertEqual(try heldOutLoss(model, on: data.test), try heldOutLoss(model, on: data.test))
 
         var bad = options
         bad.batchSize = 0
