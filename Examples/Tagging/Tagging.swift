@@ -47,10 +47,14 @@ struct Tagging: ParsableCommand {
     var batchSize: Int = TaggingOptions().batchSize
 
     @Option(name: .customLong("train-sentences"), help: "The number of training sentences.")
-    var trainSentences: Int = 6000
+    var trainSentences: Int = 5000
 
     @Option(name: .customLong("test-sentences"), help: "The number of held-out sentences.")
     var testSentences: Int = 1000
+
+    @Option(name: .customLong("word-dropout"),
+            help: "The probability with which a training token's word is replaced by <unk> (its spelling and shape stay).")
+    var wordDropout: Double = TaggingOptions().wordDropout
 
     @Option(help: "The seed of the corpus, the surname split, the initialisation and the shuffles.")
     var seed: UInt64 = 0
@@ -80,6 +84,9 @@ struct Tagging: ParsableCommand {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
         guard trainSentences >= 1 else { throw ValidationError("--train-sentences must be at least 1, got \(trainSentences)") }
         guard testSentences >= 1 else { throw ValidationError("--test-sentences must be at least 1, got \(testSentences)") }
+        guard wordDropout >= 0, wordDropout < 1 else {
+            throw ValidationError("--word-dropout must be in [0, 1), got \(wordDropout)")
+        }
         guard show >= 0 else { throw ValidationError("--show must be at least 0, got \(show)") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if let empty = tag.firstIndex(where: { TaggingTokenizer.tokens(of: $0).isEmpty }) {
@@ -97,6 +104,7 @@ struct Tagging: ParsableCommand {
         options.learningRate = lr
         options.batchSize = batchSize
         options.seed = seed
+        options.wordDropout = wordDropout
         options.constrainedDecoding = !greedy
         options.progress = ProgressLine.defaultStyle
 
@@ -105,7 +113,7 @@ struct Tagging: ParsableCommand {
               + "(\(dataset.surnames.test.count) other surnames, \(dataset.places.test.count) other places), seed \(seed)")
         print("  e.g. \(render(dataset.train[0].tokens, dataset.train[0].tags))")
         print("model: bidirectional \(model.rawValue.uppercased())(features → \(hidden) × 2) + Linear(\(2 * hidden) → 7), "
-              + "Adam lr \(lr), batch \(batchSize), \(epochs) epochs, "
+              + "Adam lr \(lr), batch \(batchSize), \(epochs) epochs, word dropout \(wordDropout), "
               + (greedy ? "greedy decoding" : "BIO-constrained decoding"))
         let (tagger, result) = try trainTagger(dataset, options)
         let m = result.metrics
@@ -155,7 +163,7 @@ struct Tagging: ParsableCommand {
         let probabilities = try tagger.logProbabilities(tagger.encoder.encode([sentence.tokens]))[0].map { $0.map(Foundation.exp) }
         try SVGPlot.write(TaggingPlots.probabilities(
             tokens: sentence.tokens, gold: sentence.tags, probabilities: probabilities,
-            title: "Tag probabilities, held-out sentence \(pick + 1) (\(model.rawValue.uppercased()))").svg(), to: heatURL)
+            title: "Tag probabilities, held-out sentence \(pick + 1) (Bi-\(model.rawValue.uppercased()))").svg(), to: heatURL)
         print("\nPlots: \(trainingURL.path), \(heatURL.path)")
         if json { try JSONReport.print(m) }
     }
@@ -182,11 +190,13 @@ struct Tagging: ParsableCommand {
         return words.joined(separator: " ")
     }
 
-    /// The index of the first held-out sentence with a person, a place and a date, one of
-    /// them of several tokens (0 when there is none): the sentence of the heat map.
+    /// The index of the first held-out sentence of at most 14 tokens with a person, a place
+    /// and a date, the person or the place of several tokens (0 when there is none): the
+    /// sentence of the heat map.
     static func illustrativeSentence(_ sentences: [TaggedSentence]) -> Int {
         sentences.firstIndex { s in
-            Set(s.entities.map(\.type)).count == 3 && s.entities.contains { $0.end - $0.start > 1 } && s.tokens.count <= 14
+            Set(s.entities.map(\.type)).count == 3 && s.tokens.count <= 14
+                && s.entities.contains { $0.type != .date && $0.end - $0.start > 1 }
         } ?? 0
     }
 }
