@@ -314,7 +314,9 @@ public struct HeatMap: Sendable {
         let gridWidth = Double(columns) * cellSize, gridHeight = Double(rows) * cellSize
         let bottom = 40 + longestColumn * 7.5
         let barWidth = 16.0, barGap = 24.0, barLabels = 50.0
-        let width = left + gridWidth + barGap + barWidth + barLabels
+        // Wide enough for the title too (bold 17 px text: about 9.5 px a character).
+        let titleWidth = Double(title.count) * 9.5 + 40
+        let width = max(left + gridWidth + barGap + barWidth + barLabels, titleWidth)
         let height = top + gridHeight + bottom
         let flat = values.flatMap { $0 }.filter(\.isFinite)
         let lo = minimum ?? flat.min() ?? 0
