@@ -9,8 +9,7 @@ public struct TranslationOptions: Sendable {
     public var epochs: Int = 6
     /// The hidden size of the encoder (each direction) and the decoder.
     public var hidden: Int = 64
-    /// Adam's initial learning rate (halved for the last quarter of the epochs... see
-    /// ``learningRate(epoch:)``).
+    /// Adam's initial learning rate (the schedule: ``learningRate(epoch:)``).
     public var learningRate: Float = 0.005
     /// The mini-batch size.
     public var batchSize: Int = 64
