@@ -150,6 +150,9 @@ public struct TranslationMetrics: Codable, Sendable, Equatable {
     public var epochLosses: [Double]
     /// The held-out exact match after each epoch (empty when not evaluated every epoch).
     public var epochExactMatch: [Double]
+    /// The held-out exact match of each format after each epoch (by ``DateFormat`` raw
+    /// value; empty when not evaluated every epoch).
+    public var epochPerFormatExactMatch: [String: [Double]]
     /// The training time in seconds, wall clock (evaluations excluded).
     public var trainSeconds: Double
     /// The processor time of the process over the same span.
@@ -179,6 +182,7 @@ public func trainTranslator(_ dataset: TranslationDataset, _ options: Translatio
     let batches = (train.count + options.batchSize - 1) / options.batchSize
     let progress = ProgressLine(totalEpochs: options.epochs, style: options.progress, itemUnit: "dates/s")
     var epochLosses: [Double] = [], epochExact: [Double] = []
+    var epochPerFormat: [String: [Double]] = [:]
     var trainSeconds = 0.0, cpuSeconds = 0.0
     var evaluation: TranslationEvaluation?
     for epoch in stride(from: 1, through: options.epochs, by: 1) {
@@ -204,7 +208,10 @@ public func trainTranslator(_ dataset: TranslationDataset, _ options: Translatio
         epochLosses.append(total / Double(train.count))
         if options.evaluateEveryEpoch || epoch == options.epochs {
             let current = try TranslationEvaluation(model: model, examples: dataset.test)
-            if options.evaluateEveryEpoch { epochExact.append(current.overall.exactMatch) }
+            if options.evaluateEveryEpoch {
+                epochExact.append(current.overall.exactMatch)
+                for (format, scores) in current.perFormat { epochPerFormat[format.rawValue, default: []].append(scores.exactMatch) }
+            }
             evaluation = current
         }
     }
@@ -216,7 +223,7 @@ public func trainTranslator(_ dataset: TranslationDataset, _ options: Translatio
         testCount: dataset.test.count, exactMatch: final.overall.exactMatch, characterAccuracy: final.overall.characterAccuracy,
         perFormatExactMatch: Dictionary(uniqueKeysWithValues: final.perFormat.map { ($0.format.rawValue, $0.scores.exactMatch) }),
         perFormatCharacterAccuracy: Dictionary(uniqueKeysWithValues: final.perFormat.map { ($0.format.rawValue, $0.scores.characterAccuracy) }),
-        epochLosses: epochLosses, epochExactMatch: epochExact, trainSeconds: trainSeconds, cpuTrainSeconds: cpuSeconds)
+        epochLosses: epochLosses, epochExactMatch: epochExact, epochPerFormatExactMatch: epochPerFormat, trainSeconds: trainSeconds, cpuTrainSeconds: cpuSeconds)
     return (model, metrics, final)
 }
 
@@ -231,20 +238,25 @@ public enum TranslationPlots {
             series.append(LineSeries(name: "held-out error rate (1 − exact match)", x: epochs,
                                      y: metrics.epochExactMatch.map { 1 - $0 }, markers: true))
         }
-        let title = String(format: "Translate: %@ encoder–decoder (hidden %d), held-out exact match %.1f%%",
+        let title = String(format: "Translate: %@ encoder–decoder (hidden %d), held-out exact match %.2f%%",
                            metrics.model.uppercased(), metrics.hidden, 100 * metrics.exactMatch)
         return LineChart(title: title, xLabel: "Epoch", yLabel: "Loss / error rate", series: series, yScale: .logarithmic)
     }
 
-    /// The held-out exact match and per-character accuracy of each format, as a heat map
-    /// (one row per format, labelled with its rendering of 3 September 1979).
-    public static func perFormat(_ evaluation: TranslationEvaluation, model: String) -> HeatMap {
-        HeatMap(title: String(format: "Translate (%@): held-out accuracy per format, exact match %.3f",
-                              model.uppercased(), evaluation.overall.exactMatch),
-                rowAxisLabel: "Input format", columnAxisLabel: "Metric",
-                rowLabels: evaluation.perFormat.map { $0.format.example },
-                columnLabels: ["exact match", "per character"],
-                values: evaluation.perFormat.map { [$0.scores.exactMatch, $0.scores.characterAccuracy] },
-                minimum: 0, maximum: 1, annotationFormat: "%.3f", annotationThreshold: 0, cellSize: 60)
+    /// The held-out exact match of each format after each epoch, as an annotated heat map
+    /// (one row per format, named by its rendering of 3 September 1979; one column per
+    /// epoch), or `nil` when the run did not evaluate every epoch.
+    public static func perFormat(_ metrics: TranslationMetrics) -> HeatMap? {
+        let epochs = metrics.epochLosses.count
+        let rows = DateFormat.allCases.compactMap { format -> (String, [Double])? in
+            guard let values = metrics.epochPerFormatExactMatch[format.rawValue], values.count == epochs, epochs > 0 else { return nil }
+            return (format.example, values)
+        }
+        guard !rows.isEmpty else { return nil }
+        return HeatMap(title: String(format: "Held-out exact match per format (%@, final %.2f%%)",
+                                     metrics.model.uppercased(), 100 * metrics.exactMatch),
+                       rowAxisLabel: "Input format", columnAxisLabel: "After epoch",
+                       rowLabels: rows.map(\.0), columnLabels: (1...epochs).map(String.init), values: rows.map(\.1),
+                       minimum: 0, maximum: 1, annotationFormat: "%.3f", annotationThreshold: 0, cellSize: 52)
     }
 }

@@ -130,7 +130,7 @@ struct Translate: ParsableCommand {
         let trainingURL = folder.appendingPathComponent("translate-training.svg")
         let formatsURL = folder.appendingPathComponent("translate-formats.svg")
         try SVGPlot.write(TranslationPlots.training(metrics).svg(), to: trainingURL)
-        try SVGPlot.write(TranslationPlots.perFormat(evaluation, model: model.rawValue).svg(), to: formatsURL)
+        if let chart = TranslationPlots.perFormat(metrics) { try SVGPlot.write(chart.svg(), to: formatsURL) }
         print("Plots: \(trainingURL.path), \(formatsURL.path)")
 
         if !translate.isEmpty {

@@ -247,7 +247,10 @@ final class TranslationTests: XCTestCase {
         let line = try JSONReport.line(metrics)
         XCTAssertTrue(line.contains("\"exactMatch\""))
         XCTAssertTrue(TranslationPlots.training(metrics).svg().hasPrefix("<svg"))
-        XCTAssertTrue(TranslationPlots.perFormat(evaluation, model: "gru").svg().contains("3rd of September 1979"))
+        XCTAssertNil(TranslationPlots.perFormat(metrics))   // not evaluated every epoch
+        var perEpoch = metrics
+        perEpoch.epochPerFormatExactMatch = Dictionary(uniqueKeysWithValues: DateFormat.allCases.map { ($0.rawValue, [0.1, 0.2, 0.5, 0.9]) })
+        XCTAssertTrue(try XCTUnwrap(TranslationPlots.perFormat(perEpoch)).svg().contains("3rd of September 1979"))
         var bad = options
         bad.batchSize = 0
         XCTAssertThrowsError(try trainTranslator(data, bad)) {
