@@ -48,22 +48,23 @@ public enum LongRangePlots {
         let xs = lengths.map(Double.init)
         series.append(LineSeries(name: "always predict 1 (MSE 1/6 ≈ 0.167)", x: [xs.min() ?? 0, xs.max() ?? 1],
                                  y: [AddingProblem.baselineMSE, AddingProblem.baselineMSE], color: "#555555", dashed: true, lineWidth: 1.6))
-        let steps = runs.first.map { "\($0.steps) Adam steps, batch \($0.batchSize), hidden \($0.hidden)" } ?? ""
-        return LineChart(title: "Adding problem: test MSE against sequence length (\(steps))",
+        return LineChart(title: "Adding problem: test MSE against the sequence length",
                          xLabel: "Sequence length T", yLabel: "Test MSE (log scale)", series: series, yScale: .logarithmic)
     }
 
-    /// `‖∂L/∂h_t‖` against `t` (log scale): solid after training, dashed at initialisation.
+    /// `log₁₀ ‖∂L/∂h_t‖` against `t`: solid after training, dashed at initialisation. (The
+    /// logarithm is plotted on a linear axis: the norms span dozens of decades, more than a
+    /// log axis can label; a norm that underflowed to 0 breaks the line.)
     public static func gradients(_ profiles: [GradientNormProfile]) -> LineChart {
         let series = profiles.map { p -> LineSeries in
             let kind = LongRangeModelKind(rawValue: p.model)
             return LineSeries(name: (kind?.displayName ?? p.model) + (p.trained ? ", trained" : ", at initialisation"),
-                              x: p.norms.indices.map(Double.init), y: p.norms, color: kind.map(color),
-                              dashed: !p.trained, lineWidth: p.trained ? 2.2 : 1.4)
+                              x: p.norms.indices.map(Double.init), y: p.norms.map { $0 > 0 ? log10($0) : -.infinity },
+                              color: kind.map(color), dashed: !p.trained, lineWidth: p.trained ? 2.2 : 1.4)
         }
         let T = profiles.first?.length ?? 0
-        return LineChart(title: "Adding problem, T = \(T): gradient of the loss with respect to each hidden state",
-                         xLabel: "Step t", yLabel: "‖∂L/∂h_t‖ (log scale)", series: series, yScale: .logarithmic)
+        return LineChart(title: "Adding problem, T = \(T): gradient of the loss w.r.t. each hidden state",
+                         xLabel: "Step t", yLabel: "log₁₀ ‖∂L/∂h_t‖", series: series)
     }
 
     /// The training loss of each model at one length, smoothed by a running mean over
@@ -98,6 +99,25 @@ public enum LongRangePlots {
                            y: [AddingProblem.baselineMSE, AddingProblem.baselineMSE], color: "#555555", dashed: true, lineWidth: 1.4),
             ],
             yScale: .logarithmic)
+    }
+
+    /// `chart` as SVG with its legend moved from the top left of the plot to below the
+    /// chart (the picture grows by the legend's height), so that it hides no data.
+    public static func svgWithLegendBelow(_ chart: LineChart) -> String {
+        let svg = chart.svg()
+        // The legend is the last part of the document: a white box with fill-opacity 0.9,
+        // then its rows, then the closing tag.
+        guard let box = svg.range(of: "<rect x=", options: .backwards, range: svg.startIndex ..< (svg.range(of: "fill-opacity=\"0.9\"", options: .backwards)?.lowerBound ?? svg.startIndex)),
+              let end = svg.range(of: "</svg>", options: .backwards), !chart.series.isEmpty else { return svg }
+        func f(_ v: Double) -> String { String(format: "%.2f", v) }
+        let legendHeight = Double(chart.series.count) * 18 + 8
+        let newHeight = chart.height + legendHeight + 12
+        let shift = chart.height - 6 - (46 + 12)  // from the plot's top-left corner to below the x label
+        var result = String(svg[..<box.lowerBound]) + "<g transform=\"translate(0 \(f(shift)))\">\n"
+            + String(svg[box.lowerBound ..< end.lowerBound]) + "</g>\n</svg>\n"
+        result = result.replacingOccurrences(of: "height=\"\(f(chart.height))\" viewBox=\"0 0 \(f(chart.width)) \(f(chart.height))\"",
+                                             with: "height=\"\(f(newHeight))\" viewBox=\"0 0 \(f(chart.width)) \(f(newHeight))\"")
+        return result
     }
 
     /// The running mean of `values` over the last `window` values (fewer at the start).
