@@ -182,15 +182,15 @@ struct LongRange: ParsableCommand {
             let (unclipped, clipped) = try runExplodingExperiment(explodingOptions)
             exploding = ExplodingReport(unclipped: unclipped.metrics, clipped: clipped.metrics)
             let url = outputURL("long-range-clipping.svg")
-            try SVGPlot.write(LongRangePlots.svgWithLegendBelow(LongRangePlots.clipping(unclipped: unclipped, clipped: clipped, options: explodingOptions)), to: url)
+            try SVGPlot.write(LongRangePlots.clipping(unclipped: unclipped, clipped: clipped, options: explodingOptions).svg(), to: url)
         }
 
         // Plots.
         let mseURL = outputURL("long-range-mse.svg"), gradientURL = outputURL("long-range-gradients.svg")
         let lossURL = outputURL("long-range-loss.svg")
-        try SVGPlot.write(LongRangePlots.svgWithLegendBelow(LongRangePlots.mse(runs: runs, models: kinds, lengths: lengthList)), to: mseURL)
-        try SVGPlot.write(LongRangePlots.svgWithLegendBelow(LongRangePlots.gradients(profiles)), to: gradientURL)
-        try SVGPlot.write(LongRangePlots.svgWithLegendBelow(LongRangePlots.loss(runs: probeRuns, length: probeLength)), to: lossURL)
+        try SVGPlot.write(LongRangePlots.mse(runs: runs, models: kinds, lengths: lengthList).svg(), to: mseURL)
+        try SVGPlot.write(LongRangePlots.gradients(profiles).svg(), to: gradientURL)
+        try SVGPlot.write(LongRangePlots.loss(runs: probeRuns, length: probeLength).svg(), to: lossURL)
 
         printMSETable(runs, kinds: kinds, lengths: lengthList)
         printGradientTable(profiles, kinds: kinds)

@@ -48,8 +48,10 @@ public enum LongRangePlots {
         let xs = lengths.map(Double.init)
         series.append(LineSeries(name: "always predict 1 (MSE 1/6 ≈ 0.167)", x: [xs.min() ?? 0, xs.max() ?? 1],
                                  y: [AddingProblem.baselineMSE, AddingProblem.baselineMSE], color: "#555555", dashed: true, lineWidth: 1.6))
-        return LineChart(title: "Adding problem: test MSE against the sequence length",
-                         xLabel: "Sequence length T", yLabel: "Test MSE (log scale)", series: series, yScale: .logarithmic)
+        var chart = LineChart(title: "Adding problem: test MSE against the sequence length",
+                              xLabel: "Sequence length T", yLabel: "Test MSE (log scale)", series: series, yScale: .logarithmic)
+        chart.legend = .below
+        return chart
     }
 
     /// `log₁₀ ‖∂L/∂h_t‖` against `t`: solid after training, dashed at initialisation. (The
@@ -63,8 +65,10 @@ public enum LongRangePlots {
                               color: kind.map(color), dashed: !p.trained, lineWidth: p.trained ? 2.2 : 1.4)
         }
         let T = profiles.first?.length ?? 0
-        return LineChart(title: "Adding problem, T = \(T): gradient of the loss w.r.t. each hidden state",
-                         xLabel: "Step t", yLabel: "log₁₀ ‖∂L/∂h_t‖", series: series)
+        var chart = LineChart(title: "Adding problem, T = \(T): gradient of the loss w.r.t. each hidden state",
+                              xLabel: "Step t", yLabel: "log₁₀ ‖∂L/∂h_t‖", series: series)
+        chart.legend = .below
+        return chart
     }
 
     /// The training loss of each model at one length, smoothed by a running mean over
@@ -77,8 +81,10 @@ public enum LongRangePlots {
         let steps = Double(runs.map(\.losses.count).max() ?? 1)
         series.append(LineSeries(name: "always predict 1", x: [1, steps], y: [AddingProblem.baselineMSE, AddingProblem.baselineMSE],
                                  color: "#555555", dashed: true, lineWidth: 1.6))
-        return LineChart(title: "Adding problem, T = \(length): training loss (running mean over \(window) steps)",
-                         xLabel: "Step", yLabel: "MSE (log scale)", series: series, yScale: .logarithmic)
+        var chart = LineChart(title: "Adding problem, T = \(length): training loss (running mean over \(window) steps)",
+                              xLabel: "Step", yLabel: "MSE (log scale)", series: series, yScale: .logarithmic)
+        chart.legend = .below
+        return chart
     }
 
     /// The losses of the exploding experiment's two runs (log scale; a diverged run's line
@@ -87,7 +93,7 @@ public enum LongRangePlots {
         func label(_ run: ExplodingRun, _ name: String) -> String {
             run.metrics.divergedAtStep.map { "\(name) (non-finite at step \($0))" } ?? name
         }
-        return LineChart(
+        var chart = LineChart(
             title: "ReLU RNN, spectral radius \(options.gain), T = \(options.length), SGD lr \(options.learningRate): training loss",
             xLabel: "Step", yLabel: "MSE (log scale)",
             series: [
@@ -99,25 +105,8 @@ public enum LongRangePlots {
                            y: [AddingProblem.baselineMSE, AddingProblem.baselineMSE], color: "#555555", dashed: true, lineWidth: 1.4),
             ],
             yScale: .logarithmic)
-    }
-
-    /// `chart` as SVG with its legend moved from the top left of the plot to below the
-    /// chart (the picture grows by the legend's height), so that it hides no data.
-    public static func svgWithLegendBelow(_ chart: LineChart) -> String {
-        let svg = chart.svg()
-        // The legend is the last part of the document: a white box with fill-opacity 0.9,
-        // then its rows, then the closing tag.
-        guard let box = svg.range(of: "<rect x=", options: .backwards, range: svg.startIndex ..< (svg.range(of: "fill-opacity=\"0.9\"", options: .backwards)?.lowerBound ?? svg.startIndex)),
-              let end = svg.range(of: "</svg>", options: .backwards), !chart.series.isEmpty else { return svg }
-        func f(_ v: Double) -> String { String(format: "%.2f", v) }
-        let legendHeight = Double(chart.series.count) * 18 + 8
-        let newHeight = chart.height + legendHeight + 12
-        let shift = chart.height - 6 - (46 + 12)  // from the plot's top-left corner to below the x label
-        var result = String(svg[..<box.lowerBound]) + "<g transform=\"translate(0 \(f(shift)))\">\n"
-            + String(svg[box.lowerBound ..< end.lowerBound]) + "</g>\n</svg>\n"
-        result = result.replacingOccurrences(of: "height=\"\(f(chart.height))\" viewBox=\"0 0 \(f(chart.width)) \(f(chart.height))\"",
-                                             with: "height=\"\(f(newHeight))\" viewBox=\"0 0 \(f(chart.width)) \(f(newHeight))\"")
-        return result
+        chart.legend = .below
+        return chart
     }
 
     /// The running mean of `values` over the last `window` values (fewer at the start).

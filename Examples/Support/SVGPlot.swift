@@ -119,6 +119,19 @@ public struct LineChart: Sendable {
     public var band: (from: Double, to: Double, label: String)?
     /// A custom x tick label (for example whole years); `nil` for plain numbers.
     public var xTickFormat: (@Sendable (Double) -> String)?
+    /// Where the legend goes.
+    public var legend: LegendPlacement = .insideTopLeft
+
+    /// Where a chart's legend is drawn.
+    public enum LegendPlacement: Sendable {
+        /// In a box inside the plot's top-left corner (the default).
+        case insideTopLeft
+        /// In a box inside the plot's top-right corner.
+        case insideTopRight
+        /// Under the x axis label, outside the plot; the image grows by the legend's height,
+        /// so no curve is ever covered.
+        case below
+    }
 
     /// A chart of `series`.
     public init(title: String, xLabel: String, yLabel: String, series: [LineSeries], yScale: Scale = .linear,
@@ -173,8 +186,11 @@ public struct LineChart: Sendable {
         func py(_ y: Double) -> Double { top + (1 - (y - yMin) / (yMax - yMin)) * plotHeight }
         func f(_ v: Double) -> String { String(format: "%.2f", v) }
 
+        let legendRowHeight = 18.0
+        let legendHeight = Double(series.count) * legendRowHeight + 8
+        let imageHeight = legend == .below && !series.isEmpty ? height + legendHeight + 8 : height
         var out = """
-        <svg xmlns="http://www.w3.org/2000/svg" width="\(f(width))" height="\(f(height))" viewBox="0 0 \(f(width)) \(f(height))" font-family="Helvetica, Arial, sans-serif">
+        <svg xmlns="http://www.w3.org/2000/svg" width="\(f(width))" height="\(f(imageHeight))" viewBox="0 0 \(f(width)) \(f(imageHeight))" font-family="Helvetica, Arial, sans-serif">
         <rect width="100%" height="100%" fill="white"/>
         <text x="\(f(width / 2))" y="28" text-anchor="middle" font-size="17" font-weight="bold">\(SVGPlot.escape(title))</text>
 
@@ -224,13 +240,17 @@ public struct LineChart: Sendable {
             }
         }
         out += "</g>\n"
-        // Legend, top left inside the plot.
+        // Legend.
         if !series.isEmpty {
-            let rowHeight = 18.0
+            let rowHeight = legendRowHeight
             let longest = series.map(\.name.count).max() ?? 0
             let boxWidth = 44 + Double(longest) * 7.2
-            let x0 = left + 12, y0 = top + 12
-            out += "<rect x=\"\(f(x0))\" y=\"\(f(y0))\" width=\"\(f(boxWidth))\" height=\"\(f(Double(series.count) * rowHeight + 8))\" fill=\"white\" fill-opacity=\"0.9\" stroke=\"#bbb\"/>\n"
+            let (x0, y0): (Double, Double) = switch legend {
+            case .insideTopLeft: (left + 12, top + 12)
+            case .insideTopRight: (left + plotWidth - 12 - boxWidth, top + 12)
+            case .below: (left, height)
+            }
+            out += "<rect x=\"\(f(x0))\" y=\"\(f(y0))\" width=\"\(f(boxWidth))\" height=\"\(f(legendHeight))\" fill=\"white\" fill-opacity=\"0.9\" stroke=\"#bbb\"/>\n"
             for (k, s) in series.enumerated() {
                 let color = s.color ?? SVGPlot.palette[k % SVGPlot.palette.count]
                 let y = y0 + 4 + rowHeight * (Double(k) + 0.5)
