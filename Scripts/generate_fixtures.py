@@ -693,6 +693,11 @@ def verify_file(path: str) -> Dict[str, float]:
         total, clipped = run_clip([dec(g) for g in f["clip"]["grads"]], f["clip"]["max_norm"])
         report["clip.total_norm"] = abs(total.item() - f["clip"]["total_norm"])
         report["clip.clipped"] = max(max_diff(a, dec(b)) for a, b in zip(clipped, f["clip"]["clipped"]))
+    elif module == "Embedding":
+        # Written and recomputed by Scripts/embedding_fixture.py.
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import embedding_fixture
+        report["embedding (Scripts/embedding_fixture.py)"] = embedding_fixture.verify(path)
     else:
         report["unknown module " + module] = float("inf")
     return report
