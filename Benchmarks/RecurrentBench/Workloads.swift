@@ -154,7 +154,9 @@ enum BenchError: Error, CustomStringConvertible {
 
 /// One epoch of the tutorial loop: for every name, the CombinedCell (hidden 128) over its
 /// letters one-hot, `nllLoss` on the last output, backward, and the tutorial's manual SGD
-/// update `p -= lr · grad` (lr 0.005) with the gradients zeroed.
+/// update `p -= lr · grad` (lr 0.005) with the gradients zeroed. The cell runs over each
+/// name as one node (`cell(oneHot:_:)`, as the names example does), the same steps as
+/// calling it on each letter's one-hot row.
 func runNamesEpoch(policy: TimingPolicy, dataDirectory: String, limit: Int? = nil) throws -> [Result] {
     let (categories, all) = try loadNames(from: dataDirectory)
     // A profiling run may take every k-th name only (the epoch time is then scaled up).
@@ -163,18 +165,11 @@ func runNamesEpoch(policy: TimingPolicy, dataDirectory: String, limit: Int? = ni
     RandomState.manualSeed(0)
     let cell = CombinedCell(inputSize: allLetters.count, hiddenSize: 128, outputSize: categories.count)
     let optimizer = try SGD(cell.parameters(), lr: 0.005)
-    // One-hot letters (1, 57), made once.
-    let letters = (0..<allLetters.count).map { i -> Tensor in
-        var s = [Float](repeating: 0, count: allLetters.count); s[i] = 1
-        return Tensor(shape: [1, allLetters.count], scalars: s)
-    }
     var lossSum = 0.0
     func train(_ item: (Int, [Int])) throws {
-        var hidden = cell.initHidden()
-        var output: Tensor?
-        for l in item.1 { (output, hidden) = try cell(letters[l], hidden) }
-        let loss = try nllLoss(output!, target: [item.0])
-        optimizer.zeroGrad()
+        let (output, _) = try cell(oneHot: item.1, cell.initHidden())
+        let loss = try nllLoss(output, target: [item.0])
+        optimizer.zeroGrad(setToNil: false)
         loss.backward()
         optimizer.step()
         lossSum += Double(loss.item)

@@ -80,11 +80,9 @@ public final class NamesModel: @unchecked Sendable {
             result.reserveCapacity(samples.count)
             let classes = languages.count
             if let cell = module as? CombinedCell {
-                let rows = NamesEncoding.letterRows()
                 for sample in samples {
-                    var hidden = cell.initHidden()
                     var output = Tensor(zeros: [1, classes])
-                    for letter in sample.letters { (output, hidden) = try cell(rows[letter], hidden) }
+                    if !sample.letters.isEmpty { output = try cell(oneHot: sample.letters, cell.initHidden()).output }
                     result.append(output.scalars)
                 }
             } else if let classifier = module as? SequenceClassifier {
@@ -217,9 +215,10 @@ public struct NamesResult: Sendable {
 /// Trains a names classifier on `dataset.train` and evaluates it on `dataset.test`.
 ///
 /// The tutorial cell is trained one name at a time, exactly as the tutorial's loop: the
-/// name's letters (precomputed one-hot rows) go through ``CombinedCell`` from a zero
-/// hidden state, the log-softmax output after the last letter meets NLLLoss, and plain SGD
-/// updates the weights, over the training names in an order shuffled each epoch.
+/// name's letters (one-hot) go through ``CombinedCell`` from a zero hidden state (as one
+/// node over the whole name, ``CombinedCell/callAsFunction(oneHot:_:)``), the log-softmax
+/// output after the last letter meets NLLLoss, and plain SGD updates the weights, over the
+/// training names in an order shuffled each epoch.
 ///
 /// The recurrent layers are trained on shuffled mini-batches of `batchSize` padded names
 /// with `lengths:`, the head on each name's final state, cross-entropy loss and Adam.
@@ -244,7 +243,6 @@ public func trainNames(_ dataset: NamesDataset, _ options: NamesOptions) throws 
     if let cell = model.module as? CombinedCell {
         optimizerName = "SGD"
         let optimizer = try SGD(cell.parameters(), lr: lr)
-        let rows = NamesEncoding.letterRows()
         let reportEvery = max(1, train.count / 200)
         for epoch in stride(from: 1, through: options.epochs, by: 1) {
             order.shuffle(using: &generator)
@@ -254,7 +252,8 @@ public func trainNames(_ dataset: NamesDataset, _ options: NamesOptions) throws 
                 let sample = train[index]
                 var hidden = cell.initHidden()
                 var output = hidden
-                for letter in sample.letters { (output, hidden) = try cell(rows[letter], hidden) }
+                // Every letter's step, as one node over the whole name.
+                if !sample.letters.isEmpty { (output, hidden) = try cell(oneHot: sample.letters, hidden) }
                 let loss = try nllLoss(output, target: [sample.language])
                 optimizer.zeroGrad(setToNil: false)
                 loss.backward()

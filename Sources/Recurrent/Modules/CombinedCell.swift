@@ -71,6 +71,9 @@ public final class CombinedCell: Module, @unchecked Sendable {
         let wh = i2h.weight, wo = i2o.weight
         let b = input.shape[0], ni = inputSize, nh = hiddenSize, no = outputSize, nk = ni + nh
         let x = input.storage, h = hidden.storage
+        // OpenBLAS would split these small products between threads, at a loss.
+        let threads = FusedRecurrence.singleThreadedSteps(multiplyAdds: b * nh * nk)
+        defer { FusedRecurrence.restoreThreads(threads) }
 
         // Forward: c = [x, h]; h' = c · W_hᵀ + b_h; y = logSoftmax(h' · W_oᵀ + b_o).
         let combined = TensorBuffer(count: b * nk) { c in
@@ -95,6 +98,8 @@ public final class CombinedCell: Module, @unchecked Sendable {
             recording: Tensor.needsRecording(inputs)
         ) { gradOutputs, gradInputs in
             withExtendedLifetime((combined, newHidden, output, wh.storage, wo.storage)) {
+                let threads = FusedRecurrence.singleThreadedSteps(multiplyAdds: b * nh * nk)
+                defer { FusedRecurrence.restoreThreads(threads) }
                 CombinedCell.backward(
                     gradOutput: gradOutputs[0], gradHidden: gradOutputs[1], gradInputs: gradInputs,
                     combined: combined.pointer, newHidden: newHidden.pointer, logProbabilities: output.pointer,
@@ -102,6 +107,147 @@ public final class CombinedCell: Module, @unchecked Sendable {
             }
         }
         return (results[0], results[1])
+    }
+
+    /// The cell over a whole sequence of one-hot inputs (batch 1): the log-probabilities
+    /// `(1, outputSize)` after the **last** step and the final hidden state `(1, hiddenSize)`,
+    /// the same values (up to rounding) as calling the cell on each one-hot row in turn
+    /// and keeping the last output — the tutorial's loop over a name's letters.
+    ///
+    /// `indices[t]` is the position of the one in step `t`'s input. The whole sequence is
+    /// one recorded node: the forward takes the input's column of `i2h.weight` instead of
+    /// multiplying by a one-hot vector and computes `i2o` only at the last step; the
+    /// backward runs one matrix–vector product per step and forms the recurrent part of
+    /// `i2h.weight`'s gradient with one matrix product over the sequence (rather than one
+    /// rank-one update per step). BLAS runs on one thread for these small products.
+    ///
+    /// - Throws: ``TensorError/invalidArgument(_:)`` when `indices` is empty or an index is
+    ///   not in `0..<inputSize`; ``TensorError/shapeMismatch(_:)`` when `hidden` is not
+    ///   `(1, hiddenSize)`.
+    public func callAsFunction(oneHot indices: [Int], _ hidden: Tensor) throws -> (output: Tensor, hidden: Tensor) {
+        guard !indices.isEmpty else {
+            throw TensorError.invalidArgument("CombinedCell: expected at least one step, got an empty sequence")
+        }
+        for index in indices where index < 0 || index >= inputSize {
+            throw TensorError.invalidArgument("CombinedCell: one-hot index \(index) is not in 0..<\(inputSize)")
+        }
+        guard hidden.shape == [1, hiddenSize] else {
+            throw TensorError.shapeMismatch("CombinedCell: expected a hidden state of shape [1, \(hiddenSize)] for a one-hot sequence, got \(hidden.shape)")
+        }
+        guard let bh = i2h.bias, let bo = i2o.bias else {
+            // Without biases: the per-step composed path on explicit one-hot rows.
+            var state = hidden, output: Tensor?
+            for index in indices {
+                var row = [Float](repeating: 0, count: inputSize)
+                row[index] = 1
+                (output, state) = try composedStep(Tensor(shape: [1, inputSize], scalars: row), state)
+            }
+            return (output!, state)
+        }
+        let wh = i2h.weight, wo = i2o.weight
+        let steps = indices.count, ni = inputSize, nh = hiddenSize, no = outputSize, nk = ni + nh
+        let threads = FusedRecurrence.singleThreadedSteps(multiplyAdds: nh * nk)
+        defer { FusedRecurrence.restoreThreads(threads) }
+
+        // states row t is h_t (row 0 the initial state); h_{t+1} = b + W_x[:, i_t] + W_h · h_t.
+        let h0 = hidden.storage.pointer
+        var initialIsZero = true
+        for j in 0..<nh where h0[j] != 0 { initialIsZero = false; break }
+        let states = TensorBuffer(count: (steps + 1) * nh) { s in
+            s.update(from: h0, count: nh)
+            let w = wh.storage.pointer, b = bh.storage.pointer
+            let recurrent = MatrixView(UnsafePointer(w + ni), rows: nh, columns: nh, leadingDimension: Swift.max(nk, 1))
+            for t in 0..<steps {
+                let previous = s + t * nh, next = s + (t + 1) * nh
+                let column = w + indices[t]
+                for j in 0..<nh { next[j] = b[j] + column[j * nk] }
+                if t > 0 || !initialIsZero { BLAS.gemv(recurrent, .noTranspose, previous, into: next, beta: 1) }
+            }
+        }
+        let last = UnsafePointer(states.pointer + steps * nh)
+        let newHidden = TensorBuffer(count: nh) { $0.update(from: last, count: nh) }
+        let output = TensorBuffer(count: no) { y in
+            CombinedCell.affine(last, rows: 1, inFeatures: nh, weight: wo.storage.pointer, bias: bo.storage.pointer,
+                                outFeatures: no, into: y)
+            CombinedCell.logSoftmaxInPlace(y, count: no)
+        }
+
+        let inputs: [Tensor] = [hidden, wh, bh, wo, bo]
+        let results = Tensor.results(
+            "CombinedCellSequenceBackward", shapes: [[1, no], [1, nh]], storages: [output, newHidden], inputs: inputs,
+            recording: Tensor.needsRecording(inputs)
+        ) { gradOutputs, gradInputs in
+            withExtendedLifetime((states, output, wh.storage, wo.storage)) {
+                let threads = FusedRecurrence.singleThreadedSteps(multiplyAdds: nh * nk)
+                defer { FusedRecurrence.restoreThreads(threads) }
+                CombinedCell.sequenceBackward(
+                    gradOutput: gradOutputs[0], gradHidden: gradOutputs[1], gradInputs: gradInputs,
+                    indices: indices, states: states.pointer, initialIsZero: initialIsZero,
+                    logProbabilities: output.pointer, wh: wh.storage.pointer, wo: wo.storage.pointer,
+                    ni: ni, nh: nh, no: no)
+            }
+        }
+        return (results[0], results[1])
+    }
+
+    /// The backward of ``callAsFunction(oneHot:_:)``. `gradInputs` follows the node's
+    /// inputs: hidden, `i2h.weight`, `i2h.bias`, `i2o.weight`, `i2o.bias`.
+    private static func sequenceBackward(
+        gradOutput: UnsafePointer<Float>?, gradHidden: UnsafePointer<Float>?, gradInputs: [UnsafeMutablePointer<Float>?],
+        indices: [Int], states: UnsafePointer<Float>, initialIsZero: Bool, logProbabilities: UnsafePointer<Float>,
+        wh: UnsafePointer<Float>, wo: UnsafePointer<Float>, ni: Int, nh: Int, no: Int
+    ) {
+        let steps = indices.count, nk = ni + nh
+        // dh row t − 1 is the gradient of h_t (t = 1…T).
+        let dh = UnsafeMutablePointer<Float>.allocate(capacity: steps * nh)
+        defer { dh.deallocate() }
+        let dLast = dh + (steps - 1) * nh
+        if let gradHidden { dLast.update(from: gradHidden, count: nh) } else { dLast.update(repeating: 0, count: nh) }
+        if let gradOutput {
+            // dz = g − softmax · Σg (log-softmax backward); dh_T += W_oᵀ · dz.
+            var sum: Float = 0
+            for k in 0..<no { sum += gradOutput[k] }
+            let hLast = states + steps * nh
+            for k in 0..<no {
+                let dz = gradOutput[k] - Foundation.exp(logProbabilities[k]) * sum
+                if dz == 0 { continue }
+                let row = wo + k * nh
+                for j in 0..<nh { dLast[j] += dz * row[j] }
+                if let gwo = gradInputs[3] {
+                    let gRow = gwo + k * nh
+                    for j in 0..<nh { gRow[j] += dz * hLast[j] }
+                }
+                if let gbo = gradInputs[4] { gbo[k] += dz }
+            }
+        }
+        // dh_{t−1} = W_hᵀ · dh_t (the cell is linear in h).
+        let recurrent = MatrixView(wh + ni, rows: nh, columns: nh, leadingDimension: Swift.max(nk, 1))
+        for t in stride(from: steps - 1, to: 0, by: -1) {
+            BLAS.gemv(recurrent, .transpose, UnsafePointer(dh + t * nh), into: dh + (t - 1) * nh, beta: 0)
+        }
+        if let gh0 = gradInputs[0] { BLAS.gemv(recurrent, .transpose, UnsafePointer(dh), into: gh0, beta: 1) }
+        if let gwh = gradInputs[1] {
+            // dW_h += Σ_t dh_t · h_{t−1}ᵀ as one product over the steps (a zero h_0 adds nothing).
+            let first = initialIsZero ? 1 : 0
+            if steps > first {
+                BLAS.gemm(MatrixView(UnsafePointer(dh + first * nh), rows: steps - first, columns: nh, leadingDimension: nh),
+                          .transpose,
+                          MatrixView(states + first * nh, rows: steps - first, columns: nh, leadingDimension: nh),
+                          .noTranspose,
+                          into: MutableMatrixView(gwh + ni, rows: nh, columns: nh, leadingDimension: nk), beta: 1)
+            }
+            // dW_x[:, i_t] += dh_{t+1}: the one-hot input selects a column.
+            for (t, index) in indices.enumerated() {
+                let column = gwh + index, d = dh + t * nh
+                for j in 0..<nh { column[j * nk] += d[j] }
+            }
+        }
+        if let gbh = gradInputs[2] {
+            for t in 0..<steps {
+                let d = dh + t * nh
+                for j in 0..<nh { gbh[j] += d[j] }
+            }
+        }
     }
 
     /// The same step composed from library operations (`cat`, two `Linear`s, `logSoftmax`):

@@ -160,6 +160,10 @@ enum FusedRecurrence {
             }
         }
         let hasBias = bih != nil || bhh != nil
+        // A layer whose largest product is small runs entirely on one BLAS thread (see
+        // ``serialStepMultiplyAdds``); larger input projections keep every thread.
+        let threadsToRestore = singleThreadedSteps(multiplyAdds: Swift.max(B * GH * Hr, R * GH * I))
+        defer { restoreThreads(threadsToRestore) }
         if R > 0 && I > 0 {
             BLAS.gemm(MatrixView(x, rows: R, columns: I, leadingDimension: max(I, 1)), .noTranspose,
                       MatrixView(wih, rows: GH, columns: I, leadingDimension: max(I, 1)), .transpose,
@@ -167,8 +171,8 @@ enum FusedRecurrence {
         }
 
         // 2. The recurrence (small per-step products on one BLAS thread).
-        let threadsToRestore = singleThreadedSteps(multiplyAdds: B * GH * Hr)
-        defer { restoreThreads(threadsToRestore) }
+        let stepThreadsToRestore = singleThreadedSteps(multiplyAdds: B * GH * Hr)
+        defer { restoreThreads(stepThreadsToRestore) }
         let whhView = MatrixView(whh, rows: GH, columns: Hr, leadingDimension: max(Hr, 1))
         let hhView = MutableMatrixView(hh, rows: B, columns: GH, leadingDimension: max(GH, 1))
         let hView = MatrixView(UnsafePointer(hN.pointer), rows: B, columns: Hr, leadingDimension: max(Hr, 1))
@@ -322,6 +326,9 @@ enum FusedRecurrence {
     /// threads, and for one recurrent step of that size waking and joining the second
     /// thread costs more than it saves (a 32×128×128 step and a 128×128 gemv ran slower on
     /// two threads than on one). The large steps (64×512×512 and up) keep every thread.
+    /// A whole layer (its input projection and weight-gradient products too) runs on one
+    /// thread when its largest product is below this size (the `small` case's 16·32 rows ×
+    /// 64 × 64 backward products ran slower on two threads than on one).
     @usableFromInline static let serialStepMultiplyAdds = 1 << 22
 
     /// When BLAS runs on several threads and one step's product is small, switches BLAS to
@@ -406,6 +413,10 @@ enum FusedRecurrence {
         if let gCN, isLSTM { dc.update(from: gCN, count: B * H) } else { dc.update(repeating: 0, count: dcCount) }
         let whhView = MatrixView(whh, rows: GH, columns: Hr, leadingDimension: max(Hr, 1))
 
+        // A layer whose sequence-wide products are small runs its whole backward on one BLAS
+        // thread, like its steps; otherwise only the steps do.
+        let layerThreadsToRestore = singleThreadedSteps(multiplyAdds: R * GH * Swift.max(I, Hr))
+        defer { restoreThreads(layerThreadsToRestore) }
         let threadsToRestore = singleThreadedSteps(multiplyAdds: B * GH * Hr)
         for s in stride(from: T - 1, through: 0, by: -1) {
             let t = reverse ? T - 1 - s : s
