@@ -3,6 +3,7 @@
 // `CBLAS_ORDER` and friends never leave this file.
 import CBLAS
 import CLAPACKE
+import Synchronization
 
 /// Whether a matrix operand of a BLAS call is read as it is or transposed.
 public enum Transpose: Sendable, Equatable {
@@ -252,15 +253,67 @@ extension Double: BLASScalar {
 }
 
 /// The number of threads OpenBLAS uses for one call.
+///
+/// OpenBLAS's thread count is process-wide. The library runs small products (one step of a
+/// small recurrent layer) on one thread, where waking a second thread costs more than it
+/// saves, through *single-threaded regions* (``enterSingleThreadedRegion()``): while at least
+/// one region is open anywhere in the process, OpenBLAS runs on one thread; when the last one
+/// closes, the count set with ``set(_:)`` comes back. Regions are counted under a lock, so
+/// concurrent callers never undo each other's setting and a ``set(_:)`` made meanwhile is
+/// never lost (it takes effect when the last region closes). A concurrent caller's large
+/// products may run on one thread while a region is open: that changes their speed, not
+/// their results.
 public enum BLASThreads {
-    /// The current number of BLAS threads.
-    public static var count: Int { Int(openblas_get_num_threads()) }
+    private struct State {
+        /// The count set with ``set(_:)`` (or OpenBLAS's own at start-up).
+        var requested: Int
+        /// The number of open single-threaded regions.
+        var openRegions = 0
+    }
+
+    private static let state = Mutex(State(requested: Int(openblas_get_num_threads())))
+
+    /// The number of BLAS threads set with ``set(_:)`` (at start-up, OpenBLAS's own default,
+    /// from `OPENBLAS_NUM_THREADS` or the processor count). Inside a single-threaded region
+    /// OpenBLAS momentarily runs on one thread; this still reports the requested count.
+    public static var count: Int { state.withLock { $0.requested } }
+
+    /// The number of threads OpenBLAS itself would use now (1 inside a region).
+    static var activeCount: Int { Int(openblas_get_num_threads()) }
 
     /// Sets the number of threads every later BLAS call may use (at least 1).
     ///
     /// This is process-wide, like `torch.set_num_threads`. Results with one thread are
     /// bit-for-bit reproducible; with more, summation order inside OpenBLAS may change.
+    /// While a single-threaded region is open, the new count takes effect when the last
+    /// region closes.
     public static func set(_ count: Int) {
-        openblas_set_num_threads(i32(max(1, count)))
+        state.withLock { state in
+            state.requested = max(1, count)
+            if state.openRegions == 0 { openblas_set_num_threads(i32(state.requested)) }
+        }
+    }
+
+    /// Opens a single-threaded region if BLAS may use more than one thread: OpenBLAS then
+    /// runs on one thread until every open region is closed with
+    /// ``leaveSingleThreadedRegion()``. Returns whether a region was opened (call
+    /// ``leaveSingleThreadedRegion()`` exactly once for each `true`).
+    public static func enterSingleThreadedRegion() -> Bool {
+        state.withLock { state in
+            guard state.requested > 1 || state.openRegions > 0 else { return false }
+            if state.openRegions == 0 { openblas_set_num_threads(1) }
+            state.openRegions += 1
+            return true
+        }
+    }
+
+    /// Closes a region opened by ``enterSingleThreadedRegion()``; closing the last one gives
+    /// OpenBLAS back the requested count.
+    public static func leaveSingleThreadedRegion() {
+        state.withLock { state in
+            precondition(state.openRegions > 0, "BLASThreads: a region was closed that was never opened")
+            state.openRegions -= 1
+            if state.openRegions == 0 { openblas_set_num_threads(i32(state.requested)) }
+        }
     }
 }

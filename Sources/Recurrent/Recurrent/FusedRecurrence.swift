@@ -331,22 +331,20 @@ enum FusedRecurrence {
     /// 64 × 64 backward products ran slower on two threads than on one).
     @usableFromInline static let serialStepMultiplyAdds = 1 << 22
 
-    /// When BLAS runs on several threads and one step's product is small, switches BLAS to
-    /// one thread and returns the count to restore afterwards (with ``restoreThreads(_:)``).
-    /// (The setting is process-wide: a concurrent sequence sees one thread meanwhile, which
-    /// changes its speed, not its results.)
+    /// When BLAS may run on several threads and a product is small, opens a single-threaded
+    /// region (``BLASThreads/enterSingleThreadedRegion()``) and returns a token to close it
+    /// with ``restoreThreads(_:)``; `nil` when nothing was opened. Regions are counted
+    /// process-wide, so concurrent sequences never undo each other's setting.
     @usableFromInline
     static func singleThreadedSteps(multiplyAdds: Int) -> Int? {
         guard multiplyAdds < serialStepMultiplyAdds else { return nil }
-        let threads = BLASThreads.count
-        guard threads > 1 else { return nil }
-        BLASThreads.set(1)
-        return threads
+        return BLASThreads.enterSingleThreadedRegion() ? 1 : nil
     }
 
+    /// Closes the region that ``singleThreadedSteps(multiplyAdds:)`` opened, if it did.
     @usableFromInline
-    static func restoreThreads(_ threads: Int?) {
-        if let threads { BLASThreads.set(threads) }
+    static func restoreThreads(_ token: Int?) {
+        if token != nil { BLASThreads.leaveSingleThreadedRegion() }
     }
 
     /// The autograd node's name (`rnnTanhBackward`, `lstmReverseBackward`, …), a constant:
