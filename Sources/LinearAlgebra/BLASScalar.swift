@@ -3,11 +3,6 @@
 // `CBLAS_ORDER` and friends never leave this file.
 import CBLAS
 import CLAPACKE
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Whether a matrix operand of a BLAS call is read as it is or transposed.
 public enum Transpose: Sendable, Equatable {
@@ -275,27 +270,8 @@ public enum BLASThreads {
         var openRegions = 0
     }
 
-    /// A pthread mutex around the state. (Not `Synchronization.Mutex`: ThreadSanitizer does
-    /// not see its contended path and reports false races; it intercepts pthread.)
-    private final class Lock: @unchecked Sendable {
-        private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-        private var state: State
-
-        init(_ state: State) {
-            self.state = state
-            mutex = .allocate(capacity: 1)
-            mutex.initialize(to: pthread_mutex_t())
-            precondition(pthread_mutex_init(mutex, nil) == 0, "BLASThreads: pthread_mutex_init failed")
-        }
-
-        func withLock<R>(_ body: (inout State) -> R) -> R {
-            pthread_mutex_lock(mutex)
-            defer { pthread_mutex_unlock(mutex) }
-            return body(&state)
-        }
-    }
-
-    private static let state = Lock(State(requested: Int(openblas_get_num_threads())))
+    /// Guarded by a pthread mutex (``PThreadMutex``), which ThreadSanitizer can follow.
+    private static let state = PThreadMutex(State(requested: Int(openblas_get_num_threads())))
 
     /// The number of BLAS threads set with ``set(_:)`` (at start-up, OpenBLAS's own default,
     /// from `OPENBLAS_NUM_THREADS` or the processor count). Inside a single-threaded region

@@ -1,4 +1,5 @@
 import Synchronization
+import LinearAlgebra
 
 /// Anomaly detection (`torch.autograd.detect_anomaly`): while on, every recorded operation
 /// checks its output in the forward pass and the gradients it produces in the backward
@@ -27,7 +28,7 @@ public enum AnomalyMode {
     /// Where a ``detect(_:)`` scope collects the first anomaly. Tasks started inside the
     /// scope (`Task {}` copies task locals) share it from other threads, hence the lock.
     final class Recorder: Sendable {
-        private let state = Mutex<Anomaly?>(nil)
+        private let state = PThreadMutex<Anomaly?>(nil)
         /// The first anomaly recorded, if any.
         var first: Anomaly? { state.withLock { $0 } }
         /// Keeps `anomaly` unless an earlier one was recorded.

@@ -1,5 +1,4 @@
 import LinearAlgebra
-import Synchronization
 
 /// The library's default random stream, used by module initialisers and dropout, like
 /// PyTorch's global generator: `RandomState.manualSeed(0)` makes a run reproducible.
@@ -7,7 +6,7 @@ import Synchronization
 /// It is shared by all threads and guarded by a lock. For independent streams, pass your
 /// own ``SeededGenerator`` to the initialisers that take one.
 public enum RandomState {
-    private static let generator = Mutex(SeededGenerator(seed: 0x5EED))
+    private static let generator = PThreadMutex(SeededGenerator(seed: 0x5EED))
 
     /// Restarts the default stream from `seed` (`torch.manual_seed`).
     public static func manualSeed(_ seed: UInt64) {

@@ -1,5 +1,4 @@
 import LinearAlgebra
-import Synchronization
 
 /// The kind of recurrent cell a fused layer runs, with its gate count.
 public enum CellKind: Sendable, Equatable {
@@ -654,7 +653,7 @@ final class ScratchPool: @unchecked Sendable {
     static let minimumPooled = 1 << 16
     /// At most this many blocks are kept.
     static let maximumKept = 2
-    private let blocks = Mutex<[Block]>([])
+    private let blocks = PThreadMutex<[Block]>([])
 
     /// A block of at least `count` floats (uninitialised).
     @usableFromInline
