@@ -17,8 +17,8 @@
 # counted and shown, not failed on; a leak fails the run when its allocation stack passes
 # through Recurrent, LinearAlgebra or ExampleSupport outside test-case construction.
 # Scripts/lsan-suppressions.txt lists the known leaks of other libraries, and
-# Scripts/tsan-suppressions.txt has none (shared state uses pthread mutexes, which TSan sees)
-# (whose contended path TSan cannot see); both say why.
+# Scripts/tsan-suppressions.txt has none: the package's shared state uses pthread mutexes
+# (LinearAlgebra.PThreadMutex), which TSan sees; each file says why.
 #
 # Exit status: 0 when every suite passed, 1 otherwise.
 set -uo pipefail
