@@ -9,6 +9,8 @@ import Synchronization
 final class TensorBuffer: @unchecked Sendable {
     @usableFromInline let pointer: UnsafeMutablePointer<Float>
     @usableFromInline let count: Int
+    /// The floats allocated (at least `count`; more when a cached block was reused).
+    private let capacity: Int
 
     #if DEBUG
     /// The number of buffers alive in the process, counted in debug builds only (one relaxed
@@ -24,8 +26,16 @@ final class TensorBuffer: @unchecked Sendable {
         TensorBuffer.liveCount.add(1, ordering: .relaxed)
         #endif
         self.count = count
-        pointer = .allocate(capacity: max(count, 1))
+        (pointer, capacity) = TensorBuffer.allocate(count)
         pointer.initialize(repeating: 0, count: max(count, 1))
+    }
+
+    /// Memory for `count` floats (at least one): a large block from ``LargeBlockCache`` when
+    /// one fits, otherwise a new allocation.
+    private static func allocate(_ count: Int) -> (UnsafeMutablePointer<Float>, Int) {
+        let n = max(count, 1)
+        if let block = LargeBlockCache.shared.take(n) { return (block.pointer, block.capacity) }
+        return (.allocate(capacity: n), n)
     }
 
     /// `count` uninitialised-then-filled floats: `fill` must write all of them.
@@ -35,7 +45,7 @@ final class TensorBuffer: @unchecked Sendable {
         TensorBuffer.liveCount.add(1, ordering: .relaxed)
         #endif
         self.count = count
-        pointer = .allocate(capacity: max(count, 1))
+        (pointer, capacity) = TensorBuffer.allocate(count)
         pointer.initialize(repeating: 0, count: max(count, 1))
         try fill(pointer)
     }
@@ -64,6 +74,6 @@ final class TensorBuffer: @unchecked Sendable {
         #if DEBUG
         TensorBuffer.liveCount.subtract(1, ordering: .relaxed)
         #endif
-        pointer.deallocate()
+        if !LargeBlockCache.shared.give(pointer, capacity: capacity) { pointer.deallocate() }
     }
 }
