@@ -10,14 +10,21 @@ public enum CellKindOption: String, CaseIterable, Codable, Sendable {
     /// ``GRU``.
     case gru
 
-    /// A layer of this kind, batch first, drawing its weights from `seed`.
+    /// A one-layer layer of this kind, batch first, bidirectional when asked (its output then
+    /// has `2 × hiddenSize` features), drawing its weights from `seed`.
     ///
     /// - Throws: ``TensorError/invalidArgument(_:)`` for sizes below 1.
-    public func makeLayer(inputSize: Int, hiddenSize: Int, seed: UInt64?) throws -> RecurrentBase {
+    public func makeLayer(inputSize: Int, hiddenSize: Int, bidirectional: Bool = false, seed: UInt64?) throws -> RecurrentBase {
         switch self {
-        case .rnn: return try RNN(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: 1, batchFirst: true, seed: seed)
-        case .lstm: return try LSTM(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: 1, batchFirst: true, seed: seed)
-        case .gru: return try GRU(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: 1, batchFirst: true, seed: seed)
+        case .rnn:
+            return try RNN(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: 1, batchFirst: true,
+                           bidirectional: bidirectional, seed: seed)
+        case .lstm:
+            return try LSTM(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: 1, batchFirst: true,
+                            bidirectional: bidirectional, seed: seed)
+        case .gru:
+            return try GRU(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: 1, batchFirst: true,
+                           bidirectional: bidirectional, seed: seed)
         }
     }
 }

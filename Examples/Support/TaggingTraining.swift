@@ -22,14 +22,7 @@ public final class BidirectionalTagger: Module, @unchecked Sendable {
     /// - Throws: ``TensorError/invalidArgument(_:)`` for sizes below 1.
     public init(kind: CellKindOption, inputSize: Int, hiddenSize: Int, tagCount: Int = BIOTag.all.count, seed: UInt64?) throws {
         guard tagCount >= 1 else { throw TensorError.invalidArgument("BidirectionalTagger: expected at least 1 tag, got \(tagCount)") }
-        switch kind {
-        case .rnn:
-            rnn = try RNN(inputSize: inputSize, hiddenSize: hiddenSize, batchFirst: true, bidirectional: true, seed: seed)
-        case .lstm:
-            rnn = try LSTM(inputSize: inputSize, hiddenSize: hiddenSize, batchFirst: true, bidirectional: true, seed: seed)
-        case .gru:
-            rnn = try GRU(inputSize: inputSize, hiddenSize: hiddenSize, batchFirst: true, bidirectional: true, seed: seed)
-        }
+        rnn = try kind.makeLayer(inputSize: inputSize, hiddenSize: hiddenSize, bidirectional: true, seed: seed)
         fc = Linear(inFeatures: 2 * hiddenSize, outFeatures: tagCount)
         super.init()
     }
