@@ -1,75 +1,6 @@
 import Foundation
 import Recurrent
 
-/// A progress line counted in optimisation steps, in the style of ``ProgressLine``: a live
-/// bar redrawn with `\r` on a terminal, plain lines every `plainEvery` steps otherwise.
-///
-/// ```
-/// [██████░░░░░░░░░░░░░░]  lstm T=100  step 300/1000  loss 0.1421  4.20s  71 steps/s
-/// lstm T=100  step 300/1000  loss 0.1421  elapsed 4.20s  71 steps/s
-/// ```
-public final class StepProgress {
-    /// What the line is about (`"lstm T=100"`).
-    public let label: String
-    /// The number of steps of the run.
-    public let totalSteps: Int
-    /// How the progress is shown.
-    public let style: ProgressLine.Style
-    /// Print a plain line every this many steps (and at the first and the last).
-    public let plainEvery: Int
-    private let start = Date()
-    private var lastDraw = Date.distantPast
-    private var lastLength = 0
-
-    /// A progress line for `totalSteps` steps.
-    public init(label: String, totalSteps: Int, style: ProgressLine.Style, plainEvery: Int) {
-        self.label = label
-        self.totalSteps = max(totalSteps, 1)
-        self.style = style
-        self.plainEvery = max(plainEvery, 1)
-    }
-
-    /// The seconds since the line was made.
-    public var elapsed: Double { Date().timeIntervalSince(start) }
-
-    /// Reports that step `step` (1-based) ended with `loss`.
-    public func update(step: Int, loss: Double) {
-        switch style {
-        case .silent:
-            return
-        case .live:
-            let now = Date()
-            guard step == totalSteps || now.timeIntervalSince(lastDraw) >= 0.05 else { return }
-            lastDraw = now
-            let filled = Int(Double(step) / Double(totalSteps) * 20)
-            let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: 20 - filled)
-            let text = "[\(bar)]  " + fields(step: step, loss: loss, elapsedLabel: "")
-            let padding = max(0, lastLength - text.count)
-            lastLength = text.count
-            FileHandle.standardOutput.write(Data(("\r" + text + String(repeating: " ", count: padding)).utf8))
-        case .plain:
-            guard step % plainEvery == 0 || step == totalSteps || step == 1 else { return }
-            print(fields(step: step, loss: loss, elapsedLabel: "elapsed "))
-        }
-    }
-
-    /// Ends the live line with a newline.
-    public func finish() {
-        if style == .live && lastLength > 0 {
-            FileHandle.standardOutput.write(Data("\n".utf8))
-            lastLength = 0
-        }
-    }
-
-    private func fields(step: Int, loss: Double, elapsedLabel: String) -> String {
-        let seconds = elapsed
-        let width = String(totalSteps).count
-        let stepText = String(repeating: " ", count: max(0, width - String(step).count)) + String(step)
-        return "\(label)  step \(stepText)/\(totalSteps)  loss \(String(format: "%.4f", loss))  \(elapsedLabel)"
-            + ProgressLine.duration(seconds) + String(format: "  %.0f steps/s", seconds > 0 ? Double(step) / seconds : 0)
-    }
-}
-
 /// The settings of one adding-problem training run (one model at one sequence length).
 public struct LongRangeOptions: Sendable {
     /// The recurrent layer.
@@ -215,8 +146,8 @@ public func trainAddingModel(_ options: LongRangeOptions) throws -> LongRangeRun
     var generator = SeededGenerator(seed: LongRangeSeeds.training(seed: options.seed, length: options.length))
     let parameters = model.parameters()
     let optimizer = try Adam(parameters, lr: options.learningRate)
-    let progress = StepProgress(label: "\(options.model.rawValue) T=\(options.length)", totalSteps: options.steps,
-                                style: options.progress, plainEvery: max(1, options.steps / 5))
+    let progress = ProgressLine(totalEpochs: options.steps, style: options.progress, plainEvery: max(1, options.steps / 5),
+                                unit: "step", label: "\(options.model.rawValue) T=\(options.length)")
     var losses: [Double] = [], gradNorms: [Double] = []
     losses.reserveCapacity(options.steps)
     gradNorms.reserveCapacity(options.steps)
@@ -235,7 +166,7 @@ public func trainAddingModel(_ options: LongRangeOptions) throws -> LongRangeRun
             break
         }
         optimizer.step()
-        progress.update(step: step, loss: Double(loss.item))
+        progress.update(epoch: step, loss: Double(loss.item))
     }
     progress.finish()
     let trainSeconds = Date().timeIntervalSince(start)

@@ -5,7 +5,8 @@ import Glibc
 import Darwin
 #endif
 
-/// A training progress line: epoch, loss, elapsed time and rate.
+/// A training progress line: epoch (or step, with `unit: "step"`), loss, elapsed time and
+/// rate, after an optional label.
 ///
 /// On a terminal (standard output is a TTY) it redraws one live line with `\r` and a bar,
 /// at most ~20 times a second; otherwise (a pipe, a file, CI logs) it prints plain lines,
@@ -35,6 +36,10 @@ public final class ProgressLine {
     public let style: Style
     /// Print a plain line every this many epochs (and at the last one).
     public let plainEvery: Int
+    /// What is counted: `"epoch"`, or `"step"` for step-based training.
+    public let unit: String
+    /// Written before the count (`"lstm T=100"`), or `nil` for nothing.
+    public let label: String?
     private let start = Date()
     private var lastDraw = Date.distantPast
     private var lastLength = 0
@@ -47,11 +52,17 @@ public final class ProgressLine {
     /// - Parameters:
     ///   - plainEvery: in plain style, report every this many epochs (and the last).
     ///   - itemUnit: when set, the rate is items per second in this unit.
-    public init(totalEpochs: Int, style: Style = ProgressLine.defaultStyle, plainEvery: Int = 1, itemUnit: String? = nil) {
+    ///   - unit: what `epoch` counts in ``update(epoch:fraction:loss:items:)`` and in the
+    ///     line: `"epoch"` (the default) or `"step"`.
+    ///   - label: written at the start of the line.
+    public init(totalEpochs: Int, style: Style = ProgressLine.defaultStyle, plainEvery: Int = 1, itemUnit: String? = nil,
+                unit: String = "epoch", label: String? = nil) {
         self.totalEpochs = max(totalEpochs, 1)
         self.style = style
         self.plainEvery = max(plainEvery, 1)
         self.itemUnit = itemUnit
+        self.unit = unit
+        self.label = label
     }
 
     /// ``Style/live`` when standard output is a terminal, else ``Style/plain``.
@@ -103,11 +114,11 @@ public final class ProgressLine {
         if let itemUnit {
             rate = String(format: "%.0f ", seconds > 0 ? Double(items) / seconds : 0) + itemUnit
         } else {
-            rate = String(format: "%.1f epochs/s", seconds > 0 ? Double(epoch) / seconds : 0)
+            rate = String(format: "%.1f \(unit)s/s", seconds > 0 ? Double(epoch) / seconds : 0)
         }
         let width = String(totalEpochs).count
         let epochText = String(repeating: " ", count: max(0, width - String(epoch).count)) + String(epoch)
-        return "epoch \(epochText)/\(totalEpochs)  loss \(String(format: "%.4f", loss))  \(elapsedLabel)\(Self.duration(seconds))  \(rate)"
+        return (label.map { "\($0)  " } ?? "") + "\(unit) \(epochText)/\(totalEpochs)  loss \(String(format: "%.4f", loss))  \(elapsedLabel)\(Self.duration(seconds))  \(rate)"
     }
 
     /// A duration as `0.42s`, `12.3s` or `2m05s`.
