@@ -76,7 +76,7 @@ extension Tensor {
         return result("AddmmBackward", shape: outShape, storage: storage, inputs: inputs,
                       recording: needsRecording(inputs)) { g, grads in
             let gv = MatrixView(g, rows: n, columns: outFeatures, leadingDimension: ldOut)
-            let threads = n == 1 ? FusedRecurrence.singleThreadedSteps(multiplyAdds: outFeatures * inFeatures) : nil
+            let threads = n == 1 && FusedRecurrence.singleThreadedSteps(multiplyAdds: outFeatures * inFeatures)
             defer { FusedRecurrence.restoreThreads(threads) }
             if let gx = grads[0] {   // dX += dY · W
                 if n == 1 {

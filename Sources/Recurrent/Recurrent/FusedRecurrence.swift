@@ -331,19 +331,18 @@ enum FusedRecurrence {
     @usableFromInline static let serialStepMultiplyAdds = 1 << 22
 
     /// When BLAS may run on several threads and a product is small, opens a single-threaded
-    /// region (``BLASThreads/enterSingleThreadedRegion()``) and returns a token to close it
-    /// with ``restoreThreads(_:)``; `nil` when nothing was opened. Regions are counted
-    /// process-wide, so concurrent sequences never undo each other's setting.
+    /// region (``BLASThreads/enterSingleThreadedRegion()``) and returns `true`; pass the
+    /// result to ``restoreThreads(_:)`` to close it. Regions are counted process-wide, so
+    /// concurrent sequences never undo each other's setting.
     @usableFromInline
-    static func singleThreadedSteps(multiplyAdds: Int) -> Int? {
-        guard multiplyAdds < serialStepMultiplyAdds else { return nil }
-        return BLASThreads.enterSingleThreadedRegion() ? 1 : nil
+    static func singleThreadedSteps(multiplyAdds: Int) -> Bool {
+        multiplyAdds < serialStepMultiplyAdds && BLASThreads.enterSingleThreadedRegion()
     }
 
     /// Closes the region that ``singleThreadedSteps(multiplyAdds:)`` opened, if it did.
     @usableFromInline
-    static func restoreThreads(_ token: Int?) {
-        if token != nil { BLASThreads.leaveSingleThreadedRegion() }
+    static func restoreThreads(_ opened: Bool) {
+        if opened { BLASThreads.leaveSingleThreadedRegion() }
     }
 
     /// The autograd node's name (`rnnTanhBackward`, `lstmReverseBackward`, …), a constant:
