@@ -51,8 +51,12 @@ let package = Package(
             providers: [.apt(["liblapacke-dev"]), .brew(["lapack"])]
         ),
 
+        // The library's own C kernels (AVX2 + FMA activations and the packed small GEMM of
+        // the recurrent steps), chosen per function at run time; no compiler flags.
+        .target(name: "CKernels", path: "CInclude/CKernels"),
+
         // The library, one layer on the other.
-        .target(name: "LinearAlgebra", dependencies: ["CBLAS", "CLAPACKE"]),
+        .target(name: "LinearAlgebra", dependencies: ["CBLAS", "CLAPACKE", "CKernels"]),
         .target(name: "Recurrent", dependencies: ["LinearAlgebra"]),
 
         // What the example programs share: their data sets and loaders, progress lines,

@@ -7,6 +7,7 @@
 // entry points are compiled once, here; callers in other modules pay one call per buffer.
 // Scalar libm (`tanhf` costs 14-27 ns per element on the reference machine) is never
 // called per element.
+internal import CKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -304,6 +305,19 @@ extension Elementwise {
     /// `y[i] = tanh(x[i])` for `i < count`; `x` may equal `y` but must not otherwise overlap it.
     /// At most 1.8 ULP (absolute error under 9e-8); exactly ±1 for `|x| ≥ 9.1`.
     public static func tanh(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        // With `CPUCapability.current == .avx2`: the C kernel, the same formula 8 lanes at a
+        // time with fused multiply-adds (within an ULP of the scalar kernel).
+        precondition(count >= 0, "Elementwise.tanh: negative count \(count)")
+        if CPUCapability.current == .avx2 {
+            rk_tanh_f32(x, y, count)
+        } else {
+            portableTanh(x, y, count: count)
+        }
+    }
+
+    /// The portable `Float` buffer `tanh`: the scalar kernel in a loop that LLVM vectorises for
+    /// the build's baseline target. Exactly the scalar kernel's results.
+    static func portableTanh(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
         // Two loops, so that the in-place case never trips the vectoriser's overlap check;
         // the kernel is called directly (not through a closure) so that it is always inlined.
         precondition(count >= 0, "Elementwise.tanh: negative count \(count)")
@@ -330,6 +344,19 @@ extension Elementwise {
     /// Relative error about 1e-7; `0` below `x ≈ -88.7`, `1` above `x ≈ 16.6`; never NaN for
     /// non-NaN input.
     public static func sigmoid(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        // With `CPUCapability.current == .avx2`: the C kernel, the same formula 8 lanes at a
+        // time with fused multiply-adds (within an ULP of the scalar kernel).
+        precondition(count >= 0, "Elementwise.sigmoid: negative count \(count)")
+        if CPUCapability.current == .avx2 {
+            rk_sigmoid_f32(x, y, count)
+        } else {
+            portableSigmoid(x, y, count: count)
+        }
+    }
+
+    /// The portable `Float` buffer `sigmoid`: the scalar kernel in a loop that LLVM vectorises for
+    /// the build's baseline target. Exactly the scalar kernel's results.
+    static func portableSigmoid(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
         // Two loops, so that the in-place case never trips the vectoriser's overlap check;
         // the kernel is called directly (not through a closure) so that it is always inlined.
         precondition(count >= 0, "Elementwise.sigmoid: negative count \(count)")
@@ -380,6 +407,19 @@ extension Elementwise {
     /// Relative error about 1 ULP; `+∞` above `x ≈ 88.72`, gradual underflow to `0` below
     /// `x ≈ -103.97`.
     public static func exp(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        // With `CPUCapability.current == .avx2`: the C kernel, the same formula 8 lanes at a
+        // time with fused multiply-adds (within an ULP of the scalar kernel).
+        precondition(count >= 0, "Elementwise.exp: negative count \(count)")
+        if CPUCapability.current == .avx2 {
+            rk_exp_f32(x, y, count)
+        } else {
+            portableExp(x, y, count: count)
+        }
+    }
+
+    /// The portable `Float` buffer `exp`: the scalar kernel in a loop that LLVM vectorises for
+    /// the build's baseline target. Exactly the scalar kernel's results.
+    static func portableExp(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
         // Two loops, so that the in-place case never trips the vectoriser's overlap check;
         // the kernel is called directly (not through a closure) so that it is always inlined.
         precondition(count >= 0, "Elementwise.exp: negative count \(count)")

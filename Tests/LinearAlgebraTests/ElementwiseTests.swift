@@ -6,7 +6,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import LinearAlgebra
+@testable import LinearAlgebra
 import XCTest
 
 final class ElementwiseTests: XCTestCase {
@@ -300,16 +300,29 @@ final class ElementwiseTests: XCTestCase {
         }
     }
 
+    /// The buffer kernel on a single element: the value every position of a longer buffer
+    /// must reproduce, whichever kernel set (``CPUCapability``) runs.
+    func single(_ kernel: @escaping Kernel<Float>) -> (Float) -> Float {
+        { x in self.run(kernel, [x])[0] }
+    }
+
     func testTailsAndInPlaceFloat() {
         typealias F = Float
-        checkTails({ (x: UnsafePointer<F>, y, n) in Elementwise.tanh(x, y, count: n) },
-                   { (x: F) in Elementwise.tanh(x) }, "tanh", domain: -9...9)
-        checkTails({ (x: UnsafePointer<F>, y, n) in Elementwise.sigmoid(x, y, count: n) },
-                   { (x: F) in Elementwise.sigmoid(x) }, "sigmoid", domain: -20...20)
+        let tanhK: Kernel<F> = { Elementwise.tanh($0, $1, count: $2) }
+        let sigmoidK: Kernel<F> = { Elementwise.sigmoid($0, $1, count: $2) }
+        let expK: Kernel<F> = { Elementwise.exp($0, $1, count: $2) }
+        checkTails(tanhK, single(tanhK), "tanh", domain: -9...9)
+        checkTails(sigmoidK, single(sigmoidK), "sigmoid", domain: -20...20)
+        checkTails(expK, single(expK), "exp", domain: -90...90)
+        // The portable loops reproduce the scalar kernels exactly.
+        checkTails({ (x: UnsafePointer<F>, y, n) in Elementwise.portableTanh(x, y, count: n) },
+                   { (x: F) in Elementwise.tanh(x) }, "portable tanh", domain: -9...9)
+        checkTails({ (x: UnsafePointer<F>, y, n) in Elementwise.portableSigmoid(x, y, count: n) },
+                   { (x: F) in Elementwise.sigmoid(x) }, "portable sigmoid", domain: -20...20)
+        checkTails({ (x: UnsafePointer<F>, y, n) in Elementwise.portableExp(x, y, count: n) },
+                   { (x: F) in Elementwise.exp(x) }, "portable exp", domain: -90...90)
         checkTails({ (x: UnsafePointer<F>, y, n) in Elementwise.relu(x, y, count: n) },
                    { (x: F) in Elementwise.relu(x) }, "relu", domain: -3...3)
-        checkTails({ (x: UnsafePointer<F>, y, n) in Elementwise.exp(x, y, count: n) },
-                   { (x: F) in Elementwise.exp(x) }, "exp", domain: -90...90)
         checkTails({ (x: UnsafePointer<F>, y, n) in Elementwise.log(x, y, count: n) },
                    { (x: F) in Elementwise.log(x) }, "log", domain: 1e-3...1e3)
     }
@@ -326,6 +339,31 @@ final class ElementwiseTests: XCTestCase {
                    { (x: D) in Elementwise.exp(x) }, "exp", domain: -700...700)
         checkTails({ (x: UnsafePointer<D>, y, n) in Elementwise.log(x, y, count: n) },
                    { (x: D) in Elementwise.log(x) }, "log", domain: 1e-300...1e300)
+    }
+
+    /// Whichever kernel set runs, it agrees with the portable one within 4 ULP (each is within
+    /// 2.3 ULP of the exact value, see the accuracy tests), special values included.
+    func testKernelSetsAgree() {
+        let x = denseSweep(Float.self) + binadeSweep(Float.self).flatMap { [$0, -$0] }
+            + [.nan, .infinity, -.infinity, 0, -0.0, 88.72, 88.73, -103, -104, -87, 9.1, -9.1]
+        let pairs: [(String, Kernel<Float>, Kernel<Float>)] = [
+            ("tanh", { Elementwise.tanh($0, $1, count: $2) }, { Elementwise.portableTanh($0, $1, count: $2) }),
+            ("sigmoid", { Elementwise.sigmoid($0, $1, count: $2) }, { Elementwise.portableSigmoid($0, $1, count: $2) }),
+            ("exp", { Elementwise.exp($0, $1, count: $2) }, { Elementwise.portableExp($0, $1, count: $2) }),
+        ]
+        print("CPUCapability.current = \(CPUCapability.current)")
+        for (name, kernel, portable) in pairs {
+            let a = run(kernel, x), b = run(portable, x)
+            for i in x.indices {
+                if a[i].isNaN || b[i].isNaN {
+                    XCTAssertTrue(a[i].isNaN && b[i].isNaN, "\(name)(\(x[i])): \(a[i]) against \(b[i])")
+                    continue
+                }
+                guard a[i] != b[i] else { continue }
+                let ulp = Swift.max(a[i].ulp, b[i].ulp, Float.leastNonzeroMagnitude)
+                XCTAssertLessThanOrEqual(abs(a[i] - b[i]) / ulp, 4, "\(name)(\(x[i])): \(a[i]) against \(b[i])")
+            }
+        }
     }
 
     func testInPlaceMatchesOutOfPlaceOnLongBuffers() {

@@ -1,0 +1,7 @@
+// CKernels: the library's own C kernels, for what OpenBLAS does not offer. Compiled for
+// baseline x86-64 like the rest of the package, with AVX2 + FMA code paths selected per
+// function (`__attribute__((target(...)))`) and used only when the CPU has them.
+#ifndef RECURRENT_CKERNELS_H
+#define RECURRENT_CKERNELS_H
+#include "rk_elementwise.h"
+#endif

@@ -1,0 +1,37 @@
+// AVX2 + FMA versions of LinearAlgebra's float activation kernels (tanh, sigmoid, exp).
+//
+// The library is compiled for baseline x86-64 (SwiftPM offers no per-target CPU flags
+// without `unsafeFlags`), so its own Swift kernels run on 4-lane SSE without FMA. These
+// functions carry `__attribute__((target("avx2,fma")))` instead, and LinearAlgebra calls
+// them only when `rk_cpu_has_avx2_fma()` says the CPU can run them. They compute the same
+// formulas as `Elementwise.tanh/sigmoid/exp(_: Float)` (same range reduction, same
+// polynomial), 8 lanes at a time with fused multiply-adds, so results agree with the Swift
+// kernels to within an ULP or two and keep the accuracy bounds documented there.
+#ifndef RECURRENT_RK_ELEMENTWISE_H
+#define RECURRENT_RK_ELEMENTWISE_H
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// 1 when this CPU and operating system can run the AVX2 + FMA kernels of this target
+/// (x86-64 only; 0 elsewhere). Cheap to call; the answer never changes.
+int rk_cpu_has_avx2_fma(void);
+
+/// y[i] = tanh(x[i]) for i < count. x may equal y; otherwise the ranges must not overlap.
+/// No alignment needed. Call only when rk_cpu_has_avx2_fma() is 1 (elsewhere it runs a
+/// scalar loop with the same formula).
+void rk_tanh_f32(const float *x, float *y, size_t count);
+
+/// y[i] = 1 / (1 + exp(-x[i])) for i < count; as rk_tanh_f32.
+void rk_sigmoid_f32(const float *x, float *y, size_t count);
+
+/// y[i] = exp(x[i]) for i < count; +inf above 88.72, gradual underflow to 0 below -103.97;
+/// as rk_tanh_f32.
+void rk_exp_f32(const float *x, float *y, size_t count);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

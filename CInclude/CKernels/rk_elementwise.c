@@ -1,0 +1,171 @@
+// AVX2 + FMA activation kernels; see include/rk_elementwise.h. The formulas are those of
+// Sources/LinearAlgebra/Elementwise.swift, written once per lane width.
+#include "rk_elementwise.h"
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define RK_X86 1
+#else
+#define RK_X86 0
+#endif
+
+int rk_cpu_has_avx2_fma(void) {
+#if RK_X86
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+// MARK: - Scalar versions (the tail of every buffer, and non-x86 machines)
+
+static inline float rk_bits_to_float(uint32_t b) { float f; memcpy(&f, &b, 4); return f; }
+static inline uint32_t rk_float_to_bits(float f) { uint32_t b; memcpy(&b, &f, 4); return b; }
+
+/// e^r - 1 for |r| <= ln 2 / 2: Cephes' expf polynomial in Estrin's form.
+static inline float rk_expm1_reduced(float r) {
+    float r2 = r * r, r4 = r2 * r2;
+    float pa = 1.6666665459e-1f * r + 5.0000001201e-1f;
+    float pb = 8.3334519073e-3f * r + 4.1665795894e-2f;
+    float pc = 1.9875691500e-4f * r + 1.3981999507e-3f;
+    float p = (pa + r2 * pb) + r4 * pc;
+    return r + r2 * p;
+}
+
+static inline float rk_tanh1(float x) {
+    uint32_t sign = rk_float_to_bits(x) & 0x80000000u;
+    float a = rk_bits_to_float(rk_float_to_bits(x) & 0x7FFFFFFFu);
+    float c = 9.1f < a ? 9.1f : a;
+    const float magic = 12582912.0f;
+    float t = c * 2.88539008177792682f + magic;
+    float n = t - magic;
+    float r = (c + c) - n * 0.693147182464599609375f;
+    int32_t ti; memcpy(&ti, &t, 4);
+    float s = rk_bits_to_float((uint32_t)((ti - 0x4B400000) + 127) << 23);
+    float e = s * rk_expm1_reduced(r) + (s - 1);
+    float result = e / (e + 2);
+    return rk_bits_to_float(rk_float_to_bits(result) | sign);
+}
+
+static inline float rk_exp1(float x) {
+    float c = 89.0f < x ? 89.0f : x;
+    c = c < -104.0f ? -104.0f : c;
+    const float magic = 12582912.0f;
+    float t = c * 1.44269504088896341f + magic;
+    float n = t - magic;
+    float r = c - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float y = rk_expm1_reduced(r) + 1;
+    int32_t k; memcpy(&k, &t, 4);
+    k -= 0x4B400000;
+    int32_t k1 = k >> 1, k2 = k - k1;
+    float s1 = rk_bits_to_float((uint32_t)(k1 + 127) << 23);
+    float s2 = rk_bits_to_float((uint32_t)(k2 + 127) << 23);
+    return y * s1 * s2;
+}
+
+static inline float rk_sigmoid1(float x) { return 1.0f / (1.0f + rk_exp1(-x)); }
+
+#if RK_X86
+// MARK: - Eight lanes
+
+#define RK_AVX2 __attribute__((target("avx2,fma")))
+
+RK_AVX2 static inline __m256 rk_expm1_reduced8(__m256 r) {
+    __m256 r2 = _mm256_mul_ps(r, r), r4 = _mm256_mul_ps(r2, r2);
+    __m256 pa = _mm256_fmadd_ps(_mm256_set1_ps(1.6666665459e-1f), r, _mm256_set1_ps(5.0000001201e-1f));
+    __m256 pb = _mm256_fmadd_ps(_mm256_set1_ps(8.3334519073e-3f), r, _mm256_set1_ps(4.1665795894e-2f));
+    __m256 pc = _mm256_fmadd_ps(_mm256_set1_ps(1.9875691500e-4f), r, _mm256_set1_ps(1.3981999507e-3f));
+    __m256 p = _mm256_fmadd_ps(r4, pc, _mm256_fmadd_ps(r2, pb, pa));
+    return _mm256_fmadd_ps(r2, p, r);
+}
+
+RK_AVX2 static inline __m256 rk_tanh8(__m256 x) {
+    const __m256 signMask = _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u));
+    const __m256 magic = _mm256_set1_ps(12582912.0f);
+    __m256 sign = _mm256_and_ps(x, signMask);
+    __m256 a = _mm256_andnot_ps(signMask, x);
+    // min(9.1, a) returns its second operand for NaN: NaN stays NaN.
+    __m256 c = _mm256_min_ps(_mm256_set1_ps(9.1f), a);
+    __m256 t = _mm256_fmadd_ps(c, _mm256_set1_ps(2.88539008177792682f), magic);
+    __m256 n = _mm256_sub_ps(t, magic);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693147182464599609375f), _mm256_add_ps(c, c));
+    __m256i k = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(0x4B400000));
+    __m256 s = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k, _mm256_set1_epi32(127)), 23));
+    __m256 e = _mm256_fmadd_ps(s, rk_expm1_reduced8(r), _mm256_sub_ps(s, _mm256_set1_ps(1.0f)));
+    __m256 result = _mm256_div_ps(e, _mm256_add_ps(e, _mm256_set1_ps(2.0f)));
+    return _mm256_or_ps(result, sign);
+}
+
+RK_AVX2 static inline __m256 rk_exp8(__m256 x) {
+    const __m256 magic = _mm256_set1_ps(12582912.0f);
+    // min/max return their second operand for NaN: NaN stays NaN.
+    __m256 c = _mm256_min_ps(_mm256_set1_ps(89.0f), x);
+    c = _mm256_max_ps(_mm256_set1_ps(-104.0f), c);
+    __m256 t = _mm256_fmadd_ps(c, _mm256_set1_ps(1.44269504088896341f), magic);
+    __m256 n = _mm256_sub_ps(t, magic);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), c);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 y = _mm256_add_ps(rk_expm1_reduced8(r), _mm256_set1_ps(1.0f));
+    __m256i k = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(0x4B400000));
+    __m256i k1 = _mm256_srai_epi32(k, 1);
+    __m256i k2 = _mm256_sub_epi32(k, k1);
+    const __m256i bias = _mm256_set1_epi32(127);
+    __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k1, bias), 23));
+    __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k2, bias), 23));
+    return _mm256_mul_ps(_mm256_mul_ps(y, s1), s2);
+}
+
+RK_AVX2 static inline __m256 rk_sigmoid8(__m256 x) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    __m256 e = rk_exp8(_mm256_xor_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u))));
+    return _mm256_div_ps(one, _mm256_add_ps(one, e));
+}
+
+// The buffer loops: 16 values per iteration (two independent chains), then 8, then the tail
+// through a zero-padded local block so that no lane reads or writes past the buffers.
+#define RK_BUFFER_LOOP(name, kernel8)                                                     \
+    RK_AVX2 static void name##_avx2(const float *x, float *y, size_t count) {             \
+        size_t i = 0;                                                                     \
+        for (; i + 16 <= count; i += 16) {                                                \
+            __m256 a = _mm256_loadu_ps(x + i), b = _mm256_loadu_ps(x + i + 8);            \
+            _mm256_storeu_ps(y + i, kernel8(a));                                          \
+            _mm256_storeu_ps(y + i + 8, kernel8(b));                                      \
+        }                                                                                 \
+        for (; i + 8 <= count; i += 8) _mm256_storeu_ps(y + i, kernel8(_mm256_loadu_ps(x + i))); \
+        if (i < count) {                                                                  \
+            float block[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                    \
+            memcpy(block, x + i, (count - i) * sizeof(float));                            \
+            _mm256_storeu_ps(block, kernel8(_mm256_loadu_ps(block)));                     \
+            memcpy(y + i, block, (count - i) * sizeof(float));                            \
+        }                                                                                 \
+    }
+
+RK_BUFFER_LOOP(rk_tanh, rk_tanh8)
+RK_BUFFER_LOOP(rk_sigmoid, rk_sigmoid8)
+RK_BUFFER_LOOP(rk_exp, rk_exp8)
+#endif
+
+void rk_tanh_f32(const float *x, float *y, size_t count) {
+#if RK_X86
+    if (rk_cpu_has_avx2_fma()) { rk_tanh_avx2(x, y, count); return; }
+#endif
+    for (size_t i = 0; i < count; i++) y[i] = rk_tanh1(x[i]);
+}
+
+void rk_sigmoid_f32(const float *x, float *y, size_t count) {
+#if RK_X86
+    if (rk_cpu_has_avx2_fma()) { rk_sigmoid_avx2(x, y, count); return; }
+#endif
+    for (size_t i = 0; i < count; i++) y[i] = rk_sigmoid1(x[i]);
+}
+
+void rk_exp_f32(const float *x, float *y, size_t count) {
+#if RK_X86
+    if (rk_cpu_has_avx2_fma()) { rk_exp_avx2(x, y, count); return; }
+#endif
+    for (size_t i = 0; i < count; i++) y[i] = rk_exp1(x[i]);
+}
