@@ -144,6 +144,28 @@ RK_AVX2 static inline __m256 rk_sigmoid8(__m256 x) {
         }                                                                                 \
     }
 
+RK_AVX2 static float rk_sum_avx2(const float *x, size_t count) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    size_t i = 0;
+    for (; i + 32 <= count; i += 32) {
+        a0 = _mm256_add_ps(a0, _mm256_loadu_ps(x + i));
+        a1 = _mm256_add_ps(a1, _mm256_loadu_ps(x + i + 8));
+        a2 = _mm256_add_ps(a2, _mm256_loadu_ps(x + i + 16));
+        a3 = _mm256_add_ps(a3, _mm256_loadu_ps(x + i + 24));
+    }
+    for (; i + 8 <= count; i += 8) a0 = _mm256_add_ps(a0, _mm256_loadu_ps(x + i));
+    if (i < count) {
+        float block[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        memcpy(block, x + i, (count - i) * sizeof(float));
+        a1 = _mm256_add_ps(a1, _mm256_loadu_ps(block));
+    }
+    __m256 s = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
 RK_BUFFER_LOOP(rk_tanh, rk_tanh8)
 RK_BUFFER_LOOP(rk_sigmoid, rk_sigmoid8)
 RK_BUFFER_LOOP(rk_exp, rk_exp8)
@@ -168,4 +190,18 @@ void rk_exp_f32(const float *x, float *y, size_t count) {
     if (rk_cpu_has_avx2_fma()) { rk_exp_avx2(x, y, count); return; }
 #endif
     for (size_t i = 0; i < count; i++) y[i] = rk_exp1(x[i]);
+}
+
+float rk_sum_f32(const float *x, size_t count) {
+#if RK_X86
+    if (rk_cpu_has_avx2_fma()) return rk_sum_avx2(x, count);
+#endif
+    float lanes[32] = {0};
+    size_t i = 0;
+    for (; i + 32 <= count; i += 32)
+        for (int j = 0; j < 32; j++) lanes[j] += x[i + j];
+    for (; i < count; i++) lanes[i % 32] += x[i];
+    for (int width = 16; width >= 1; width /= 2)
+        for (int j = 0; j < width; j++) lanes[j] += lanes[j + width];
+    return lanes[0];
 }

@@ -3,8 +3,7 @@ extension Tensor {
     /// The sum of all elements, as a scalar tensor.
     public func sum() -> Tensor {
         let n = count, x = storage.pointer
-        var total: Float = 0
-        for i in 0..<n { total += x[i] }
+        let total = Elementwise.sum(x, count: n)
         let storage = TensorBuffer(count: 1)
         storage.pointer[0] = total
         return Tensor.result("SumBackward", shape: [], storage: storage, inputs: [self],
