@@ -278,8 +278,10 @@ public enum BLASThreads {
     /// OpenBLAS momentarily runs on one thread; this still reports the requested count.
     public static var count: Int { state.withLock { $0.requested } }
 
-    /// The number of threads OpenBLAS itself would use now (1 inside a region).
-    static var activeCount: Int { Int(openblas_get_num_threads()) }
+    /// The number of threads a BLAS call made now would use: 1 while any single-threaded
+    /// region is open, otherwise ``count``. Code with a single-threaded alternative to a BLAS
+    /// call (``PackedGEMM``) uses this to choose.
+    public static var activeCount: Int { Int(openblas_get_num_threads()) }
 
     /// Sets the number of threads every later BLAS call may use (at least 1).
     ///

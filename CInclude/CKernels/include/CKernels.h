@@ -4,4 +4,5 @@
 #ifndef RECURRENT_CKERNELS_H
 #define RECURRENT_CKERNELS_H
 #include "rk_elementwise.h"
+#include "rk_gemm.h"
 #endif

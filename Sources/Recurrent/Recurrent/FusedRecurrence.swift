@@ -124,7 +124,13 @@ enum FusedRecurrence {
         // h·W_hhᵀ of the current step: GRU, and batch-first RNN steps.
         let hhCount = isGRU || (wholeStepRNN && layout.rowStride != 1 && B > 1) ? B * GH : 0
         let projectedCount = hasProjection ? B * Hr : 0
-        let scratchBlock = ScratchPool.shared.take(xpScratch + tanhCScratch + hhCount + projectedCount)
+        // W_hhᵀ packed once for every step's product (``PackedGEMM``), when the steps will run
+        // on one thread: always for small layers (see ``serialStepMultiplyAdds``), and for
+        // any layer when BLAS has one thread. Otherwise BLAS's own threads serve the steps.
+        let packsWeight = PackedGEMM.isAvailable && Hr > 0 && GH > 0
+            && (B * GH * Hr < serialStepMultiplyAdds || BLASThreads.activeCount == 1)
+        let packedCount = packsWeight ? PackedGEMM.packedCount(columns: GH, depth: Hr) : 0
+        let scratchBlock = ScratchPool.shared.take(xpScratch + tanhCScratch + hhCount + projectedCount + packedCount)
         defer { ScratchPool.shared.give(scratchBlock) }
         let scratch = scratchBlock.pointer
         let gatesBuffer: TensorBuffer? = keepsGates ? TensorBuffer(count: R * GH) : nil
@@ -140,6 +146,7 @@ enum FusedRecurrence {
         let cN = c0.map { TensorBuffer(copying: $0.storage.buffer) }
         let hh = scratch + xpScratch + tanhCScratch
         let projected = hh + hhCount
+        let packedWhh: UnsafeMutablePointer<Float>? = packsWeight ? projected + projectedCount : nil
 
         // 1. The input projection of all steps: one GEMM over the biases.
         let xpView = MutableMatrixView(xp, rows: R, columns: GH, leadingDimension: max(GH, 1))
@@ -173,6 +180,17 @@ enum FusedRecurrence {
         let stepThreadsToRestore = singleThreadedSteps(multiplyAdds: B * GH * Hr)
         defer { restoreThreads(stepThreadsToRestore) }
         let whhView = MatrixView(whh, rows: GH, columns: Hr, leadingDimension: max(Hr, 1))
+        if let packedWhh { PackedGEMM.pack(whhView, .transpose, into: packedWhh) }
+        /// `c ← h·W_hhᵀ + beta·c` for the step's states `h` (B × Hr) into `c` (B × GH).
+        func recurrentProduct(_ h: MatrixView<Float>, into c: MutableMatrixView<Float>, beta: Float) {
+            if let packedWhh {
+                PackedGEMM.multiply(h, packed: packedWhh, columns: GH, into: c, beta: beta)
+            } else if h.rows == 1 {
+                BLAS.gemv(whhView, .noTranspose, h.base, into: c.base, beta: beta)
+            } else {
+                BLAS.gemm(h, .noTranspose, whhView, .transpose, into: c, beta: beta)
+            }
+        }
         let hhView = MutableMatrixView(hh, rows: B, columns: GH, leadingDimension: max(GH, 1))
         let hView = MatrixView(UnsafePointer(hN.pointer), rows: B, columns: Hr, leadingDimension: max(Hr, 1))
         let rs = layout.rowStride
@@ -198,7 +216,7 @@ enum FusedRecurrence {
                 // gathered first so that the activation runs once over B·H contiguous values.
                 let outStep = layout.step(t, of: output.pointer, width: Hr)
                 if rs != 1 && B > 1 && H < gatherBelowHidden {
-                    BLAS.gemm(prevH, .noTranspose, whhView, .transpose, into: hhView)
+                    recurrentProduct(prevH, into: hhView, beta: 0)
                     for b in 0..<B {
                         let src = stepXP.base + b * stepXP.leadingDimension, dst = hh + b * GH
                         for j in 0..<H { dst[j] = src[j] + dst[j] }
@@ -208,13 +226,7 @@ enum FusedRecurrence {
                     prevH = hView
                     continue
                 }
-                if Hr > 0 {
-                    if B == 1 {
-                        BLAS.gemv(whhView, .noTranspose, prevH.base, into: stepXP.base, beta: 1)
-                    } else {
-                        BLAS.gemm(prevH, .noTranspose, whhView, .transpose, into: stepXP, beta: 1)
-                    }
-                }
+                if Hr > 0 { recurrentProduct(prevH, into: stepXP, beta: 1) }
                 if rs == 1 || B == 1 {
                     if kind == .rnnTanh { Elementwise.tanh(stepXP.base, outStep.base, count: B * H) } else { Elementwise.relu(stepXP.base, outStep.base, count: B * H) }
                 } else {
@@ -227,17 +239,7 @@ enum FusedRecurrence {
                 continue
             }
             if Hr > 0 {
-                if B == 1 {
-                    if isGRU {
-                        BLAS.gemv(whhView, .noTranspose, hN.pointer, into: hh)
-                    } else {
-                        BLAS.gemv(whhView, .noTranspose, hN.pointer, into: stepXP.base, beta: 1)
-                    }
-                } else if isGRU {
-                    BLAS.gemm(hView, .noTranspose, whhView, .transpose, into: hhView)
-                } else {
-                    BLAS.gemm(hView, .noTranspose, whhView, .transpose, into: stepXP, beta: 1)
-                }
+                if isGRU { recurrentProduct(hView, into: hhView, beta: 0) } else { recurrentProduct(hView, into: stepXP, beta: 1) }
             } else if isGRU {
                 hh.update(repeating: 0, count: B * GH)
             }
@@ -395,7 +397,11 @@ enum FusedRecurrence {
         // unless variable lengths skip it (then they start at zero).
         let dGCount = R * GH, dGhCount = isGRU ? R * GH : 0, dHsCount = hasProjection ? R * Hr : 0
         let dcCount = isLSTM ? B * H : 0, dhFullCount = hasProjection ? B * H : 0
-        let scratchBlock = ScratchPool.shared.take(dGCount + dGhCount + dHsCount + 2 * B * Hr + dcCount + dhFullCount)
+        // W_hh packed once for every step's dh product, under the forward's condition.
+        let packsWeight = PackedGEMM.isAvailable && Hr > 0 && GH > 0
+            && (B * GH * Hr < serialStepMultiplyAdds || BLASThreads.activeCount == 1)
+        let packedCount = packsWeight ? PackedGEMM.packedCount(columns: Hr, depth: GH) : 0
+        let scratchBlock = ScratchPool.shared.take(dGCount + dGhCount + dHsCount + 2 * B * Hr + dcCount + dhFullCount + packedCount)
         defer { ScratchPool.shared.give(scratchBlock) }
         let scratch = scratchBlock.pointer
         let dGx = scratch
@@ -404,10 +410,12 @@ enum FusedRecurrence {
         let dh = dHs + dHsCount, dhNext = dh + B * Hr
         let dc = dhNext + B * Hr
         let dhFull = dc + dcCount
+        let packedWhh: UnsafeMutablePointer<Float>? = packsWeight ? dhFull + dhFullCount : nil
         if lengths != nil { dGx.update(repeating: 0, count: dGCount + dGhCount + dHsCount) }
         if let gHN { dh.update(from: gHN, count: B * Hr) } else { dh.update(repeating: 0, count: B * Hr) }
         if let gCN, isLSTM { dc.update(from: gCN, count: B * H) } else { dc.update(repeating: 0, count: dcCount) }
         let whhView = MatrixView(whh, rows: GH, columns: Hr, leadingDimension: max(Hr, 1))
+        if let packedWhh { PackedGEMM.pack(whhView, .noTranspose, into: packedWhh) }
 
         // A layer whose sequence-wide products are small runs its whole backward on one BLAS
         // thread, like its steps; otherwise only the steps do.
@@ -460,7 +468,10 @@ enum FusedRecurrence {
             // dh_{t-1} = dGh_t · W_hh (+ the direct GRU path, + pass-through of inactive items).
             let stepDG = layout.step(t, of: dGh, width: GH)
             if Hr > 0 {
-                if B == 1 {
+                if let packedWhh {
+                    PackedGEMM.multiply(stepDG.readOnly, packed: packedWhh, columns: Hr,
+                                        into: MutableMatrixView(dhNext, rows: B, columns: Hr, leadingDimension: max(Hr, 1)))
+                } else if B == 1 {
                     BLAS.gemv(whhView, .transpose, stepDG.base, into: dhNext)
                 } else {
                     BLAS.gemm(stepDG.readOnly, .noTranspose, whhView, .noTranspose,

@@ -1,0 +1,52 @@
+// A GEMM whose right-hand operand is packed once and reused by many products: the
+// recurrent weight of every time step. OpenBLAS repacks both operands on each `sgemm`
+// call, which at a step's shapes (a batch of rows times a square weight) costs as much as
+// the arithmetic; these kernels (C, AVX2 + FMA, a 6×16 register tile) read the packed
+// weight as it is.
+internal import CKernels
+
+/// `C = A·B + β·C` with `B` packed once into panels, for many products with the same `B`.
+///
+/// Use it when ``isAvailable``: the kernels need AVX2 and FMA (``CPUCapability/avx2``) and
+/// run on the calling thread only, so they are the faster choice where a product would run
+/// on one BLAS thread anyway. Elsewhere call ``BLAS/gemm(_:_:_:_:into:alpha:beta:)``.
+///
+/// ```swift
+/// let count = PackedGEMM.packedCount(columns: n, depth: k)
+/// PackedGEMM.pack(w, .transpose, into: buffer)        // B = Wᵀ, W is n×k
+/// for step in steps { PackedGEMM.multiply(a[step], packed: buffer, columns: n, into: c[step]) }
+/// ```
+public enum PackedGEMM {
+    /// Whether the packed kernels run on this machine (``CPUCapability/current`` is `.avx2`).
+    public static var isAvailable: Bool { CPUCapability.current == .avx2 }
+
+    /// The number of floats ``pack(_:_:into:)`` writes for a `depth × columns` operand `B`
+    /// (`columns` rounded up to the panel width of 16).
+    public static func packedCount(columns: Int, depth: Int) -> Int {
+        precondition(columns >= 0 && depth >= 0, "PackedGEMM.packedCount: negative size \(columns)×\(depth)")
+        return rk_packed_b_count(Int32(columns), Int32(depth))
+    }
+
+    /// Packs `B = op(w)` into `packed`, which must hold
+    /// `packedCount(columns: B.columns, depth: B.rows)` floats: `op(w) = w` (`k × n`) for
+    /// `.noTranspose`, `wᵀ` (`w` is `n × k`) for `.transpose`.
+    public static func pack(_ w: MatrixView<Float>, _ op: Transpose, into packed: UnsafeMutablePointer<Float>) {
+        let (depth, columns) = op == .noTranspose ? (w.rows, w.columns) : (w.columns, w.rows)
+        guard depth > 0 && columns > 0 else { return }
+        rk_pack_b(Int32(columns), Int32(depth), w.base, Int32(w.leadingDimension), op == .noTranspose ? 0 : 1, packed)
+    }
+
+    /// `c ← a·B + beta·c`, with `B` (`a.columns × columns`) packed by ``pack(_:_:into:)``.
+    /// `c` must be `a.rows × columns` and must not overlap `a` or `packed`; with `beta == 0`
+    /// its old contents are never read.
+    public static func multiply(
+        _ a: MatrixView<Float>, packed: UnsafePointer<Float>, columns: Int,
+        into c: MutableMatrixView<Float>, beta: Float = 0
+    ) {
+        precondition(c.rows == a.rows && c.columns == columns,
+                     "PackedGEMM.multiply: \(a.rows)×\(a.columns) times \(a.columns)×\(columns) into \(c.rows)×\(c.columns)")
+        guard a.rows > 0 && columns > 0 else { return }
+        rk_gemm_packed(Int32(a.rows), Int32(columns), Int32(a.columns), a.base, Int32(a.leadingDimension),
+                       packed, beta, c.base, Int32(c.leadingDimension))
+    }
+}
