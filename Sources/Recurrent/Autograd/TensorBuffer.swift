@@ -30,6 +30,22 @@ final class TensorBuffer: @unchecked Sendable {
         pointer.initialize(repeating: 0, count: max(count, 1))
     }
 
+    /// `count` floats that the caller overwrites completely before anyone reads them (the
+    /// outputs of the fused recurrent layers): no zero-fill pass. Float has no invalid bit
+    /// patterns, so a missed element is a wrong value, never undefined behaviour; callers
+    /// that skip elements (variable lengths) use ``init(count:)``.
+    init(uninitializedCount count: Int) {
+        #if DEBUG
+        TensorBuffer.liveCount.add(1, ordering: .relaxed)
+        #endif
+        self.count = count
+        (pointer, capacity) = TensorBuffer.allocate(count)
+        #if DEBUG
+        // Debug builds fill with NaN, so that a missed element shows in the tests.
+        pointer.initialize(repeating: .nan, count: max(count, 1))
+        #endif
+    }
+
     /// Memory for `count` floats (at least one): a large block from ``LargeBlockCache`` when
     /// one fits, otherwise a new allocation.
     private static func allocate(_ count: Int) -> (UnsafeMutablePointer<Float>, Int) {

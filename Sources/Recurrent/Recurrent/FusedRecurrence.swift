@@ -133,15 +133,21 @@ enum FusedRecurrence {
         let scratchBlock = ScratchPool.shared.take(xpScratch + tanhCScratch + hhCount + projectedCount + packedCount)
         defer { ScratchPool.shared.give(scratchBlock) }
         let scratch = scratchBlock.pointer
-        let gatesBuffer: TensorBuffer? = keepsGates ? TensorBuffer(count: R * GH) : nil
+        // Buffers every step writes in full skip the zero-fill; those written only for the
+        // active items of variable-length batches start at zero.
+        func written(_ count: Int) -> TensorBuffer { TensorBuffer(uninitializedCount: count) }
+        func activeOnly(_ count: Int) -> TensorBuffer {
+            lengths == nil ? TensorBuffer(uninitializedCount: count) : TensorBuffer(count: count)
+        }
+        let gatesBuffer: TensorBuffer? = keepsGates ? written(R * GH) : nil
         let xp = gatesBuffer?.pointer ?? scratch
-        let hPrev: TensorBuffer? = recording ? TensorBuffer(count: R * Hr) : nil      // the state each step read
-        let cPrev: TensorBuffer? = recording && isLSTM ? TensorBuffer(count: R * H) : nil
-        let tanhC: TensorBuffer? = recording && isLSTM ? TensorBuffer(count: R * H) : nil
+        let hPrev: TensorBuffer? = recording ? written(R * Hr) : nil      // the state each step read
+        let cPrev: TensorBuffer? = recording && isLSTM ? written(R * H) : nil
+        let tanhC: TensorBuffer? = recording && isLSTM ? activeOnly(R * H) : nil
         let tanhCStep = tanhC?.pointer ?? scratch + xpScratch
-        let hFull: TensorBuffer? = hasProjection ? TensorBuffer(count: R * H) : nil
-        let hhN: TensorBuffer? = recording && isGRU ? TensorBuffer(count: R * H) : nil
-        let output = TensorBuffer(count: R * Hr)
+        let hFull: TensorBuffer? = hasProjection ? activeOnly(R * H) : nil
+        let hhN: TensorBuffer? = recording && isGRU ? activeOnly(R * H) : nil
+        let output = written(R * Hr)
         let hN = TensorBuffer(copying: h0.storage.buffer)
         let cN = c0.map { TensorBuffer(copying: $0.storage.buffer) }
         let hh = scratch + xpScratch + tanhCScratch
