@@ -59,8 +59,13 @@ public final class SGD: Optimizer {
             let p = parameter.storage.pointer, g = grad.storage.pointer, n = parameter.count
             if mu == 0 {
                 if wd == 0 {
-                    // p ← p − lr·g, on BLAS's AVX2 kernel (the tutorial's update after every name).
+                    // p ← p − lr·g, on BLAS's AVX2 kernel (the tutorial's update after every
+                    // name), on one thread for all but huge parameters: OpenBLAS splits an
+                    // axpy over 10,000 elements between its threads, and waking them costs
+                    // more than the update.
+                    let opened = FusedRecurrence.singleThreadedSteps(multiplyAdds: n)
                     BLAS.axpy(count: n, alpha: -lr, UnsafePointer(g), p)
+                    FusedRecurrence.restoreThreads(opened)
                 } else {
                     for j in 0..<n { p[j] += -lr * (g[j] + wd * p[j]) }
                 }
