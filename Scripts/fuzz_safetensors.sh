@@ -35,13 +35,16 @@ build_harness() {
     BIN="$(swift build -c release --scratch-path "$WORK/spm" --show-bin-path)"
     MODULES="$BIN/Modules"
     [ -d "$MODULES" ] || MODULES="$BIN"
-    OBJECTS=$(find "$BIN/LinearAlgebra.build" -name '*.o')
+    # LinearAlgebra's objects and those of the C kernels it calls (CKernels, with the module
+    # map SwiftPM generated for it).
+    OBJECTS=$(find "$BIN/LinearAlgebra.build" "$BIN/CKernels.build" -name '*.o')
     CFLAGS=()
     for flag in $(pkg-config --cflags openblas lapacke 2>/dev/null); do CFLAGS+=(-Xcc "$flag"); done
     echo "== compiling the harness with -sanitize=fuzzer,address"
     # shellcheck disable=SC2046
     swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name SafeTensorsFuzzer \
         -I "$MODULES" -I CInclude/CBLAS -I CInclude/CLAPACKE "${CFLAGS[@]}" \
+        -Xcc -fmodule-map-file="$BIN/CKernels.build/module.modulemap" -I CInclude/CKernels/include \
         $(find Sources/Recurrent -name '*.swift' | sort) Fuzz/SafeTensorsFuzzer/main.swift \
         $OBJECTS $(pkg-config --libs openblas lapacke) \
         -o "$WORK/safetensors-fuzzer" 2>&1 | grep -v "Cannot export local symbol" || true
