@@ -84,6 +84,27 @@ final class RecurrentStreamTests: XCTestCase {
         }
         XCTAssertThrowsError(try stream.step(Tensor(zeros: [3, 3])))
         XCTAssertThrowsError(try stream.setState(hidden: Tensor(zeros: [1, 1, 4])))
+        // An RNN has no cell state: a cell tensor is refused, and the state stays as it was.
+        let before = stream.hiddenState.scalars
+        XCTAssertThrowsError(try stream.setState(hidden: Tensor(zeros: [1, 2, 4]).affine(scale: 1, shift: 1),
+                                                 cell: Tensor(zeros: [1, 2, 4]))) { error in
+            XCTAssertTrue("\(error)".contains("no cell state"), "\(error)")
+        }
+        XCTAssertEqual(stream.hiddenState.scalars, before)
+    }
+
+    /// An LSTM stream given only a hidden state keeps its cell state.
+    func testLSTMHiddenOnlyKeepsTheCellState() throws {
+        let lstm = try LSTM(inputSize: 3, hiddenSize: 4, seed: 8)
+        let stream = try RecurrentStream(lstm)
+        _ = try stream.step(Kit.random([3], seed: 9))
+        let cell = try XCTUnwrap(stream.cellState).scalars
+        XCTAssertTrue(cell.contains { $0 != 0 })
+        try stream.setState(hidden: Tensor(zeros: [1, 1, 4]))
+        XCTAssertEqual(stream.hiddenState.scalars, [0, 0, 0, 0])
+        XCTAssertEqual(try XCTUnwrap(stream.cellState).scalars, cell)
+        stream.reset()
+        XCTAssertEqual(try XCTUnwrap(stream.cellState).scalars, [0, 0, 0, 0])
     }
 
     /// The stream follows its module's weights in place (training, loading).

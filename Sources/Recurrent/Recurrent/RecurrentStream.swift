@@ -109,11 +109,20 @@ public final class RecurrentStream: @unchecked Sendable {
 
     /// Sets the state from `(numLayers, B, H_out)` hidden and (LSTM) `(numLayers, B,
     /// hiddenSize)` cell tensors, for example the final state of a module call.
-    /// - Throws: ``TensorError/shapeMismatch(_:)`` when a shape does not fit.
+    ///
+    /// For an LSTM, `cell: nil` sets only the hidden state and keeps the current cell state
+    /// (zeros after ``reset()``); pass both to continue a module call's sequence. Nothing
+    /// changes when the call throws.
+    /// - Throws: ``TensorError/shapeMismatch(_:)`` when a shape does not fit;
+    ///   ``TensorError/invalidArgument(_:)`` for a cell state given to an RNN or GRU stream,
+    ///   which has none.
     public func setState(hidden: Tensor, cell: Tensor? = nil) throws {
         let L = layers.count
         guard hidden.shape == [L, batchSize, outputSize] else {
             throw TensorError.shapeMismatch("RecurrentStream: expected a hidden state of shape \([L, batchSize, outputSize]), got \(hidden.shape)")
+        }
+        if kind != .lstm, cell != nil {
+            throw TensorError.invalidArgument("RecurrentStream: a \(type(of: module)) stream has no cell state; expected cell: nil, got a tensor")
         }
         if kind == .lstm, let cell, cell.shape != [L, batchSize, hiddenSize] {
             throw TensorError.shapeMismatch("RecurrentStream: expected a cell state of shape \([L, batchSize, hiddenSize]), got \(cell.shape)")
