@@ -133,7 +133,7 @@ public func runExplodingExperiment(_ options: ExplodingOptions) throws -> (uncli
             optimizer.zeroGrad()
             let loss = try mseLoss(model(batch.inputs), batch.targets)
             loss.backward()
-            let norm = clip.map { Double(clipGradNorm(parameters, maxNorm: $0)) } ?? totalGradientNorm(parameters)
+            let norm = clip.map { Double(clipGradNorm(parameters, maxNorm: $0)) } ?? Double(totalGradNorm(parameters))
             losses.append(Double(loss.item))
             norms.append(norm)
             guard loss.item.isFinite && norm.isFinite else {

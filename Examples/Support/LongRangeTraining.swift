@@ -113,17 +113,6 @@ public struct LongRangeRun: @unchecked Sendable {
     public var initialWeights: [String: Tensor]
 }
 
-/// The total 2-norm of the gradients of `parameters` (those that have one), in `Double`;
-/// NaN or infinity when a gradient is not finite.
-public func totalGradientNorm(_ parameters: [Parameter]) -> Double {
-    var total = 0.0
-    for p in parameters {
-        guard let g = p.grad else { continue }
-        g.withUnsafeBufferPointer { for v in $0 { total += Double(v) * Double(v) } }
-    }
-    return total.squareRoot()
-}
-
 /// Trains an ``AddingModel`` on the adding problem: Adam, MSE loss, a fresh batch from the
 /// training stream every step, the gradient clipped to `options.clipNorm` when set; then
 /// measures the MSE on a fresh test set. A step whose loss or gradient is not finite ends the
@@ -158,7 +147,7 @@ public func trainAddingModel(_ options: LongRangeOptions) throws -> LongRangeRun
         optimizer.zeroGrad()
         let loss = try mseLoss(model(batch.inputs), batch.targets)
         loss.backward()
-        let norm = options.clipNorm.map { Double(clipGradNorm(parameters, maxNorm: $0)) } ?? totalGradientNorm(parameters)
+        let norm = options.clipNorm.map { Double(clipGradNorm(parameters, maxNorm: $0)) } ?? Double(totalGradNorm(parameters))
         losses.append(Double(loss.item))
         gradNorms.append(norm)
         guard loss.item.isFinite && norm.isFinite else {

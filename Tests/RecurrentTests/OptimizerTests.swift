@@ -79,6 +79,10 @@ final class OptimizerTests: XCTestCase {
             return p
         }
         let withoutGrad = Parameter(Tensor(zeros: [2]))
+        // The norm alone (get_total_norm) is the same, and leaves the gradients as they are.
+        let measured = totalGradNorm(parameters + [withoutGrad])
+        assertClose([measured], [expectedTotal], rtol: 1e-6, atol: 1e-6)
+        for (p, g) in zip(parameters, grads) { XCTAssertEqual(p.grad?.scalars, g.scalars) }
         let total = clipGradNorm(parameters + [withoutGrad], maxNorm: maxNorm)
         assertClose([total], [expectedTotal], rtol: 1e-6, atol: 1e-6)
         for (p, e) in zip(parameters, clipped) { assertClose(p.grad, e, rtol: 1e-5, atol: 1e-6) }
@@ -95,6 +99,24 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(clipGradNorm([p], maxNorm: 2, normType: .infinity), 4)
         assertClose(p.grad?.scalars ?? [], [1.5, -2, 0], rtol: 1e-6, atol: 1e-6)
         XCTAssertEqual(clipGradNorm([Parameter(Tensor(zeros: [2]))], maxNorm: 1), 0)
+    }
+
+    func testTotalGradNormByHand() {
+        let a = Parameter(Tensor(zeros: [2])), b = Parameter(Tensor(zeros: [1])), none = Parameter(Tensor(zeros: [1]))
+        a.grad = Tensor(shape: [2], scalars: [3, 0])
+        b.grad = Tensor(shape: [1], scalars: [-4])
+        XCTAssertEqual(totalGradNorm([a, b, none]), 5, accuracy: 1e-6)
+        XCTAssertEqual(totalGradNorm([a, b], normType: 1), 7, accuracy: 1e-6)
+        XCTAssertEqual(totalGradNorm([a, b], normType: .infinity), 4)
+        XCTAssertEqual(totalGradNorm([a, b], normType: -.infinity), 0)
+        XCTAssertEqual(totalGradNorm([a, b], normType: 0), 2)
+        XCTAssertEqual(totalGradNorm([a, b], normType: 3), Float(pow(27.0 + 64.0, 1.0 / 3)), accuracy: 1e-5)
+        XCTAssertEqual(a.grad?.scalars, [3, 0])
+        XCTAssertEqual(totalGradNorm([none]), 0)
+        b.grad = Tensor(shape: [1], scalars: [.infinity])
+        XCTAssertEqual(totalGradNorm([a, b]), .infinity)
+        b.grad = Tensor(shape: [1], scalars: [.nan])
+        XCTAssertTrue(totalGradNorm([a, b]).isNaN)
     }
 
     // MARK: Options the fixture does not cover

@@ -1,23 +1,16 @@
 import Foundation
 
-/// Rescales the gradients of `parameters` so that their total norm is at most `maxNorm`
-/// (`torch.nn.utils.clip_grad_norm_`), in place, and returns the total norm before clipping.
+/// The total norm of the gradients of `parameters`, without changing them
+/// (`torch.nn.utils.get_total_norm` over the parameters' gradients): what
+/// ``clipGradNorm(_:maxNorm:normType:)`` measures before it clips, for monitoring.
 ///
 /// The total norm is the `normType`-norm of the per-parameter gradient norms (which equals
 /// the norm of all gradient elements together): `(Σ |gᵢ|ᵖ)^(1/p)`, the largest `|gᵢ|` for
 /// `normType == .infinity`, the smallest for `-.infinity`, and the count of non-zero
-/// elements for 0 (as `torch.linalg.vector_norm`). When the clip coefficient
-/// `maxNorm / (total + 1e-6)` is below 1, every gradient is multiplied by it. Parameters
-/// without a gradient are skipped; with none at all the result is 0.
-///
-/// - Parameters:
-///   - parameters: the parameters whose `grad` is clipped.
-///   - maxNorm: the largest total norm allowed.
-///   - normType: the `p` of the norm (2 by default).
-/// - Returns: the total norm of the gradients before clipping. When it is infinite the
-///   coefficient is 0, and when it is NaN the gradients become NaN, as in PyTorch.
-@discardableResult
-public func clipGradNorm(_ parameters: [Parameter], maxNorm: Float, normType: Float = 2) -> Float {
+/// elements for 0 (as `torch.linalg.vector_norm`), accumulated in `Double`. Parameters
+/// without a gradient are skipped; with none at all the result is 0. A gradient with an
+/// infinite or NaN element gives an infinite or NaN norm.
+public func totalGradNorm(_ parameters: [Parameter], normType: Float = 2) -> Float {
     let grads = parameters.compactMap(\.grad)
     if grads.isEmpty { return 0 }
     let p = Double(normType)
@@ -56,7 +49,27 @@ public func clipGradNorm(_ parameters: [Parameter], maxNorm: Float, normType: Fl
         let x = g.storage.pointer
         return Float(norm(g.count) { Double(x[$0]) })
     }
-    let total = Float(norm(norms.count) { Double(norms[$0]) })
+    return Float(norm(norms.count) { Double(norms[$0]) })
+}
+
+/// Rescales the gradients of `parameters` so that their total norm is at most `maxNorm`
+/// (`torch.nn.utils.clip_grad_norm_`), in place, and returns the total norm before clipping.
+///
+/// The total norm is ``totalGradNorm(_:normType:)``. When the clip coefficient
+/// `maxNorm / (total + 1e-6)` is below 1, every gradient is multiplied by it. Parameters
+/// without a gradient are skipped; with none at all the result is 0.
+///
+/// - Parameters:
+///   - parameters: the parameters whose `grad` is clipped.
+///   - maxNorm: the largest total norm allowed.
+///   - normType: the `p` of the norm (2 by default).
+/// - Returns: the total norm of the gradients before clipping. When it is infinite the
+///   coefficient is 0, and when it is NaN the gradients become NaN, as in PyTorch.
+@discardableResult
+public func clipGradNorm(_ parameters: [Parameter], maxNorm: Float, normType: Float = 2) -> Float {
+    let grads = parameters.compactMap(\.grad)
+    if grads.isEmpty { return 0 }
+    let total = totalGradNorm(parameters, normType: normType)
     let coefficient = maxNorm / (total + 1e-6)
     if coefficient < 1 || coefficient.isNaN {
         for g in grads {
