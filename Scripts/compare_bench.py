@@ -5,9 +5,9 @@ and Swift's fraction of the sgemm roofline.
 
     python3 Scripts/compare_bench.py [--threads 1,2] [--rounds 2] [--markdown] [--no-build]
 
-Both suites run alternately `--rounds` times per thread count (Swift, PyTorch, Swift, …)
-so that both see the same machine; each case keeps the best of its per-round medians, which
-damps the noise of a shared machine. The seed names epoch runs in the first round only.
+Both suites run alternately, `--rounds` times, each round over every thread count (Swift,
+PyTorch, Swift, …) so that all of them see the same machine; each case keeps the best of
+its per-round medians, which damps the noise of a shared machine. The seed names epoch runs in the first round only.
 """
 import argparse
 import json
@@ -69,9 +69,15 @@ def main():
     raw = []
     tables = {}
     start = time.time()
-    for threads in [int(t) for t in args.threads.split(",")]:
-        swift, torch = {}, {}
-        for rnd in range(args.rounds):
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    for threads in thread_counts:
+        tables[threads] = ({}, {})
+    # Rounds outermost: every round runs each thread count in turn, so that the one- and
+    # two-thread figures see the same machine (a shared VM drifts between speed states over
+    # minutes, which once made whole thread counts look slower or faster).
+    for rnd in range(args.rounds):
+        for threads in thread_counts:
+            swift, torch = tables[threads]
             selected = cases or ORDER
             if rnd > 0:
                 selected = [c for c in selected if c != "names-epoch"]
@@ -84,7 +90,6 @@ def main():
             best(swift, s)
             best(torch, t)
             print(f"# threads {threads}, round {rnd + 1}/{args.rounds} done ({time.time() - start:.0f} s)", file=sys.stderr)
-        tables[threads] = (swift, torch)
 
     for threads, (swift, torch) in tables.items():
         rows = []
