@@ -163,7 +163,7 @@ func runNamesEpoch(policy: TimingPolicy, dataDirectory: String, limit: Int? = ni
     let stride = limit.map { max(1, all.count / max($0, 1)) } ?? 1
     let items = Swift.stride(from: 0, to: all.count, by: stride).map { all[$0] }
     RandomState.manualSeed(0)
-    let cell = CombinedCell(inputSize: allLetters.count, hiddenSize: 128, outputSize: categories.count)
+    let cell = try CombinedCell(inputSize: allLetters.count, hiddenSize: 128, outputSize: categories.count)
     let optimizer = try SGD(cell.parameters(), lr: 0.005)
     var lossSum = 0.0
     func train(_ item: (Int, [Int])) throws {

@@ -13,7 +13,7 @@ let outputSize = 2
 
 // Model, loss and optimizer
 RandomState.manualSeed(42)
-let rnn = CombinedCell(inputSize: inputSize, hiddenSize: hiddenSize, outputSize: outputSize)
+let rnn = try CombinedCell(inputSize: inputSize, hiddenSize: hiddenSize, outputSize: outputSize)
 let criterion = NLLLoss()
 let optimizer = try SGD(rnn.parameters(), lr: 0.01)
 

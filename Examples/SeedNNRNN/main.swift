@@ -20,7 +20,7 @@ final class RNNModel: Module, @unchecked Sendable {
 
     init(inputSize: Int, hiddenSize: Int, outputSize: Int, numLayers: Int = 1) throws {
         rnn = try RNN(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, batchFirst: true)
-        fc = Linear(inFeatures: hiddenSize, outFeatures: outputSize)
+        fc = try Linear(inFeatures: hiddenSize, outFeatures: outputSize)
         self.hiddenSize = hiddenSize
         self.numLayers = numLayers
     }

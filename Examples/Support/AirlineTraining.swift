@@ -66,7 +66,7 @@ public final class AirlineModel: Module, @unchecked Sendable {
     /// - Throws: ``TensorError/invalidArgument(_:)`` for a hidden size below 1.
     public init(kind: CellKindOption, hiddenSize: Int, seed: UInt64) throws {
         rnn = try kind.makeLayer(inputSize: 1, hiddenSize: hiddenSize, seed: seed)
-        fc = Linear(inFeatures: hiddenSize, outFeatures: 1)
+        fc = try Linear(inFeatures: hiddenSize, outFeatures: 1)
         super.init()
     }
 

@@ -51,7 +51,7 @@ public final class NameGenerator: Module, @unchecked Sendable {
         self.languages = languages
         rnn = try kind.makeLayer(inputSize: languages.count + GenerationTokens.count, hiddenSize: hiddenSize, seed: seed)
         var generator = SeededGenerator(seed: seed &+ 1)
-        fc = Linear(inFeatures: hiddenSize, outFeatures: GenerationTokens.count, using: &generator)
+        fc = try Linear(inFeatures: hiddenSize, outFeatures: GenerationTokens.count, using: &generator)
         super.init()
     }
 

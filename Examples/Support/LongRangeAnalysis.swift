@@ -173,7 +173,7 @@ public enum HiddenStateGradients {
             twin = try LSTM(inputSize: layer.inputSize, hiddenSize: layer.hiddenSize, bias: layer.bias, batchFirst: true, seed: 0)
         }
         var generator = SeededGenerator(seed: 0)
-        let head = Linear(inFeatures: model.fc.inFeatures, outFeatures: 1, bias: model.fc.bias != nil, using: &generator)
+        let head = try Linear(inFeatures: model.fc.inFeatures, outFeatures: 1, bias: model.fc.bias != nil, using: &generator)
         let result = try AddingModel(layer: twin, head: head)
         try result.loadStateDict(model.stateDict())
         return result

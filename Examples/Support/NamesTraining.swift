@@ -31,7 +31,7 @@ public final class SequenceClassifier: Module, @unchecked Sendable {
     /// - Throws: ``TensorError/invalidArgument(_:)`` for sizes below 1.
     public init(kind: CellKindOption, inputSize: Int, hiddenSize: Int, classes: Int, seed: UInt64?) throws {
         rnn = try kind.makeLayer(inputSize: inputSize, hiddenSize: hiddenSize, seed: seed)
-        fc = Linear(inFeatures: hiddenSize, outFeatures: classes)
+        fc = try Linear(inFeatures: hiddenSize, outFeatures: classes)
         super.init()
     }
 
@@ -67,7 +67,7 @@ public final class NamesModel: @unchecked Sendable {
             module = try SequenceClassifier(kind: cellKind, inputSize: NamesAlphabet.count, hiddenSize: hiddenSize,
                                             classes: languages.count, seed: seed)
         } else {
-            module = CombinedCell(inputSize: NamesAlphabet.count, hiddenSize: hiddenSize, outputSize: languages.count)
+            module = try CombinedCell(inputSize: NamesAlphabet.count, hiddenSize: hiddenSize, outputSize: languages.count)
         }
     }
 

@@ -184,10 +184,10 @@ public struct OneToOneResult: Sendable, Encodable {
 public func makeOneToOneNetwork(hidden: Int, activation: OneToOneActivation,
                                 using generator: inout SeededGenerator) throws -> Sequential {
     guard hidden >= 0 else { throw OneToOneError.invalidConfiguration("the hidden width must be ≥ 0, got \(hidden)") }
-    if hidden == 0 { return Sequential(Linear(inFeatures: 2, outFeatures: 2, using: &generator)) }
-    return Sequential(Linear(inFeatures: 2, outFeatures: hidden, using: &generator), activation.module(),
-                      Linear(inFeatures: hidden, outFeatures: hidden, using: &generator), activation.module(),
-                      Linear(inFeatures: hidden, outFeatures: 2, using: &generator))
+    if hidden == 0 { return try Sequential(Linear(inFeatures: 2, outFeatures: 2, using: &generator)) }
+    return try Sequential(Linear(inFeatures: 2, outFeatures: hidden, using: &generator), activation.module(),
+                          Linear(inFeatures: hidden, outFeatures: hidden, using: &generator), activation.module(),
+                          Linear(inFeatures: hidden, outFeatures: 2, using: &generator))
 }
 
 /// The fraction of rows of `logits` (`[n, classes]`) whose largest logit is at the row's

@@ -23,7 +23,7 @@ public final class BidirectionalTagger: Module, @unchecked Sendable {
     public init(kind: CellKindOption, inputSize: Int, hiddenSize: Int, tagCount: Int = BIOTag.all.count, seed: UInt64?) throws {
         guard tagCount >= 1 else { throw TensorError.invalidArgument("BidirectionalTagger: expected at least 1 tag, got \(tagCount)") }
         rnn = try kind.makeLayer(inputSize: inputSize, hiddenSize: hiddenSize, bidirectional: true, seed: seed)
-        fc = Linear(inFeatures: 2 * hiddenSize, outFeatures: tagCount)
+        fc = try Linear(inFeatures: 2 * hiddenSize, outFeatures: tagCount)
         super.init()
     }
 

@@ -95,10 +95,10 @@ public final class DateTranslator: Module, @unchecked Sendable {
         case .lstm:
             encoder = try LSTM(inputSize: input, hiddenSize: hiddenSize, batchFirst: true, bidirectional: true, seed: seed)
             decoder = try LSTM(inputSize: decoderInput, hiddenSize: hiddenSize, batchFirst: true, seed: seed &+ 1)
-            cellBridge = Linear(inFeatures: 2 * hiddenSize, outFeatures: hiddenSize)
+            cellBridge = try Linear(inFeatures: 2 * hiddenSize, outFeatures: hiddenSize)
         }
-        bridge = Linear(inFeatures: 2 * hiddenSize, outFeatures: hiddenSize)
-        head = Linear(inFeatures: hiddenSize, outFeatures: ISOVocabulary.classCount)
+        bridge = try Linear(inFeatures: 2 * hiddenSize, outFeatures: hiddenSize)
+        head = try Linear(inFeatures: hiddenSize, outFeatures: ISOVocabulary.classCount)
         super.init()
     }
 

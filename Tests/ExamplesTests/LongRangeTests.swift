@@ -61,7 +61,7 @@ final class LongRangeTests: XCTestCase {
         var exploding = ExplodingOptions()
         exploding.gain = .nan
         XCTAssertThrowsError(try exploding.validate())
-        XCTAssertThrowsError(try AddingModel(layer: RNN(inputSize: 2, hiddenSize: 4, seed: 0), head: Linear(inFeatures: 4, outFeatures: 1)),
+        XCTAssertThrowsError(try AddingModel(layer: RNN(inputSize: 2, hiddenSize: 4, seed: 0), head: try Linear(inFeatures: 4, outFeatures: 1)),
                              "a sequence-first layer is refused")
     }
 

@@ -417,9 +417,9 @@ final class AutogradTests: XCTestCase {
         let i2h: Linear
         let i2o: Linear
         let size = 3
-        init(_ g: inout SeededGenerator) {
-            i2h = Linear(inFeatures: 3, outFeatures: 4, using: &g)
-            i2o = Linear(inFeatures: 4, outFeatures: 2, using: &g)
+        init(_ g: inout SeededGenerator) throws {
+            i2h = try Linear(inFeatures: 3, outFeatures: 4, using: &g)
+            i2o = try Linear(inFeatures: 4, outFeatures: 2, using: &g)
             super.init()
         }
     }
@@ -429,28 +429,28 @@ final class AutogradTests: XCTestCase {
         let body: Sequential
         let heads: [Linear]
         let noBias: Linear
-        init(_ g: inout SeededGenerator) {
-            body = Sequential(Linear(inFeatures: 2, outFeatures: 3, using: &g), Tanh(), try! Dropout(p: 0.5),
-                              Linear(inFeatures: 3, outFeatures: 3, using: &g))
-            heads = [Linear(inFeatures: 3, outFeatures: 1, using: &g), Linear(inFeatures: 3, outFeatures: 1, using: &g)]
-            noBias = Linear(inFeatures: 3, outFeatures: 2, bias: false, using: &g)
+        init(_ g: inout SeededGenerator) throws {
+            body = Sequential(try Linear(inFeatures: 2, outFeatures: 3, using: &g), Tanh(), try! Dropout(p: 0.5),
+                              try Linear(inFeatures: 3, outFeatures: 3, using: &g))
+            heads = [try Linear(inFeatures: 3, outFeatures: 1, using: &g), try Linear(inFeatures: 3, outFeatures: 1, using: &g)]
+            noBias = try Linear(inFeatures: 3, outFeatures: 2, bias: false, using: &g)
             super.init()
         }
     }
 
-    func testNamedParametersOfNestedModules() {
+    func testNamedParametersOfNestedModules() throws {
         var g = SeededGenerator(seed: 1)
-        let m = TwoLayer(&g)
+        let m = try TwoLayer(&g)
         XCTAssertEqual(m.namedParameters().map(\.name), ["i2h.weight", "i2h.bias", "i2o.weight", "i2o.bias"])
         XCTAssertTrue(m.namedParameters()[0].parameter === m.i2h.weight)
         XCTAssertEqual(m.parameters().map(\.shape), [[4, 3], [4], [2, 4], [2]])
         XCTAssertEqual(m.stateDictKeys, ["i2h.weight", "i2h.bias", "i2o.weight", "i2o.bias"])
 
-        let seq = Sequential(Linear(inFeatures: 2, outFeatures: 3, using: &g), Tanh(),
-                             Linear(inFeatures: 3, outFeatures: 1, using: &g))
+        let seq = Sequential(try Linear(inFeatures: 2, outFeatures: 3, using: &g), Tanh(),
+                             try Linear(inFeatures: 3, outFeatures: 1, using: &g))
         XCTAssertEqual(seq.namedParameters().map(\.name), ["0.weight", "0.bias", "2.weight", "2.bias"])
 
-        let n = Nested(&g)
+        let n = try Nested(&g)
         XCTAssertEqual(n.namedParameters().map(\.name),
                        ["scale", "body.0.weight", "body.0.bias", "body.3.weight", "body.3.bias",
                         "heads.0.weight", "heads.0.bias", "heads.1.weight", "heads.1.bias", "noBias.weight"])
@@ -470,7 +470,7 @@ final class AutogradTests: XCTestCase {
 
     func testStateDictRoundTripAndCopies() throws {
         var g = SeededGenerator(seed: 2)
-        let m = TwoLayer(&g), other = TwoLayer(&g)
+        let m = try TwoLayer(&g), other = try TwoLayer(&g)
         let dict = m.stateDict()
         XCTAssertEqual(Set(dict.keys), Set(["i2h.weight", "i2h.bias", "i2o.weight", "i2o.bias"]))
         try other.loadStateDict(dict)
@@ -486,9 +486,9 @@ final class AutogradTests: XCTestCase {
 
     private func snapshot(_ m: Module) -> [[Float]] { m.parameters().map(\.scalars) }
 
-    func testLoadStateDictStrictMissingKey() {
+    func testLoadStateDictStrictMissingKey() throws {
         var g = SeededGenerator(seed: 3)
-        let m = TwoLayer(&g), source = TwoLayer(&g)
+        let m = try TwoLayer(&g), source = try TwoLayer(&g)
         var dict = source.stateDict()
         dict["i2o.bias"] = nil
         let before = snapshot(m)
@@ -499,9 +499,9 @@ final class AutogradTests: XCTestCase {
         XCTAssertEqual(snapshot(m), before, "a failed load leaves the module unchanged")
     }
 
-    func testLoadStateDictStrictUnexpectedKey() {
+    func testLoadStateDictStrictUnexpectedKey() throws {
         var g = SeededGenerator(seed: 4)
-        let m = TwoLayer(&g), source = TwoLayer(&g)
+        let m = try TwoLayer(&g), source = try TwoLayer(&g)
         var dict = source.stateDict()
         dict["i2x.weight"] = Tensor(zeros: [1])
         let before = snapshot(m)
@@ -512,9 +512,9 @@ final class AutogradTests: XCTestCase {
         XCTAssertEqual(snapshot(m), before)
     }
 
-    func testLoadStateDictMisshapedKey() {
+    func testLoadStateDictMisshapedKey() throws {
         var g = SeededGenerator(seed: 5)
-        let m = TwoLayer(&g), source = TwoLayer(&g)
+        let m = try TwoLayer(&g), source = try TwoLayer(&g)
         var dict = source.stateDict()
         dict["i2h.weight"] = Tensor(zeros: [3, 4])
         let before = snapshot(m)
@@ -531,7 +531,7 @@ final class AutogradTests: XCTestCase {
 
     func testLoadStateDictNonStrictIgnoresMissingAndUnexpected() throws {
         var g = SeededGenerator(seed: 6)
-        let m = TwoLayer(&g), source = TwoLayer(&g)
+        let m = try TwoLayer(&g), source = try TwoLayer(&g)
         var dict = source.stateDict()
         dict["i2o.weight"] = nil
         dict["extra"] = Tensor(zeros: [7])
@@ -545,7 +545,7 @@ final class AutogradTests: XCTestCase {
 
     func testTrainEvalPropagate() throws {
         var g = SeededGenerator(seed: 7)
-        let n = Nested(&g)
+        let n = try Nested(&g)
         XCTAssertTrue(n.namedModules().allSatisfy { $0.module.isTraining })
         n.eval()
         XCTAssertTrue(n.namedModules().allSatisfy { !$0.module.isTraining })
@@ -569,7 +569,7 @@ final class AutogradTests: XCTestCase {
 
     func testModuleZeroGrad() throws {
         var g = SeededGenerator(seed: 8)
-        let m = TwoLayer(&g)
+        let m = try TwoLayer(&g)
         let x = Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6])
         try m.i2o(m.i2h(x).tanh()).sum().backward()
         XCTAssertTrue(m.parameters().allSatisfy { $0.grad != nil })
@@ -579,9 +579,9 @@ final class AutogradTests: XCTestCase {
         XCTAssertTrue(m.parameters().allSatisfy { $0.grad == nil })
     }
 
-    func testLinearInitBoundsAndSeeding() {
+    func testLinearInitBoundsAndSeeding() throws {
         for (inF, outF) in [(1, 1), (3, 5), (100, 20), (257, 3)] {
-            let l = Linear(inFeatures: inF, outFeatures: outF)
+            let l = try Linear(inFeatures: inF, outFeatures: outF)
             let bound = 1 / Float(inF).squareRoot()
             XCTAssertEqual(l.weight.shape, [outF, inF])
             XCTAssertEqual(l.bias!.shape, [outF])
@@ -598,20 +598,20 @@ final class AutogradTests: XCTestCase {
             }
         }
         RandomState.manualSeed(1234)
-        let a = Linear(inFeatures: 4, outFeatures: 3)
-        let a2 = Linear(inFeatures: 4, outFeatures: 3)
+        let a = try Linear(inFeatures: 4, outFeatures: 3)
+        let a2 = try Linear(inFeatures: 4, outFeatures: 3)
         RandomState.manualSeed(1234)
-        let b = Linear(inFeatures: 4, outFeatures: 3)
+        let b = try Linear(inFeatures: 4, outFeatures: 3)
         XCTAssertEqual(a.weight.scalars, b.weight.scalars)
         XCTAssertEqual(a.bias!.scalars, b.bias!.scalars)
         XCTAssertNotEqual(a.weight.scalars, a2.weight.scalars, "the stream advances")
         RandomState.manualSeed(4321)
-        XCTAssertNotEqual(Linear(inFeatures: 4, outFeatures: 3).weight.scalars, a.weight.scalars)
+        XCTAssertNotEqual(try Linear(inFeatures: 4, outFeatures: 3).weight.scalars, a.weight.scalars)
         // An explicit generator: the same seed, the same layer; the default stream untouched.
         let state = RandomState.state
         var g1 = SeededGenerator(seed: 9), g2 = SeededGenerator(seed: 9)
-        let c = Linear(inFeatures: 4, outFeatures: 3, bias: false, using: &g1)
-        let d = Linear(inFeatures: 4, outFeatures: 3, bias: false, using: &g2)
+        let c = try Linear(inFeatures: 4, outFeatures: 3, bias: false, using: &g1)
+        let d = try Linear(inFeatures: 4, outFeatures: 3, bias: false, using: &g2)
         XCTAssertEqual(c.weight.scalars, d.weight.scalars)
         XCTAssertNil(c.bias)
         XCTAssertEqual(c.namedParameters().map(\.name), ["weight"])
@@ -620,7 +620,7 @@ final class AutogradTests: XCTestCase {
 
     func testSequentialForwardAndGradients() throws {
         var g = SeededGenerator(seed: 10)
-        let l1 = Linear(inFeatures: 3, outFeatures: 4, using: &g), l2 = Linear(inFeatures: 4, outFeatures: 2, using: &g)
+        let l1 = try Linear(inFeatures: 3, outFeatures: 4, using: &g), l2 = try Linear(inFeatures: 4, outFeatures: 2, using: &g)
         let seq = Sequential(l1, Tanh(), l2, Sigmoid(), ReLU(), LogSoftmax(dim: -1))
         let x = Tensor(normal: [5, 3], using: &g)
         let expected = try Tensor.linear(Tensor.linear(x, weight: l1.weight, bias: l1.bias).tanh(),

@@ -12,7 +12,7 @@ final class CheckpointTestModel: Module, @unchecked Sendable {
     init(seed: UInt64, hidden: Int = 8) throws {
         var generator = SeededGenerator(seed: seed &+ 1)
         lstm = try LSTM(inputSize: 4, hiddenSize: hidden, numLayers: 2, batchFirst: true, dropout: 0.3, seed: seed)
-        fc = Linear(inFeatures: hidden, outFeatures: 3, using: &generator)
+        fc = try Linear(inFeatures: hidden, outFeatures: 3, using: &generator)
         super.init()
     }
 

@@ -45,7 +45,7 @@ final class CombinedCellSequenceTests: XCTestCase {
 
     func testGradientsMatchPerStepPathFromZeroState() throws {
         var generator = SeededGenerator(seed: 11)
-        let cell = CombinedCell(inputSize: 7, hiddenSize: 12, outputSize: 4, using: &generator)
+        let cell = try CombinedCell(inputSize: 7, hiddenSize: 12, outputSize: 4, using: &generator)
         // Repeated indices: a column of i2h.weight gets gradients from several steps.
         for indices in [[3], [0, 6], [2, 5, 2, 1, 2, 6, 0]] {
             try compare(cell, indices, h0: cell.initHidden()) { output, _ in try nllLoss(output, target: [1]) }
@@ -54,7 +54,7 @@ final class CombinedCellSequenceTests: XCTestCase {
 
     func testGradientsMatchWithNonzeroStateAndBothOutputsInTheLoss() throws {
         var generator = SeededGenerator(seed: 12)
-        let cell = CombinedCell(inputSize: 5, hiddenSize: 9, outputSize: 3, using: &generator)
+        let cell = try CombinedCell(inputSize: 5, hiddenSize: 9, outputSize: 3, using: &generator)
         let seedOutput = Tensor(normal: [1, 3], using: &generator)
         let seedHidden = Tensor(normal: [1, 9], using: &generator)
         for indices in [[4], [1, 0, 3, 3]] {
@@ -70,7 +70,7 @@ final class CombinedCellSequenceTests: XCTestCase {
         var finals: [[Float]] = []
         for sequence in [false, true] {
             var generator = SeededGenerator(seed: 13)
-            let cell = CombinedCell(inputSize: 6, hiddenSize: 16, outputSize: 3, using: &generator)
+            let cell = try CombinedCell(inputSize: 6, hiddenSize: 16, outputSize: 3, using: &generator)
             let optimizer = try SGD(cell.parameters(), lr: 0.05)
             var rng = SeededGenerator(seed: 14)
             for _ in 0..<50 {
@@ -94,7 +94,7 @@ final class CombinedCellSequenceTests: XCTestCase {
     }
 
     func testWithoutRecordingMakesNoGraph() throws {
-        let cell = CombinedCell(inputSize: 5, hiddenSize: 10, outputSize: 2)
+        let cell = try CombinedCell(inputSize: 5, hiddenSize: 10, outputSize: 2)
         let (output, hidden) = try withoutGradients { try cell(oneHot: [1, 2], cell.initHidden()) }
         XCTAssertTrue(output.isLeaf)
         XCTAssertFalse(hidden.requiresGrad)
@@ -103,7 +103,7 @@ final class CombinedCellSequenceTests: XCTestCase {
     }
 
     func testBadInputsThrow() throws {
-        let cell = CombinedCell(inputSize: 5, hiddenSize: 10, outputSize: 2)
+        let cell = try CombinedCell(inputSize: 5, hiddenSize: 10, outputSize: 2)
         XCTAssertThrowsError(try cell(oneHot: [], cell.initHidden()))
         XCTAssertThrowsError(try cell(oneHot: [5], cell.initHidden()))
         XCTAssertThrowsError(try cell(oneHot: [-1], cell.initHidden()))
@@ -117,7 +117,7 @@ final class CombinedCellSequenceTests: XCTestCase {
         let before = BLASThreads.count
         defer { BLASThreads.set(before) }
         BLASThreads.set(2)
-        let cell = CombinedCell(inputSize: 5, hiddenSize: 10, outputSize: 2)
+        let cell = try CombinedCell(inputSize: 5, hiddenSize: 10, outputSize: 2)
         let (output, _) = try cell(oneHot: [1, 2, 3], cell.initHidden())
         try nllLoss(output, target: [0]).backward()
         XCTAssertEqual(BLASThreads.count, 2)

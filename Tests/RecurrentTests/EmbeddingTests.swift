@@ -227,7 +227,7 @@ final class EmbeddingTests: XCTestCase {
             let head: Linear
             init(_ g: inout SeededGenerator) throws {
                 embedding = try Embedding(numEmbeddings: 6, embeddingDim: 3, paddingIdx: 0, using: &g)
-                head = Linear(inFeatures: 3, outFeatures: 2, using: &g)
+                head = try Linear(inFeatures: 3, outFeatures: 2, using: &g)
             }
         }
         XCTAssertEqual(try Tagger(&g).stateDictKeys, ["embedding.weight", "head.weight", "head.bias"])
@@ -236,7 +236,7 @@ final class EmbeddingTests: XCTestCase {
     func testGradientOfEmbeddingLinearLossMatchesFiniteDifferences() throws {
         var g = SeededGenerator(seed: 21)
         let e = try Embedding(numEmbeddings: 5, embeddingDim: 3, using: &g)
-        let linear = Linear(inFeatures: 3, outFeatures: 2, using: &g)
+        let linear = try Linear(inFeatures: 3, outFeatures: 2, using: &g)
         let target = Tensor(uniform: [2, 3, 2], low: -1, high: 1, using: &g)
         // Index 4 is used three times, 2 never.
         let indices = [4, 0, 4, 1, 3, 4]

@@ -102,6 +102,26 @@ final class InputValidationTests: XCTestCase {
         }
     }
 
+    /// Negative sizes are refused with a thrown error, before anything is drawn from the
+    /// generator.
+    func testLinearAndCombinedCellRefuseNegativeSizes() throws {
+        var g = SeededGenerator(seed: 3)
+        let before = g
+        for (i, o) in [(-1, 2), (2, -1), (-3, -3)] {
+            XCTAssertThrowsError(try Linear(inFeatures: i, outFeatures: o, using: &g)) { error in
+                XCTAssertTrue("\(error)".contains("non-negative"), "\(error)")
+            }
+            XCTAssertThrowsError(try Linear(inFeatures: i, outFeatures: o))
+        }
+        // inputSize + hiddenSize is positive here, but inputSize alone is not.
+        XCTAssertThrowsError(try CombinedCell(inputSize: -1, hiddenSize: 4, outputSize: 2, using: &g))
+        XCTAssertThrowsError(try CombinedCell(inputSize: 3, hiddenSize: 4, outputSize: -2, using: &g))
+        XCTAssertThrowsError(try CombinedCell(inputSize: 3, hiddenSize: -4, outputSize: 2))
+        XCTAssertEqual(g, before, "a refused layer drew from the generator")
+        // Zero sizes are allowed, as in PyTorch.
+        XCTAssertEqual(try Linear(inFeatures: 0, outFeatures: 3, using: &g).weight.shape, [3, 0])
+    }
+
     // MARK: - Fuzz
 
     /// 3,000 seeded random calls with arbitrary shapes (rank 0–4, sizes 0–4), states,
@@ -151,9 +171,9 @@ final class InputValidationTests: XCTestCase {
         let layer = try RecurrentLayer(cells: [try GRUCell(inputSize: 3, hiddenSize: 4, seed: 7)],
                                        reverseCells: [try GRUCell(inputSize: 3, hiddenSize: 4, seed: 8)])
         var lg = SeededGenerator(seed: 9)
-        let linear = Linear(inFeatures: 3, outFeatures: 4, using: &lg)
-        let sequential = Sequential(Linear(inFeatures: 3, outFeatures: 4, using: &lg), Tanh(), LogSoftmax(dim: 1))
-        let combined = CombinedCell(inputSize: 3, hiddenSize: 4, outputSize: 2, using: &lg)
+        let linear = try Linear(inFeatures: 3, outFeatures: 4, using: &lg)
+        let sequential = Sequential(try Linear(inFeatures: 3, outFeatures: 4, using: &lg), Tanh(), LogSoftmax(dim: 1))
+        let combined = try CombinedCell(inputSize: 3, hiddenSize: 4, outputSize: 2, using: &lg)
         let all: [Module] = modules + [lstmCell, gruCell, layer, linear, sequential, combined]
         let before = all.map { $0.parameters().map(\.scalars) }
 

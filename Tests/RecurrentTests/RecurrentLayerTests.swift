@@ -9,10 +9,10 @@ final class MinimalTanhCell: Module, RecurrentCell, @unchecked Sendable {
     let inputSize: Int
     let hiddenSize: Int
 
-    init(inputSize: Int, hiddenSize: Int, seed: UInt64) {
+    init(inputSize: Int, hiddenSize: Int, seed: UInt64) throws {
         var generator = SeededGenerator(seed: seed)
-        input = Linear(inFeatures: inputSize, outFeatures: hiddenSize, using: &generator)
-        recurrent = Linear(inFeatures: hiddenSize, outFeatures: hiddenSize, bias: false, using: &generator)
+        input = try Linear(inFeatures: inputSize, outFeatures: hiddenSize, using: &generator)
+        recurrent = try Linear(inFeatures: hiddenSize, outFeatures: hiddenSize, bias: false, using: &generator)
         self.inputSize = inputSize
         self.hiddenSize = hiddenSize
         super.init()
@@ -40,9 +40,9 @@ final class LeakyCell: Module, RecurrentCell, @unchecked Sendable {
     let inputSize: Int
     let hiddenSize: Int
 
-    init(inputSize: Int, hiddenSize: Int, seed: UInt64) {
+    init(inputSize: Int, hiddenSize: Int, seed: UInt64) throws {
         var generator = SeededGenerator(seed: seed)
-        input = Linear(inFeatures: inputSize, outFeatures: hiddenSize, using: &generator)
+        input = try Linear(inFeatures: inputSize, outFeatures: hiddenSize, using: &generator)
         self.inputSize = inputSize
         self.hiddenSize = hiddenSize
         super.init()
@@ -173,9 +173,9 @@ final class RecurrentLayerTests: XCTestCase {
     func userLayer(layers: Int, bidirectional: Bool, batchFirst: Bool = false) throws -> RecurrentLayer<MinimalTanhCell> {
         let D = bidirectional ? 2 : 1
         var seed: UInt64 = 40
-        func cell(_ l: Int) -> MinimalTanhCell {
+        func cell(_ l: Int) throws -> MinimalTanhCell {
             seed += 1
-            return MinimalTanhCell(inputSize: l == 0 ? 2 : D * 3, hiddenSize: 3, seed: seed)
+            return try MinimalTanhCell(inputSize: l == 0 ? 2 : D * 3, hiddenSize: 3, seed: seed)
         }
         return try RecurrentLayer(cells: (0..<layers).map(cell), reverseCells: bidirectional ? (0..<layers).map(cell) : [],
                                   batchFirst: batchFirst)
@@ -286,7 +286,7 @@ final class RecurrentLayerTests: XCTestCase {
         let saved = RandomState.state
         defer { RandomState.state = saved }
         RandomState.manualSeed(3)
-        let cells = [MinimalTanhCell(inputSize: 2, hiddenSize: 5, seed: 1), MinimalTanhCell(inputSize: 5, hiddenSize: 5, seed: 2)]
+        let cells = try [MinimalTanhCell(inputSize: 2, hiddenSize: 5, seed: 1), MinimalTanhCell(inputSize: 5, hiddenSize: 5, seed: 2)]
         let dropped = try RecurrentLayer(cells: cells, dropout: 0.5)
         let plain = try RecurrentLayer(cells: cells)
         let x = Kit.random([4, 3, 2], seed: 1)

@@ -13,7 +13,7 @@ final class SafeTensorsLSTMClassifier: Module, @unchecked Sendable {
     init(seed: UInt64) throws {
         var generator = SeededGenerator(seed: seed &+ 1)
         lstm = try LSTM(inputSize: 4, hiddenSize: 8, numLayers: 2, batchFirst: true, seed: seed)
-        fc = Linear(inFeatures: 8, outFeatures: 3, using: &generator)
+        fc = try Linear(inFeatures: 8, outFeatures: 3, using: &generator)
         super.init()
     }
 
@@ -33,7 +33,7 @@ final class SafeTensorsGRUClassifier: Module, @unchecked Sendable {
     init(seed: UInt64) throws {
         var generator = SeededGenerator(seed: seed &+ 1)
         gru = try GRU(inputSize: 3, hiddenSize: 5, numLayers: 2, bidirectional: true, seed: seed)
-        fc = Linear(inFeatures: 10, outFeatures: 2, using: &generator)
+        fc = try Linear(inFeatures: 10, outFeatures: 2, using: &generator)
         super.init()
     }
 
@@ -52,7 +52,7 @@ final class SafeTensorsRNNRegressor: Module, @unchecked Sendable {
     init(seed: UInt64) throws {
         var generator = SeededGenerator(seed: seed &+ 1)
         rnn = try RNN(inputSize: 4, hiddenSize: 6, nonlinearity: .relu, bias: false, batchFirst: true, seed: seed)
-        fc = Linear(inFeatures: 6, outFeatures: 1, using: &generator)
+        fc = try Linear(inFeatures: 6, outFeatures: 1, using: &generator)
         super.init()
     }
 

@@ -28,7 +28,7 @@ final class SeedManualCellTests: XCTestCase {
         let inputSize = try XCTUnwrap(config["input_size"] as? Int)
         let hiddenSize = try XCTUnwrap(config["hidden_size"] as? Int)
         let outputSize = try XCTUnwrap(config["output_size"] as? Int)
-        let cell = CombinedCell(inputSize: inputSize, hiddenSize: hiddenSize, outputSize: outputSize)
+        let cell = try CombinedCell(inputSize: inputSize, hiddenSize: hiddenSize, outputSize: outputSize)
         XCTAssertEqual(cell.stateDictKeys, ["i2h.weight", "i2h.bias", "i2o.weight", "i2o.bias"])
         try cell.loadStateDict(f.tensors("parameters"))
         let sequence = try XCTUnwrap(f["sequence"] as? [[String: Any]]).compactMap(Fixture.tensor(from:))
@@ -91,7 +91,7 @@ final class SeedManualCellTests: XCTestCase {
     /// `logSoftmax`: values and every gradient, batched and not, over several steps.
     func testFusedStepMatchesComposedOperations() throws {
         var generator = SeededGenerator(seed: 3)
-        let cell = CombinedCell(inputSize: 5, hiddenSize: 10, outputSize: 2, using: &generator)
+        let cell = try CombinedCell(inputSize: 5, hiddenSize: 10, outputSize: 2, using: &generator)
         for batch in [1, 3] {
             let xs = (0..<3).map { _ in Tensor(normal: [batch, 5], using: &generator, requiresGrad: true) }
             let h0 = Tensor(normal: [batch, 10], using: &generator, requiresGrad: true)
@@ -129,14 +129,14 @@ final class SeedManualCellTests: XCTestCase {
     }
 
     func testStepWithoutRecordingMakesNoGraph() throws {
-        let cell = CombinedCell(inputSize: 5, hiddenSize: 10, outputSize: 2)
+        let cell = try CombinedCell(inputSize: 5, hiddenSize: 10, outputSize: 2)
         let (output, hidden) = try withoutGradients { try cell(Tensor(zeros: [1, 5]), cell.initHidden()) }
         XCTAssertTrue(output.isLeaf)
         XCTAssertFalse(hidden.requiresGrad)
     }
 
     func testBadShapesThrow() throws {
-        let cell = CombinedCell(inputSize: 5, hiddenSize: 10, outputSize: 2)
+        let cell = try CombinedCell(inputSize: 5, hiddenSize: 10, outputSize: 2)
         let h = cell.initHidden()
         XCTAssertThrowsError(try cell(Tensor(zeros: [1, 4]), h)) { error in
             XCTAssertEqual("\(error)", "shape mismatch: CombinedCell: expected an input of shape (batch, 5), got [1, 4]")

@@ -15,7 +15,7 @@ import LinearAlgebra
 /// tutorial's `nn.Module`, so its state dicts load directly.
 ///
 /// ```swift
-/// let cell = CombinedCell(inputSize: 5, hiddenSize: 10, outputSize: 2)
+/// let cell = try CombinedCell(inputSize: 5, hiddenSize: 10, outputSize: 2)
 /// var hidden = cell.initHidden()
 /// for x in sequence { (output, hidden) = try cell(x, hidden) }
 /// ```
@@ -34,26 +34,35 @@ public final class CombinedCell: Module, @unchecked Sendable {
     /// A cell initialised like PyTorch's `nn.Linear` layers (U(±1/√fanIn)), drawing from
     /// the default random stream (``RandomState``): `i2h`'s weight and bias, then `i2o`'s.
     ///
-    /// - Precondition: the sizes are not negative.
-    public init(inputSize: Int, hiddenSize: Int, outputSize: Int) {
+    /// - Throws: ``TensorError/invalidArgument(_:)`` for a negative size (nothing is drawn).
+    public init(inputSize: Int, hiddenSize: Int, outputSize: Int) throws {
+        try CombinedCell.checkSizes(inputSize, hiddenSize, outputSize)
         self.inputSize = inputSize
         self.hiddenSize = hiddenSize
         self.outputSize = outputSize
-        i2h = Linear(inFeatures: inputSize + hiddenSize, outFeatures: hiddenSize)
-        i2o = Linear(inFeatures: hiddenSize, outFeatures: outputSize)
+        i2h = try Linear(inFeatures: inputSize + hiddenSize, outFeatures: hiddenSize)
+        i2o = try Linear(inFeatures: hiddenSize, outFeatures: outputSize)
         super.init()
     }
 
     /// A cell drawing its initial weights from `generator` (`i2h` first, then `i2o`).
     ///
-    /// - Precondition: the sizes are not negative.
-    public init(inputSize: Int, hiddenSize: Int, outputSize: Int, using generator: inout SeededGenerator) {
+    /// - Throws: ``TensorError/invalidArgument(_:)`` for a negative size (the generator is
+    ///   then left as it was).
+    public init(inputSize: Int, hiddenSize: Int, outputSize: Int, using generator: inout SeededGenerator) throws {
+        try CombinedCell.checkSizes(inputSize, hiddenSize, outputSize)
         self.inputSize = inputSize
         self.hiddenSize = hiddenSize
         self.outputSize = outputSize
-        i2h = Linear(inFeatures: inputSize + hiddenSize, outFeatures: hiddenSize, using: &generator)
-        i2o = Linear(inFeatures: hiddenSize, outFeatures: outputSize, using: &generator)
+        i2h = try Linear(inFeatures: inputSize + hiddenSize, outFeatures: hiddenSize, using: &generator)
+        i2o = try Linear(inFeatures: hiddenSize, outFeatures: outputSize, using: &generator)
         super.init()
+    }
+
+    private static func checkSizes(_ inputSize: Int, _ hiddenSize: Int, _ outputSize: Int) throws {
+        guard inputSize >= 0 && hiddenSize >= 0 && outputSize >= 0 else {
+            throw TensorError.invalidArgument("CombinedCell: expected non-negative sizes, got inputSize \(inputSize), hiddenSize \(hiddenSize), outputSize \(outputSize)")
+        }
     }
 
     /// One step: the log-probabilities `(B, outputSize)` and the new hidden state

@@ -18,19 +18,29 @@ public final class Linear: Module, UnaryModule, @unchecked Sendable {
     /// A linear layer drawing its initial weights from the default random stream
     /// (``RandomState``).
     ///
-    /// - Precondition: the sizes are not negative.
-    public convenience init(inFeatures: Int, outFeatures: Int, bias: Bool = true) {
+    /// - Throws: ``TensorError/invalidArgument(_:)`` for a negative size.
+    public convenience init(inFeatures: Int, outFeatures: Int, bias: Bool = true) throws {
+        try Linear.checkSizes(inFeatures, outFeatures)
         self.init(inFeatures: inFeatures, outFeatures: outFeatures, bias: bias, generator: nil)
     }
 
     /// A linear layer drawing its initial weights from `generator`.
+    ///
+    /// - Throws: ``TensorError/invalidArgument(_:)`` for a negative size (the generator is
+    ///   then left as it was).
     public convenience init(inFeatures: Int, outFeatures: Int, bias: Bool = true,
-                            using generator: inout SeededGenerator) {
+                            using generator: inout SeededGenerator) throws {
+        try Linear.checkSizes(inFeatures, outFeatures)
         self.init(inFeatures: inFeatures, outFeatures: outFeatures, bias: bias, generator: &generator)
     }
 
+    private static func checkSizes(_ inFeatures: Int, _ outFeatures: Int) throws {
+        guard inFeatures >= 0 && outFeatures >= 0 else {
+            throw TensorError.invalidArgument("Linear: expected non-negative inFeatures and outFeatures, got \(inFeatures) and \(outFeatures)")
+        }
+    }
+
     private init(inFeatures: Int, outFeatures: Int, bias: Bool, generator: UnsafeMutablePointer<SeededGenerator>?) {
-        precondition(inFeatures >= 0 && outFeatures >= 0, "Linear: negative size \(inFeatures) -> \(outFeatures)")
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
         let bound = inFeatures > 0 ? 1 / Float(inFeatures).squareRoot() : 0

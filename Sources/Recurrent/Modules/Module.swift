@@ -8,8 +8,13 @@
 ///
 /// ```swift
 /// final class Classifier: Module {
-///     let rnn = RNN(inputSize: 57, hiddenSize: 128)
-///     let head = Linear(inFeatures: 128, outFeatures: 18)
+///     let rnn: RNN
+///     let head: Linear
+///     init() throws {
+///         rnn = try RNN(inputSize: 57, hiddenSize: 128)
+///         head = try Linear(inFeatures: 128, outFeatures: 18)
+///         super.init()
+///     }
 /// }
 /// ```
 ///

@@ -26,9 +26,9 @@ final class SequenceClassifier: Module, @unchecked Sendable {
         }
         if let seed {
             var generator = SeededGenerator(seed: seed &+ 1)
-            head = Linear(inFeatures: hiddenSize, outFeatures: classes, using: &generator)
+            head = try Linear(inFeatures: hiddenSize, outFeatures: classes, using: &generator)
         } else {
-            head = Linear(inFeatures: hiddenSize, outFeatures: classes)
+            head = try Linear(inFeatures: hiddenSize, outFeatures: classes)
         }
         super.init()
     }
