@@ -61,7 +61,7 @@ let package = Package(
 
         // What the example programs share: their data sets and loaders, progress lines,
         // SVG plots, JSON reports. A library, so that the tests can reach the pipelines.
-        .target(name: "ExampleSupport", dependencies: ["Recurrent"], path: "Examples/Support",
+        .target(name: "ExampleSupport", dependencies: ["Recurrent", argumentParser], path: "Examples/Support",
                  resources: [.copy("Resources")]),
 
         // The benchmark (run it with `swift run -c release recurrent-bench`).

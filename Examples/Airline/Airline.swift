@@ -38,28 +38,20 @@ struct Airline: ParsableCommand {
     @Option(help: "Adam's learning rate.")
     var lr: Float = 0.01
 
-    @Option(help: "The folder the plots are written to.")
-    var output: String = "output/"
+    @OptionGroup var common: CommonOptions
 
     @Option(name: .customLong("init-weights"),
             help: "Start from this safetensors state dict (e.g. from Scripts/airline_torch.py --save-init) instead of the seeded initialisation.")
     var initWeights: String?
 
-    @Option(help: "The number of BLAS threads (1, like torch.set_num_threads(1), is the fastest for these small shapes).")
-    var threads: Int = 1
-
-    @Flag(help: "Print the final metrics as one JSON object on the last line.")
-    var json = false
-
     func validate() throws {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard hidden >= 1 else { throw ValidationError("--hidden must be at least 1") }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
     }
 
     func run() throws {
-        BLASThreads.set(threads)
+        common.applyThreads()
         let series = try AirlineData.loadBundled()
         var options = AirlineOptions()
         options.model = model
@@ -75,7 +67,7 @@ struct Airline: ParsableCommand {
         let (_, result) = try trainAirline(options, series: series)
         let m = result.metrics
 
-        let folder = URL(fileURLWithPath: output, isDirectory: true)
+        let folder = common.outputFolder
         let forecastURL = folder.appendingPathComponent("airline-forecast.svg")
         let lossURL = folder.appendingPathComponent("airline-loss.svg")
         try SVGPlot.write(AirlinePlots.forecast(series: series, result: result).svg(), to: forecastURL)
@@ -92,6 +84,6 @@ struct Airline: ParsableCommand {
         print("Final training loss " + String(format: "%.4f", m.finalTrainLoss) + "; trained in "
               + ProgressLine.duration(m.trainSeconds) + String(format: " (%.1f epochs/s)", Double(m.epochs) / max(m.trainSeconds, 1e-9)))
         print("Plots: \(forecastURL.path), \(lossURL.path)")
-        if json { try JSONReport.print(m) }
+        if common.json { try JSONReport.print(m) }
     }
 }

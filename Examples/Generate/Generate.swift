@@ -65,17 +65,10 @@ struct Generate: ParsableCommand {
     @Option(help: "The seed of the initialisation, the shuffles and the sampling.")
     var seed: UInt64 = 0
 
-    @Option(help: "The folder the plot is written to.")
-    var output: String = "output/"
+    @OptionGroup var common: CommonOptions
 
     @Option(help: "Save the trained model to this safetensors file.")
     var save: String?
-
-    @Option(help: "The number of BLAS threads (1, like torch.set_num_threads(1), is the fastest for these small shapes).")
-    var threads: Int = 1
-
-    @Flag(help: "Print the final metrics and samples as one JSON object on the last line.")
-    var json = false
 
     func validate() throws {
         func check(_ ok: Bool, _ option: String, _ expected: String, _ got: String) throws {
@@ -89,7 +82,6 @@ struct Generate: ParsableCommand {
         try check(temperature >= 0 && temperature.isFinite, "--temperature", "a number ≥ 0", "\(temperature)")
         try check(samples >= 1, "--samples", "at least 1", "\(samples)")
         try check(maxLength >= 1, "--max-length", "at least 1", "\(maxLength)")
-        try check(threads >= 1, "--threads", "at least 1", "\(threads)")
         do {
             _ = try GenerationRequest.startLetters(startLetters)
             _ = try GenerationRequest.languages(languages, known: NamesDataset.loadBundled().languages)
@@ -99,7 +91,7 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        BLASThreads.set(threads)
+        common.applyThreads()
         let dataset = try NamesDataset.loadBundled()
         let chosenLanguages = try GenerationRequest.languages(languages, known: dataset.languages)
         let letters = try GenerationRequest.startLetters(startLetters)
@@ -120,7 +112,7 @@ struct Generate: ParsableCommand {
         let (generator, trained) = try trainGenerator(dataset, options)
         var metrics = trained
 
-        let url = URL(fileURLWithPath: output, isDirectory: true).appendingPathComponent("generate-loss.svg")
+        let url = common.outputFolder.appendingPathComponent("generate-loss.svg")
         try SVGPlot.write(GenerationPlots.loss(metrics).svg(), to: url)
 
         print("")
@@ -157,6 +149,6 @@ struct Generate: ParsableCommand {
             try generator.save(to: URL(fileURLWithPath: save))
             print("Saved the model to \(save)")
         }
-        if json { try JSONReport.print(metrics) }
+        if common.json { try JSONReport.print(metrics) }
     }
 }

@@ -73,14 +73,7 @@ struct LongRange: ParsableCommand {
     @Option(help: "The seed of the weights, the batches and the test sets.")
     var seed: UInt64 = 0
 
-    @Option(help: "The folder the plots are written to.")
-    var output: String = "output/"
-
-    @Option(help: "The number of BLAS threads (1 is the fastest for these small shapes).")
-    var threads: Int = 1
-
-    @Flag(help: "Print the final metrics as one JSON object on the last line.")
-    var json = false
+    @OptionGroup var common: CommonOptions
 
     /// `--lengths` parsed.
     func parsedLengths() throws -> [Int] {
@@ -116,11 +109,10 @@ struct LongRange: ParsableCommand {
         guard explodeLength >= 2 else { throw ValidationError("--explode-length: expected at least 2, got \(explodeLength)") }
         guard explodeSteps >= 0 else { throw ValidationError("--explode-steps: expected 0 (skip) or more, got \(explodeSteps)") }
         guard explodeLR > 0, explodeLR.isFinite else { throw ValidationError("--explode-lr: expected a positive number, got \(explodeLR)") }
-        guard threads >= 1 else { throw ValidationError("--threads: expected at least 1, got \(threads)") }
     }
 
     func run() throws {
-        BLASThreads.set(threads)
+        common.applyThreads()
         let lengthList = try parsedLengths()
         let kinds = try LongRangeModelKind.parseList(models)
         let started = Date()
@@ -147,7 +139,7 @@ struct LongRange: ParsableCommand {
                 options.clipNorm = clipNorm > 0 ? clipNorm : nil
                 options.seed = seed
                 options.testSize = testSize
-                options.progress = json ? .silent : ProgressLine.defaultStyle
+                options.progress = common.json ? .silent : ProgressLine.defaultStyle
                 let run = try trainAddingModel(options)
                 let m = run.metrics
                 runs.append(m)
@@ -201,7 +193,7 @@ struct LongRange: ParsableCommand {
         print("Total time " + ProgressLine.duration(total))
         print("Plots: " + ([mseURL, gradientURL, lossURL] + (exploding == nil ? [] : [outputURL("long-range-clipping.svg")]))
             .map(\.path).joined(separator: ", "))
-        if json {
+        if common.json {
             try JSONReport.print(LongRangeReport(
                 lengths: lengthList, models: kinds.map(\.rawValue), steps: steps, hidden: hidden, batchSize: batchSize,
                 learningRate: lr, clipNorm: clipNorm > 0 ? clipNorm : nil, seed: seed, baselineMSE: AddingProblem.baselineMSE,
@@ -210,7 +202,7 @@ struct LongRange: ParsableCommand {
     }
 
     func outputURL(_ name: String) -> URL {
-        URL(fileURLWithPath: output, isDirectory: true).appendingPathComponent(name)
+        common.outputFolder.appendingPathComponent(name)
     }
 
     func cell(_ text: String, _ width: Int) -> String {

@@ -48,8 +48,7 @@ struct Names: ParsableCommand {
             help: "Use only the first N training and test names of each language (for quick runs).")
     var perLanguage: Int?
 
-    @Option(help: "The folder the plots are written to.")
-    var output: String = "output/"
+    @OptionGroup var common: CommonOptions
 
     @Option(help: "Save the trained model to this safetensors file.")
     var save: String?
@@ -60,15 +59,8 @@ struct Names: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Names whose three most likely languages to print.")
     var predict: [String] = []
 
-    @Option(help: "The number of BLAS threads (1, like torch.set_num_threads(1), is the fastest for these small shapes).")
-    var threads: Int = 1
-
-    @Flag(help: "Print the final metrics as one JSON object on the last line.")
-    var json = false
-
     func validate() throws {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard hidden >= 1 else { throw ValidationError("--hidden must be at least 1") }
         if let perLanguage { guard perLanguage >= 1 else { throw ValidationError("--per-language must be at least 1") } }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
@@ -76,7 +68,7 @@ struct Names: ParsableCommand {
     }
 
     func run() throws {
-        BLASThreads.set(threads)
+        common.applyThreads()
         let all = try NamesDataset.loadBundled()
         let dataset = perLanguage.map { all.subset(perLanguage: $0) } ?? all
         let namesModel: NamesModel
@@ -87,7 +79,7 @@ struct Names: ParsableCommand {
                 throw ValidationError("the model's languages \(namesModel.languages) differ from the data set's")
             }
             var loadedMetrics: LoadedModelMetrics?
-            if predict.isEmpty || json {
+            if predict.isEmpty || common.json {
                 let (accuracy, perLanguage, confusion) = try evaluateNames(namesModel, dataset.test)
                 report(accuracy: accuracy, perLanguage: perLanguage, languages: dataset.languages, secondsPerEpoch: nil,
                        cpuSecondsPerEpoch: nil)
@@ -97,7 +89,7 @@ struct Names: ParsableCommand {
                     perLanguageAccuracy: Dictionary(uniqueKeysWithValues: zip(dataset.languages, perLanguage)))
             }
             if !predict.isEmpty { try printPredictions(namesModel) }
-            if json, let loadedMetrics { try JSONReport.print(loadedMetrics) }
+            if common.json, let loadedMetrics { try JSONReport.print(loadedMetrics) }
             return
         } else {
             var options = NamesOptions()
@@ -123,7 +115,7 @@ struct Names: ParsableCommand {
                 print("Saved the model to \(save)")
             }
             if !predict.isEmpty { try printPredictions(namesModel) }
-            if json { try JSONReport.print(m) }
+            if common.json { try JSONReport.print(m) }
         }
     }
 
@@ -141,7 +133,7 @@ struct Names: ParsableCommand {
     }
 
     func writeConfusion(_ confusion: [[Int]], languages: [String], accuracy: Double, kind: NamesModelKind) throws {
-        let url = URL(fileURLWithPath: output, isDirectory: true).appendingPathComponent("names-confusion.svg")
+        let url = common.outputFolder.appendingPathComponent("names-confusion.svg")
         let title = String(format: "Names: test confusion matrix (\(kind.rawValue), accuracy %.3f)", accuracy)
         try SVGPlot.write(NamesPlots.confusion(confusion, languages: languages, title: title).svg(), to: url)
         print("Plot: \(url.path)")

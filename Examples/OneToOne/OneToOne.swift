@@ -46,11 +46,7 @@ struct OneToOne: ParsableCommand {
     @Option(help: "The seed of the data, the initialisation and the shuffles.")
     var seed: UInt64 = 0
 
-    @Option(help: "The folder the plots are written to.")
-    var output: String = "output/"
-
-    @Flag(help: "Print the final metrics as one JSON object on the last line.")
-    var json = false
+    @OptionGroup var common: CommonOptions
 
     func validate() throws {
         do {
@@ -79,6 +75,7 @@ struct OneToOne: ParsableCommand {
     }
 
     func run() throws {
+        common.applyThreads()
         BLASThreads.set(1)
         let baselineOptions = options(hidden: 0)
         var runs: [(String, OneToOneOptions)] = [("baseline", baselineOptions)]
@@ -98,7 +95,7 @@ struct OneToOne: ParsableCommand {
             trained = network
         }
 
-        let folder = URL(fileURLWithPath: output, isDirectory: true)
+        let folder = common.outputFolder
         let lossURL = folder.appendingPathComponent("one-to-one-loss.svg")
         let mapURL = folder.appendingPathComponent("one-to-one-boundary.svg")
         let series = zip(runs, results).map { run, result in
@@ -125,7 +122,7 @@ struct OneToOne: ParsableCommand {
                            100 * result.trainAccuracy, result.parameterCount, ProgressLine.duration(result.trainSeconds)))
         }
         print("Plots: \(lossURL.path), \(mapURL.path)")
-        if json {
+        if common.json {
             try JSONReport.print(Report(network: results.last!, baseline: results[0]))
         }
     }

@@ -59,8 +59,7 @@ struct Tagging: ParsableCommand {
     @Option(help: "The seed of the corpus, the surname split, the initialisation and the shuffles.")
     var seed: UInt64 = 0
 
-    @Option(help: "The folder the plots are written to.")
-    var output: String = "output/"
+    @OptionGroup var common: CommonOptions
 
     @Option(help: "The number of held-out sentences to print with their predicted tags.")
     var show: Int = 6
@@ -70,12 +69,6 @@ struct Tagging: ParsableCommand {
 
     @Flag(help: "Take each token's most likely tag instead of the most likely valid BIO sequence.")
     var greedy = false
-
-    @Option(help: "The number of BLAS threads (1, like torch.set_num_threads(1), is the fastest for these small shapes).")
-    var threads: Int = 1
-
-    @Flag(help: "Print the final metrics as one JSON object on the last line.")
-    var json = false
 
     func validate() throws {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
@@ -88,14 +81,13 @@ struct Tagging: ParsableCommand {
             throw ValidationError("--word-dropout must be in [0, 1), got \(wordDropout)")
         }
         guard show >= 0 else { throw ValidationError("--show must be at least 0, got \(show)") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if let empty = tag.firstIndex(where: { TaggingTokenizer.tokens(of: $0).isEmpty }) {
             throw ValidationError("--tag expects sentences with at least one token, got an empty sentence at position \(empty + 1)")
         }
     }
 
     func run() throws {
-        BLASThreads.set(threads)
+        common.applyThreads()
         let dataset = try TaggingDataset.bundled(trainCount: trainSentences, testCount: testSentences, seed: seed)
         var options = TaggingOptions()
         options.model = model
@@ -154,7 +146,7 @@ struct Tagging: ParsableCommand {
             print("  " + render(tokens, try tagger.tag(tokens, constrained: !greedy)))
         }
 
-        let folder = URL(fileURLWithPath: output, isDirectory: true)
+        let folder = common.outputFolder
         let trainingURL = folder.appendingPathComponent("tagging-training.svg")
         try SVGPlot.write(TaggingPlots.training(m).svg(), to: trainingURL)
         let heatURL = folder.appendingPathComponent("tagging-probabilities.svg")
@@ -165,7 +157,7 @@ struct Tagging: ParsableCommand {
             tokens: sentence.tokens, gold: sentence.tags, probabilities: probabilities,
             title: "Tag probabilities, held-out sentence \(pick + 1) (Bi-\(model.rawValue.uppercased()))").svg(), to: heatURL)
         print("\nPlots: \(trainingURL.path), \(heatURL.path)")
-        if json { try JSONReport.print(m) }
+        if common.json { try JSONReport.print(m) }
     }
 
     /// `tokens` with each entity in brackets and its type: `[PER Anna Kowalski] flew to [LOC Paris]`;

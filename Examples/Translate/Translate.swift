@@ -54,20 +54,13 @@ struct Translate: ParsableCommand {
     @Option(help: "The seed of the data, the initialisation and the shuffles.")
     var seed: UInt64 = 0
 
-    @Option(help: "The folder the plots are written to.")
-    var output: String = "output/"
+    @OptionGroup var common: CommonOptions
 
     @Option(parsing: .upToNextOption, help: "Dates to translate with the trained model (e.g. \"3 May 1979\").")
     var translate: [String] = []
 
     @Option(help: "The number of held-out failures to print.")
     var failures: Int = 8
-
-    @Option(help: "The number of BLAS threads (1 is the fastest for these small shapes).")
-    var threads: Int = 1
-
-    @Flag(help: "Print the final metrics as one JSON object on the last line.")
-    var json = false
 
     func validate() throws {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
@@ -79,7 +72,6 @@ struct Translate: ParsableCommand {
             throw ValidationError("--test-size must be between 1 and \(TranslationDataset.dayCount - 1) dates, got \(testSize)")
         }
         guard failures >= 0 else { throw ValidationError("--failures must be at least 0, got \(failures)") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
         for text in translate {
             guard !text.isEmpty else { throw ValidationError("--translate expects dates, got an empty string") }
             do { _ = try DateInputVocabulary.encode(text) } catch { throw ValidationError("--translate: \(error)") }
@@ -87,7 +79,7 @@ struct Translate: ParsableCommand {
     }
 
     func run() throws {
-        BLASThreads.set(threads)
+        common.applyThreads()
         var options = TranslationOptions()
         options.model = model
         options.epochs = epochs
@@ -126,7 +118,7 @@ struct Translate: ParsableCommand {
             printTranslation(evaluation.examples[index].text, evaluation.predictions[index], evaluation.examples[index].target)
         }
 
-        let folder = URL(fileURLWithPath: output, isDirectory: true)
+        let folder = common.outputFolder
         let trainingURL = folder.appendingPathComponent("translate-training.svg")
         let formatsURL = folder.appendingPathComponent("translate-formats.svg")
         try SVGPlot.write(TranslationPlots.training(metrics).svg(), to: trainingURL)
@@ -141,7 +133,7 @@ struct Translate: ParsableCommand {
                 printTranslation(text, iso, reference)
             }
         }
-        if json { try JSONReport.print(metrics) }
+        if common.json { try JSONReport.print(metrics) }
     }
 
     func printTranslation(_ text: String, _ prediction: String, _ target: String?) {
