@@ -171,7 +171,7 @@ extension NameGenerator {
         if prompts.isEmpty { return [] }
 
         return try withoutGradients {
-            let B = prompts.count, L = languages.count, features = inputSize, V = GenerationTokens.count
+            let B = prompts.count, L = languages.count, features = inputSize
             let stream = try RecurrentStream(rnn, batchSize: B)
             var letters = [[Int]](repeating: [], count: B)
             var done = [Bool](repeating: false, count: B)
@@ -186,15 +186,11 @@ extension NameGenerator {
                 let hidden = try stream.step(Tensor(shape: [B, features], scalars: input))
                 let logits = try fc(hidden)
                 // The temperature acts on the whole batch at once; only the draw is per row.
-                let scores = temperature > 0 ? try (logits * (1 / temperature)).softmax(dim: 1).scalars : logits.scalars
+                let choices = temperature > 0
+                    ? try (logits * (1 / temperature)).softmax(dim: 1).multinomial(using: &generator)
+                    : try logits.argmax(dim: 1)
                 for b in 0..<B where !done[b] {
-                    let next: Int
-                    if step < prompts[b].prefix.count {
-                        next = prompts[b].prefix[step]
-                    } else {
-                        let row = scores[(b * V)..<((b + 1) * V)]
-                        next = temperature > 0 ? Self.draw(row, using: &generator) : Self.argmax(row)
-                    }
+                    let next = step < prompts[b].prefix.count ? prompts[b].prefix[step] : choices[b]
                     if next == GenerationTokens.endOfName {
                         done[b] = true
                     } else {
@@ -207,25 +203,5 @@ extension NameGenerator {
             }
             return letters.map { String($0.map { NamesAlphabet.letters[$0] }) }
         }
-    }
-
-    /// The index of the largest value (the first of equal ones), relative to the slice start.
-    private static func argmax(_ row: ArraySlice<Float>) -> Int {
-        var best = row.startIndex
-        for i in row.indices where row[i] > row[best] { best = i }
-        return best - row.startIndex
-    }
-
-    /// An index drawn with the probabilities `row` (summing to 1 up to rounding).
-    private static func draw(_ row: ArraySlice<Float>, using generator: inout SeededGenerator) -> Int {
-        let u = Float.random(in: 0..<1, using: &generator)
-        var cumulative: Float = 0
-        var last = row.startIndex
-        for i in row.indices where row[i] > 0 {
-            cumulative += row[i]
-            last = i
-            if u < cumulative { return i - row.startIndex }
-        }
-        return last - row.startIndex
     }
 }

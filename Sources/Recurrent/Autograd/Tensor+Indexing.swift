@@ -127,4 +127,49 @@ extension Tensor {
         }
         return try reshaped([count]).argmax(dim: 0)[0]
     }
+
+    /// One index drawn per row from the categorical distribution whose weights are the row
+    /// (`torch.multinomial(x, 1)` for a `(C)` or `(B, C)` tensor): index `k` with probability
+    /// `x[b, k] / Σₖ x[b, k]`. The weights need not sum to 1 (probabilities from `softmax`,
+    /// counts). Not differentiable; records nothing.
+    ///
+    /// Each row takes one `Double` in `[0, 1)` from `generator`, in row order, so the same
+    /// generator state gives the same draws; an index whose weight is 0 is never drawn.
+    ///
+    /// - Returns: `B` indices in `0..<C` (one for a `(C)` tensor).
+    /// - Throws: ``TensorError/invalidArgument(_:)`` for a tensor that is not of rank 1 or 2,
+    ///   a weight that is negative, infinite or NaN, or a row whose weights are all 0 (then
+    ///   nothing is drawn and the generator is left as it was).
+    public func multinomial(using generator: inout SeededGenerator) throws -> [Int] {
+        guard rank == 1 || rank == 2 else {
+            throw TensorError.invalidArgument("multinomial: expected a (C) or (B, C) tensor of weights, got shape \(shape)")
+        }
+        let rows = rank == 1 ? 1 : shape[0], columns = shape[rank - 1]
+        let x = storage.pointer
+        var totals = [Double](repeating: 0, count: rows)
+        for b in 0..<rows {
+            var total = 0.0
+            for k in 0..<columns {
+                let w = x[b * columns + k]
+                guard w >= 0 && w.isFinite else {
+                    throw TensorError.invalidArgument("multinomial: expected finite, non-negative weights, got \(w) at row \(b), column \(k)")
+                }
+                total += Double(w)
+            }
+            guard total > 0 else {
+                throw TensorError.invalidArgument("multinomial: row \(b) of shape \(shape) has no positive weight to draw from")
+            }
+            totals[b] = total
+        }
+        return (0..<rows).map { b in
+            let target = Double.random(in: 0..<1, using: &generator) * totals[b]
+            var cumulative = 0.0, last = 0
+            for k in 0..<columns where x[b * columns + k] > 0 {
+                cumulative += Double(x[b * columns + k])
+                last = k
+                if target < cumulative { return k }
+            }
+            return last   // rounding left the target at the very end: the last positive weight
+        }
+    }
 }
