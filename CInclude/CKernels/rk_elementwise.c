@@ -1,6 +1,7 @@
 // AVX2 + FMA activation kernels; see include/rk_elementwise.h. The formulas are those of
 // Sources/LinearAlgebra/Elementwise.swift, written once per lane width.
 #include "rk_elementwise.h"
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -20,54 +21,8 @@ int rk_cpu_has_avx2_fma(void) {
 #endif
 }
 
-// MARK: - Scalar versions (the tail of every buffer, and non-x86 machines)
-
-static inline float rk_bits_to_float(uint32_t b) { float f; memcpy(&f, &b, 4); return f; }
-static inline uint32_t rk_float_to_bits(float f) { uint32_t b; memcpy(&b, &f, 4); return b; }
-
-/// e^r - 1 for |r| <= ln 2 / 2: Cephes' expf polynomial in Estrin's form.
-static inline float rk_expm1_reduced(float r) {
-    float r2 = r * r, r4 = r2 * r2;
-    float pa = 1.6666665459e-1f * r + 5.0000001201e-1f;
-    float pb = 8.3334519073e-3f * r + 4.1665795894e-2f;
-    float pc = 1.9875691500e-4f * r + 1.3981999507e-3f;
-    float p = (pa + r2 * pb) + r4 * pc;
-    return r + r2 * p;
-}
-
-static inline float rk_tanh1(float x) {
-    uint32_t sign = rk_float_to_bits(x) & 0x80000000u;
-    float a = rk_bits_to_float(rk_float_to_bits(x) & 0x7FFFFFFFu);
-    float c = 9.1f < a ? 9.1f : a;
-    const float magic = 12582912.0f;
-    float t = c * 2.88539008177792682f + magic;
-    float n = t - magic;
-    float r = (c + c) - n * 0.693147182464599609375f;
-    int32_t ti; memcpy(&ti, &t, 4);
-    float s = rk_bits_to_float((uint32_t)((ti - 0x4B400000) + 127) << 23);
-    float e = s * rk_expm1_reduced(r) + (s - 1);
-    float result = e / (e + 2);
-    return rk_bits_to_float(rk_float_to_bits(result) | sign);
-}
-
-static inline float rk_exp1(float x) {
-    float c = 89.0f < x ? 89.0f : x;
-    c = c < -104.0f ? -104.0f : c;
-    const float magic = 12582912.0f;
-    float t = c * 1.44269504088896341f + magic;
-    float n = t - magic;
-    float r = c - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float y = rk_expm1_reduced(r) + 1;
-    int32_t k; memcpy(&k, &t, 4);
-    k -= 0x4B400000;
-    int32_t k1 = k >> 1, k2 = k - k1;
-    float s1 = rk_bits_to_float((uint32_t)(k1 + 127) << 23);
-    float s2 = rk_bits_to_float((uint32_t)(k2 + 127) << 23);
-    return y * s1 * s2;
-}
-
-static inline float rk_sigmoid1(float x) { return 1.0f / (1.0f + rk_exp1(-x)); }
+// Machines without AVX2 + FMA never call these functions (LinearAlgebra keeps its portable
+// Swift kernels there); their fallback is libm, correct but not fast.
 
 #if RK_X86
 // MARK: - Eight lanes
@@ -175,21 +130,21 @@ void rk_tanh_f32(const float *x, float *y, size_t count) {
 #if RK_X86
     if (rk_cpu_has_avx2_fma()) { rk_tanh_avx2(x, y, count); return; }
 #endif
-    for (size_t i = 0; i < count; i++) y[i] = rk_tanh1(x[i]);
+    for (size_t i = 0; i < count; i++) y[i] = tanhf(x[i]);
 }
 
 void rk_sigmoid_f32(const float *x, float *y, size_t count) {
 #if RK_X86
     if (rk_cpu_has_avx2_fma()) { rk_sigmoid_avx2(x, y, count); return; }
 #endif
-    for (size_t i = 0; i < count; i++) y[i] = rk_sigmoid1(x[i]);
+    for (size_t i = 0; i < count; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
 }
 
 void rk_exp_f32(const float *x, float *y, size_t count) {
 #if RK_X86
     if (rk_cpu_has_avx2_fma()) { rk_exp_avx2(x, y, count); return; }
 #endif
-    for (size_t i = 0; i < count; i++) y[i] = rk_exp1(x[i]);
+    for (size_t i = 0; i < count; i++) y[i] = expf(x[i]);
 }
 
 float rk_sum_f32(const float *x, size_t count) {

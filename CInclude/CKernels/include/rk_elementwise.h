@@ -20,8 +20,8 @@ extern "C" {
 int rk_cpu_has_avx2_fma(void);
 
 /// y[i] = tanh(x[i]) for i < count. x may equal y; otherwise the ranges must not overlap.
-/// No alignment needed. Call only when rk_cpu_has_avx2_fma() is 1 (elsewhere it runs a
-/// scalar loop with the same formula).
+/// No alignment needed. Meant for rk_cpu_has_avx2_fma() == 1; elsewhere it falls back on
+/// libm's tanhf (correct, not fast).
 void rk_tanh_f32(const float *x, float *y, size_t count);
 
 /// y[i] = 1 / (1 + exp(-x[i])) for i < count; as rk_tanh_f32.

@@ -124,11 +124,8 @@ enum FusedRecurrence {
         // h·W_hhᵀ of the current step: GRU, and batch-first RNN steps.
         let hhCount = isGRU || (wholeStepRNN && layout.rowStride != 1 && B > 1) ? B * GH : 0
         let projectedCount = hasProjection ? B * Hr : 0
-        // W_hhᵀ packed once for every step's product (``PackedGEMM``), when the steps will run
-        // on one thread: always for small layers (see ``serialStepMultiplyAdds``), and for
-        // any layer when BLAS has one thread. Otherwise BLAS's own threads serve the steps.
-        let packsWeight = PackedGEMM.isAvailable && Hr > 0 && GH > 0
-            && (B * GH * Hr < serialStepMultiplyAdds || BLASThreads.activeCount == 1)
+        // W_hhᵀ packed once for every step's product (``PackedGEMM``).
+        let packsWeight = packsRecurrentWeight(batch: B, gates: GH, hidden: Hr)
         let packedCount = packsWeight ? PackedGEMM.packedCount(columns: GH, depth: Hr) : 0
         let scratchBlock = ScratchPool.shared.take(xpScratch + tanhCScratch + hhCount + projectedCount + packedCount)
         defer { ScratchPool.shared.give(scratchBlock) }
@@ -338,6 +335,16 @@ enum FusedRecurrence {
     /// 64 × 64 backward products ran slower on two threads than on one).
     @usableFromInline static let serialStepMultiplyAdds = 1 << 22
 
+    /// Whether a layer's per-step products (`B × G·H × H_out`) run on ``PackedGEMM`` with
+    /// `W_hh` packed once per call: when the packed kernels run here and the steps run on one
+    /// thread, which is always for small layers (see ``serialStepMultiplyAdds``) and for any
+    /// layer when BLAS has one thread. Otherwise BLAS's own threads serve the steps.
+    @usableFromInline
+    static func packsRecurrentWeight(batch B: Int, gates GH: Int, hidden Hr: Int) -> Bool {
+        PackedGEMM.isAvailable && Hr > 0 && GH > 0
+            && (B * GH * Hr < serialStepMultiplyAdds || BLASThreads.activeCount == 1)
+    }
+
     /// When BLAS may run on several threads and a product is small, opens a single-threaded
     /// region (``BLASThreads/enterSingleThreadedRegion()``) and returns `true`; pass the
     /// result to ``restoreThreads(_:)`` to close it. Regions are counted process-wide, so
@@ -404,8 +411,7 @@ enum FusedRecurrence {
         let dGCount = R * GH, dGhCount = isGRU ? R * GH : 0, dHsCount = hasProjection ? R * Hr : 0
         let dcCount = isLSTM ? B * H : 0, dhFullCount = hasProjection ? B * H : 0
         // W_hh packed once for every step's dh product, under the forward's condition.
-        let packsWeight = PackedGEMM.isAvailable && Hr > 0 && GH > 0
-            && (B * GH * Hr < serialStepMultiplyAdds || BLASThreads.activeCount == 1)
+        let packsWeight = packsRecurrentWeight(batch: B, gates: GH, hidden: Hr)
         let packedCount = packsWeight ? PackedGEMM.packedCount(columns: Hr, depth: GH) : 0
         let scratchBlock = ScratchPool.shared.take(dGCount + dGhCount + dHsCount + 2 * B * Hr + dcCount + dhFullCount + packedCount)
         defer { ScratchPool.shared.give(scratchBlock) }
