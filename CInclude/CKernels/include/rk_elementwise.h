@@ -6,7 +6,7 @@
 // them only when `rk_cpu_has_avx2_fma()` says the CPU can run them. They compute the same
 // formulas as `Elementwise.tanh/sigmoid/exp(_: Float)` (same range reduction, same
 // polynomial), 8 lanes at a time with fused multiply-adds, so results agree with the Swift
-// kernels to within an ULP or two and keep the accuracy bounds documented there.
+// kernels to within 4 ULP and keep the accuracy bounds documented there.
 #ifndef RECURRENT_RK_ELEMENTWISE_H
 #define RECURRENT_RK_ELEMENTWISE_H
 #include <stddef.h>
