@@ -1,5 +1,6 @@
 // The physical limit: OpenBLAS `sgemm` at a case's own GEMM shapes, through the same
-// LinearAlgebra entry point the library uses (`C = A · Bᵀ`, row-major).
+// LinearAlgebra entry point the library uses (`C = A · Bᵀ`, row-major); and the library's
+// packed kernel (`PackedGEMM`, B packed once) at a case's per-step shape.
 import Recurrent
 
 /// Measured `sgemm` speeds, one per shape, at the current BLAS thread count.
@@ -32,6 +33,38 @@ final class Roofline {
         }
         let g = shape.flops / t.median / 1e9
         cache[shape] = g
+        return g
+    }
+
+    private var packedCache: [GemmShape: Double] = [:]
+
+    /// GFLOP/s of ``PackedGEMM`` for the same product with `B` packed once (as the recurrent
+    /// layers do per call), or `nil` where the packed kernels do not run (no AVX2 + FMA).
+    func packedGFLOPs(_ shape: GemmShape) -> Double? {
+        guard PackedGEMM.isAvailable else { return nil }
+        if disabled { return 0 }
+        if let g = packedCache[shape] { return g }
+        var generator = SeededGenerator(seed: 3)
+        let a = (0..<(shape.m * shape.k)).map { _ in generator.uniform(Float(-1), Float(1)) }
+        let b = (0..<(shape.n * shape.k)).map { _ in generator.uniform(Float(-1), Float(1)) }
+        var packed = [Float](repeating: 0, count: PackedGEMM.packedCount(columns: shape.n, depth: shape.k))
+        var c = [Float](repeating: 0, count: shape.m * shape.n)
+        let t = a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                packed.withUnsafeMutableBufferPointer { pp in
+                    PackedGEMM.pack(MatrixView(pb.baseAddress!, rows: shape.n, columns: shape.k), .transpose, into: pp.baseAddress!)
+                    return c.withUnsafeMutableBufferPointer { pc in
+                        measure(policy) {
+                            PackedGEMM.multiply(MatrixView(pa.baseAddress!, rows: shape.m, columns: shape.k),
+                                                packed: pp.baseAddress!, columns: shape.n,
+                                                into: MutableMatrixView(pc.baseAddress!, rows: shape.m, columns: shape.n))
+                        }
+                    }
+                }
+            }
+        }
+        let g = shape.flops / t.median / 1e9
+        packedCache[shape] = g
         return g
     }
 }

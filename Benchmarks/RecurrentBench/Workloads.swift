@@ -13,6 +13,7 @@ struct Result {
     var sgemmGFLOPs: Double? = nil
     var stepGemmShape: GemmShape? = nil
     var stepSgemmGFLOPs: Double? = nil
+    var stepPackedGFLOPs: Double? = nil
     var extra: [(String, String)] = []
 
     var gflops: Double? { flops.map { $0 / seconds / 1e9 } }
@@ -43,14 +44,15 @@ func runModuleCase(_ c: ModuleCase, policy: TimingPolicy, roofline: Roofline, mo
     var generator = SeededGenerator(seed: 7)
     let x = Tensor(uniform: [c.batch, c.steps, c.input], low: -1, high: 1, using: &generator)
     let largest = c.largestGemm, step = c.stepGemm
-    let sgemm = roofline.gflops(largest), stepSgemm = roofline.gflops(step)
+    let sgemm = roofline.gflops(largest), stepSgemm = roofline.gflops(step), stepPacked = roofline.packedGFLOPs(step)
     var results: [Result] = []
     if modes.contains("forward") {
         let t = try measure(policy) {
             _ = try withoutGradients { try forward(x) }
         }
         results.append(Result(caseName: c.name, mode: "forward", seconds: t.median, flops: c.forwardFLOPs,
-                              sgemmShape: largest, sgemmGFLOPs: sgemm, stepGemmShape: step, stepSgemmGFLOPs: stepSgemm))
+                              sgemmShape: largest, sgemmGFLOPs: sgemm, stepGemmShape: step, stepSgemmGFLOPs: stepSgemm,
+                              stepPackedGFLOPs: stepPacked))
     }
     if modes.contains("train") {
         let t = try measure(policy) {
@@ -60,7 +62,8 @@ func runModuleCase(_ c: ModuleCase, policy: TimingPolicy, roofline: Roofline, mo
             for p in parameters { p.zeroGrad() }
         }
         results.append(Result(caseName: c.name, mode: "train", seconds: t.median, flops: c.trainingFLOPs,
-                              sgemmShape: largest, sgemmGFLOPs: sgemm, stepGemmShape: step, stepSgemmGFLOPs: stepSgemm))
+                              sgemmShape: largest, sgemmGFLOPs: sgemm, stepGemmShape: step, stepSgemmGFLOPs: stepSgemm,
+                              stepPackedGFLOPs: stepPacked))
     }
     return results
 }
