@@ -302,17 +302,23 @@ extension Elementwise {
 // MARK: - Activations and transcendental functions on buffers
 
 extension Elementwise {
+    /// Runs a `Float` buffer kernel: the AVX2 + FMA C kernel when ``CPUCapability/current``
+    /// is `.avx2` (the same formula 8 lanes at a time with fused multiply-adds, within 4 ULP
+    /// of the scalar kernel; see the tests), the portable Swift loop otherwise.
+    @inline(__always)
+    static func runFloatKernel(
+        _ name: StaticString, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int,
+        avx2: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void,
+        portable: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
+    ) {
+        precondition(count >= 0, "Elementwise.\(name): negative count \(count)")
+        if CPUCapability.current == .avx2 { avx2(x, y, count) } else { portable(x, y, count) }
+    }
+
     /// `y[i] = tanh(x[i])` for `i < count`; `x` may equal `y` but must not otherwise overlap it.
     /// At most 1.8 ULP (absolute error under 9e-8); exactly ±1 for `|x| ≥ 9.1`.
     public static func tanh(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
-        // With `CPUCapability.current == .avx2`: the C kernel, the same formula 8 lanes at a
-        // time with fused multiply-adds (within 4 ULP of the scalar kernel; see the tests).
-        precondition(count >= 0, "Elementwise.tanh: negative count \(count)")
-        if CPUCapability.current == .avx2 {
-            rk_tanh_f32(x, y, count)
-        } else {
-            portableTanh(x, y, count: count)
-        }
+        runFloatKernel("tanh", x, y, count, avx2: { rk_tanh_f32($0, $1, $2) }, portable: { portableTanh($0, $1, count: $2) })
     }
 
     /// The portable `Float` buffer `tanh`: the scalar kernel in a loop that LLVM vectorises for
@@ -344,14 +350,7 @@ extension Elementwise {
     /// Relative error about 1e-7; `0` below `x ≈ -88.7`, `1` above `x ≈ 16.6`; never NaN for
     /// non-NaN input.
     public static func sigmoid(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
-        // With `CPUCapability.current == .avx2`: the C kernel, the same formula 8 lanes at a
-        // time with fused multiply-adds (within 4 ULP of the scalar kernel; see the tests).
-        precondition(count >= 0, "Elementwise.sigmoid: negative count \(count)")
-        if CPUCapability.current == .avx2 {
-            rk_sigmoid_f32(x, y, count)
-        } else {
-            portableSigmoid(x, y, count: count)
-        }
+        runFloatKernel("sigmoid", x, y, count, avx2: { rk_sigmoid_f32($0, $1, $2) }, portable: { portableSigmoid($0, $1, count: $2) })
     }
 
     /// The portable `Float` buffer `sigmoid`: the scalar kernel in a loop that LLVM vectorises for
@@ -407,14 +406,7 @@ extension Elementwise {
     /// Relative error about 1 ULP; `+∞` above `x ≈ 88.72`, gradual underflow to `0` below
     /// `x ≈ -103.97`.
     public static func exp(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
-        // With `CPUCapability.current == .avx2`: the C kernel, the same formula 8 lanes at a
-        // time with fused multiply-adds (within 4 ULP of the scalar kernel; see the tests).
-        precondition(count >= 0, "Elementwise.exp: negative count \(count)")
-        if CPUCapability.current == .avx2 {
-            rk_exp_f32(x, y, count)
-        } else {
-            portableExp(x, y, count: count)
-        }
+        runFloatKernel("exp", x, y, count, avx2: { rk_exp_f32($0, $1, $2) }, portable: { portableExp($0, $1, count: $2) })
     }
 
     /// The portable `Float` buffer `exp`: the scalar kernel in a loop that LLVM vectorises for
