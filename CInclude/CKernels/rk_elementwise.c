@@ -121,6 +121,41 @@ RK_AVX2 static float rk_sum_avx2(const float *x, size_t count) {
     return _mm_cvtss_f32(h);
 }
 
+// The activation backward kernels: 8 lanes, the tail through a zero-padded block (a zero
+// y gives a finite, discarded result), so every element takes the same arithmetic.
+#define RK_BACKWARD_LOOP(name, kernel8)                                                   \
+    RK_AVX2 static void name##_avx2(const float *y, const float *dy, const float *g,       \
+                                    float *dx, size_t count) {                            \
+        size_t i = 0;                                                                     \
+        for (; i + 8 <= count; i += 8) {                                                  \
+            __m256 d = _mm256_loadu_ps(dy + i);                                           \
+            if (g) d = _mm256_add_ps(d, _mm256_loadu_ps(g + i));                          \
+            _mm256_storeu_ps(dx + i, kernel8(_mm256_loadu_ps(y + i), d));                 \
+        }                                                                                 \
+        if (i < count) {                                                                  \
+            size_t n = count - i;                                                         \
+            float yb[8] = {0}, db[8] = {0}, gb[8] = {0};                                  \
+            memcpy(yb, y + i, n * sizeof(float));                                         \
+            memcpy(db, dy + i, n * sizeof(float));                                        \
+            if (g) memcpy(gb, g + i, n * sizeof(float));                                  \
+            __m256 d = _mm256_loadu_ps(db);                                               \
+            if (g) d = _mm256_add_ps(d, _mm256_loadu_ps(gb));                             \
+            _mm256_storeu_ps(db, kernel8(_mm256_loadu_ps(yb), d));                        \
+            memcpy(dx + i, db, n * sizeof(float));                                        \
+        }                                                                                 \
+    }
+
+RK_AVX2 static inline __m256 rk_tanh_backward8(__m256 y, __m256 d) {
+    return _mm256_mul_ps(d, _mm256_sub_ps(_mm256_set1_ps(1.0f), _mm256_mul_ps(y, y)));
+}
+
+RK_AVX2 static inline __m256 rk_relu_backward8(__m256 y, __m256 d) {
+    return _mm256_and_ps(d, _mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_GT_OQ));
+}
+
+RK_BACKWARD_LOOP(rk_tanh_backward, rk_tanh_backward8)
+RK_BACKWARD_LOOP(rk_relu_backward, rk_relu_backward8)
+
 RK_BUFFER_LOOP(rk_tanh, rk_tanh8)
 RK_BUFFER_LOOP(rk_sigmoid, rk_sigmoid8)
 RK_BUFFER_LOOP(rk_exp, rk_exp8)
@@ -145,6 +180,20 @@ void rk_exp_f32(const float *x, float *y, size_t count) {
     if (rk_cpu_has_avx2_fma()) { rk_exp_avx2(x, y, count); return; }
 #endif
     for (size_t i = 0; i < count; i++) y[i] = expf(x[i]);
+}
+
+void rk_tanh_backward_f32(const float *y, const float *dy, const float *g, float *dx, size_t count) {
+#if RK_X86
+    if (rk_cpu_has_avx2_fma()) { rk_tanh_backward_avx2(y, dy, g, dx, count); return; }
+#endif
+    for (size_t i = 0; i < count; i++) dx[i] = (g ? dy[i] + g[i] : dy[i]) * (1.0f - y[i] * y[i]);
+}
+
+void rk_relu_backward_f32(const float *y, const float *dy, const float *g, float *dx, size_t count) {
+#if RK_X86
+    if (rk_cpu_has_avx2_fma()) { rk_relu_backward_avx2(y, dy, g, dx, count); return; }
+#endif
+    for (size_t i = 0; i < count; i++) dx[i] = y[i] > 0 ? (g ? dy[i] + g[i] : dy[i]) : 0.0f;
 }
 
 float rk_sum_f32(const float *x, size_t count) {

@@ -661,6 +661,46 @@ extension Elementwise {
         precondition(count >= 0, "Elementwise.reluBackward: negative count \(count)")
         for i in 0..<count { dx[i] = y[i] > 0 ? dy[i] : 0 }
     }
+
+    /// `dx[i] = (dy[i] + g[i]) · (1 − y[i]²)`, or `dy[i] · (1 − y[i]²)` when `g` is `nil`: the
+    /// gradient through `y = tanh(x)` of a value that reaches `y` along two paths (a recurrent
+    /// layer's output and its next step), in one pass. The AVX2 kernel and the portable loop
+    /// give the same bits (nothing is fused). `dx` may equal `y`, `dy` or `g`; other overlaps
+    /// are not allowed.
+    public static func tanhBackward(
+        output y: UnsafePointer<Float>, gradient dy: UnsafePointer<Float>, adding g: UnsafePointer<Float>?,
+        into dx: UnsafeMutablePointer<Float>, count: Int
+    ) {
+        runBackwardKernel("tanhBackward", y, dy, g, dx, count, avx2: rk_tanh_backward_f32) { y, d in d * (1 - y * y) }
+    }
+
+    /// `dx[i] = y[i] > 0 ? dy[i] + g[i] : 0` (`dy[i]` alone when `g` is `nil`): the gradient
+    /// through `y = relu(x)` of a value reached along two paths, as
+    /// ``tanhBackward(output:gradient:adding:into:count:)``.
+    public static func reluBackward(
+        output y: UnsafePointer<Float>, gradient dy: UnsafePointer<Float>, adding g: UnsafePointer<Float>?,
+        into dx: UnsafeMutablePointer<Float>, count: Int
+    ) {
+        runBackwardKernel("reluBackward", y, dy, g, dx, count, avx2: rk_relu_backward_f32) { y, d in y > 0 ? d : 0 }
+    }
+
+    /// Runs a two-path activation backward: the AVX2 C kernel when ``CPUCapability/current``
+    /// is `.avx2`, otherwise `formula(y, dy + g)` (or `formula(y, dy)`) in a loop.
+    @inline(__always)
+    static func runBackwardKernel(
+        _ name: StaticString, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ g: UnsafePointer<Float>?,
+        _ dx: UnsafeMutablePointer<Float>, _ count: Int,
+        avx2: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>?, UnsafeMutablePointer<Float>, Int) -> Void,
+        formula: (Float, Float) -> Float
+    ) {
+        precondition(count >= 0, "Elementwise.\(name): negative count \(count)")
+        if CPUCapability.current == .avx2 { avx2(y, dy, g, dx, count); return }
+        if let g {
+            for i in 0..<count { dx[i] = formula(y[i], dy[i] + g[i]) }
+        } else {
+            for i in 0..<count { dx[i] = formula(y[i], dy[i]) }
+        }
+    }
 }
 
 // Scalar libm, for the generic fallback only (never for Float or Double).

@@ -366,6 +366,52 @@ final class ElementwiseTests: XCTestCase {
         }
     }
 
+    /// The two-path activation backward kernels give exactly the scalar formula's bits at
+    /// every length and offset (the AVX2 tail included), with and without the second
+    /// gradient, in place over `dy` too; ReLU's gradient is 0 where `y` is 0 or NaN.
+    func testActivationBackwardWithSecondGradient() {
+        let n = 44
+        func value(_ i: Int) -> Float {
+            if i % 11 == 3 { return 0 }
+            if i % 13 == 5 { return .nan }
+            return Float(i % 9) * 0.23 - 0.9
+        }
+        let y: [Float] = (0..<n).map(value)
+        let dy: [Float] = (0..<n).map { (i: Int) -> Float in Float((i * 5) % 17) * 0.37 - 3 }
+        let g: [Float] = (0..<n).map { (i: Int) -> Float in Float((i * 3) % 7) * 0.61 - 1.7 }
+        typealias Backward = (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>?, UnsafeMutablePointer<Float>, Int) -> Void
+        let kernels: [(String, Backward, (Float, Float) -> Float)] = [
+            ("tanh", { Elementwise.tanhBackward(output: $0, gradient: $1, adding: $2, into: $3, count: $4) }, { y, d in d * (1 - y * y) }),
+            ("relu", { Elementwise.reluBackward(output: $0, gradient: $1, adding: $2, into: $3, count: $4) }, { y, d in y > 0 ? d : 0 }),
+        ]
+        for (name, kernel, formula) in kernels {
+            for withG in [false, true] {
+                for offset in 0...3 {
+                    for count in 0...(n - offset - 1) {
+                        let expected = (offset..<(offset + count)).map { formula(y[$0], withG ? dy[$0] + g[$0] : dy[$0]) }
+                        var out = [Float](repeating: 42, count: n)
+                        var inPlace = dy
+                        y.withUnsafeBufferPointer { yp in dy.withUnsafeBufferPointer { dp in g.withUnsafeBufferPointer { gp in
+                            out.withUnsafeMutableBufferPointer { o in
+                                kernel(yp.baseAddress! + offset, dp.baseAddress! + offset, withG ? gp.baseAddress! + offset : nil,
+                                       o.baseAddress! + offset, count)
+                            }
+                            inPlace.withUnsafeMutableBufferPointer { o in
+                                kernel(yp.baseAddress! + offset, o.baseAddress! + offset, withG ? gp.baseAddress! + offset : nil,
+                                       o.baseAddress! + offset, count)
+                            }
+                        } } }
+                        let what = "\(name) g \(withG) offset \(offset) count \(count)"
+                        XCTAssertEqual(out[offset..<(offset + count)].map(\.bitPattern), expected.map(\.bitPattern), what)
+                        XCTAssertEqual(inPlace[offset..<(offset + count)].map(\.bitPattern), expected.map(\.bitPattern), "\(what) in place")
+                        XCTAssertTrue(out[..<offset].allSatisfy { $0 == 42 } && out[(offset + count)...].allSatisfy { $0 == 42 },
+                                      "\(what): wrote outside its range")
+                    }
+                }
+            }
+        }
+    }
+
     func testSumOfEveryLengthAndOffset() {
         // Small integers add exactly in any order: every count 0…100 at offsets 0…3.
         let values: [Float] = (0..<104).map { Float(($0 * 7) % 13) - 6 }

@@ -36,6 +36,16 @@ void rk_exp_f32(const float *x, float *y, size_t count);
 /// values, so the rounding error is smaller. Same contract as rk_tanh_f32.
 float rk_sum_f32(const float *x, size_t count);
 
+/// dx[i] = (dy[i] + g[i]) * (1 - y[i]*y[i]) for i < count, or dy[i] * (1 - y[i]*y[i]) when g
+/// is NULL: the gradient through y = tanh(x) of a value reached along two paths (a recurrent
+/// layer's output and its next step). Multiplies and adds are not fused, so the results equal
+/// the portable Swift loop's bit for bit. dx may equal dy or g; otherwise no overlap.
+void rk_tanh_backward_f32(const float *y, const float *dy, const float *g, float *dx, size_t count);
+
+/// dx[i] = y[i] > 0 ? dy[i] + g[i] : 0 for i < count (dy[i] alone when g is NULL): the
+/// gradient through y = max(x, 0), from its output; as rk_tanh_backward_f32.
+void rk_relu_backward_f32(const float *y, const float *dy, const float *g, float *dx, size_t count);
+
 #ifdef __cplusplus
 }
 #endif
