@@ -130,6 +130,9 @@ final class RecurrentLayerTests: XCTestCase {
         try body(2, true, true, [3, 5, 1, 4], true)
         try body(2, false, true, [2, 5, 5, 1], false)
         try body(1, true, false, [4, 1, 2, 5], false)
+        // Batch first, every item every step, with a state: a plain RNN reads h_{t−1} back
+        // from the outputs of both directions, and h0 for each item's first step.
+        try body(2, true, true, nil, true)
     }
 
     func testRNNCellLayerMatchesFusedRNN() throws {
@@ -139,6 +142,10 @@ final class RecurrentLayerTests: XCTestCase {
         }
         try assertLayerMatchesFused(.rnnReLU, layers: 2, bidirectional: true, batchFirst: false, lengths: [3, 5, 1, 4],
                                     withState: true) { try RNNCell(inputSize: $0, hiddenSize: $1, nonlinearity: .relu) }
+        for batchFirst in [false, true] {
+            try assertLayerMatchesFused(.rnnReLU, layers: 2, bidirectional: true, batchFirst: batchFirst, lengths: nil,
+                                        withState: true) { try RNNCell(inputSize: $0, hiddenSize: $1, nonlinearity: .relu) }
+        }
     }
 
     func testLSTMCellLayerMatchesFusedLSTM() throws {

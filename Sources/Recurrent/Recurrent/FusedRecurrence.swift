@@ -119,8 +119,7 @@ enum FusedRecurrence {
         let keepsGates = recording && (isLSTM || isGRU)
         let xpScratch = keepsGates ? 0 : R * GH
         let tanhCScratch = isLSTM && !recording ? B * H : 0
-        let isRNN = kind == .rnnTanh || kind == .rnnReLU
-        let wholeStepRNN = isRNN && lengths == nil
+        let wholeStepRNN = statesAreOutputs(kind, lengths: lengths)
         // h·W_hhᵀ of the current step: GRU, and batch-first RNN steps.
         let hhCount = isGRU || (wholeStepRNN && layout.rowStride != 1 && B > 1) ? B * GH : 0
         let projectedCount = hasProjection ? B * Hr : 0
@@ -138,7 +137,8 @@ enum FusedRecurrence {
         }
         let gatesBuffer: TensorBuffer? = keepsGates ? written(R * GH) : nil
         let xp = gatesBuffer?.pointer ?? scratch
-        let hPrev: TensorBuffer? = recording ? written(R * Hr) : nil      // the state each step read
+        // The state each step read; a whole-step RNN's backward reads it from the outputs and h0.
+        let hPrev: TensorBuffer? = recording && !wholeStepRNN ? written(R * Hr) : nil
         let cPrev: TensorBuffer? = recording && isLSTM ? written(R * H) : nil
         let tanhC: TensorBuffer? = recording && isLSTM ? activeOnly(R * H) : nil
         let tanhCStep = tanhC?.pointer ?? scratch + xpScratch
@@ -312,12 +312,20 @@ enum FusedRecurrence {
                      sizes: (I: I, H: H, Hr: Hr, GH: GH), hasC0: c0 != nil,
                      x: x, wih: wih, whh: whh, whr: whr, hasBiasIH: bih != nil, hasBiasHH: bhh != nil,
                      saved: (output: output.pointer, gates: gates.pointer, hPrev: hPrevB.pointer, cPrev: cPrevB.pointer,
-                             tanhC: tanhCB.pointer, hFull: hFullB.pointer, hhN: hhNB.pointer),
+                             tanhC: tanhCB.pointer, hFull: hFullB.pointer, hhN: hhNB.pointer, h0: h0.storage.pointer),
                      gradOutputs: gradOutputs, gradInputs: gradInputs)
             // Keep the saved buffers alive as long as the node.
-            withExtendedLifetime((gates, hPrevB, cPrevB, tanhCB, hFullB, hhNB, output, input, weights.tensors)) {}
+            withExtendedLifetime((gates, hPrevB, cPrevB, tanhCB, hFullB, hhNB, output, input, h0, weights.tensors)) {}
         }
         return (results[0], results[1], results.count > 2 ? results[2] : nil)
+    }
+
+    /// Whether a layer is a plain RNN whose every item runs every step (no `lengths`): its
+    /// state `h_t` is then its output at step `t`, so the forward keeps no copy of the states
+    /// and the backward reads `h_{t−1}` back from the outputs and `h0`.
+    @usableFromInline
+    static func statesAreOutputs(_ kind: CellKind, lengths: [Int]?) -> Bool {
+        (kind == .rnnTanh || kind == .rnnReLU) && lengths == nil
     }
 
     /// Below this hidden size a batch-first RNN step gathers its rows to run the activation
@@ -386,13 +394,14 @@ enum FusedRecurrence {
         whr: UnsafeMutablePointer<Float>?, hasBiasIH: Bool, hasBiasHH: Bool,
         saved: (output: UnsafeMutablePointer<Float>, gates: UnsafeMutablePointer<Float>, hPrev: UnsafeMutablePointer<Float>,
                 cPrev: UnsafeMutablePointer<Float>, tanhC: UnsafeMutablePointer<Float>, hFull: UnsafeMutablePointer<Float>,
-                hhN: UnsafeMutablePointer<Float>),
+                hhN: UnsafeMutablePointer<Float>, h0: UnsafeMutablePointer<Float>),
         gradOutputs: [UnsafePointer<Float>?], gradInputs: [UnsafeMutablePointer<Float>?]
     ) {
         let (I, H, Hr, GH) = sizes
         let T = layout.steps, B = layout.batch, R = layout.rows, rs = layout.rowStride
         let isLSTM = kind == .lstm, isGRU = kind == .gru
         let hasProjection = whr != nil
+        let wholeStepRNN = statesAreOutputs(kind, lengths: lengths)
         var k = 0
         let gX = gradInputs[k]; k += 1
         let gH0 = gradInputs[k]; k += 1
@@ -410,10 +419,13 @@ enum FusedRecurrence {
         // unless variable lengths skip it (then they start at zero).
         let dGCount = R * GH, dGhCount = isGRU ? R * GH : 0, dHsCount = hasProjection ? R * Hr : 0
         let dcCount = isLSTM ? B * H : 0, dhFullCount = hasProjection ? B * H : 0
+        // RNN and LSTM: the two bias gradients are the same column sums, computed once.
+        let biasSumCount = !isGRU && hasBiasIH && hasBiasHH ? GH : 0
         // W_hh packed once for every step's dh product, under the forward's condition.
         let packsWeight = packsRecurrentWeight(batch: B, gates: GH, hidden: Hr)
         let packedCount = packsWeight ? PackedGEMM.packedCount(columns: Hr, depth: GH) : 0
-        let scratchBlock = ScratchPool.shared.take(dGCount + dGhCount + dHsCount + 2 * B * Hr + dcCount + dhFullCount + packedCount)
+        let scratchBlock = ScratchPool.shared.take(dGCount + dGhCount + dHsCount + 2 * B * Hr + dcCount + dhFullCount
+                                                   + packedCount + biasSumCount)
         defer { ScratchPool.shared.give(scratchBlock) }
         let scratch = scratchBlock.pointer
         let dGx = scratch
@@ -423,11 +435,24 @@ enum FusedRecurrence {
         let dc = dhNext + B * Hr
         let dhFull = dc + dcCount
         let packedWhh: UnsafeMutablePointer<Float>? = packsWeight ? dhFull + dhFullCount : nil
+        let biasSums = dhFull + dhFullCount + packedCount
         if lengths != nil { dGx.update(repeating: 0, count: dGCount + dGhCount + dHsCount) }
         if let gHN { dh.update(from: gHN, count: B * Hr) } else { dh.update(repeating: 0, count: B * Hr) }
         if let gCN, isLSTM { dc.update(from: gCN, count: B * H) } else { dc.update(repeating: 0, count: dcCount) }
         let whhView = MatrixView(whh, rows: GH, columns: Hr, leadingDimension: max(Hr, 1))
         if let packedWhh { PackedGEMM.pack(whhView, .noTranspose, into: packedWhh) }
+        /// `dst (B × Hr) = dG_t · W_hh` for a step's pre-activation gradients `dG_t (B × GH)`.
+        func stateGradient(_ stepDG: MatrixView<Float>, into dst: UnsafeMutablePointer<Float>) {
+            if let packedWhh {
+                PackedGEMM.multiply(stepDG, packed: packedWhh, columns: Hr,
+                                    into: MutableMatrixView(dst, rows: B, columns: Hr, leadingDimension: max(Hr, 1)))
+            } else if B == 1 {
+                BLAS.gemv(whhView, .transpose, stepDG.base, into: dst)
+            } else {
+                BLAS.gemm(stepDG, .noTranspose, whhView, .noTranspose,
+                          into: MutableMatrixView(dst, rows: B, columns: Hr, leadingDimension: max(Hr, 1)))
+            }
+        }
 
         // A layer whose sequence-wide products are small runs its whole backward on one BLAS
         // thread, like its steps; otherwise only the steps do.
@@ -437,6 +462,25 @@ enum FusedRecurrence {
         for s in stride(from: T - 1, through: 0, by: -1) {
             let t = reverse ? T - 1 - s : s
             let first = layout.firstRow(t)
+            if wholeStepRNN {
+                // dG_t = (dh + dY_t) ⊙ act′(y_t) in one pass (over the whole step when its rows
+                // are contiguous), then dh ← dG_t · W_hh, the gradient reaching h_{t−1}.
+                let y = saved.output + first * H, dG = dGx + first * H
+                let dY = gY.map { $0 + first * H }
+                let contiguous = rs == 1 || B == 1
+                for b in 0..<(contiguous ? 1 : B) {
+                    let offset = b * rs * H, count = contiguous ? B * H : H
+                    if kind == .rnnTanh {
+                        Elementwise.tanhBackward(output: y + offset, gradient: dh + b * H, adding: dY.map { $0 + offset },
+                                                 into: dG + offset, count: count)
+                    } else {
+                        Elementwise.reluBackward(output: y + offset, gradient: dh + b * H, adding: dY.map { $0 + offset },
+                                                 into: dG + offset, count: count)
+                    }
+                }
+                if H > 0 { stateGradient(layout.step(t, of: dGx, width: H).readOnly, into: dh) }
+                continue
+            }
             // Gradient reaching h_t: from the output at t and from step t+1 (in `dh`).
             if let gY {
                 for b in 0..<B where lengths.map({ t < $0[b] }) ?? true {
@@ -478,18 +522,7 @@ enum FusedRecurrence {
                 }
             }
             // dh_{t-1} = dGh_t · W_hh (+ the direct GRU path, + pass-through of inactive items).
-            let stepDG = layout.step(t, of: dGh, width: GH)
-            if Hr > 0 {
-                if let packedWhh {
-                    PackedGEMM.multiply(stepDG.readOnly, packed: packedWhh, columns: Hr,
-                                        into: MutableMatrixView(dhNext, rows: B, columns: Hr, leadingDimension: max(Hr, 1)))
-                } else if B == 1 {
-                    BLAS.gemv(whhView, .transpose, stepDG.base, into: dhNext)
-                } else {
-                    BLAS.gemm(stepDG.readOnly, .noTranspose, whhView, .noTranspose,
-                              into: MutableMatrixView(dhNext, rows: B, columns: Hr, leadingDimension: max(Hr, 1)))
-                }
-            }
+            if Hr > 0 { stateGradient(layout.step(t, of: dGh, width: GH).readOnly, into: dhNext) }
             for b in 0..<B {
                 let active = lengths.map { t < $0[b] } ?? true
                 let src = dhNext + b * Hr, dst = dh + b * Hr
@@ -515,16 +548,71 @@ enum FusedRecurrence {
                       into: MutableMatrixView(gWih, rows: GH, columns: I, leadingDimension: max(I, 1)), beta: 1)
         }
         if let gWhh, Hr > 0 { // dW_hh += dGhᵀ · H_prev
-            BLAS.gemm(dGhView, .transpose, MatrixView(saved.hPrev, rows: R, columns: Hr, leadingDimension: max(Hr, 1)), .noTranspose,
-                      into: MutableMatrixView(gWhh, rows: GH, columns: Hr, leadingDimension: max(Hr, 1)), beta: 1)
+            let gWhhView = MutableMatrixView(gWhh, rows: GH, columns: Hr, leadingDimension: max(Hr, 1))
+            if wholeStepRNN {
+                accumulateGradientFromOutputs(layout: layout, reverse: reverse, dG: dGx, output: saved.output, h0: saved.h0,
+                                              scratch: dhNext, into: gWhhView)
+            } else {
+                BLAS.gemm(dGhView, .transpose, MatrixView(saved.hPrev, rows: R, columns: Hr, leadingDimension: max(Hr, 1)), .noTranspose,
+                          into: gWhhView, beta: 1)
+            }
         }
-        if let gBih { Elementwise.accumulateColumnSums(of: dGxView, into: gBih) }
-        if let gBhh { Elementwise.accumulateColumnSums(of: dGhView, into: gBhh) }
+        if let gBih, let gBhh, biasSumCount > 0 {
+            biasSums.update(repeating: 0, count: GH)
+            Elementwise.accumulateColumnSums(of: dGxView, into: biasSums)
+            for j in 0..<GH { gBih[j] += biasSums[j]; gBhh[j] += biasSums[j] }
+        } else {
+            if let gBih { Elementwise.accumulateColumnSums(of: dGxView, into: gBih) }
+            if let gBhh { Elementwise.accumulateColumnSums(of: dGhView, into: gBhh) }
+        }
         if let gWhr {         // dW_hr += dHᵀ · H_full
             BLAS.gemm(MatrixView(dHs, rows: R, columns: Hr, leadingDimension: max(Hr, 1)), .transpose,
                       MatrixView(saved.hFull, rows: R, columns: H, leadingDimension: max(H, 1)), .noTranspose,
                       into: MutableMatrixView(gWhr, rows: Hr, columns: H, leadingDimension: max(H, 1)), beta: 1)
         }
+    }
+}
+
+extension FusedRecurrence {
+    /// `dW_hh += Σ_t dG_tᵀ · h_{t−1}` for a whole-step RNN (``statesAreOutputs(_:lengths:)``),
+    /// reading `h_{t−1}` from the outputs (`h_t` is step `t`'s output) and `h0 (B × H)`
+    /// instead of a saved copy of the states. One GEMM pairs every row of `dG` with the
+    /// output row one step earlier in the sequence's direction (`d` rows away: `B` sequence
+    /// first, 1 batch first); a `B`-row GEMM then adds the first step's rows, whose state is
+    /// `h0`, and takes back what the big GEMM paired them with in a batch-first buffer (the
+    /// previous item's last output). `scratch` holds `B × H` floats.
+    static func accumulateGradientFromOutputs(
+        layout: SequenceLayout, reverse: Bool, dG: UnsafePointer<Float>, output: UnsafePointer<Float>,
+        h0: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>, into gW: MutableMatrixView<Float>
+    ) {
+        let T = layout.steps, B = layout.batch, R = layout.rows, rs = layout.rowStride
+        let H = gW.columns, GH = gW.rows
+        let d = layout.batchFirst ? 1 : B
+        if T > 1 {
+            let (gradientRows, stateRows) = reverse ? (0, d) : (d, 0)
+            BLAS.gemm(MatrixView(dG + gradientRows * GH, rows: R - d, columns: GH, leadingDimension: max(GH, 1)), .transpose,
+                      MatrixView(output + stateRows * H, rows: R - d, columns: H, leadingDimension: max(H, 1)), .noTranspose,
+                      into: gW, beta: 1)
+        }
+        // The first step's rows: h0, minus the partner the big GEMM gave them, if any.
+        let first = layout.firstRow(reverse ? T - 1 : 0)
+        var needed = false
+        for b in 0..<B {
+            let row = first + b * rs, partner = reverse ? row + d : row - d
+            let paired = T > 1 && partner >= 0 && partner < R
+            let c = scratch + b * H, h = h0 + b * H
+            if paired {
+                let p = output + partner * H
+                for j in 0..<H { c[j] = h[j] - p[j] }
+            } else {
+                c.update(from: h, count: H)
+            }
+            if !needed { for j in 0..<H where c[j] != 0 { needed = true; break } }
+        }
+        guard needed else { return }
+        BLAS.gemm(MatrixView(dG + first * GH, rows: B, columns: GH, leadingDimension: max(rs * GH, 1)), .transpose,
+                  MatrixView(scratch, rows: B, columns: H, leadingDimension: max(H, 1)), .noTranspose,
+                  into: gW, beta: 1)
     }
 }
 
