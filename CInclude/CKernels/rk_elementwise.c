@@ -157,6 +157,34 @@ RK_BACKWARD_LOOP(rk_tanh_backward, rk_tanh_backward8)
 RK_BACKWARD_LOOP(rk_relu_backward, rk_relu_backward8)
 
 RK_BUFFER_LOOP(rk_tanh, rk_tanh8)
+
+RK_AVX2 static void rk_tanh_rows_avx2(const float *x, size_t ldx, const float *bias, float *y, size_t ldy,
+                                      size_t rows, size_t cols) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = x + r * ldx;
+        float *yr = y + r * ldy;
+        size_t i = 0;
+        for (; i + 16 <= cols; i += 16) {
+            __m256 a = _mm256_loadu_ps(xr + i), b = _mm256_loadu_ps(xr + i + 8);
+            if (bias) {
+                a = _mm256_add_ps(a, _mm256_loadu_ps(bias + i));
+                b = _mm256_add_ps(b, _mm256_loadu_ps(bias + i + 8));
+            }
+            _mm256_storeu_ps(yr + i, rk_tanh8(a));
+            _mm256_storeu_ps(yr + i + 8, rk_tanh8(b));
+        }
+        for (; i < cols; i += 8) {
+            size_t n = cols - i < 8 ? cols - i : 8;
+            float xb[8] = {0}, bb[8] = {0};
+            memcpy(xb, xr + i, n * sizeof(float));
+            if (bias) memcpy(bb, bias + i, n * sizeof(float));
+            __m256 a = _mm256_loadu_ps(xb);
+            if (bias) a = _mm256_add_ps(a, _mm256_loadu_ps(bb));
+            _mm256_storeu_ps(xb, rk_tanh8(a));
+            memcpy(yr + i, xb, n * sizeof(float));
+        }
+    }
+}
 RK_BUFFER_LOOP(rk_sigmoid, rk_sigmoid8)
 RK_BUFFER_LOOP(rk_exp, rk_exp8)
 #endif
@@ -166,6 +194,15 @@ void rk_tanh_f32(const float *x, float *y, size_t count) {
     if (rk_cpu_has_avx2_fma()) { rk_tanh_avx2(x, y, count); return; }
 #endif
     for (size_t i = 0; i < count; i++) y[i] = tanhf(x[i]);
+}
+
+void rk_tanh_rows_f32(const float *x, size_t ldx, const float *bias, float *y, size_t ldy,
+                      size_t rows, size_t cols) {
+#if RK_X86
+    if (rk_cpu_has_avx2_fma()) { rk_tanh_rows_avx2(x, ldx, bias, y, ldy, rows, cols); return; }
+#endif
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < cols; j++) y[r * ldy + j] = tanhf(bias ? x[r * ldx + j] + bias[j] : x[r * ldx + j]);
 }
 
 void rk_sigmoid_f32(const float *x, float *y, size_t count) {

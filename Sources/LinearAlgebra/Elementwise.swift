@@ -662,6 +662,44 @@ extension Elementwise {
         for i in 0..<count { dx[i] = y[i] > 0 ? dy[i] : 0 }
     }
 
+    /// `y = tanh(x + bias)` over a matrix whose rows may be strided, `bias` (`x.columns`
+    /// values, or none) added to every row: the activation of a plain RNN's step, whose rows
+    /// lie apart in a batch-first sequence buffer, in one call. `y` must have `x`'s shape and
+    /// may be `x` itself (same base and leading dimension); no other overlap. The sum is one
+    /// `Float` addition, the `tanh` that of ``tanh(_:_:count:)-(UnsafePointer<Float>,_,_)``.
+    public static func tanh(_ x: MatrixView<Float>, adding bias: UnsafePointer<Float>?, into y: MutableMatrixView<Float>) {
+        if CPUCapability.current == .avx2 && x.rows == y.rows && x.columns == y.columns {
+            rk_tanh_rows_f32(x.base, x.leadingDimension, bias, y.base, y.leadingDimension, x.rows, x.columns)
+            return
+        }
+        mapRows("tanh", x, adding: bias, into: y, scalar: { tanh($0) }, buffer: { portableTanh($0, $1, count: $2) })
+    }
+
+    /// `y = max(x + bias, 0)` over a matrix whose rows may be strided, as
+    /// ``tanh(_:adding:into:)``; NaN stays NaN.
+    public static func relu(_ x: MatrixView<Float>, adding bias: UnsafePointer<Float>?, into y: MutableMatrixView<Float>) {
+        mapRows("relu", x, adding: bias, into: y, scalar: { relu($0) }, buffer: { relu($0, $1, count: $2) })
+    }
+
+    /// The portable row loop of the strided activations: `scalar(x + bias)` per element, or
+    /// the buffer kernel on each row without a bias.
+    @inline(__always)
+    static func mapRows(
+        _ name: StaticString, _ x: MatrixView<Float>, adding bias: UnsafePointer<Float>?, into y: MutableMatrixView<Float>,
+        scalar: (Float) -> Float, buffer: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
+    ) {
+        precondition(x.rows == y.rows && x.columns == y.columns,
+                     "Elementwise.\(name): \(x.rows)×\(x.columns) into \(y.rows)×\(y.columns)")
+        for r in 0..<x.rows {
+            let xr = x.base + r * x.leadingDimension, yr = y.base + r * y.leadingDimension
+            if let bias {
+                for j in 0..<x.columns { yr[j] = scalar(xr[j] + bias[j]) }
+            } else {
+                buffer(xr, yr, x.columns)
+            }
+        }
+    }
+
     /// `dx[i] = (dy[i] + g[i]) · (1 − y[i]²)`, or `dy[i] · (1 − y[i]²)` when `g` is `nil`: the
     /// gradient through `y = tanh(x)` of a value that reaches `y` along two paths (a recurrent
     /// layer's output and its next step), in one pass. The AVX2 kernel and the portable loop

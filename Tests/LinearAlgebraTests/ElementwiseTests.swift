@@ -366,6 +366,52 @@ final class ElementwiseTests: XCTestCase {
         }
     }
 
+    /// The strided-rows activations with a bias give exactly the buffer kernels' bits on the
+    /// sums `x + bias`, for widths around the 8- and 16-lane edges, with and without a bias,
+    /// in place too, and write nothing between the rows.
+    func testRowActivationsWithBias() {
+        var g = SeededGenerator(seed: 21)
+        typealias Rows = (MatrixView<Float>, UnsafePointer<Float>?, MutableMatrixView<Float>) -> Void
+        let kernels: [(String, Rows, Kernel<Float>)] = [
+            ("tanh", { Elementwise.tanh($0, adding: $1, into: $2) }, { Elementwise.tanh($0, $1, count: $2) }),
+            ("relu", { Elementwise.relu($0, adding: $1, into: $2) }, { Elementwise.relu($0, $1, count: $2) }),
+        ]
+        for (name, rowsKernel, buffer) in kernels {
+            for columns in [0, 1, 7, 8, 9, 16, 17, 23, 64] {
+                for withBias in [false, true] {
+                    let rows = 3, ld = columns + 5
+                    var x = (0..<(rows * ld)).map { _ in g.uniform(Float(-4), 4) }
+                    if columns > 2 { x[2] = .nan }
+                    let bias = (0..<columns).map { _ in g.uniform(Float(-1), 1) }
+                    var expected: [Float] = []
+                    for r in 0..<rows {
+                        let sums = (0..<columns).map { withBias ? x[r * ld + $0] + bias[$0] : x[r * ld + $0] }
+                        expected += run(buffer, sums)
+                    }
+                    var out = [Float](repeating: 9, count: rows * ld), inPlace = x
+                    x.withUnsafeBufferPointer { xp in bias.withUnsafeBufferPointer { bp in
+                        let b = withBias ? bp.baseAddress : nil
+                        out.withUnsafeMutableBufferPointer { o in
+                            rowsKernel(MatrixView(xp.baseAddress!, rows: rows, columns: columns, leadingDimension: ld), b,
+                                       MutableMatrixView(o.baseAddress!, rows: rows, columns: columns, leadingDimension: ld))
+                        }
+                        inPlace.withUnsafeMutableBufferPointer { o in
+                            rowsKernel(MatrixView(o.baseAddress!, rows: rows, columns: columns, leadingDimension: ld), b,
+                                       MutableMatrixView(o.baseAddress!, rows: rows, columns: columns, leadingDimension: ld))
+                        }
+                    } }
+                    for r in 0..<rows {
+                        let what = "\(name) columns \(columns) bias \(withBias) row \(r)"
+                        let row = (r * ld)..<(r * ld + columns), want = expected[(r * columns)..<(r * columns + columns)]
+                        XCTAssertEqual(out[row].map(\.bitPattern), want.map(\.bitPattern), what)
+                        XCTAssertEqual(inPlace[row].map(\.bitPattern), want.map(\.bitPattern), "\(what) in place")
+                        XCTAssertTrue(out[(r * ld + columns)..<(r * ld + ld)].allSatisfy { $0 == 9 }, "\(what): wrote past the row")
+                    }
+                }
+            }
+        }
+    }
+
     /// The two-path activation backward kernels give exactly the scalar formula's bits at
     /// every length and offset (the AVX2 tail included), with and without the second
     /// gradient, in place over `dy` too; ReLU's gradient is 0 where `y` is 0 or NaN.

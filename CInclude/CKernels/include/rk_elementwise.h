@@ -36,6 +36,13 @@ void rk_exp_f32(const float *x, float *y, size_t count);
 /// values, so the rounding error is smaller. Same contract as rk_tanh_f32.
 float rk_sum_f32(const float *x, size_t count);
 
+/// y[r*ldy + j] = tanh(x[r*ldx + j] + bias[j]) for r < rows, j < cols (x alone when bias is
+/// NULL): the activation of one step of a plain RNN, whose rows are strided in its sequence
+/// buffers, with the layer's bias added on the way. The sum is one float addition; the tanh is
+/// rk_tanh_f32's. x may equal y (same leading dimension); otherwise no overlap.
+void rk_tanh_rows_f32(const float *x, size_t ldx, const float *bias, float *y, size_t ldy,
+                      size_t rows, size_t cols);
+
 /// dx[i] = (dy[i] + g[i]) * (1 - y[i]*y[i]) for i < count, or dy[i] * (1 - y[i]*y[i]) when g
 /// is NULL: the gradient through y = tanh(x) of a value reached along two paths (a recurrent
 /// layer's output and its next step). Multiplies and adds are not fused, so the results equal

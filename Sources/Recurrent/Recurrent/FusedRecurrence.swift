@@ -75,8 +75,10 @@ struct RecurrentWeights {
 /// One recurrent layer in one direction over a whole sequence, as a single autograd node
 /// with a hand-written backpropagation through time (as cuDNN and oneDNN do).
 ///
-/// Forward: one GEMM projects the inputs of every step (`X · W_ihᵀ + biases`); each step
-/// is one GEMM (`gemv` for a batch of one) with `W_hh` plus vectorised elementwise work.
+/// Forward: one GEMM projects the inputs of every step (`X · W_ihᵀ + biases`; a plain RNN
+/// adds its biases in each step's activation instead); each step is one GEMM (`gemv` for a
+/// batch of one) with `W_hh` plus vectorised elementwise work. A plain RNN keeps no copy of
+/// its states: `h_t` is its output at step `t`.
 /// Backward: walks the steps in reverse; only `dh_{t-1} = dG_t · W_hh` is sequential, and
 /// the weight gradients are single GEMMs over all steps. Buffers are allocated once per
 /// call, never per step.
@@ -120,13 +122,18 @@ enum FusedRecurrence {
         let xpScratch = keepsGates ? 0 : R * GH
         let tanhCScratch = isLSTM && !recording ? B * H : 0
         let wholeStepRNN = statesAreOutputs(kind, lengths: lengths)
-        // h·W_hhᵀ of the current step: GRU, and batch-first RNN steps.
-        let hhCount = isGRU || (wholeStepRNN && layout.rowStride != 1 && B > 1) ? B * GH : 0
+        // h·W_hhᵀ of the current step: GRU.
+        let hhCount = isGRU ? B * GH : 0
+        // A plain RNN adds its biases (summed once) in each step's activation instead of
+        // writing them into the sequence-wide projection first.
+        let isRNN = kind == .rnnTanh || kind == .rnnReLU
+        let hasBias = bih != nil || bhh != nil
+        let stepBiasCount = isRNN && hasBias ? GH : 0
         let projectedCount = hasProjection ? B * Hr : 0
         // W_hhᵀ packed once for every step's product (``PackedGEMM``).
         let packsWeight = packsRecurrentWeight(batch: B, gates: GH, hidden: Hr)
         let packedCount = packsWeight ? PackedGEMM.packedCount(columns: GH, depth: Hr) : 0
-        let scratchBlock = ScratchPool.shared.take(xpScratch + tanhCScratch + hhCount + projectedCount + packedCount)
+        let scratchBlock = ScratchPool.shared.take(xpScratch + tanhCScratch + hhCount + projectedCount + packedCount + stepBiasCount)
         defer { ScratchPool.shared.give(scratchBlock) }
         let scratch = scratchBlock.pointer
         // Buffers every step writes in full skip the zero-fill; those written only for the
@@ -150,25 +157,33 @@ enum FusedRecurrence {
         let hh = scratch + xpScratch + tanhCScratch
         let projected = hh + hhCount
         let packedWhh: UnsafeMutablePointer<Float>? = packsWeight ? projected + projectedCount : nil
+        let stepBias: UnsafeMutablePointer<Float>? = stepBiasCount > 0 ? projected + projectedCount + packedCount : nil
+        if let stepBias {
+            for j in 0..<GH { stepBias[j] = (bih?[j] ?? 0) + (bhh?[j] ?? 0) }
+        }
 
-        // 1. The input projection of all steps: one GEMM over the biases.
+        // 1. The input projection of all steps: one GEMM over the biases (a plain RNN's
+        // biases wait for the step's activation).
         let xpView = MutableMatrixView(xp, rows: R, columns: GH, leadingDimension: max(GH, 1))
         // The recurrent bias folds in too, except GRU's n block (it is gated by r).
         let folded = isGRU ? 2 * H : GH
-        for r in 0..<R {
-            let row = xp + r * GH
-            switch (bih, bhh) {
-            case let (bi?, bh?):
-                for j in 0..<folded { row[j] = bi[j] + bh[j] }
-                if folded < GH { (row + folded).update(from: bi + folded, count: GH - folded) }
-            case let (bi?, nil): row.update(from: bi, count: GH)
-            case let (nil, bh?):
-                row.update(from: bh, count: folded)
-                if folded < GH { (row + folded).update(repeating: 0, count: GH - folded) }
-            case (nil, nil): if I == 0 { row.update(repeating: 0, count: GH) }
+        if isRNN {
+            if I == 0 { xp.update(repeating: 0, count: R * GH) }
+        } else {
+            for r in 0..<R {
+                let row = xp + r * GH
+                switch (bih, bhh) {
+                case let (bi?, bh?):
+                    for j in 0..<folded { row[j] = bi[j] + bh[j] }
+                    if folded < GH { (row + folded).update(from: bi + folded, count: GH - folded) }
+                case let (bi?, nil): row.update(from: bi, count: GH)
+                case let (nil, bh?):
+                    row.update(from: bh, count: folded)
+                    if folded < GH { (row + folded).update(repeating: 0, count: GH - folded) }
+                case (nil, nil): if I == 0 { row.update(repeating: 0, count: GH) }
+                }
             }
         }
-        let hasBias = bih != nil || bhh != nil
         // A layer whose largest product is small runs entirely on one BLAS thread (see
         // ``serialStepMultiplyAdds``); larger input projections keep every thread.
         let threadsToRestore = singleThreadedSteps(multiplyAdds: Swift.max(B * GH * Hr, R * GH * I))
@@ -176,7 +191,7 @@ enum FusedRecurrence {
         if R > 0 && I > 0 {
             BLAS.gemm(MatrixView(x, rows: R, columns: I, leadingDimension: max(I, 1)), .noTranspose,
                       MatrixView(wih, rows: GH, columns: I, leadingDimension: max(I, 1)), .transpose,
-                      into: xpView, beta: hasBias ? 1 : 0)
+                      into: xpView, beta: hasBias && !isRNN ? 1 : 0)
         }
 
         // 2. The recurrence (small per-step products on one BLAS thread).
@@ -213,30 +228,15 @@ enum FusedRecurrence {
             // RNN, LSTM: xp_t += h_{t-1} · W_hhᵀ (the step's rows of xp, strided); GRU: hh = h_{t-1} · W_hhᵀ.
             let stepXP = layout.step(t, of: xp, width: GH)
             if wholeStepRNN {
-                // Plain RNN, every item active. The state lives in the output: the step
-                // reads h_{t-1} from the previous step's output rows (BLAS takes them strided)
-                // and activates straight into its own, one pass; small batch-first steps are
-                // gathered first so that the activation runs once over B·H contiguous values.
+                // Plain RNN, every item active. The state lives in the output: the step reads
+                // h_{t-1} from the previous step's output rows (strided) and activates
+                // xp_t + h_{t-1}·W_hhᵀ + biases straight into its own, in one call.
                 let outStep = layout.step(t, of: output.pointer, width: Hr)
-                if rs != 1 && B > 1 && H < gatherBelowHidden {
-                    recurrentProduct(prevH, into: hhView, beta: 0)
-                    for b in 0..<B {
-                        let src = stepXP.base + b * stepXP.leadingDimension, dst = hh + b * GH
-                        for j in 0..<H { dst[j] = src[j] + dst[j] }
-                    }
-                    if kind == .rnnTanh { Elementwise.tanh(hh, hN.pointer, count: B * H) } else { Elementwise.relu(hh, hN.pointer, count: B * H) }
-                    for b in 0..<B { (outStep.base + b * outStep.leadingDimension).update(from: hN.pointer + b * Hr, count: H) }
-                    prevH = hView
-                    continue
-                }
                 if Hr > 0 { recurrentProduct(prevH, into: stepXP, beta: 1) }
-                if rs == 1 || B == 1 {
-                    if kind == .rnnTanh { Elementwise.tanh(stepXP.base, outStep.base, count: B * H) } else { Elementwise.relu(stepXP.base, outStep.base, count: B * H) }
+                if kind == .rnnTanh {
+                    Elementwise.tanh(stepXP.readOnly, adding: stepBias, into: outStep)
                 } else {
-                    for b in 0..<B {
-                        let src = stepXP.base + b * stepXP.leadingDimension, dst = outStep.base + b * outStep.leadingDimension
-                        if kind == .rnnTanh { Elementwise.tanh(src, dst, count: H) } else { Elementwise.relu(src, dst, count: H) }
-                    }
+                    Elementwise.relu(stepXP.readOnly, adding: stepBias, into: outStep)
                 }
                 prevH = outStep.readOnly
                 continue
@@ -257,9 +257,10 @@ enum FusedRecurrence {
                 let pre = xp + row * GH
                 switch kind {
                 case .rnnTanh, .rnnReLU:
-                    let h = hN.pointer + b * Hr
-                    if kind == .rnnTanh { Elementwise.tanh(pre, h, count: H) } else { Elementwise.relu(pre, h, count: H) }
-                    outRow.update(from: h, count: H)
+                    let h = MutableMatrixView(hN.pointer + b * Hr, rows: 1, columns: H, leadingDimension: max(H, 1))
+                    let p = MatrixView(UnsafePointer(pre), rows: 1, columns: H, leadingDimension: max(H, 1))
+                    if kind == .rnnTanh { Elementwise.tanh(p, adding: stepBias, into: h) } else { Elementwise.relu(p, adding: stepBias, into: h) }
+                    outRow.update(from: h.base, count: H)
                 case .lstm:
                     let target = hFull.map { $0.pointer + row * H } ?? hN.pointer + b * Hr
                     let tc = recording ? tanhCStep + row * H : tanhCStep + b * H
@@ -327,11 +328,6 @@ enum FusedRecurrence {
     static func statesAreOutputs(_ kind: CellKind, lengths: [Int]?) -> Bool {
         (kind == .rnnTanh || kind == .rnnReLU) && lengths == nil
     }
-
-    /// Below this hidden size a batch-first RNN step gathers its rows to run the activation
-    /// once over the whole step (the per-call cost of B short calls dominates); from it on,
-    /// each row is activated straight into the output.
-    @usableFromInline static let gatherBelowHidden = 128
 
     /// Per-step products below this many multiply-adds run on one BLAS thread: OpenBLAS
     /// splits GEMMs above 2¹⁸ multiply-adds (and gemv above 9216 elements) between its
