@@ -5,12 +5,18 @@ and Swift's fraction of the sgemm roofline.
 
     python3 Scripts/compare_bench.py [--threads 1,2] [--rounds 2] [--markdown] [--no-build]
 
-Both suites run alternately, `--rounds` times, each round over every thread count (Swift,
-PyTorch, Swift, …) so that all of them see the same machine; each case keeps the best of
-its per-round medians, which damps the noise of a shared machine. The seed names epoch runs in the first round only.
+Each round runs every case in turn and, for each case, Swift and PyTorch at every thread
+count back to back (which of the two goes first alternates between rounds), so that the
+measurements of one case see the same machine: this VM drifts between speed states over
+tens of seconds to minutes, by up to 50 %. The time columns keep each side's best of its
+per-round medians; the speed-up is the median over the rounds of the ratio within a round
+(PyTorch / Swift, measured seconds apart), with its range across rounds, and the same
+pairing gives the two-against-one-thread comparison. The seed names epoch runs in the first
+round only.
 """
 import argparse
 import json
+import statistics
 import os
 import subprocess
 import sys
@@ -68,28 +74,44 @@ def main():
     cases = args.cases.split(",") if args.cases else None
     raw = []
     tables = {}
+    ratios = {}      # (threads, case, mode) -> [PyTorch / Swift, one per round]
+    scaling = {}     # (threads, case, mode) -> [Swift time(threads) / time(1 thread), one per round]
     start = time.time()
     thread_counts = [int(t) for t in args.threads.split(",")]
     for threads in thread_counts:
         tables[threads] = ({}, {})
-    # Rounds outermost: every round runs each thread count in turn, so that the one- and
-    # two-thread figures see the same machine (a shared VM drifts between speed states over
-    # minutes, which once made whole thread counts look slower or faster).
+    # Rounds outermost, then cases, then thread counts: the one- and two-thread figures of a
+    # case and both implementations' are taken within seconds of each other (a shared VM
+    # drifts between speed states, which once made whole thread counts look slower or faster).
     for rnd in range(args.rounds):
-        for threads in thread_counts:
-            swift, torch = tables[threads]
-            selected = cases or ORDER
-            if rnd > 0:
-                selected = [c for c in selected if c != "names-epoch"]
-            sel_swift = [c for c in selected if c != "stream-step-module"]
-            sel_torch = [c for c in sel_swift]
-            s = run_json([swift_bin, "--threads", str(threads), "--cases", ",".join(sel_swift)] + common)
-            t = run_json([sys.executable, os.path.join(ROOT, "Scripts", "torch_bench.py"), "--threads", str(threads),
-                          "--cases", ",".join(sel_torch)] + common)
-            raw += s + t
-            best(swift, s)
-            best(torch, t)
-            print(f"# threads {threads}, round {rnd + 1}/{args.rounds} done ({time.time() - start:.0f} s)", file=sys.stderr)
+        selected = [c for c in (cases or ORDER) if c != "stream-step-module"]
+        if rnd > 0:
+            selected = [c for c in selected if c != "names-epoch"]
+        for case in selected:
+            one_thread = {}
+            for threads in thread_counts:
+                swift, torch = tables[threads]
+                run_swift = lambda: run_json([swift_bin, "--threads", str(threads), "--cases", case] + common)
+                run_torch = lambda: run_json([sys.executable, os.path.join(ROOT, "Scripts", "torch_bench.py"),
+                                              "--threads", str(threads), "--cases", case] + common)
+                if rnd % 2 == 0:
+                    s = run_swift(); t = run_torch()
+                else:
+                    t = run_torch(); s = run_swift()
+                raw += s + t
+                best(swift, s)
+                best(torch, t)
+                t_ms = {(r["case"], r["mode"]): r["ms"] for r in t}
+                for r in s:
+                    key = (r["case"], r["mode"])
+                    other = t_ms.get((key[0] if key[0] != "stream-step-module" else "stream-step", key[1]))
+                    if other:
+                        ratios.setdefault((threads, *key), []).append(other / r["ms"])
+                    if threads == 1:
+                        one_thread[key] = r["ms"]
+                    elif key in one_thread:
+                        scaling.setdefault((threads, *key), []).append(r["ms"] / one_thread[key])
+        print(f"# round {rnd + 1}/{args.rounds} done ({time.time() - start:.0f} s)", file=sys.stderr)
 
     for threads, (swift, torch) in tables.items():
         rows = []
@@ -99,16 +121,18 @@ def main():
                 if s is None:
                     continue
                 t = torch.get((case if case != "stream-step-module" else "stream-step", mode))
-                ratio = t["ms"] / s["ms"] if t else None
+                paired = ratios.get((threads, case, mode), [])
+                ratio = statistics.median(paired) if paired else None
+                spread = f" ({min(paired):.2f}–{max(paired):.2f})" if len(paired) > 1 else ""
                 roof = s.get("roofline_fraction")
                 target = TARGETS.get(case) if threads == 1 and case != "stream-step-module" else None
                 ok = "" if target is None or ratio is None else ("yes" if ratio >= target else "NO")
                 rows.append((case, mode, fmt_time(s["ms"]), fmt_time(t["ms"]) if t else "",
-                             f"{ratio:.2f}x" if ratio else "", f"{s['gflops']:.1f}" if "gflops" in s else "",
+                             f"{ratio:.2f}x{spread}" if ratio else "", f"{s['gflops']:.1f}" if "gflops" in s else "",
                              f"{t['gflops']:.1f}" if t and "gflops" in t else "",
                              f"{roof * 100:.0f}%" if roof else "",
                              f"{target}x {ok}" if target else ""))
-        header = ("case", "mode", "Swift", "PyTorch", "speed-up", "Swift GF/s", "PyTorch GF/s", "roofline", "target (1 thread)")
+        header = ("case", "mode", "Swift", "PyTorch", "speed-up (range)", "Swift GF/s", "PyTorch GF/s", "roofline", "target (1 thread)")
         print()
         print(f"{threads} thread(s)" + (" — Markdown" if args.markdown else ""))
         if args.markdown:
@@ -122,17 +146,14 @@ def main():
                 print("  ".join(str(x).rjust(w) if i > 1 else str(x).ljust(w) for i, (x, w) in enumerate(zip(r, widths))))
 
     if len(tables) > 1 and 1 in tables:
-        # No case may get slower with more threads.
+        # No case may get slower with more threads: the median over rounds of the ratio of
+        # times taken seconds apart, with its range.
         print()
-        print("Two threads against one (Swift): time(2) / time(1), > 1 means slower")
-        s1, _ = tables[1]
-        for threads, (sN, _) in tables.items():
-            if threads == 1:
-                continue
-            for key, r in sorted(sN.items(), key=lambda kv: (ORDER.index(kv[0][0]) if kv[0][0] in ORDER else 99)):
-                if key in s1:
-                    q = r["ms"] / s1[key]["ms"]
-                    print(f"  {key[0]:20} {key[1]:8} {q:.2f}{'  SLOWER' if q > 1.05 else ''}")
+        print("More threads against one (Swift): time(N) / time(1) per round, median (range); > 1 means slower")
+        for (threads, case, mode), qs in sorted(scaling.items(),
+                                               key=lambda kv: (kv[0][0], ORDER.index(kv[0][1]) if kv[0][1] in ORDER else 99)):
+            q = statistics.median(qs)
+            print(f"  {threads} threads  {case:20} {mode:8} {q:.2f} ({min(qs):.2f}–{max(qs):.2f}){'  SLOWER' if q > 1.05 else ''}")
     if args.save:
         with open(args.save, "w") as f:
             json.dump(raw, f, indent=1)
