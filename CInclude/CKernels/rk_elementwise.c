@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#include <stdatomic.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -14,8 +15,16 @@
 
 int rk_cpu_has_avx2_fma(void) {
 #if RK_X86
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    // Asked on every kernel call: the answer is kept after the first (a relaxed atomic, so
+    // concurrent first calls race benignly to store the same value).
+    static atomic_int cached = -1;
+    int answer = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (answer < 0) {
+        __builtin_cpu_init();
+        answer = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        atomic_store_explicit(&cached, answer, memory_order_relaxed);
+    }
+    return answer;
 #else
     return 0;
 #endif
@@ -124,24 +133,28 @@ RK_AVX2 static float rk_sum_avx2(const float *x, size_t count) {
 // The activation backward kernels: 8 lanes, the tail through a zero-padded block (a zero
 // y gives a finite, discarded result), so every element takes the same arithmetic.
 #define RK_BACKWARD_LOOP(name, kernel8)                                                   \
-    RK_AVX2 static void name##_avx2(const float *y, const float *dy, const float *g,       \
-                                    float *dx, size_t count) {                            \
-        size_t i = 0;                                                                     \
-        for (; i + 8 <= count; i += 8) {                                                  \
-            __m256 d = _mm256_loadu_ps(dy + i);                                           \
-            if (g) d = _mm256_add_ps(d, _mm256_loadu_ps(g + i));                          \
-            _mm256_storeu_ps(dx + i, kernel8(_mm256_loadu_ps(y + i), d));                 \
-        }                                                                                 \
-        if (i < count) {                                                                  \
-            size_t n = count - i;                                                         \
-            float yb[8] = {0}, db[8] = {0}, gb[8] = {0};                                  \
-            memcpy(yb, y + i, n * sizeof(float));                                         \
-            memcpy(db, dy + i, n * sizeof(float));                                        \
-            if (g) memcpy(gb, g + i, n * sizeof(float));                                  \
-            __m256 d = _mm256_loadu_ps(db);                                               \
-            if (g) d = _mm256_add_ps(d, _mm256_loadu_ps(gb));                             \
-            _mm256_storeu_ps(db, kernel8(_mm256_loadu_ps(yb), d));                        \
-            memcpy(dx + i, db, n * sizeof(float));                                        \
+    RK_AVX2 static void name##_avx2(const float *y, size_t ldy, const float *dy, size_t lddy, \
+                                    const float *g, size_t ldg, float *dx, size_t lddx,   \
+                                    size_t rows, size_t count) {                          \
+        for (size_t r = 0; r < rows; r++, y += ldy, dy += lddy, dx += lddx) {             \
+            const float *gr = g ? g + r * ldg : NULL;                                     \
+            size_t i = 0;                                                                 \
+            for (; i + 8 <= count; i += 8) {                                              \
+                __m256 d = _mm256_loadu_ps(dy + i);                                       \
+                if (gr) d = _mm256_add_ps(d, _mm256_loadu_ps(gr + i));                    \
+                _mm256_storeu_ps(dx + i, kernel8(_mm256_loadu_ps(y + i), d));             \
+            }                                                                             \
+            if (i < count) {                                                              \
+                size_t n = count - i;                                                     \
+                float yb[8] = {0}, db[8] = {0}, gb[8] = {0};                              \
+                memcpy(yb, y + i, n * sizeof(float));                                     \
+                memcpy(db, dy + i, n * sizeof(float));                                    \
+                if (gr) memcpy(gb, gr + i, n * sizeof(float));                            \
+                __m256 d = _mm256_loadu_ps(db);                                           \
+                if (gr) d = _mm256_add_ps(d, _mm256_loadu_ps(gb));                        \
+                _mm256_storeu_ps(db, kernel8(_mm256_loadu_ps(yb), d));                    \
+                memcpy(dx + i, db, n * sizeof(float));                                    \
+            }                                                                             \
         }                                                                                 \
     }
 
@@ -219,18 +232,28 @@ void rk_exp_f32(const float *x, float *y, size_t count) {
     for (size_t i = 0; i < count; i++) y[i] = expf(x[i]);
 }
 
-void rk_tanh_backward_f32(const float *y, const float *dy, const float *g, float *dx, size_t count) {
+void rk_tanh_backward_rows_f32(const float *y, size_t ldy, const float *dy, size_t lddy, const float *g, size_t ldg,
+                               float *dx, size_t lddx, size_t rows, size_t cols) {
 #if RK_X86
-    if (rk_cpu_has_avx2_fma()) { rk_tanh_backward_avx2(y, dy, g, dx, count); return; }
+    if (rk_cpu_has_avx2_fma()) { rk_tanh_backward_avx2(y, ldy, dy, lddy, g, ldg, dx, lddx, rows, cols); return; }
 #endif
-    for (size_t i = 0; i < count; i++) dx[i] = (g ? dy[i] + g[i] : dy[i]) * (1.0f - y[i] * y[i]);
+    for (size_t r = 0; r < rows; r++)
+        for (size_t i = 0; i < cols; i++) {
+            float yi = y[r * ldy + i], d = dy[r * lddy + i] + (g ? g[r * ldg + i] : 0.0f);
+            dx[r * lddx + i] = (g ? d : dy[r * lddy + i]) * (1.0f - yi * yi);
+        }
 }
 
-void rk_relu_backward_f32(const float *y, const float *dy, const float *g, float *dx, size_t count) {
+void rk_relu_backward_rows_f32(const float *y, size_t ldy, const float *dy, size_t lddy, const float *g, size_t ldg,
+                               float *dx, size_t lddx, size_t rows, size_t cols) {
 #if RK_X86
-    if (rk_cpu_has_avx2_fma()) { rk_relu_backward_avx2(y, dy, g, dx, count); return; }
+    if (rk_cpu_has_avx2_fma()) { rk_relu_backward_avx2(y, ldy, dy, lddy, g, ldg, dx, lddx, rows, cols); return; }
 #endif
-    for (size_t i = 0; i < count; i++) dx[i] = y[i] > 0 ? (g ? dy[i] + g[i] : dy[i]) : 0.0f;
+    for (size_t r = 0; r < rows; r++)
+        for (size_t i = 0; i < cols; i++) {
+            float d = g ? dy[r * lddy + i] + g[r * ldg + i] : dy[r * lddy + i];
+            dx[r * lddx + i] = y[r * ldy + i] > 0 ? d : 0.0f;
+        }
 }
 
 float rk_sum_f32(const float *x, size_t count) {

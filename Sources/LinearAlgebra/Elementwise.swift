@@ -700,43 +700,56 @@ extension Elementwise {
         }
     }
 
-    /// `dx[i] = (dy[i] + g[i]) · (1 − y[i]²)`, or `dy[i] · (1 − y[i]²)` when `g` is `nil`: the
-    /// gradient through `y = tanh(x)` of a value that reaches `y` along two paths (a recurrent
-    /// layer's output and its next step), in one pass. The AVX2 kernel and the portable loop
-    /// give the same bits (nothing is fused). `dx` may equal `y`, `dy` or `g`; other overlaps
-    /// are not allowed.
+    /// `dx = (dy + g) ⊙ (1 − y²)` (without `g`: `dy ⊙ (1 − y²)`) over matrices of one shape whose
+    /// rows may be strided: the gradient through `y = tanh(x)` of a value that reaches `y`
+    /// along two paths (a recurrent layer's output and its next step), over the rows of one
+    /// step of a sequence buffer, in one call. The AVX2 kernel and the portable loop give the
+    /// same bits (nothing is fused). `dx` may be `y`, `dy` or `g` (same base and leading
+    /// dimension); no other overlap.
     public static func tanhBackward(
-        output y: UnsafePointer<Float>, gradient dy: UnsafePointer<Float>, adding g: UnsafePointer<Float>?,
-        into dx: UnsafeMutablePointer<Float>, count: Int
+        output y: MatrixView<Float>, gradient dy: MatrixView<Float>, adding g: MatrixView<Float>?,
+        into dx: MutableMatrixView<Float>
     ) {
-        runBackwardKernel("tanhBackward", y, dy, g, dx, count, avx2: rk_tanh_backward_f32) { y, d in d * (1 - y * y) }
+        runBackwardKernel("tanhBackward", y, dy, g, dx, avx2: rk_tanh_backward_rows_f32) { y, d in d * (1 - y * y) }
     }
 
-    /// `dx[i] = y[i] > 0 ? dy[i] + g[i] : 0` (`dy[i]` alone when `g` is `nil`): the gradient
-    /// through `y = relu(x)` of a value reached along two paths, as
-    /// ``tanhBackward(output:gradient:adding:into:count:)``.
+    /// `dx = y > 0 ? dy + g : 0` elementwise over matrices whose rows may be strided, as
+    /// ``tanhBackward(output:gradient:adding:into:)``.
     public static func reluBackward(
-        output y: UnsafePointer<Float>, gradient dy: UnsafePointer<Float>, adding g: UnsafePointer<Float>?,
-        into dx: UnsafeMutablePointer<Float>, count: Int
+        output y: MatrixView<Float>, gradient dy: MatrixView<Float>, adding g: MatrixView<Float>?,
+        into dx: MutableMatrixView<Float>
     ) {
-        runBackwardKernel("reluBackward", y, dy, g, dx, count, avx2: rk_relu_backward_f32) { y, d in y > 0 ? d : 0 }
+        runBackwardKernel("reluBackward", y, dy, g, dx, avx2: rk_relu_backward_rows_f32) { y, d in y > 0 ? d : 0 }
     }
 
     /// Runs a two-path activation backward: the AVX2 C kernel when ``CPUCapability/current``
-    /// is `.avx2`, otherwise `formula(y, dy + g)` (or `formula(y, dy)`) in a loop.
+    /// is `.avx2`, otherwise `formula(y, dy + g)` (or `formula(y, dy)`) row by row.
     @inline(__always)
     static func runBackwardKernel(
-        _ name: StaticString, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ g: UnsafePointer<Float>?,
-        _ dx: UnsafeMutablePointer<Float>, _ count: Int,
-        avx2: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>?, UnsafeMutablePointer<Float>, Int) -> Void,
+        _ name: StaticString, _ y: MatrixView<Float>, _ dy: MatrixView<Float>, _ g: MatrixView<Float>?,
+        _ dx: MutableMatrixView<Float>,
+        avx2: (UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, UnsafePointer<Float>?, Int,
+               UnsafeMutablePointer<Float>, Int, Int, Int) -> Void,
         formula: (Float, Float) -> Float
     ) {
-        precondition(count >= 0, "Elementwise.\(name): negative count \(count)")
-        if CPUCapability.current == .avx2 { avx2(y, dy, g, dx, count); return }
-        if let g {
-            for i in 0..<count { dx[i] = formula(y[i], dy[i] + g[i]) }
-        } else {
-            for i in 0..<count { dx[i] = formula(y[i], dy[i]) }
+        let rows = dx.rows, columns = dx.columns
+        precondition(y.rows == rows && y.columns == columns && dy.rows == rows && dy.columns == columns
+                     && (g.map { $0.rows == rows && $0.columns == columns } ?? true),
+                     "Elementwise.\(name): operands of different shapes")
+        if CPUCapability.current == .avx2 {
+            avx2(y.base, y.leadingDimension, dy.base, dy.leadingDimension, g?.base, g?.leadingDimension ?? 0,
+                 dx.base, dx.leadingDimension, rows, columns)
+            return
+        }
+        for r in 0..<rows {
+            let yr = y.base + r * y.leadingDimension, dyr = dy.base + r * dy.leadingDimension
+            let dxr = dx.base + r * dx.leadingDimension
+            if let g {
+                let gr = g.base + r * g.leadingDimension
+                for i in 0..<columns { dxr[i] = formula(yr[i], dyr[i] + gr[i]) }
+            } else {
+                for i in 0..<columns { dxr[i] = formula(yr[i], dyr[i]) }
+            }
         }
     }
 }

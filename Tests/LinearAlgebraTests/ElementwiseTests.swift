@@ -366,6 +366,46 @@ final class ElementwiseTests: XCTestCase {
         }
     }
 
+    /// The two-path backward kernels give, over strided rows in one call, the bits of one call
+    /// per row, and leave the gaps between rows alone.
+    func testActivationBackwardOverStridedRows() {
+        var g = SeededGenerator(seed: 5)
+        let rows = 4, columns = 21, ldY = 30, ldD = 21, ldG = 25, ldX = 27
+        let y = (0..<(rows * ldY)).map { _ in g.uniform(Float(-1), 1) }
+        let dy = (0..<(rows * ldD)).map { _ in g.uniform(Float(-2), 2) }
+        let gr = (0..<(rows * ldG)).map { _ in g.uniform(Float(-2), 2) }
+        for name in ["tanh", "relu"] {
+            for withG in [false, true] {
+                var out = [Float](repeating: 3, count: rows * ldX), expected = out
+                y.withUnsafeBufferPointer { yp in dy.withUnsafeBufferPointer { dp in gr.withUnsafeBufferPointer { gp in
+                    out.withUnsafeMutableBufferPointer { o in
+                        let yv = MatrixView(yp.baseAddress!, rows: rows, columns: columns, leadingDimension: ldY)
+                        let dv = MatrixView(dp.baseAddress!, rows: rows, columns: columns, leadingDimension: ldD)
+                        let gv = withG ? MatrixView(gp.baseAddress!, rows: rows, columns: columns, leadingDimension: ldG) : nil
+                        let xv = MutableMatrixView(o.baseAddress!, rows: rows, columns: columns, leadingDimension: ldX)
+                        if name == "tanh" { Elementwise.tanhBackward(output: yv, gradient: dv, adding: gv, into: xv) }
+                        else { Elementwise.reluBackward(output: yv, gradient: dv, adding: gv, into: xv) }
+                    }
+                    expected.withUnsafeMutableBufferPointer { e in
+                        for r in 0..<rows {
+                            let yRow = row(yp.baseAddress! + r * ldY, columns), dRow = row(dp.baseAddress! + r * ldD, columns)
+                            let gRow = withG ? row(gp.baseAddress! + r * ldG, columns) : nil
+                            let xRow = mutableRow(e.baseAddress! + r * ldX, columns)
+                            if name == "tanh" {
+                                Elementwise.tanhBackward(output: yRow, gradient: dRow, adding: gRow, into: xRow)
+                            } else {
+                                Elementwise.reluBackward(output: yRow, gradient: dRow, adding: gRow, into: xRow)
+                            }
+                        }
+                    }
+                } } }
+                XCTAssertEqual(out.map(\.bitPattern), expected.map(\.bitPattern), "\(name) g \(withG)")
+                XCTAssertTrue((0..<rows).allSatisfy { r in out[(r * ldX + columns)..<(r * ldX + ldX)].allSatisfy { $0 == 3 } },
+                              "\(name) g \(withG): wrote between rows")
+            }
+        }
+    }
+
     /// The strided-rows activations with a bias give exactly the buffer kernels' bits on the
     /// sums `x + bias`, for widths around the 8- and 16-lane edges, with and without a bias,
     /// in place too, and write nothing between the rows.
@@ -412,6 +452,11 @@ final class ElementwiseTests: XCTestCase {
         }
     }
 
+    func row(_ p: UnsafePointer<Float>, _ n: Int) -> MatrixView<Float> { MatrixView(p, rows: 1, columns: n, leadingDimension: max(n, 1)) }
+    func mutableRow(_ p: UnsafeMutablePointer<Float>, _ n: Int) -> MutableMatrixView<Float> {
+        MutableMatrixView(p, rows: 1, columns: n, leadingDimension: max(n, 1))
+    }
+
     /// The two-path activation backward kernels give exactly the scalar formula's bits at
     /// every length and offset (the AVX2 tail included), with and without the second
     /// gradient, in place over `dy` too; ReLU's gradient is 0 where `y` is 0 or NaN.
@@ -427,8 +472,12 @@ final class ElementwiseTests: XCTestCase {
         let g: [Float] = (0..<n).map { (i: Int) -> Float in Float((i * 3) % 7) * 0.61 - 1.7 }
         typealias Backward = (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>?, UnsafeMutablePointer<Float>, Int) -> Void
         let kernels: [(String, Backward, (Float, Float) -> Float)] = [
-            ("tanh", { Elementwise.tanhBackward(output: $0, gradient: $1, adding: $2, into: $3, count: $4) }, { y, d in d * (1 - y * y) }),
-            ("relu", { Elementwise.reluBackward(output: $0, gradient: $1, adding: $2, into: $3, count: $4) }, { y, d in y > 0 ? d : 0 }),
+            ("tanh", { y, dy, g, dx, n in
+                Elementwise.tanhBackward(output: self.row(y, n), gradient: self.row(dy, n), adding: g.map { self.row($0, n) },
+                                         into: self.mutableRow(dx, n)) }, { y, d in d * (1 - y * y) }),
+            ("relu", { y, dy, g, dx, n in
+                Elementwise.reluBackward(output: self.row(y, n), gradient: self.row(dy, n), adding: g.map { self.row($0, n) },
+                                         into: self.mutableRow(dx, n)) }, { y, d in y > 0 ? d : 0 }),
         ]
         for (name, kernel, formula) in kernels {
             for withG in [false, true] {

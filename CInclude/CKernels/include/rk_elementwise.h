@@ -43,15 +43,19 @@ float rk_sum_f32(const float *x, size_t count);
 void rk_tanh_rows_f32(const float *x, size_t ldx, const float *bias, float *y, size_t ldy,
                       size_t rows, size_t cols);
 
-/// dx[i] = (dy[i] + g[i]) * (1 - y[i]*y[i]) for i < count, or dy[i] * (1 - y[i]*y[i]) when g
-/// is NULL: the gradient through y = tanh(x) of a value reached along two paths (a recurrent
-/// layer's output and its next step). Multiplies and adds are not fused, so the results equal
-/// the portable Swift loop's bit for bit. dx may equal dy or g; otherwise no overlap.
-void rk_tanh_backward_f32(const float *y, const float *dy, const float *g, float *dx, size_t count);
+/// dx = (dy + g) * (1 - y*y) elementwise over rows x cols matrices with leading dimensions
+/// ldy, lddy, ldg, lddx (dy * (1 - y*y) when g is NULL): the gradient through y = tanh(x) of a
+/// value reached along two paths (a recurrent layer's output and its next step), over the
+/// strided rows of one step. Multiplies and adds are not fused, so the results equal the
+/// portable Swift loop's bit for bit. dx may equal dy or g (same leading dimension); otherwise
+/// no overlap.
+void rk_tanh_backward_rows_f32(const float *y, size_t ldy, const float *dy, size_t lddy, const float *g, size_t ldg,
+                               float *dx, size_t lddx, size_t rows, size_t cols);
 
-/// dx[i] = y[i] > 0 ? dy[i] + g[i] : 0 for i < count (dy[i] alone when g is NULL): the
-/// gradient through y = max(x, 0), from its output; as rk_tanh_backward_f32.
-void rk_relu_backward_f32(const float *y, const float *dy, const float *g, float *dx, size_t count);
+/// dx = y > 0 ? dy + g : 0 elementwise (dy alone when g is NULL): the gradient through
+/// y = max(x, 0), from its output; as rk_tanh_backward_rows_f32.
+void rk_relu_backward_rows_f32(const float *y, size_t ldy, const float *dy, size_t lddy, const float *g, size_t ldg,
+                               float *dx, size_t lddx, size_t rows, size_t cols);
 
 #ifdef __cplusplus
 }

@@ -486,20 +486,16 @@ enum FusedRecurrence {
             let t = reverse ? T - 1 - s : s
             let first = layout.firstRow(t)
             if wholeStepRNN {
-                // dG_t = (dh + dY_t) ⊙ act′(y_t) in one pass (over the whole step when its rows
-                // are contiguous), then dh ← dG_t · W_hh, the gradient reaching h_{t−1}.
-                let y = saved.output + first * H, dG = dGx + first * H
-                let dY = gY.map { $0 + first * H }
-                let contiguous = rs == 1 || B == 1
-                for b in 0..<(contiguous ? 1 : B) {
-                    let offset = b * rs * H, count = contiguous ? B * H : H
-                    if kind == .rnnTanh {
-                        Elementwise.tanhBackward(output: y + offset, gradient: dh + b * H, adding: dY.map { $0 + offset },
-                                                 into: dG + offset, count: count)
-                    } else {
-                        Elementwise.reluBackward(output: y + offset, gradient: dh + b * H, adding: dY.map { $0 + offset },
-                                                 into: dG + offset, count: count)
-                    }
+                // dG_t = (dh + dY_t) ⊙ act′(y_t) in one call over the step's (strided) rows,
+                // then dh ← dG_t · W_hh, the gradient reaching h_{t−1}.
+                let y = layout.step(t, of: saved.output, width: H).readOnly
+                let dG = layout.step(t, of: dGx, width: H)
+                let dY = gY.map { layout.step(t, of: UnsafeMutablePointer(mutating: $0), width: H).readOnly }
+                let dhView = MatrixView(UnsafePointer(dh), rows: B, columns: H, leadingDimension: max(H, 1))
+                if kind == .rnnTanh {
+                    Elementwise.tanhBackward(output: y, gradient: dhView, adding: dY, into: dG)
+                } else {
+                    Elementwise.reluBackward(output: y, gradient: dhView, adding: dY, into: dG)
                 }
                 if H > 0 { stateGradient(layout.step(t, of: dGx, width: H).readOnly, into: dh) }
                 continue
