@@ -1,6 +1,7 @@
 // The physical limit: OpenBLAS `sgemm` at a case's own GEMM shapes, through the same
 // LinearAlgebra entry point the library uses (`C = A · Bᵀ`, row-major); and the library's
-// packed kernel (`PackedGEMM`, B packed once) at a case's per-step shape.
+// packed kernel (`PackedGEMM`) at a case's per-step shape (B packed once) and at its largest
+// shape (B packed on every call, as for an input projection).
 import Recurrent
 
 /// Measured `sgemm` speeds, one per shape, at the current BLAS thread count.
@@ -36,14 +37,18 @@ final class Roofline {
         return g
     }
 
-    private var packedCache: [GemmShape: Double] = [:]
+    private var packedCache: [PackedKey: Double] = [:]
+    private struct PackedKey: Hashable { let shape: GemmShape; let packsEachCall: Bool }
 
     /// GFLOP/s of ``PackedGEMM`` for the same product with `B` packed once (as the recurrent
     /// layers do per call), or `nil` where the packed kernels do not run (no AVX2 + FMA).
-    func packedGFLOPs(_ shape: GemmShape) -> Double? {
+    /// With `packsEachCall`, every timed product packs `B` first, as a layer's input
+    /// projection does (its `W_ih` changes between calls).
+    func packedGFLOPs(_ shape: GemmShape, packsEachCall: Bool = false) -> Double? {
         guard PackedGEMM.isAvailable else { return nil }
         if disabled { return 0 }
-        if let g = packedCache[shape] { return g }
+        let key = PackedKey(shape: shape, packsEachCall: packsEachCall)
+        if let g = packedCache[key] { return g }
         var generator = SeededGenerator(seed: 3)
         let a = (0..<(shape.m * shape.k)).map { _ in generator.uniform(Float(-1), Float(1)) }
         let b = (0..<(shape.n * shape.k)).map { _ in generator.uniform(Float(-1), Float(1)) }
@@ -55,6 +60,10 @@ final class Roofline {
                     PackedGEMM.pack(MatrixView(pb.baseAddress!, rows: shape.n, columns: shape.k), .transpose, into: pp.baseAddress!)
                     return c.withUnsafeMutableBufferPointer { pc in
                         measure(policy) {
+                            if packsEachCall {
+                                PackedGEMM.pack(MatrixView(pb.baseAddress!, rows: shape.n, columns: shape.k), .transpose,
+                                                into: pp.baseAddress!)
+                            }
                             PackedGEMM.multiply(MatrixView(pa.baseAddress!, rows: shape.m, columns: shape.k),
                                                 packed: pp.baseAddress!, columns: shape.n,
                                                 into: MutableMatrixView(pc.baseAddress!, rows: shape.m, columns: shape.n))
@@ -64,7 +73,7 @@ final class Roofline {
             }
         }
         let g = shape.flops / t.median / 1e9
-        packedCache[shape] = g
+        packedCache[key] = g
         return g
     }
 }

@@ -14,6 +14,9 @@ struct Result {
     var stepGemmShape: GemmShape? = nil
     var stepSgemmGFLOPs: Double? = nil
     var stepPackedGFLOPs: Double? = nil
+    /// ``PackedGEMM`` at `sgemmShape`, packing included (the layers use it there when the
+    /// layer is small and single-threaded).
+    var packedGFLOPs: Double? = nil
     var extra: [(String, String)] = []
 
     var gflops: Double? { flops.map { $0 / seconds / 1e9 } }
@@ -45,6 +48,7 @@ func runModuleCase(_ c: ModuleCase, policy: TimingPolicy, roofline: Roofline, mo
     let x = Tensor(uniform: [c.batch, c.steps, c.input], low: -1, high: 1, using: &generator)
     let largest = c.largestGemm, step = c.stepGemm
     let sgemm = roofline.gflops(largest), stepSgemm = roofline.gflops(step), stepPacked = roofline.packedGFLOPs(step)
+    let packed = roofline.packedGFLOPs(largest, packsEachCall: true)
     var results: [Result] = []
     if modes.contains("forward") {
         let t = try measure(policy) {
@@ -52,7 +56,7 @@ func runModuleCase(_ c: ModuleCase, policy: TimingPolicy, roofline: Roofline, mo
         }
         results.append(Result(caseName: c.name, mode: "forward", seconds: t.median, flops: c.forwardFLOPs,
                               sgemmShape: largest, sgemmGFLOPs: sgemm, stepGemmShape: step, stepSgemmGFLOPs: stepSgemm,
-                              stepPackedGFLOPs: stepPacked))
+                              stepPackedGFLOPs: stepPacked, packedGFLOPs: packed))
     }
     if modes.contains("train") {
         let t = try measure(policy) {
@@ -63,7 +67,7 @@ func runModuleCase(_ c: ModuleCase, policy: TimingPolicy, roofline: Roofline, mo
         }
         results.append(Result(caseName: c.name, mode: "train", seconds: t.median, flops: c.trainingFLOPs,
                               sgemmShape: largest, sgemmGFLOPs: sgemm, stepGemmShape: step, stepSgemmGFLOPs: stepSgemm,
-                              stepPackedGFLOPs: stepPacked))
+                              stepPackedGFLOPs: stepPacked, packedGFLOPs: packed))
     }
     return results
 }

@@ -126,6 +126,7 @@ struct RecurrentBench: ParsableCommand {
         if let s = r.stepGemmShape { fields.append(("step_sgemm_shape", "[\(s.m), \(s.n), \(s.k)]")) }
         if let g = r.stepSgemmGFLOPs { fields.append(("step_sgemm_gflops", String(format: "%.4g", g))) }
         if let g = r.stepPackedGFLOPs { fields.append(("step_packed_gflops", String(format: "%.4g", g))) }
+        if let g = r.packedGFLOPs { fields.append(("packed_gflops", String(format: "%.4g", g))) }
         fields += r.extra
         print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
     }
