@@ -1,10 +1,10 @@
 import XCTest
 @testable import Recurrent
 
-/// The fused layer picks different code paths by layout, batch and hidden size (a plain
-/// RNN's batch-first step is gathered below 128 hidden units and activated row by row
-/// into the output from there on). Every path must give the same numbers: batch first
-/// against sequence first (fixture-checked), forward and gradients, for each kind.
+/// The fused layer runs different code paths by layout, batch and hidden size (strided or
+/// contiguous step rows, `gemv` for a batch of one, the packed kernels or OpenBLAS, which
+/// the portable CI run takes). Every path must give the same numbers: batch first against
+/// sequence first (fixture-checked), forward and gradients, for each kind.
 final class FusedPathTests: XCTestCase {
     typealias Kit = RecurrentTestKit
 
