@@ -198,6 +198,7 @@ RK_AVX2 static void rk_tanh_rows_avx2(const float *x, size_t ldx, const float *b
         }
     }
 }
+
 RK_BUFFER_LOOP(rk_sigmoid, rk_sigmoid8)
 RK_BUFFER_LOOP(rk_exp, rk_exp8)
 #endif
@@ -239,8 +240,8 @@ void rk_tanh_backward_rows_f32(const float *y, size_t ldy, const float *dy, size
 #endif
     for (size_t r = 0; r < rows; r++)
         for (size_t i = 0; i < cols; i++) {
-            float yi = y[r * ldy + i], d = dy[r * lddy + i] + (g ? g[r * ldg + i] : 0.0f);
-            dx[r * lddx + i] = (g ? d : dy[r * lddy + i]) * (1.0f - yi * yi);
+            float yi = y[r * ldy + i], d = g ? dy[r * lddy + i] + g[r * ldg + i] : dy[r * lddy + i];
+            dx[r * lddx + i] = d * (1.0f - yi * yi);
         }
 }
 

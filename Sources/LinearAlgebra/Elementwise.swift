@@ -666,7 +666,7 @@ extension Elementwise {
     /// values, or none) added to every row: the activation of a plain RNN's step, whose rows
     /// lie apart in a batch-first sequence buffer, in one call. `y` must have `x`'s shape and
     /// may be `x` itself (same base and leading dimension); no other overlap. The sum is one
-    /// `Float` addition, the `tanh` that of ``tanh(_:_:count:)-(UnsafePointer<Float>,_,_)``.
+    /// `Float` addition, the `tanh` that of the `Float` buffer kernel (the same bits).
     public static func tanh(_ x: MatrixView<Float>, adding bias: UnsafePointer<Float>?, into y: MutableMatrixView<Float>) {
         if CPUCapability.current == .avx2 && x.rows == y.rows && x.columns == y.columns {
             rk_tanh_rows_f32(x.base, x.leadingDimension, bias, y.base, y.leadingDimension, x.rows, x.columns)

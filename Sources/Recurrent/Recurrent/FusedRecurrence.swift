@@ -497,7 +497,7 @@ enum FusedRecurrence {
                 } else {
                     Elementwise.reluBackward(output: y, gradient: dhView, adding: dY, into: dG)
                 }
-                if H > 0 { stateGradient(layout.step(t, of: dGx, width: H).readOnly, into: dh) }
+                if H > 0 { stateGradient(dG.readOnly, into: dh) }
                 continue
             }
             // Gradient reaching h_t: from the output at t and from step t+1 (in `dh`).
