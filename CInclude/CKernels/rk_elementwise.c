@@ -233,16 +233,23 @@ void rk_exp_f32(const float *x, float *y, size_t count) {
     for (size_t i = 0; i < count; i++) y[i] = expf(x[i]);
 }
 
+// The scalar two-path backward of both activations, for builds without AVX2 (LinearAlgebra
+// calls these kernels only when rk_cpu_has_avx2_fma() says yes).
+static void backward_rows_scalar(int relu, const float *y, size_t ldy, const float *dy, size_t lddy,
+                                 const float *g, size_t ldg, float *dx, size_t lddx, size_t rows, size_t cols) {
+    for (size_t r = 0; r < rows; r++)
+        for (size_t i = 0; i < cols; i++) {
+            float yi = y[r * ldy + i], d = g ? dy[r * lddy + i] + g[r * ldg + i] : dy[r * lddy + i];
+            dx[r * lddx + i] = relu ? (yi > 0 ? d : 0.0f) : d * (1.0f - yi * yi);
+        }
+}
+
 void rk_tanh_backward_rows_f32(const float *y, size_t ldy, const float *dy, size_t lddy, const float *g, size_t ldg,
                                float *dx, size_t lddx, size_t rows, size_t cols) {
 #if RK_X86
     if (rk_cpu_has_avx2_fma()) { rk_tanh_backward_avx2(y, ldy, dy, lddy, g, ldg, dx, lddx, rows, cols); return; }
 #endif
-    for (size_t r = 0; r < rows; r++)
-        for (size_t i = 0; i < cols; i++) {
-            float yi = y[r * ldy + i], d = g ? dy[r * lddy + i] + g[r * ldg + i] : dy[r * lddy + i];
-            dx[r * lddx + i] = d * (1.0f - yi * yi);
-        }
+    backward_rows_scalar(0, y, ldy, dy, lddy, g, ldg, dx, lddx, rows, cols);
 }
 
 void rk_relu_backward_rows_f32(const float *y, size_t ldy, const float *dy, size_t lddy, const float *g, size_t ldg,
@@ -250,11 +257,7 @@ void rk_relu_backward_rows_f32(const float *y, size_t ldy, const float *dy, size
 #if RK_X86
     if (rk_cpu_has_avx2_fma()) { rk_relu_backward_avx2(y, ldy, dy, lddy, g, ldg, dx, lddx, rows, cols); return; }
 #endif
-    for (size_t r = 0; r < rows; r++)
-        for (size_t i = 0; i < cols; i++) {
-            float d = g ? dy[r * lddy + i] + g[r * ldg + i] : dy[r * lddy + i];
-            dx[r * lddx + i] = y[r * ldy + i] > 0 ? d : 0.0f;
-        }
+    backward_rows_scalar(1, y, ldy, dy, lddy, g, ldg, dx, lddx, rows, cols);
 }
 
 float rk_sum_f32(const float *x, size_t count) {

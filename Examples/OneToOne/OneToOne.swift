@@ -76,7 +76,6 @@ struct OneToOne: ParsableCommand {
 
     func run() throws {
         common.applyThreads()
-        BLASThreads.set(1)
         let baselineOptions = options(hidden: 0)
         var runs: [(String, OneToOneOptions)] = [("baseline", baselineOptions)]
         if hidden > 0 { runs.append(("network", options(hidden: hidden))) }

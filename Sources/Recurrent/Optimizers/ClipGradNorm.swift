@@ -67,12 +67,10 @@ public func totalGradNorm(_ parameters: [Parameter], normType: Float = 2) -> Flo
 ///   coefficient is 0, and when it is NaN the gradients become NaN, as in PyTorch.
 @discardableResult
 public func clipGradNorm(_ parameters: [Parameter], maxNorm: Float, normType: Float = 2) -> Float {
-    let grads = parameters.compactMap(\.grad)
-    if grads.isEmpty { return 0 }
     let total = totalGradNorm(parameters, normType: normType)
     let coefficient = maxNorm / (total + 1e-6)
     if coefficient < 1 || coefficient.isNaN {
-        for g in grads {
+        for g in parameters.compactMap(\.grad) {
             let x = g.storage.pointer
             for i in 0..<g.count { x[i] *= coefficient }
         }
