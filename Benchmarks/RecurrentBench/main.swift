@@ -46,7 +46,7 @@ struct RecurrentBench: ParsableCommand {
     var clock: String = "wall"
 
     mutating func run() throws {
-        BLASThreads.set(threads)
+        ComputeThreads.set(threads)
         guard clock == "wall" || clock == "cpu" else { throw ValidationError("--clock is wall or cpu") }
         if clock == "cpu" { clockID = CLOCK_PROCESS_CPUTIME_ID }
         let selected = try selectedCases()
@@ -56,7 +56,7 @@ struct RecurrentBench: ParsableCommand {
         roofline.disabled = iterations != nil
         let modeSet = Set(modes.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
         if !json {
-            print("recurrent-bench: \(BLASThreads.count) BLAS thread(s), median of \(repeats) samples")
+            print("recurrent-bench: \(ComputeThreads.count) BLAS thread(s), median of \(repeats) samples")
             printHeader()
         }
         for name in selected {
@@ -116,7 +116,7 @@ struct RecurrentBench: ParsableCommand {
     func printJSON(_ r: Result) {
         var fields: [(String, String)] = [
             ("impl", "\"swift\""), ("case", "\"\(r.caseName)\""), ("mode", "\"\(r.mode)\""),
-            ("threads", "\(BLASThreads.count)"),
+            ("threads", "\(ComputeThreads.count)"),
             ("ms", String(format: "%.6g", r.seconds * 1e3)), ("us", String(format: "%.6g", r.seconds * 1e6)),
         ]
         if let g = r.gflops { fields.append(("gflops", String(format: "%.4g", g))) }

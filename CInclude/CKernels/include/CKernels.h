@@ -5,4 +5,6 @@
 #define RECURRENT_CKERNELS_H
 #include "rk_elementwise.h"
 #include "rk_gemm.h"
+#include "rk_cells.h"
+#include "rk_team.h"
 #endif
