@@ -192,11 +192,19 @@ enum FusedRecurrence {
             fillBiases(xp, rows: R, width: GH, units: 0..<H, gates: G, folded: folded, bih: bih, bhh: bhh,
                        skip: isRNN, zeroWithoutBias: I == 0)
             if R > 0 && I > 0 {
-                let threadsToRestore = singleThreadedSteps(multiplyAdds: R * GH * I)
-                BLAS.gemm(xView, .noTranspose, MatrixView(wih, rows: GH, columns: I, leadingDimension: max(I, 1)), .transpose,
-                          into: MutableMatrixView(xp, rows: R, columns: GH, leadingDimension: max(GH, 1)),
-                          beta: hasBias && !isRNN ? 1 : 0)
-                restoreThreads(threadsToRestore)
+                // In row chunks fixed by the shape, each a single-threaded BLAS call (OpenBLAS's
+                // own threads would change the last bits with the thread count).
+                let chunks = productChunks(R * GH * I)
+                let wihView = MatrixView(wih, rows: GH, columns: I, leadingDimension: max(I, 1))
+                ComputeThreads.run(workers: chunks) { member in
+                    for c in stride(from: member.index, to: chunks, by: member.count) {
+                        let rows = chunk(c, of: chunks, total: R)
+                        BLAS.gemm(MatrixView(x + rows.lowerBound * I, rows: rows.count, columns: I, leadingDimension: max(I, 1)),
+                                  .noTranspose, wihView, .transpose,
+                                  into: MutableMatrixView(xp + rows.lowerBound * GH, rows: rows.count, columns: GH, leadingDimension: max(GH, 1)),
+                                  beta: hasBias && !isRNN ? 1 : 0)
+                    }
+                }
             }
         }
         let stepThreadsToRestore = packs ? false : singleThreadedSteps(multiplyAdds: B * GH * Hr)
@@ -539,9 +547,9 @@ enum FusedRecurrence {
         let G = kind.gateCount
         let workers = packsWeight ? teamSize(batch: B, hidden: H, gates: G, depth: Hr, hasProjection: hasProjection) : 1
 
-        // A layer whose sequence-wide products are small runs its whole backward on one BLAS
-        // thread, like its steps; otherwise only the steps do.
-        let layerThreadsToRestore = singleThreadedSteps(multiplyAdds: R * GH * Swift.max(I, Hr))
+        // The whole backward runs OpenBLAS on one thread: the library's team splits the work
+        // (OpenBLAS's threads would change the last bits with the thread count).
+        let layerThreadsToRestore = ComputeThreads.enterSingleThreadedRegion()
         defer { restoreThreads(layerThreadsToRestore) }
         let threadsToRestore = packsWeight ? false : singleThreadedSteps(multiplyAdds: B * GH * Hr)
         // The steps in reverse, on a team of workers that each own a range of hidden units:
@@ -651,22 +659,45 @@ enum FusedRecurrence {
         let dGxView = MatrixView(UnsafePointer(dGx), rows: R, columns: GH, leadingDimension: max(GH, 1))
         let dGhView = MatrixView(UnsafePointer(dGh), rows: R, columns: GH, leadingDimension: max(GH, 1))
         if R == 0 { return }
-        if let gX, I > 0 {    // dX += dGx · W_ih
-            BLAS.gemm(dGxView, .noTranspose, MatrixView(wih, rows: GH, columns: I, leadingDimension: max(I, 1)), .noTranspose,
-                      into: MutableMatrixView(gX, rows: R, columns: I, leadingDimension: max(I, 1)), beta: 1)
-        }
-        if let gWih, I > 0 {  // dW_ih += dGxᵀ · X
-            BLAS.gemm(dGxView, .transpose, MatrixView(x, rows: R, columns: I, leadingDimension: max(I, 1)), .noTranspose,
-                      into: MutableMatrixView(gWih, rows: GH, columns: I, leadingDimension: max(I, 1)), beta: 1)
-        }
-        if let gWhh, Hr > 0 { // dW_hh += dGhᵀ · H_prev
-            let gWhhView = MutableMatrixView(gWhh, rows: GH, columns: Hr, leadingDimension: max(Hr, 1))
-            if wholeStepRNN {
-                accumulateGradientFromOutputs(layout: layout, reverse: reverse, dG: dGx, output: saved.output, h0: saved.h0,
-                                              scratch: dhNext, into: gWhhView)
-            } else {
-                BLAS.gemm(dGhView, .transpose, MatrixView(saved.hPrev, rows: R, columns: Hr, leadingDimension: max(Hr, 1)), .noTranspose,
-                          into: gWhhView, beta: 1)
+        // The sequence-wide products, in chunks fixed by the shapes alone (rows of dX, gate
+        // rows of dW_ih and dW_hh), each one single-threaded BLAS call: OpenBLAS's own threads
+        // split a product differently for each thread count, and the last bits with it.
+        let firstRowsNeeded = gWhh != nil && Hr > 0 && wholeStepRNN
+            ? prepareFirstStepStates(layout: layout, reverse: reverse, output: saved.output, h0: saved.h0, H: Hr, into: dhNext)
+            : false
+        let wihView = MatrixView(wih, rows: GH, columns: I, leadingDimension: max(I, 1))
+        let xView = MatrixView(x, rows: R, columns: I, leadingDimension: max(I, 1))
+        let xChunks = gX != nil && I > 0 ? productChunks(R * GH * I) : 0
+        let wihChunks = gWih != nil && I > 0 ? productChunks(R * GH * I) : 0
+        let whhChunks = gWhh != nil && Hr > 0 ? productChunks(R * GH * Hr) : 0
+        let chunks = xChunks + wihChunks + whhChunks
+        ComputeThreads.run(workers: chunks) { member in
+            for c in stride(from: member.index, to: chunks, by: member.count) {
+                if c < xChunks, let gX {                       // dX += dGx · W_ih, rows
+                    let rows = chunk(c, of: xChunks, total: R)
+                    BLAS.gemm(MatrixView(UnsafePointer(dGx + rows.lowerBound * GH), rows: rows.count, columns: GH, leadingDimension: max(GH, 1)),
+                              .noTranspose, wihView, .noTranspose,
+                              into: MutableMatrixView(gX + rows.lowerBound * I, rows: rows.count, columns: I, leadingDimension: max(I, 1)),
+                              beta: 1)
+                } else if c < xChunks + wihChunks, let gWih {  // dW_ih += dGxᵀ · X, gate rows
+                    let rows = chunk(c - xChunks, of: wihChunks, total: GH)
+                    BLAS.gemm(MatrixView(UnsafePointer(dGx + rows.lowerBound), rows: R, columns: rows.count, leadingDimension: max(GH, 1)),
+                              .transpose, xView, .noTranspose,
+                              into: MutableMatrixView(gWih + rows.lowerBound * I, rows: rows.count, columns: I, leadingDimension: max(I, 1)),
+                              beta: 1)
+                } else if let gWhh {                          // dW_hh += dGhᵀ · H_prev, gate rows
+                    let rows = chunk(c - xChunks - wihChunks, of: whhChunks, total: GH)
+                    let into = MutableMatrixView(gWhh + rows.lowerBound * Hr, rows: rows.count, columns: Hr, leadingDimension: max(Hr, 1))
+                    if wholeStepRNN {
+                        accumulateGradientFromOutputs(layout: layout, reverse: reverse, dG: dGx + rows.lowerBound, dGStride: GH,
+                                                      output: saved.output, firstStates: firstRowsNeeded ? UnsafePointer(dhNext) : nil,
+                                                      into: into)
+                    } else {
+                        BLAS.gemm(MatrixView(UnsafePointer(dGh + rows.lowerBound), rows: R, columns: rows.count, leadingDimension: max(GH, 1)),
+                                  .transpose, MatrixView(saved.hPrev, rows: R, columns: Hr, leadingDimension: max(Hr, 1)), .noTranspose,
+                                  into: into, beta: 1)
+                    }
+                }
             }
         }
         if let gBih, let gBhh, biasSumCount > 0 {
@@ -686,27 +717,25 @@ enum FusedRecurrence {
 }
 
 extension FusedRecurrence {
-    /// `dW_hh += Σ_t dG_tᵀ · h_{t−1}` for a whole-step RNN (``statesAreOutputs(_:lengths:)``),
-    /// reading `h_{t−1}` from the outputs (`h_t` is step `t`'s output) and `h0 (B × H)`
-    /// instead of a saved copy of the states. One GEMM pairs every row of `dG` with the
-    /// output row one step earlier in the sequence's direction (`d` rows away: `B` sequence
-    /// first, 1 batch first); a `B`-row GEMM then adds the first step's rows, whose state is
-    /// `h0`, and takes back what the big GEMM paired them with in a batch-first buffer (the
-    /// previous item's last output). `scratch` holds `B × H` floats.
-    static func accumulateGradientFromOutputs(
-        layout: SequenceLayout, reverse: Bool, dG: UnsafePointer<Float>, output: UnsafePointer<Float>,
-        h0: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>, into gW: MutableMatrixView<Float>
-    ) {
+    /// The number of chunks a sequence-wide product of `multiplyAdds` is split into: one per
+    /// 2²¹ multiply-adds, at most 8 (a function of the shape alone, never of the threads).
+    static func productChunks(_ multiplyAdds: Int) -> Int {
+        Swift.max(1, Swift.min(8, multiplyAdds >> 21))
+    }
+
+    /// Chunk `index` of `count` near-equal contiguous chunks of `0..<total`.
+    static func chunk(_ index: Int, of count: Int, total: Int) -> Range<Int> {
+        (index * total / count)..<((index + 1) * total / count)
+    }
+
+    /// For ``accumulateGradientFromOutputs(layout:reverse:dG:dGStride:output:firstStates:into:)``:
+    /// writes into `scratch` (`B × H`) the states the first step's rows must be paired with on
+    /// top of what the big product pairs them with (`h0` minus that partner, if any), and
+    /// returns whether any is nonzero.
+    static func prepareFirstStepStates(layout: SequenceLayout, reverse: Bool, output: UnsafePointer<Float>,
+                                       h0: UnsafePointer<Float>, H: Int, into scratch: UnsafeMutablePointer<Float>) -> Bool {
         let T = layout.steps, B = layout.batch, R = layout.rows, rs = layout.rowStride
-        let H = gW.columns, GH = gW.rows
         let d = layout.batchFirst ? 1 : B
-        if T > 1 {
-            let (gradientRows, stateRows) = reverse ? (0, d) : (d, 0)
-            BLAS.gemm(MatrixView(dG + gradientRows * GH, rows: R - d, columns: GH, leadingDimension: max(GH, 1)), .transpose,
-                      MatrixView(output + stateRows * H, rows: R - d, columns: H, leadingDimension: max(H, 1)), .noTranspose,
-                      into: gW, beta: 1)
-        }
-        // The first step's rows: h0, minus the partner the big GEMM gave them, if any.
         let first = layout.firstRow(reverse ? T - 1 : 0)
         var needed = false
         for b in 0..<B {
@@ -721,9 +750,33 @@ extension FusedRecurrence {
             }
             if !needed { for j in 0..<H where c[j] != 0 { needed = true; break } }
         }
-        guard needed else { return }
-        BLAS.gemm(MatrixView(dG + first * GH, rows: B, columns: GH, leadingDimension: max(rs * GH, 1)), .transpose,
-                  MatrixView(scratch, rows: B, columns: H, leadingDimension: max(H, 1)), .noTranspose,
+        return needed
+    }
+
+    /// `dW_hh += Σ_t dG_tᵀ · h_{t−1}` for a whole-step RNN (``statesAreOutputs(_:lengths:)``),
+    /// for the gate rows of `gW` (whose columns of `dG` start at `dG`, rows `dGStride` apart),
+    /// reading `h_{t−1}` from the outputs (`h_t` is step `t`'s output) instead of a saved copy
+    /// of the states. One GEMM pairs every row of `dG` with the output row one step earlier in
+    /// the sequence's direction (`d` rows away: `B` sequence first, 1 batch first); a `B`-row
+    /// GEMM then adds the first step's rows with `firstStates` (from
+    /// ``prepareFirstStepStates(layout:reverse:output:h0:H:into:)``; `nil` when all zero).
+    static func accumulateGradientFromOutputs(
+        layout: SequenceLayout, reverse: Bool, dG: UnsafePointer<Float>, dGStride: Int, output: UnsafePointer<Float>,
+        firstStates: UnsafePointer<Float>?, into gW: MutableMatrixView<Float>
+    ) {
+        let T = layout.steps, B = layout.batch, R = layout.rows, rs = layout.rowStride
+        let H = gW.columns, n = gW.rows
+        let d = layout.batchFirst ? 1 : B
+        if T > 1 {
+            let (gradientRows, stateRows) = reverse ? (0, d) : (d, 0)
+            BLAS.gemm(MatrixView(dG + gradientRows * dGStride, rows: R - d, columns: n, leadingDimension: max(dGStride, 1)), .transpose,
+                      MatrixView(output + stateRows * H, rows: R - d, columns: H, leadingDimension: max(H, 1)), .noTranspose,
+                      into: gW, beta: 1)
+        }
+        guard let firstStates else { return }
+        let first = layout.firstRow(reverse ? T - 1 : 0)
+        BLAS.gemm(MatrixView(dG + first * dGStride, rows: B, columns: n, leadingDimension: max(rs * dGStride, 1)), .transpose,
+                  MatrixView(firstStates, rows: B, columns: H, leadingDimension: max(H, 1)), .noTranspose,
                   into: gW, beta: 1)
     }
 }
