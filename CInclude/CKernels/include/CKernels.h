@@ -5,4 +5,5 @@
 #define RECURRENT_CKERNELS_H
 #include "rk_elementwise.h"
 #include "rk_gemm.h"
+#include "rk_peak.h"
 #endif
