@@ -19,7 +19,6 @@ onnxruntime counterpart and are skipped. When onnx or onnxruntime is not importa
 script says so (on stderr, and as a JSON line with a "note" under --json) and exits with
 status 0, so that compare_bench.py carries on without the column.
 """
-import argparse
 import io
 import json
 import os
@@ -29,7 +28,8 @@ import warnings
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch  # noqa: E402
 
-from torch_bench import MODULE_CASES, EXTRA_CASES, build_case, clock, describe, forward_flops, measure  # noqa: E402
+from torch_bench import (MODULE_CASES, build_case, clock, common_arguments, describe, format_seconds,  # noqa: E402
+                         forward_flops, measure, selected_cases)
 
 RTOL, ATOL = 1e-4, 1e-5
 
@@ -105,17 +105,8 @@ def run_case(case, args, now, ort):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--cases", default=None)
-    p.add_argument("--repeat", type=int, default=7)
-    p.add_argument("--min-sample", type=float, default=0.02)
-    p.add_argument("--modes", default="forward",
-                   help="accepted for symmetry with the other benchmarks; only forward runs here")
-    p.add_argument("--clock", choices=["wall", "cpu"], default="wall")
-    p.add_argument("--list", action="store_true", help="list the cases and exit")
-    args = p.parse_args()
+    # --modes is accepted for symmetry with the other benchmarks; only forward runs here.
+    args = common_arguments(__doc__, "forward").parse_args()
     if args.list:
         for c in MODULE_CASES:
             print(describe(c).replace("; forward, train", "; forward"))
@@ -123,11 +114,7 @@ def main():
     if args.threads < 1:
         sys.exit(f"--threads must be at least 1, got {args.threads}")
 
-    known = [c.name for c in MODULE_CASES] + EXTRA_CASES
-    selected = args.cases.split(",") if args.cases else known
-    for s in selected:
-        if s not in known:
-            sys.exit(f"unknown case {s}; known: {', '.join(known)}")
+    selected = selected_cases(args)
     try:
         import onnx  # noqa: F401  (torch.onnx.export needs it)
         import onnxruntime as ort
@@ -165,8 +152,7 @@ def main():
             obj.update(r["extra"])
             print(json.dumps(obj), flush=True)
         else:
-            t = f"{sec:.3f} s" if sec >= 1 else (f"{sec * 1e3:.3f} ms" if sec >= 1e-3 else f"{sec * 1e6:.3f} µs")
-            print(f"{r['case']:18}{r['mode']:8}{t:>13}{gf:>10.1f}  max |Δ| {r['extra']['max_abs_diff']:.2e}, "
+            print(f"{r['case']:18}{r['mode']:8}{format_seconds(sec):>13}{gf:>10.1f}  max |Δ| {r['extra']['max_abs_diff']:.2e}, "
                   + " ".join(r["extra"]["onnx_ops"]), flush=True)
     if failed:
         sys.exit(1)

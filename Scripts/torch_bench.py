@@ -236,17 +236,37 @@ def names_epoch(args, now):
                  extra={"names": len(items), "mean_loss": round(mean_loss, 4)})]
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def common_arguments(doc, modes):
+    """The options torch_bench.py and onnx_bench.py share (those of recurrent-bench)."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", action="store_true")
-    p.add_argument("--cases", default=None)
+    p.add_argument("--cases", default=None, help="comma-separated cases (default: all)")
     p.add_argument("--repeat", type=int, default=7)
     p.add_argument("--min-sample", type=float, default=0.02)
-    p.add_argument("--modes", default="forward,train")
-    p.add_argument("--names-epochs", type=int, default=1)
+    p.add_argument("--modes", default=modes)
     p.add_argument("--clock", choices=["wall", "cpu"], default="wall")
     p.add_argument("--list", action="store_true", help="list the cases and exit")
+    return p
+
+
+def selected_cases(args):
+    """The --cases names (all when absent); exits naming the known ones for an unknown one."""
+    known = [c.name for c in MODULE_CASES] + EXTRA_CASES
+    selected = args.cases.split(",") if args.cases else known
+    for s in selected:
+        if s not in known:
+            sys.exit(f"unknown case {s}; known: {', '.join(known)}")
+    return selected
+
+
+def format_seconds(sec):
+    return f"{sec:.3f} s" if sec >= 1 else (f"{sec * 1e3:.3f} ms" if sec >= 1e-3 else f"{sec * 1e6:.3f} µs")
+
+
+def main():
+    p = common_arguments(__doc__, "forward,train")
+    p.add_argument("--names-epochs", type=int, default=1)
     here = os.path.dirname(os.path.abspath(__file__))
     default_names = os.path.join(here, "..", "Examples", "Support", "Resources", "names")
     if not os.path.isdir(default_names):
@@ -262,11 +282,7 @@ def main():
 
     torch.set_num_threads(args.threads)
     now = clock(args.clock)
-    known = [c.name for c in MODULE_CASES] + EXTRA_CASES
-    selected = args.cases.split(",") if args.cases else known
-    for s in selected:
-        if s not in known:
-            sys.exit(f"unknown case {s}; known: {', '.join(known)}")
+    selected = selected_cases(args)
     if not args.json:
         print(f"torch_bench: torch {torch.__version__}, {torch.get_num_threads()} thread(s), median of {args.repeat}")
         print(f"{'case':18}{'mode':8}{'time':>13}{'GFLOP/s':>10}")
@@ -291,8 +307,7 @@ def main():
                 obj.update(r.get("extra", {}))
                 print(json.dumps(obj), flush=True)
             else:
-                t = f"{sec:.3f} s" if sec >= 1 else (f"{sec * 1e3:.3f} ms" if sec >= 1e-3 else f"{sec * 1e6:.3f} µs")
-                print(f"{r['case']:18}{r['mode']:8}{t:>13}{(f'{gf:.1f}' if gf else ''):>10}", flush=True)
+                print(f"{r['case']:18}{r['mode']:8}{format_seconds(sec):>13}{(f'{gf:.1f}' if gf else ''):>10}", flush=True)
 
 
 if __name__ == "__main__":
