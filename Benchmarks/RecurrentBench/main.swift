@@ -161,7 +161,7 @@ struct RecurrentBench: ParsableCommand {
     func printJSON(_ r: Result, peak: Peak?) {
         var fields: [(String, String)] = [
             ("impl", "\"swift\""), ("case", "\"\(r.caseName)\""), ("mode", "\"\(r.mode)\""),
-            ("threads", "\(BLASThreads.count)"),
+            ("threads", "\(BLASThreads.count)"), ("cpu_capability", "\"\(CPUCapability.current.rawValue)\""),
             ("ms", String(format: "%.6g", r.seconds * 1e3)), ("us", String(format: "%.6g", r.seconds * 1e6)),
         ]
         if let g = r.gflops { fields.append(("gflops", String(format: "%.4g", g))) }
