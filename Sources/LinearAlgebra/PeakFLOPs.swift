@@ -113,12 +113,16 @@ public enum PeakFLOPs {
         guard (1...1000).contains(samples) else {
             throw Error.invalidArgument(expected: "samples in 1...1000", actual: "\(samples)")
         }
-        var checksum: Float = 0
+        // Every accumulator stays at 1 (its fixed point), so a run returns lanes · accumulators;
+        // anything else means the kernel did not run as written.
+        let expected = Float(unit.lanes * unit.accumulators)
         /// Seconds of one run of `rounds` rounds.
         func run(_ rounds: Int) -> Double {
             let start = monotonicSeconds()
-            checksum += rk_peak_fma_chain(unit.code, rounds)
-            return monotonicSeconds() - start
+            let sum = rk_peak_fma_chain(unit.code, rounds)
+            let seconds = monotonicSeconds() - start
+            precondition(abs(sum - expected) <= 1e-3 * expected, "PeakFLOPs: the FMA kernel returned \(sum), not \(expected)")
+            return seconds
         }
         // Calibrate: double the rounds until a run is long enough (at most 2^40 rounds, far
         // beyond 60 s on any CPU).
@@ -126,8 +130,6 @@ public enum PeakFLOPs {
         while run(rounds) < minimumSeconds, rounds < 1 << 40 { rounds *= 2 }
         var best = Double.infinity
         for _ in 0..<samples { best = min(best, run(rounds)) }
-        // Each accumulator stays at 1: a wrong sum means the kernel did not run as written.
-        precondition(checksum.isFinite && checksum > 0, "PeakFLOPs: the FMA kernel returned \(checksum)")
         return rk_peak_flops(unit.code, rounds) / max(best, 1e-9)
     }
 
