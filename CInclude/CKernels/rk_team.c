@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <errno.h>
+#include <stdlib.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -52,9 +53,15 @@ static void spin_pause(unsigned *spins) {
     else sched_yield();
 }
 
+// What a new worker starts from: its index, and the ticket current when it was created (read
+// by the creator: a job published after that, even before the thread first runs, is new to it).
+struct worker_start { int index; unsigned long long ticket; };
+
 static void *worker_main(void *arg) {
-    const int index = (int)(long)arg;
-    unsigned long long seen = atomic_load_explicit(&pool.ticket, memory_order_acquire);
+    const struct worker_start start = *(struct worker_start *)arg;
+    free(arg);
+    const int index = start.index;
+    unsigned long long seen = start.ticket;
     for (;;) {
         unsigned spins = 0;
         unsigned long long now;
@@ -88,9 +95,13 @@ int rk_team_set_threads(int threads) {
         pthread_attr_t attributes;
         pthread_attr_init(&attributes);
         pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
-        int error = pthread_create(&thread, &attributes, worker_main, (void *)(long)(pool.created + 1));
+        struct worker_start *start = malloc(sizeof *start);
+        if (!start) { pthread_attr_destroy(&attributes); result = ENOMEM; break; }
+        start->index = pool.created + 1;
+        start->ticket = atomic_load_explicit(&pool.ticket, memory_order_acquire);
+        int error = pthread_create(&thread, &attributes, worker_main, start);
         pthread_attr_destroy(&attributes);
-        if (error) { result = error; break; }
+        if (error) { free(start); result = error; break; }
         pool.created++;
     }
     pool.threads = pool.created + 1 < threads ? pool.created + 1 : threads;

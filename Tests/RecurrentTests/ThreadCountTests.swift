@@ -40,16 +40,16 @@ final class ThreadCountTests: XCTestCase {
         if let lstm = module as? LSTM {
             let (y, state) = try lstm(x, (h0, c0), lengths: lengths)
             results += [y.scalars, state.h.scalars, state.c.scalars]
-            loss = try (y * weights).sum() + state.h.sum() + state.c.sum()
+            loss = (y * weights).sum() + state.h.sum() + state.c.sum()
         } else if let gru = module as? GRU {
             let (y, hN) = try gru(x, h0, lengths: lengths)
             results += [y.scalars, hN.scalars]
-            loss = try (y * weights).sum() + hN.sum()
+            loss = (y * weights).sum() + hN.sum()
         } else {
             let rnn = try XCTUnwrap(module as? RNN)
             let (y, hN) = try rnn(x, h0, lengths: lengths)
             results += [y.scalars, hN.scalars]
-            loss = try (y * weights).sum() + hN.sum()
+            loss = (y * weights).sum() + hN.sum()
         }
         loss.backward()
         results.append(try XCTUnwrap(x.grad).scalars)

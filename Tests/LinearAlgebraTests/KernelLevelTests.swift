@@ -1,0 +1,150 @@
+// Every kernel set this machine has (portable, AVX2 + FMA, AVX-512) against the portable one,
+// and the AVX2 and AVX-512 sets against each other: they run the same arithmetic per element,
+// so they must give the same bits. Levels above the machine's are skipped.
+@testable import LinearAlgebra
+import XCTest
+
+final class KernelLevelTests: XCTestCase {
+    /// The C kernel levels this machine can run.
+    private var vectorLevels: [CPUCapability] {
+        CPUCapability.allCases.filter { $0.usesCKernels && $0 <= CPUCapability.machine }
+    }
+
+    private func product(_ a: [Float], m: Int, k: Int, _ w: [Float], n: Int, columns: [Range<Int>], beta: Float,
+                         c: [Float]) -> [Float] {
+        var packed = [Float](repeating: 0, count: PackedGEMM.packedCount(columns: n, depth: k))
+        var out = c
+        a.withUnsafeBufferPointer { ap in
+            w.withUnsafeBufferPointer { wp in
+                packed.withUnsafeMutableBufferPointer { pp in
+                    PackedGEMM.pack(MatrixView(wp.baseAddress!, rows: n, columns: k), .transpose, into: pp.baseAddress!)
+                    out.withUnsafeMutableBufferPointer { cp in
+                        for range in columns {
+                            PackedGEMM.multiply(MatrixView(ap.baseAddress!, rows: m, columns: k),
+                                                packed: pp.baseAddress! + range.lowerBound * k, columns: range.count,
+                                                into: MutableMatrixView(cp.baseAddress! + range.lowerBound, rows: m, columns: range.count,
+                                                                        leadingDimension: n), beta: beta)
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// The packed GEMM at every level: within rounding of a double-precision product, and the
+    /// same bits at every level and for every split of the columns into whole panels.
+    func testPackedGEMMLevelsAndColumnSplitsGiveTheSameBits() throws {
+        let levels = vectorLevels
+        guard !levels.isEmpty else { throw XCTSkip("no vector kernels on this machine") }
+        var g = SeededGenerator(seed: 11)
+        for (m, n, k) in [(1, 5, 3), (3, 33, 17), (7, 80, 64), (13, 130, 129), (32, 512, 128)] {
+            for beta: Float in [0, 1] {
+                let a = (0..<(m * k)).map { _ in g.uniform(Float(-1), 1) }
+                let w = (0..<(n * k)).map { _ in g.uniform(Float(-1), 1) }
+                let c = (0..<(m * n)).map { _ in g.uniform(Float(-1), 1) }
+                var exact = [Double](repeating: 0, count: m * n)
+                for i in 0..<m { for j in 0..<n {
+                    var s = 0.0
+                    for p in 0..<k { s += Double(a[i * k + p]) * Double(w[j * k + p]) }
+                    exact[i * n + j] = s + Double(beta) * Double(c[i * n + j])
+                } }
+                let splits: [[Range<Int>]] = [[0..<n], stride(from: 0, to: n, by: 16).map { $0..<Swift.min(n, $0 + 16) },
+                                              [0..<Swift.min(n, 48), Swift.min(n, 48)..<n]]
+                var reference: [Float]?
+                for level in levels {
+                    for split in splits {
+                        let result = CPUCapability.withCapability(level) { product(a, m: m, k: k, w, n: n, columns: split, beta: beta, c: c) }
+                        for (x, e) in zip(result, exact) {
+                            XCTAssertEqual(Double(x), e, accuracy: 1e-5 * Double(k).squareRoot() * 4 + 1e-6, "\(level) \(m)×\(n)×\(k)")
+                        }
+                        if let reference {
+                            XCTAssertEqual(result.map(\.bitPattern), reference.map(\.bitPattern), "\(level) \(m)×\(n)×\(k) split \(split)")
+                        } else {
+                            reference = result
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The activations at every level within 4 ULP of the portable kernels, and the AVX2 and
+    /// AVX-512 kernels bit for bit, over every tail length.
+    func testActivationLevelsAgree() throws {
+        let levels = vectorLevels
+        guard !levels.isEmpty else { throw XCTSkip("no vector kernels on this machine") }
+        var g = SeededGenerator(seed: 3)
+        let x = (0..<1000).map { _ in g.uniform(Float(-12), 12) } + [0, -0.0, 9.1, -9.1, 88.7, -103, .nan, .infinity, -.infinity]
+        typealias Kernel = (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
+        let kernels: [(String, Kernel, Kernel)] = [
+            ("tanh", { Elementwise.tanh($0, $1, count: $2) }, { Elementwise.portableTanh($0, $1, count: $2) }),
+            ("sigmoid", { Elementwise.sigmoid($0, $1, count: $2) }, { Elementwise.portableSigmoid($0, $1, count: $2) }),
+            ("exp", { Elementwise.exp($0, $1, count: $2) }, { Elementwise.portableExp($0, $1, count: $2) }),
+        ]
+        func apply(_ kernel: Kernel, _ x: [Float]) -> [Float] {
+            var y = [Float](repeating: 0, count: x.count)
+            x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { kernel(xp.baseAddress!, $0.baseAddress!, x.count) } }
+            return y
+        }
+        for (name, kernel, portable) in kernels {
+            let expected = apply(portable, x)
+            var previous: [Float]?
+            for level in levels {
+                for length in [x.count, 1, 7, 15, 17, 31, 33] {
+                    let part = Array(x.prefix(length))
+                    let got = CPUCapability.withCapability(level) { apply(kernel, part) }
+                    for (i, (a, b)) in zip(got, expected.prefix(length)).enumerated() where a != b && !(a.isNaN && b.isNaN) {
+                        let ulp = Swift.max(a.ulp, b.ulp, Float.leastNonzeroMagnitude)
+                        XCTAssertLessThanOrEqual(abs(a - b) / ulp, 4, "\(name) \(level) at \(part[i])")
+                    }
+                }
+                let all = CPUCapability.withCapability(level) { apply(kernel, x) }
+                if let previous { XCTAssertEqual(all.map(\.bitPattern), previous.map(\.bitPattern), "\(name): \(level)") }
+                previous = all
+            }
+        }
+    }
+
+    /// The fused LSTM and GRU rows at every level against the portable loops (the gates, c,
+    /// tanh(c), h; r, z, n, the recurrent n block, h), with a gate stride wider than the
+    /// units, every tail length; the AVX2 and AVX-512 kernels bit for bit.
+    func testFusedCellLevelsAgree() throws {
+        let levels = vectorLevels
+        guard !levels.isEmpty else { throw XCTSkip("no vector kernels on this machine") }
+        var g = SeededGenerator(seed: 9)
+        for count in [1, 5, 8, 15, 16, 17, 40, 130] {
+            let stride = count + 3
+            let gates = (0..<(4 * stride)).map { _ in g.uniform(Float(-4), 4) }
+            let c = (0..<count).map { _ in g.uniform(Float(-2), 2) }
+            let h = (0..<count).map { _ in g.uniform(Float(-1), 1) }
+            let rec = (0..<(3 * stride)).map { _ in g.uniform(Float(-3), 3) }
+            let bhn = (0..<count).map { _ in g.uniform(Float(-1), 1) }
+            func lstm() -> [Float] {
+                var gg = gates, cc = c, tc = [Float](repeating: 0, count: count), hh = [Float](repeating: 0, count: count)
+                Elementwise.lstmCell(gates: &gg, gateStride: stride, c: &cc, tanhC: &tc, h: &hh, count: count)
+                return gg + cc + tc + hh
+            }
+            func gru(bias: Bool) -> [Float] {
+                var gg = gates, rr = rec, hh = h
+                bhn.withUnsafeBufferPointer { b in
+                    Elementwise.gruCell(gates: &gg, recurrent: &rr, gateStride: stride, biasN: bias ? b.baseAddress : nil, h: &hh, count: count)
+                }
+                return gg + rr + hh
+            }
+            let expectedLSTM = CPUCapability.withCapability(.portable) { lstm() }
+            let expectedGRU = CPUCapability.withCapability(.portable) { [gru(bias: true), gru(bias: false)] }
+            var previous: [[Float]]?
+            for level in levels {
+                let got = CPUCapability.withCapability(level) { [lstm(), gru(bias: true), gru(bias: false)] }
+                for (name, a, b) in [("lstm", got[0], expectedLSTM), ("gru", got[1], expectedGRU[0]), ("gru without b_hn", got[2], expectedGRU[1])] {
+                    for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 2e-6 * Swift.max(1, abs(y)), "\(name) \(level) count \(count)") }
+                }
+                if let previous {
+                    XCTAssertEqual(got.map { $0.map(\.bitPattern) }, previous.map { $0.map(\.bitPattern) }, "\(level) count \(count)")
+                }
+                previous = got
+            }
+        }
+    }
+}
