@@ -60,7 +60,7 @@ extension Tensor {
     ///
     /// - Throws: ``TensorError/invalidArgument(_:)`` when `step` is 0 or not finite, a bound
     ///   is not finite, or `step` points away from `end`.
-    public static func arange(_ start: Double = 0, _ end: Double, step: Double = 1,
+    public static func arange(_ start: Double, _ end: Double, step: Double = 1,
                               requiresGrad: Bool = false) throws -> Tensor {
         guard step != 0, step.isFinite, start.isFinite, end.isFinite else {
             throw TensorError.invalidArgument("arange: expected finite bounds and a finite, non-zero step, got start \(start), end \(end), step \(step)")
@@ -77,6 +77,12 @@ extension Tensor {
             for i in 0..<n { y[i] = Float(start + step * Double(i)) }
         }
         return Tensor(shape: [n], storage: storage, requiresGrad: requiresGrad)
+    }
+
+    /// `0, 1, …` up to but excluding `end` (`torch.arange(end)`).
+    /// - Throws: ``TensorError/invalidArgument(_:)`` when `end` is negative or not finite.
+    public static func arange(_ end: Double, requiresGrad: Bool = false) throws -> Tensor {
+        try arange(0, end, requiresGrad: requiresGrad)
     }
 
     /// `steps` evenly spaced values from `start` to `end`, both included, as a 1-D tensor
