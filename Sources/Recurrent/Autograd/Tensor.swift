@@ -186,13 +186,10 @@ public class Tensor: CustomStringConvertible, @unchecked Sendable {
         }
     }
 
-    /// A short description: the shape and the first elements.
-    public var description: String {
-        let shown = scalars.prefix(8).map { String(format: "%.4f", $0) }.joined(separator: ", ")
-        let more = count > 8 ? ", …" : ""
-        let fn = gradFn.map { ", gradFn: \($0.name)" } ?? (requiresGrad ? ", requiresGrad" : "")
-        return "Tensor(shape: \(shape), [\(shown)\(more)]\(fn))"
-    }
+    /// The tensor as PyTorch prints it: every value of a small tensor, a summary with `...`
+    /// for one of more than 1000 elements, and the operation that made it (see
+    /// `Tensor+Description.swift`).
+    public var description: String { pytorchDescription }
 }
 
 /// A tensor that is a module's learnable parameter (`torch.nn.Parameter`): it requires
