@@ -659,6 +659,13 @@ def tensor_ops_case(name: str = "tensor_ops") -> dict:
     add("linspace", lambda: torch.linspace(-1.0, 2.0, 7))
     add("linspace_odd", lambda: torch.linspace(0.1, 0.9, 10))
     add("eye", lambda: torch.eye(3, 4))
+
+    # Layer normalisation (torch.nn.functional.layer_norm)
+    add("layer_norm", lambda x, w, b: torch.nn.functional.layer_norm(x, (3, 4), w, b, 1e-5),
+        x=torch.randn(2, 5, 3, 4) * 3 + 1, w=torch.randn(3, 4), b=torch.randn(3, 4))
+    add("layer_norm_no_affine", lambda x: torch.nn.functional.layer_norm(x, (6,), eps=1e-3), x=torch.randn(4, 6))
+    add("layer_norm_weight_only", lambda x, w: torch.nn.functional.layer_norm(x, (6,), w, None),
+        x=torch.randn(3, 6) + 100, w=torch.randn(6))
     return {"module": "TensorOps", "name": name, "torch_version": torch.__version__, "ops": ops}
 
 

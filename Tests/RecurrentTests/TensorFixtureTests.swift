@@ -69,11 +69,16 @@ final class TensorFixtureTests: XCTestCase {
         "linspace": { _ in [try Tensor.linspace(-1, 2, steps: 7)] },
         "linspace_odd": { _ in [try Tensor.linspace(0.1, 0.9, steps: 10)] },
         "eye": { _ in [try Tensor.eye(3, 4)] },
+        "layer_norm": { t in
+            [try Tensor.layerNorm(t["x"]!, normalizedShape: [3, 4], weight: t["w"]!, bias: t["b"]!)]
+        },
+        "layer_norm_no_affine": { [try Tensor.layerNorm($0["x"]!, normalizedShape: [6], eps: 1e-3)] },
+        "layer_norm_weight_only": { [try Tensor.layerNorm($0["x"]!, normalizedShape: [6], weight: $0["w"]!)] },
     ]
 
     /// Tolerances for operations whose float32 results may differ from PyTorch's in the last
     /// bits (transcendental kernels, sums in another order).
-    static let tolerance: [String: Float] = ["sin_large": 2e-5, "cos_large": 2e-5]
+    static let tolerance: [String: Float] = ["sin_large": 2e-5, "cos_large": 2e-5, "layer_norm_weight_only": 1e-4]
 
     func testEveryOperationMatchesPyTorch() throws {
         let fixture = try Fixture("tensor_ops")
