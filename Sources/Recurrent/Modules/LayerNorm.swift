@@ -52,6 +52,12 @@ public final class LayerNorm: Module, UnaryModule, @unchecked Sendable {
         try self.init(normalizedShape: [normalizedShape], eps: eps, elementwiseAffine: elementwiseAffine)
     }
 
+    /// `(4,), eps=1e-05, elementwise_affine=True`, as PyTorch prints it.
+    public override var extraDescription: String {
+        let shape = normalizedShape.count == 1 ? "(\(normalizedShape[0]),)" : "(\(normalizedShape.map(String.init).joined(separator: ", ")))"
+        return "\(shape), eps=\(eps), elementwise_affine=\(weight == nil ? "False" : "True")"
+    }
+
     /// The normalised, scaled and shifted input, of the input's shape.
     /// - Throws: ``TensorError/shapeMismatch(_:)`` when the input does not end in
     ///   `normalizedShape`.
