@@ -313,7 +313,7 @@ public enum BLASThreads {
     /// OpenBLAS back the requested count.
     public static func leaveSingleThreadedRegion() {
         state.withLock { state in
-            precondition(state.openRegions > 0, "BLASThreads: a region was closed that was never opened")
+            require(state.openRegions > 0, "BLASThreads: a region was closed that was never opened")
             state.openRegions -= 1
             if state.openRegions == 0 { openblas_set_num_threads(i32(state.requested)) }
         }

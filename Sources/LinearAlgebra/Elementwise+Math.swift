@@ -172,6 +172,6 @@ extension Elementwise {
 
     @inline(__always)
     private static func guardCount(_ count: Int, _ name: StaticString) {
-        if count < 0 { fatalError("Elementwise.\(name): negative count \(count)") }
+        require(count >= 0, "Elementwise.\(name): negative count \(count)")
     }
 }

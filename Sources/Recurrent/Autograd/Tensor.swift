@@ -47,8 +47,8 @@ public class Tensor: CustomStringConvertible, @unchecked Sendable {
     ///   an array index out of range). Use ``init(validating:scalars:requiresGrad:)`` for
     ///   data that comes from outside.
     public convenience init(shape: [Int], scalars: [Float], requiresGrad: Bool = false) {
-        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in \(shape)")
-        precondition(shape.reduce(1, *) == scalars.count,
+        require(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in \(shape)")
+        require(shape.reduce(1, *) == scalars.count,
                      "Tensor: \(scalars.count) scalars do not fill shape \(shape)")
         self.init(shape: shape, storage: TensorBuffer(copying: scalars), requiresGrad: requiresGrad)
     }
@@ -78,7 +78,7 @@ public class Tensor: CustomStringConvertible, @unchecked Sendable {
 
     /// A tensor of the given shape filled with `value` (zeros by default).
     public convenience init(zeros shape: [Int], value: Float = 0, requiresGrad: Bool = false) {
-        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in \(shape)")
+        require(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in \(shape)")
         let storage = TensorBuffer(count: shape.reduce(1, *))
         if value != 0 { storage.buffer.update(repeating: value) }
         self.init(shape: shape, storage: storage, requiresGrad: requiresGrad)
@@ -134,7 +134,7 @@ public class Tensor: CustomStringConvertible, @unchecked Sendable {
     public final var scalars: [Float] {
         get { storage.array }
         set {
-            precondition(newValue.count == count, "Tensor: \(newValue.count) scalars for shape \(shape)")
+            require(newValue.count == count, "Tensor: \(newValue.count) scalars for shape \(shape)")
             _ = storage.buffer.update(fromContentsOf: newValue)
         }
     }
@@ -143,7 +143,7 @@ public class Tensor: CustomStringConvertible, @unchecked Sendable {
     ///
     /// - Precondition: ``count`` is 1.
     public final var item: Float {
-        precondition(count == 1, "Tensor.item: tensor of shape \(shape) has \(count) elements")
+        require(count == 1, "Tensor.item: tensor of shape \(shape) has \(count) elements")
         return storage.pointer[0]
     }
 
