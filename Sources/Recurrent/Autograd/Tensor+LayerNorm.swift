@@ -8,7 +8,7 @@ extension Tensor {
     ///
     /// One fused node: the forward keeps each group's mean and `1/√(var + eps)`, and the
     /// backward computes the gradients of the input, `weight` and `bias` in one pass
-    /// (``LayerNormKernel``).
+    /// (`LayerNormKernel` in `LinearAlgebra`).
     ///
     /// - Throws: ``TensorError/shapeMismatch(_:)`` when the input's trailing dimensions are not
     ///   `normalizedShape` or `weight`/`bias` do not have that shape;

@@ -24,7 +24,7 @@ public class Tensor: CustomStringConvertible, @unchecked Sendable {
     @exclusivity(unchecked) public final var requiresGrad: Bool
     /// The gradient accumulated by ``backward(_:retainGraph:)`` for a leaf tensor that
     /// requires gradients, with this tensor's shape; `nil` until the first backward pass
-    /// and after ``zeroGrad()`` with `setToNil`.
+    /// and after ``zeroGrad(setToNil:)`` with `setToNil`.
     @exclusivity(unchecked) public final var grad: Tensor?
     /// The operation that produced this tensor, and which of its outputs this is.
     ///

@@ -166,6 +166,7 @@ open class Module: CustomStringConvertible {
     /// Everything is checked before anything is copied, so a failed load leaves the module
     /// as it was.
     /// - Parameters:
+    ///   - stateDict: PyTorch names to tensors, as ``stateDict()`` gives them.
     ///   - strict: when `true` (the default), every parameter must be present and no other key
     ///     may be; when `false`, missing and unexpected keys are reported in the result and the
     ///     matching keys are loaded.

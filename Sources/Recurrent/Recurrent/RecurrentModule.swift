@@ -159,7 +159,7 @@ public class RecurrentBase: Module, @unchecked Sendable {
     /// parameters as they are. Orthogonal recurrent weights preserve the norm of the state
     /// over many steps, which helps against vanishing and exploding gradients.
     ///
-    /// - Throws: a ``LAPACKError`` if the QR factorisation fails (in practice never).
+    /// - Throws: a `LAPACKError` if the QR factorisation fails (in practice never).
     public func initializeRecurrentWeightsOrthogonally(gain: Float = 1, seed: UInt64? = nil) throws {
         var generator = seed.map { SeededGenerator(seed: $0) } ?? RandomState.withGenerator { g in
             SeededGenerator(seed: g.next())
