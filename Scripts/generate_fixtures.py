@@ -658,6 +658,7 @@ def tensor_ops_case(name: str = "tensor_ops") -> dict:
     add("arange_down", lambda: torch.arange(5.0, 0.0, -0.7))
     add("linspace", lambda: torch.linspace(-1.0, 2.0, 7))
     add("linspace_odd", lambda: torch.linspace(0.1, 0.9, 10))
+    add("linspace_one", lambda: torch.linspace(0.1, 0.9, 1))
     add("eye", lambda: torch.eye(3, 4))
 
     # Layer normalisation (torch.nn.functional.layer_norm)

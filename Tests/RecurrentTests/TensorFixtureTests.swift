@@ -68,6 +68,7 @@ final class TensorFixtureTests: XCTestCase {
         "arange_down": { _ in [try Tensor.arange(5, 0, step: -0.7)] },
         "linspace": { _ in [try Tensor.linspace(-1, 2, steps: 7)] },
         "linspace_odd": { _ in [try Tensor.linspace(0.1, 0.9, steps: 10)] },
+        "linspace_one": { _ in [try Tensor.linspace(0.1, 0.9, steps: 1)] },
         "eye": { _ in [try Tensor.eye(3, 4)] },
         "layer_norm": { t in
             [try Tensor.layerNorm(t["x"]!, normalizedShape: [3, 4], weight: t["w"]!, bias: t["b"]!)]

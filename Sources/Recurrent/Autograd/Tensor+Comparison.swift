@@ -80,6 +80,25 @@ extension Tensor {
     /// The mask of `lhs >= rhs` for every element.
     public static func .>= (lhs: Tensor, rhs: Float) -> Tensor { lhs.compare(rhs, .greaterOrEqual) }
 
+    /// The mask of `lhs == rhs`, elementwise with broadcasting; see ``eq(_:)``.
+    /// - Throws: ``TensorError/shapeMismatch(_:)`` when the shapes do not broadcast.
+    public static func .== (lhs: Tensor, rhs: Tensor) throws -> Tensor { try lhs.eq(rhs) }
+    /// The mask of `lhs != rhs` with broadcasting; see ``ne(_:)``.
+    /// - Throws: ``TensorError/shapeMismatch(_:)`` when the shapes do not broadcast.
+    public static func .!= (lhs: Tensor, rhs: Tensor) throws -> Tensor { try lhs.ne(rhs) }
+    /// The mask of `lhs < rhs` with broadcasting; see ``lt(_:)``.
+    /// - Throws: ``TensorError/shapeMismatch(_:)`` when the shapes do not broadcast.
+    public static func .< (lhs: Tensor, rhs: Tensor) throws -> Tensor { try lhs.lt(rhs) }
+    /// The mask of `lhs <= rhs` with broadcasting; see ``le(_:)``.
+    /// - Throws: ``TensorError/shapeMismatch(_:)`` when the shapes do not broadcast.
+    public static func .<= (lhs: Tensor, rhs: Tensor) throws -> Tensor { try lhs.le(rhs) }
+    /// The mask of `lhs > rhs` with broadcasting; see ``gt(_:)``.
+    /// - Throws: ``TensorError/shapeMismatch(_:)`` when the shapes do not broadcast.
+    public static func .> (lhs: Tensor, rhs: Tensor) throws -> Tensor { try lhs.gt(rhs) }
+    /// The mask of `lhs >= rhs` with broadcasting; see ``ge(_:)``.
+    /// - Throws: ``TensorError/shapeMismatch(_:)`` when the shapes do not broadcast.
+    public static func .>= (lhs: Tensor, rhs: Tensor) throws -> Tensor { try lhs.ge(rhs) }
+
     /// The elements of `input` where `condition` is non-zero and of `other` elsewhere, with
     /// the three shapes broadcast together (`torch.where(condition, input, other)`). The
     /// gradient goes to `input` where the condition holds and to `other` elsewhere; the

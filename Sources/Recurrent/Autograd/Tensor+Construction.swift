@@ -100,7 +100,8 @@ extension Tensor {
         let halfway = steps / 2
         let storage = TensorBuffer(count: steps) { y in
             for i in 0..<steps {
-                y[i] = i < halfway ? start + step * Float(i) : end - step * Float(steps - i - 1)
+                // One step gives `start`, as in PyTorch.
+                y[i] = i < halfway || steps == 1 ? start + step * Float(i) : end - step * Float(steps - i - 1)
             }
         }
         return Tensor(shape: [steps], storage: storage, requiresGrad: requiresGrad)
