@@ -21,5 +21,7 @@ final class TensorDescriptionTests: XCTestCase {
         let x = try Tensor([[1, 2]], requiresGrad: true)
         XCTAssertEqual((x * 2).description, "tensor([[2., 4.]], grad_fn=<AffineBackward>)")
         XCTAssertEqual(withoutGradients { x.exp() }.description, "tensor([[2.7183, 7.3891]])")
+        // torch: repr(nn.Parameter(torch.tensor([1.5, -2.0])))
+        XCTAssertEqual(Parameter(Tensor([1.5, -2])).description, "Parameter containing:\ntensor([ 1.5000, -2.0000], requires_grad=True)")
     }
 }

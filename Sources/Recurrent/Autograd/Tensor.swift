@@ -200,6 +200,9 @@ public final class Parameter: Tensor, @unchecked Sendable {
         super.init(shape: tensor.shape, storage: TensorBuffer(copying: tensor.storage.buffer), requiresGrad: requiresGrad)
     }
 
+    /// `Parameter containing:` and the tensor, as PyTorch prints a parameter.
+    public override var description: String { "Parameter containing:\n" + super.description }
+
     /// A parameter holding a copy of `tensors[0]`.
     public required convenience init(tensors: [Tensor]) {
         self.init(tensors[0])
