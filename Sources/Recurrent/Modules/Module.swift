@@ -20,8 +20,8 @@
 ///
 /// A property whose state-dict name differs from its Swift name is renamed by overriding
 /// ``stateDictNames``; for lists and dictionaries of modules use ``ModuleList`` and
-/// ``ModuleDict``. Modules that name their
-/// parameters otherwise (the recurrent layers) override ``localParameters`` and ``children``.
+/// ``ModuleDict``. Modules that name their parameters otherwise (the recurrent layers)
+/// override ``localParameters`` and ``children``.
 ///
 /// `print(model)` lists the module tree as PyTorch's `repr` does, with parameter counts.
 ///
@@ -175,7 +175,7 @@ open class Module: CustomStringConvertible {
     ///     keys are neither loaded nor reported.
     /// - Returns: the parameters the state dict lacked and the keys it had that the module does
     ///   not (both empty after a strict load), like PyTorch's `missing_keys` and
-    ///   `unexpected_keys`; unexpected keys keep their prefix.
+    ///   `unexpected_keys`; both are full keys of `stateDict`, `prefix` included.
     /// - Throws: ``StateDictError`` naming the missing, unexpected or mis-shaped keys.
     @discardableResult
     public final func loadStateDict(_ stateDict: [String: Tensor], strict: Bool = true,
