@@ -212,6 +212,8 @@ final class TensorMathTests: XCTestCase {
         assertRejects("rows", leaving: []) { try Tensor([[[1]], [[1], [2]]]) }
         assertRejects("non-negative sizes", leaving: []) { try Tensor.ones([2, -1]) }
         assertRejects("overflows", leaving: []) { try Tensor.zeros([Int.max, 2]) }
+        assertRejects("memory", leaving: []) { try Tensor.ones([1 << 62]) }
+        assertRejects("memory", leaving: []) { try LayerNorm(normalizedShape: [1 << 31, 1 << 31]) }
         assertRejects("does not lead", leaving: []) { try Tensor.arange(0, 1, step: -1) }
         assertRejects("non-zero step", leaving: []) { try Tensor.arange(0, 1, step: 0) }
         assertRejects("steps", leaving: []) { try Tensor.linspace(0, 1, steps: -1) }

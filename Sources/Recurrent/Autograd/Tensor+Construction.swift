@@ -1,10 +1,12 @@
+import Foundation
 import LinearAlgebra
 
 /// Constructors under PyTorch's names — `zeros`, `ones`, `full`, `arange`, `linspace`, `eye`,
 /// `rand`, `randn` — and tensors from nested arrays (`Tensor([[1, 2], [3, 4]])`).
 ///
 /// Every constructor checks its sizes before allocating and throws
-/// ``TensorError/invalidArgument(_:)`` for a negative size or an element count that overflows.
+/// ``TensorError/invalidArgument(_:)`` for a negative size, an element count that overflows,
+/// or more bytes than the machine's physical memory.
 extension Tensor {
     /// The element count of `shape`, checked: no negative size, no overflow.
     static func checkedCount(_ shape: [Int], _ op: String) throws -> Int {
@@ -18,6 +20,11 @@ extension Tensor {
                 throw TensorError.invalidArgument("\(op): the element count of shape \(shape) overflows Int")
             }
             total = product
+        }
+        // Bounded before allocating: more bytes than the machine has cannot be allocated.
+        let (bytes, overflow) = total.multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+        guard !overflow, UInt64(bytes) <= ProcessInfo.processInfo.physicalMemory else {
+            throw TensorError.invalidArgument("\(op): shape \(shape) needs \(total) elements, more than the machine's memory holds")
         }
         return total
     }
