@@ -69,8 +69,17 @@ def enc(t: torch.Tensor) -> dict:
 
 
 def dec(d: dict) -> torch.Tensor:
-    """The inverse of :func:`enc`."""
-    return torch.tensor(d["data"], dtype=torch.float32).reshape(d["shape"])
+    """The inverse of :func:`enc` (and of :func:`enc_nonfinite`)."""
+    data = [float(v) if isinstance(v, str) else v for v in d["data"]]
+    return torch.tensor(data, dtype=torch.float32).reshape(d["shape"])
+
+
+def enc_nonfinite(t: torch.Tensor) -> dict:
+    """Like :func:`enc`, with NaN and infinities written as the strings ``"nan"``, ``"inf"``
+    and ``"-inf"`` (JSON has no literal for them)."""
+    d = enc(t)
+    d["data"] = [v if v == v and abs(v) != float("inf") else str(v) for v in d["data"]]
+    return d
 
 
 def grad_or_zeros(t: torch.Tensor) -> torch.Tensor:
@@ -536,6 +545,177 @@ def optimizers_case(name: str = "optimizers") -> dict:
 
 LARGE = dict(input_size=7, hidden_size=16, batch=4, seq=9)
 
+# ---------------------------------------------------------------------------------------
+# Tensor operations (issue 16): values and gradients of each operation
+# ---------------------------------------------------------------------------------------
+
+TENSOR_OP_FUNCTIONS: Dict[str, Dict[str, Callable]] = {}
+
+
+def run_tensor_op(fn: Callable, inputs: Dict[str, torch.Tensor], seeds: Optional[List[torch.Tensor]] = None):
+    """Runs ``fn(**inputs)`` on copies that require gradients (floating inputs only) and, when
+    the outputs are differentiable, backpropagates ``sum((out * seed).sum())``. Returns the
+    outputs (integer outputs as float32), the seeds and the gradients by input name."""
+    ins = {k: v.clone().requires_grad_(v.is_floating_point() and not k.startswith("mask"))
+           for k, v in inputs.items()}
+    out = fn(**ins)
+    outs = list(out) if isinstance(out, (tuple, list)) else [out]
+    differentiable = [o for o in outs if o.is_floating_point() and o.requires_grad]
+    if seeds is None:
+        seeds = [torch.randn(o.shape) for o in differentiable]
+    grads = {}
+    if differentiable:
+        loss = sum((o * s).sum() for o, s in zip(differentiable, seeds))
+        loss.backward()
+        grads = {k: enc(grad_or_zeros(v)) for k, v in ins.items() if v.requires_grad}
+    return [o.to(torch.float32) for o in outs], seeds, grads
+
+
+def tensor_ops_case(name: str = "tensor_ops") -> dict:
+    """One entry per operation: ``inputs`` (tensors by name), ``outputs`` (a list), ``seeds``
+    (one per differentiable output) and ``grads`` (by input name). The Swift test maps each
+    entry's name to the same call (``TensorFixtureTests``)."""
+    torch.manual_seed(seed_for(name))
+    ops = {}
+    functions = TENSOR_OP_FUNCTIONS.setdefault(name, {})
+
+    def add(op: str, fn: Callable, **inputs: torch.Tensor) -> None:
+        functions[op] = fn
+        outs, seeds, grads = run_tensor_op(fn, inputs)
+        ops[op] = {"inputs": {k: enc(v) for k, v in inputs.items()},
+                   "outputs": [enc(o) for o in outs],
+                   "seeds": [enc(s) for s in seeds],
+                   "grads": grads}
+
+    x = torch.randn(3, 4)
+    positive = torch.rand(3, 4) + 0.1
+    b4 = torch.randn(4)
+    x3 = torch.randn(2, 3, 4)
+    ties = torch.tensor([[1.0, -2.0, 3.0, 3.0], [0.0, 5.0, -1.0, 5.0], [2.0, 2.0, 2.0, -4.0]])
+    ties_b = torch.tensor([1.0, 5.0, 2.0, 3.0])
+
+    # Elementwise
+    add("abs", lambda x: x.abs(), x=x)
+    add("sqrt", lambda x: x.sqrt(), x=positive)
+    add("exp", lambda x: x.exp(), x=x)
+    add("log", lambda x: x.log(), x=positive)
+    add("pow_2.5", lambda x: x.pow(2.5), x=positive)
+    add("pow_3", lambda x: x.pow(3), x=x)
+    add("pow_-1.5", lambda x: x.pow(-1.5), x=positive)
+    add("pow_2", lambda x: x.pow(2), x=x)
+    add("pow_4", lambda x: x.pow(4), x=x)
+    add("sin", lambda x: x.sin(), x=x * 3)
+    add("cos", lambda x: x.cos(), x=x * 3)
+    add("sin_large", lambda x: x.sin(), x=torch.cat([x.reshape(-1) * 1000, x.reshape(-1) * 20000]))
+    add("cos_large", lambda x: x.cos(), x=torch.cat([x.reshape(-1) * 1000, x.reshape(-1) * 20000]))
+    add("clamp", lambda x: x.clamp(-0.5, 0.7), x=x)
+    add("clamp_min", lambda x: x.clamp(min=0.2), x=x)
+    add("clamp_max", lambda x: x.clamp(max=-0.1), x=x)
+    add("sign", lambda x: x.sign(), x=ties - 2)
+    add("maximum", lambda a, b: torch.maximum(a, b), a=x, b=b4)
+    add("minimum", lambda a, b: torch.minimum(a, b), a=x, b=b4)
+    add("maximum_ties", lambda a, b: torch.maximum(a, b), a=ties, b=ties_b)
+    add("minimum_ties", lambda a, b: torch.minimum(a, b), a=ties, b=ties_b)
+
+    # Masks, where, masked_fill
+    add("comparisons", lambda a, b: [(a == b), (a != b), (a < b), (a <= b), (a > b), (a >= b)],
+        a=ties, b=ties_b.reshape(1, 4))
+    add("where", lambda mask_c, a, b: torch.where(mask_c != 0, a, b), mask_c=(x > 0).float(), a=x, b=b4)
+    add("masked_fill", lambda x, mask_m: x.masked_fill(mask_m != 0, -1.5), x=x,
+        mask_m=torch.tensor([[1.0, 0.0, 0.0, 1.0]]))
+
+    # Reductions
+    add("sum_dim1_keep", lambda x: x.sum(1, keepdim=True), x=x3)
+    add("sum_dims_0_2", lambda x: x.sum((0, 2)), x=x3)
+    add("mean_dims_1_2_keep", lambda x: x.mean((1, 2), keepdim=True), x=x3)
+    add("max_dim1", lambda x: x.max(1), x=x3)
+    add("min_dim0_keep", lambda x: x.min(0, keepdim=True), x=x3)
+    add("max_dim_ties", lambda x: x.max(1), x=ties)
+    add("max_all_ties", lambda x: x.max(), x=ties)
+    add("min_all", lambda x: x.min(), x=x3)
+    add("logsumexp_dim1", lambda x: torch.logsumexp(x, 1), x=x3)
+    add("logsumexp_dim-1_keep", lambda x: torch.logsumexp(x, -1, keepdim=True), x=x3 * 30)
+    add("var_dim1", lambda x: x.var(1), x=x3)
+    add("var_dim2_correction0_keep", lambda x: x.var(2, correction=0, keepdim=True), x=x3)
+    add("std_dim0", lambda x: x.std(0), x=x3)
+    add("std_all", lambda x: x.std(), x=x3)
+    add("var_all", lambda x: x.var(), x=x3)
+
+    # Shapes
+    add("permute_2_0_1", lambda x: x.permute(2, 0, 1), x=x3)
+    add("transpose_0_2", lambda x: x.transpose(0, 2), x=x3)
+    add("expand", lambda x: x.expand(2, 3, 5, 4), x=torch.randn(3, 1, 4))
+    add("squeeze_unsqueeze_flatten", lambda x: x.squeeze().unsqueeze(0).flatten(1), x=torch.randn(3, 1, 4))
+    add("clone", lambda x: x.clone() * x, x=x)
+
+    # Indexing
+    add("index_select_dim1", lambda x: x.index_select(1, torch.tensor([2, 0, 2])), x=x3)
+    add("gather_dim1", lambda x: x.gather(1, torch.tensor([[[2, 0, 1, 1]], [[0, 0, 2, 1]]])), x=x3)
+    add("gather_dim2", lambda x: x.gather(2, torch.tensor([[[3, 3], [0, 1]], [[1, 2], [2, 0]]])), x=x3)
+
+    # Constructors (no inputs)
+    add("arange", lambda: torch.arange(-1.0, 2.0, 0.3))
+    add("arange_down", lambda: torch.arange(5.0, 0.0, -0.7))
+    add("linspace", lambda: torch.linspace(-1.0, 2.0, 7))
+    add("linspace_odd", lambda: torch.linspace(0.1, 0.9, 10))
+    add("linspace_one", lambda: torch.linspace(0.1, 0.9, 1))
+    add("eye", lambda: torch.eye(3, 4))
+
+    # Layer normalisation (torch.nn.functional.layer_norm)
+    add("layer_norm", lambda x, w, b: torch.nn.functional.layer_norm(x, (3, 4), w, b, 1e-5),
+        x=torch.randn(2, 5, 3, 4) * 3 + 1, w=torch.randn(3, 4), b=torch.randn(3, 4))
+    add("layer_norm_no_affine", lambda x: torch.nn.functional.layer_norm(x, (6,), eps=1e-3), x=torch.randn(4, 6))
+    add("layer_norm_weight_only", lambda x, w: torch.nn.functional.layer_norm(x, (6,), w, None),
+        x=torch.randn(3, 6) + 100, w=torch.randn(6))
+    return {"module": "TensorOps", "name": name, "torch_version": torch.__version__, "ops": ops}
+
+
+def tensor_descriptions_case(name: str = "tensor_descriptions") -> dict:
+    """``repr`` of tensors of every shape and value range the printer distinguishes (default
+    print options), with ``requires_grad`` set on some; the Swift ``description`` must match."""
+    torch.manual_seed(seed_for(name))
+    samples = [
+        (torch.tensor(3.5), False),
+        (torch.tensor(-2.0), True),
+        (torch.tensor([1.0, -2.0, 3.0]), False),
+        (torch.tensor([[0.1, -2.0], [3.5, 4.0]]), True),
+        (torch.randn(3, 4), False),
+        (torch.randn(2, 3, 4), True),
+        (torch.randn(2, 2, 2, 3), False),
+        (torch.tensor([1e-5, 1.0, 2.0]), False),
+        (torch.tensor([1e9, 2.0]), False),
+        (torch.tensor([1000.0, 0.5]), False),
+        (torch.tensor([[0.0, 0.0], [0.0, 0.0]]), False),
+        (torch.tensor([float("nan"), 1.5, float("inf"), -float("inf")]), False),
+        (torch.tensor([float("nan"), 0.0]), False),
+        (torch.tensor([1.0, 20.0, -300.0]), False),
+        (torch.randn(30), False),
+        (torch.randn(2000), False),
+        (torch.randn(40, 40), True),
+        (torch.randn(12, 3, 100), False),
+        (torch.zeros(0, 3), False),
+        (torch.zeros(0), False),
+        (torch.randn(1, 25) * 1000, True),
+    ]
+    entries = []
+    for t, requires_grad in samples:
+        t = t.clone().requires_grad_(requires_grad)
+        entries.append({"tensor": enc_nonfinite(t), "requires_grad": requires_grad, "repr": repr(t)})
+    return {"module": "TensorDescriptions", "name": name, "torch_version": torch.__version__, "entries": entries}
+
+
+def verify_tensor_ops(f: dict, report: Dict[str, float]) -> None:
+    """Reruns every operation of a ``TensorOps`` file on its stored inputs and seeds."""
+    tensor_ops_case(f["name"])  # registers the functions under their names
+    for op, entry in f["ops"].items():
+        inputs = {k: dec(v) for k, v in entry["inputs"].items()}
+        seeds = [dec(s) for s in entry["seeds"]]
+        fn = TENSOR_OP_FUNCTIONS[f["name"]][op]
+        outs, _, grads = run_tensor_op(fn, inputs, seeds)
+        report[op] = max([max_diff(o, dec(e)) for o, e in zip(outs, entry["outputs"])] +
+                         [max_diff(dec(grads[k]), dec(v)) for k, v in entry["grads"].items()] + [0.0])
+
+
 CASES: Dict[str, Callable[[str], dict]] = {
     # --- the shared set (same names and configurations as /work/shared/fixtures) ---
     "rnn_tanh_1layer": lambda n: recurrent_case(n, "RNN"),
@@ -589,6 +769,10 @@ CASES: Dict[str, Callable[[str], dict]] = {
 
     # --- Linear ---
     "linear": linear_case,
+
+    # --- Tensor operations (issue 16) ---
+    "tensor_ops": tensor_ops_case,
+    "tensor_descriptions": tensor_descriptions_case,
 }
 
 
@@ -693,6 +877,11 @@ def verify_file(path: str) -> Dict[str, float]:
         total, clipped = run_clip([dec(g) for g in f["clip"]["grads"]], f["clip"]["max_norm"])
         report["clip.total_norm"] = abs(total.item() - f["clip"]["total_norm"])
         report["clip.clipped"] = max(max_diff(a, dec(b)) for a, b in zip(clipped, f["clip"]["clipped"]))
+    elif module == "TensorOps":
+        verify_tensor_ops(f, report)
+    elif module == "TensorDescriptions":
+        report["repr mismatches"] = float(sum(
+            repr(dec(e["tensor"]).requires_grad_(e["requires_grad"])) != e["repr"] for e in f["entries"]))
     elif module == "Embedding":
         # Written and recomputed by Scripts/embedding_fixture.py.
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

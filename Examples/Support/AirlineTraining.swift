@@ -34,16 +34,7 @@ public enum CellKindOption: String, CaseIterable, Codable, Sendable {
 ///
 /// - Throws: ``TensorError`` when the shapes or lengths do not fit.
 public func runRecurrent(_ layer: RecurrentBase, _ input: Tensor, lengths: [Int]? = nil) throws -> (output: Tensor, last: Tensor) {
-    let output: Tensor, hN: Tensor
-    switch layer {
-    case let rnn as RNN: (output, hN) = try rnn(input, nil, lengths: lengths)
-    case let gru as GRU: (output, hN) = try gru(input, nil, lengths: lengths)
-    case let lstm as LSTM:
-        let result = try lstm(input, nil, lengths: lengths)
-        (output, hN) = (result.output, result.state.h)
-    default:
-        throw TensorError.invalidArgument("runRecurrent: unsupported layer \(type(of: layer))")
-    }
+    let (output, hN, _) = try layer.forward(input, lengths: lengths)
     return (output, try layer.finalState(hN))
 }
 

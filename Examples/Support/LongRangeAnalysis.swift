@@ -215,7 +215,7 @@ public enum HiddenStateGradients {
         case let gru as GRU: return (try gru(input, h0).hN, nil)
         case let lstm as LSTM:
             let N = input.shape[0], H = lstm.hiddenSize
-            let state = try lstm(input, (h: h0 ?? Tensor(zeros: [1, N, H]), c: c0 ?? Tensor(zeros: [1, N, H]))).state
+            let state = try lstm(input, LSTMState(h: h0 ?? Tensor(zeros: [1, N, H]), c: c0 ?? Tensor(zeros: [1, N, H]))).state
             return (state.h, state.c)
         default:
             throw LongRangeError.invalidSetting("HiddenStateGradients: unsupported layer \(type(of: layer))")
@@ -255,7 +255,7 @@ private enum ProbeCell {
         case let .rnn(cell): return (try cell(x, h), nil)
         case let .gru(cell): return (try cell(x, h), nil)
         case let .lstm(cell):
-            let next = try cell(x, (h, c ?? Tensor(zeros: h.shape)))
+            let next = try cell(x, LSTMState(h: h, c: c ?? Tensor(zeros: h.shape)))
             return (next.h, next.c)
         }
     }

@@ -141,7 +141,7 @@ public final class DateTranslator: Module, @unchecked Sendable {
         case let gru as GRU: output = try gru(decoderInput, h0).output
         case let lstm as LSTM:
             guard let c0 else { throw TensorError.invalidArgument("DateTranslator: an LSTM decoder needs a cell state") }
-            output = try lstm(decoderInput, (h: h0, c: c0)).output
+            output = try lstm(decoderInput, LSTMState(h: h0, c: c0)).output
         default: throw TensorError.invalidArgument("DateTranslator: unsupported decoder \(type(of: decoder))")
         }
         return try head(output).reshaped([batch * steps, ISOVocabulary.classCount])

@@ -57,7 +57,7 @@ extension Elementwise {
             double(UnsafeRawPointer(x).assumingMemoryBound(to: Double.self),
                    UnsafeMutableRawPointer(y).assumingMemoryBound(to: Double.self), count)
         } else {
-            precondition(count >= 0, "Elementwise: negative count \(count)")
+            require(count >= 0, "Elementwise: negative count \(count)")
             for i in 0..<count { y[i] = S(fallback(Double(x[i]))) }
         }
     }
@@ -311,7 +311,7 @@ extension Elementwise {
         avx2: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void,
         portable: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
     ) {
-        precondition(count >= 0, "Elementwise.\(name): negative count \(count)")
+        require(count >= 0, "Elementwise.\(name): negative count \(count)")
         if CPUCapability.current.usesCKernels { avx2(x, y, count) } else { portable(x, y, count) }
     }
 
@@ -326,7 +326,7 @@ extension Elementwise {
     static func portableTanh(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
         // Two loops, so that the in-place case never trips the vectoriser's overlap check;
         // the kernel is called directly (not through a closure) so that it is always inlined.
-        precondition(count >= 0, "Elementwise.tanh: negative count \(count)")
+        require(count >= 0, "Elementwise.tanh: negative count \(count)")
         if UnsafePointer(y) == x {
             for i in 0..<count { y[i] = tanh(y[i]) }
         } else {
@@ -338,7 +338,7 @@ extension Elementwise {
     public static func tanh(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, count: Int) {
         // Two loops, so that the in-place case never trips the vectoriser's overlap check;
         // the kernel is called directly (not through a closure) so that it is always inlined.
-        precondition(count >= 0, "Elementwise.tanh: negative count \(count)")
+        require(count >= 0, "Elementwise.tanh: negative count \(count)")
         if UnsafePointer(y) == x {
             for i in 0..<count { y[i] = tanh(y[i]) }
         } else {
@@ -358,7 +358,7 @@ extension Elementwise {
     static func portableSigmoid(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
         // Two loops, so that the in-place case never trips the vectoriser's overlap check;
         // the kernel is called directly (not through a closure) so that it is always inlined.
-        precondition(count >= 0, "Elementwise.sigmoid: negative count \(count)")
+        require(count >= 0, "Elementwise.sigmoid: negative count \(count)")
         if UnsafePointer(y) == x {
             for i in 0..<count { y[i] = sigmoid(y[i]) }
         } else {
@@ -370,7 +370,7 @@ extension Elementwise {
     public static func sigmoid(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, count: Int) {
         // Two loops, so that the in-place case never trips the vectoriser's overlap check;
         // the kernel is called directly (not through a closure) so that it is always inlined.
-        precondition(count >= 0, "Elementwise.sigmoid: negative count \(count)")
+        require(count >= 0, "Elementwise.sigmoid: negative count \(count)")
         if UnsafePointer(y) == x {
             for i in 0..<count { y[i] = sigmoid(y[i]) }
         } else {
@@ -382,7 +382,7 @@ extension Elementwise {
     public static func relu(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
         // Two loops, so that the in-place case never trips the vectoriser's overlap check;
         // the kernel is called directly (not through a closure) so that it is always inlined.
-        precondition(count >= 0, "Elementwise.relu: negative count \(count)")
+        require(count >= 0, "Elementwise.relu: negative count \(count)")
         if UnsafePointer(y) == x {
             for i in 0..<count { y[i] = relu(y[i]) }
         } else {
@@ -394,7 +394,7 @@ extension Elementwise {
     public static func relu(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, count: Int) {
         // Two loops, so that the in-place case never trips the vectoriser's overlap check;
         // the kernel is called directly (not through a closure) so that it is always inlined.
-        precondition(count >= 0, "Elementwise.relu: negative count \(count)")
+        require(count >= 0, "Elementwise.relu: negative count \(count)")
         if UnsafePointer(y) == x {
             for i in 0..<count { y[i] = relu(y[i]) }
         } else {
@@ -414,7 +414,7 @@ extension Elementwise {
     static func portableExp(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
         // Two loops, so that the in-place case never trips the vectoriser's overlap check;
         // the kernel is called directly (not through a closure) so that it is always inlined.
-        precondition(count >= 0, "Elementwise.exp: negative count \(count)")
+        require(count >= 0, "Elementwise.exp: negative count \(count)")
         if UnsafePointer(y) == x {
             for i in 0..<count { y[i] = exp(y[i]) }
         } else {
@@ -426,7 +426,7 @@ extension Elementwise {
     public static func exp(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, count: Int) {
         // Two loops, so that the in-place case never trips the vectoriser's overlap check;
         // the kernel is called directly (not through a closure) so that it is always inlined.
-        precondition(count >= 0, "Elementwise.exp: negative count \(count)")
+        require(count >= 0, "Elementwise.exp: negative count \(count)")
         if UnsafePointer(y) == x {
             for i in 0..<count { y[i] = exp(y[i]) }
         } else {
@@ -440,7 +440,7 @@ extension Elementwise {
     public static func log(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
         // Two loops, so that the in-place case never trips the vectoriser's overlap check;
         // the kernel is called directly (not through a closure) so that it is always inlined.
-        precondition(count >= 0, "Elementwise.log: negative count \(count)")
+        require(count >= 0, "Elementwise.log: negative count \(count)")
         if UnsafePointer(y) == x {
             for i in 0..<count { y[i] = log(y[i]) }
         } else {
@@ -452,7 +452,7 @@ extension Elementwise {
     public static func log(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, count: Int) {
         // Two loops, so that the in-place case never trips the vectoriser's overlap check;
         // the kernel is called directly (not through a closure) so that it is always inlined.
-        precondition(count >= 0, "Elementwise.log: negative count \(count)")
+        require(count >= 0, "Elementwise.log: negative count \(count)")
         if UnsafePointer(y) == x {
             for i in 0..<count { y[i] = log(y[i]) }
         } else {
@@ -545,7 +545,7 @@ extension Elementwise {
     public static func add<S: BLASScalar>(
         _ a: UnsafePointer<S>, _ b: UnsafePointer<S>, into y: UnsafeMutablePointer<S>, count: Int
     ) {
-        precondition(count >= 0, "Elementwise.add: negative count \(count)")
+        require(count >= 0, "Elementwise.add: negative count \(count)")
         for i in 0..<count { y[i] = a[i] + b[i] }
     }
 
@@ -554,7 +554,7 @@ extension Elementwise {
     public static func subtract<S: BLASScalar>(
         _ a: UnsafePointer<S>, _ b: UnsafePointer<S>, into y: UnsafeMutablePointer<S>, count: Int
     ) {
-        precondition(count >= 0, "Elementwise.subtract: negative count \(count)")
+        require(count >= 0, "Elementwise.subtract: negative count \(count)")
         for i in 0..<count { y[i] = a[i] - b[i] }
     }
 
@@ -563,7 +563,7 @@ extension Elementwise {
     public static func multiply<S: BLASScalar>(
         _ a: UnsafePointer<S>, _ b: UnsafePointer<S>, into y: UnsafeMutablePointer<S>, count: Int
     ) {
-        precondition(count >= 0, "Elementwise.multiply: negative count \(count)")
+        require(count >= 0, "Elementwise.multiply: negative count \(count)")
         for i in 0..<count { y[i] = a[i] * b[i] }
     }
 
@@ -573,7 +573,7 @@ extension Elementwise {
     public static func multiplyAdd<S: BLASScalar>(
         _ a: UnsafePointer<S>, _ b: UnsafePointer<S>, into y: UnsafeMutablePointer<S>, count: Int
     ) {
-        precondition(count >= 0, "Elementwise.multiplyAdd: negative count \(count)")
+        require(count >= 0, "Elementwise.multiplyAdd: negative count \(count)")
         for i in 0..<count { y[i] += a[i] * b[i] }
     }
 
@@ -592,7 +592,7 @@ extension Elementwise {
     /// faster than one running sum, and each lane adds only `count/32` values, so the rounding
     /// error is smaller. `0` for `count == 0`.
     public static func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
-        precondition(count >= 0, "Elementwise.sum: negative count \(count)")
+        require(count >= 0, "Elementwise.sum: negative count \(count)")
         if CPUCapability.current.usesCKernels { return rk_sum_f32(x, count) }
         return portableSum(x, count: count)
     }
@@ -636,7 +636,7 @@ extension Elementwise {
         output y: UnsafePointer<S>, gradient dy: UnsafePointer<S>, into dx: UnsafeMutablePointer<S>,
         count: Int
     ) {
-        precondition(count >= 0, "Elementwise.tanhBackward: negative count \(count)")
+        require(count >= 0, "Elementwise.tanhBackward: negative count \(count)")
         for i in 0..<count { dx[i] = dy[i] * (1 - y[i] * y[i]) }
     }
 
@@ -647,7 +647,7 @@ extension Elementwise {
         output y: UnsafePointer<S>, gradient dy: UnsafePointer<S>, into dx: UnsafeMutablePointer<S>,
         count: Int
     ) {
-        precondition(count >= 0, "Elementwise.sigmoidBackward: negative count \(count)")
+        require(count >= 0, "Elementwise.sigmoidBackward: negative count \(count)")
         for i in 0..<count { dx[i] = dy[i] * (y[i] * (1 - y[i])) }
     }
 
@@ -658,7 +658,7 @@ extension Elementwise {
         output y: UnsafePointer<S>, gradient dy: UnsafePointer<S>, into dx: UnsafeMutablePointer<S>,
         count: Int
     ) {
-        precondition(count >= 0, "Elementwise.reluBackward: negative count \(count)")
+        require(count >= 0, "Elementwise.reluBackward: negative count \(count)")
         for i in 0..<count { dx[i] = y[i] > 0 ? dy[i] : 0 }
     }
 
@@ -688,7 +688,7 @@ extension Elementwise {
         _ name: StaticString, _ x: MatrixView<Float>, adding bias: UnsafePointer<Float>?, into y: MutableMatrixView<Float>,
         scalar: (Float) -> Float, buffer: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
     ) {
-        precondition(x.rows == y.rows && x.columns == y.columns,
+        require(x.rows == y.rows && x.columns == y.columns,
                      "Elementwise.\(name): \(x.rows)×\(x.columns) into \(y.rows)×\(y.columns)")
         for r in 0..<x.rows {
             let xr = x.base + r * x.leadingDimension, yr = y.base + r * y.leadingDimension
@@ -733,7 +733,7 @@ extension Elementwise {
         formula: (Float, Float) -> Float
     ) {
         let rows = dx.rows, columns = dx.columns
-        precondition(y.rows == rows && y.columns == columns && dy.rows == rows && dy.columns == columns
+        require(y.rows == rows && y.columns == columns && dy.rows == rows && dy.columns == columns
                      && (g.map { $0.rows == rows && $0.columns == columns } ?? true),
                      "Elementwise.\(name): operands of different shapes")
         if CPUCapability.current.usesCKernels {

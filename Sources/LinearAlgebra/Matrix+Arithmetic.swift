@@ -21,7 +21,7 @@ extension Matrix {
     /// Checks that `other` has this matrix's shape; `operation` names the caller.
     @inlinable
     func checkSameShape(as other: Matrix, _ operation: StaticString) {
-        precondition(rows == other.rows && columns == other.columns,
+        require(rows == other.rows && columns == other.columns,
                            "Matrix \(operation): shapes \(rows)×\(columns) and \(other.rows)×\(other.columns) differ")
     }
 
@@ -260,7 +260,7 @@ extension Matrix {
     /// - Precondition: `vector.count == columns`.
     @inlinable
     public mutating func add(rowVector vector: [Scalar]) {
-        precondition(vector.count == columns,
+        require(vector.count == columns,
                            "Matrix.add(rowVector:): \(vector.count) elements for \(columns) columns")
         if count == 0 { return }
         vector.withUnsafeBufferPointer { bias in
@@ -273,7 +273,7 @@ extension Matrix {
     /// - Precondition: `vector` is `1 × columns`.
     @inlinable
     public mutating func add(rowVector vector: Matrix) {
-        precondition(vector.rows == 1 && vector.columns == columns,
+        require(vector.rows == 1 && vector.columns == columns,
                            "Matrix.add(rowVector:): a \(vector.rows)×\(vector.columns) matrix for \(columns) columns")
         add(rowVector: vector.storage)
     }
@@ -390,7 +390,7 @@ extension Matrix {
     public func matvec(_ vector: [Scalar], transposeSelf: Bool = false) -> [Scalar] {
         let inputCount = transposeSelf ? rows : columns
         let outputCount = transposeSelf ? columns : rows
-        precondition(vector.count == inputCount,
+        require(vector.count == inputCount,
                            "Matrix.matvec: \(vector.count) elements for a \(rows)×\(columns) matrix\(transposeSelf ? " transposed" : "")")
         var result = [Scalar](repeating: 0, count: outputCount)
         if outputCount == 0 { return result }
@@ -411,7 +411,7 @@ extension Matrix {
     /// - Precondition: `x.count == rows` and `y.count == columns`.
     @inlinable
     public mutating func addOuterProduct(_ x: [Scalar], _ y: [Scalar], scaledBy alpha: Scalar = 1) {
-        precondition(x.count == rows && y.count == columns,
+        require(x.count == rows && y.count == columns,
                            "Matrix.addOuterProduct: \(x.count)·\(y.count) for a \(rows)×\(columns) matrix")
         if count == 0 { return }
         x.withUnsafeBufferPointer { xs in

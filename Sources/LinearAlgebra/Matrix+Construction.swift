@@ -28,8 +28,8 @@ extension Matrix {
     public static func uniform(
         rows: Int, columns: Int, in range: ClosedRange<Scalar>, using generator: inout SeededGenerator
     ) -> Matrix {
-        precondition(rows >= 0 && columns >= 0, "Matrix.uniform: negative shape \(rows)×\(columns)")
-        precondition(range.lowerBound.isFinite && range.upperBound.isFinite,
+        require(rows >= 0 && columns >= 0, "Matrix.uniform: negative shape \(rows)×\(columns)")
+        require(range.lowerBound.isFinite && range.upperBound.isFinite,
                      "Matrix.uniform: bounds must be finite, got \(range)")
         var result = Matrix(rows: rows, columns: columns)
         for index in result.storage.indices {
@@ -54,8 +54,8 @@ extension Matrix {
         rows: Int, columns: Int, mean: Scalar = 0, standardDeviation: Scalar = 1,
         using generator: inout SeededGenerator
     ) -> Matrix {
-        precondition(rows >= 0 && columns >= 0, "Matrix.normal: negative shape \(rows)×\(columns)")
-        precondition(standardDeviation >= 0, "Matrix.normal: negative standard deviation \(standardDeviation)")
+        require(rows >= 0 && columns >= 0, "Matrix.normal: negative shape \(rows)×\(columns)")
+        require(standardDeviation >= 0, "Matrix.normal: negative standard deviation \(standardDeviation)")
         var result = Matrix(rows: rows, columns: columns)
         for index in result.storage.indices {
             result.storage[index] = generator.normal(mean: mean, standardDeviation: standardDeviation)
@@ -72,7 +72,7 @@ extension Matrix {
     /// - Precondition: `0 ≤ index < rows`.
     @inlinable
     public func row(_ index: Int) -> [Scalar] {
-        precondition(index >= 0 && index < rows, "Matrix.row: index \(index) outside 0..<\(rows)")
+        require(index >= 0 && index < rows, "Matrix.row: index \(index) outside 0..<\(rows)")
         return Array(storage[(index * columns)..<((index + 1) * columns)])
     }
 
@@ -81,7 +81,7 @@ extension Matrix {
     /// - Precondition: `0 ≤ index < columns`.
     @inlinable
     public func column(_ index: Int) -> [Scalar] {
-        precondition(index >= 0 && index < columns, "Matrix.column: index \(index) outside 0..<\(columns)")
+        require(index >= 0 && index < columns, "Matrix.column: index \(index) outside 0..<\(columns)")
         return (0..<rows).map { storage[$0 * columns + index] }
     }
 
@@ -92,7 +92,7 @@ extension Matrix {
     @inlinable
     public func rows<R: RangeExpression>(_ range: R) -> Matrix where R.Bound == Int {
         let r = range.relative(to: 0..<rows)
-        precondition(r.lowerBound >= 0 && r.upperBound <= rows,
+        require(r.lowerBound >= 0 && r.upperBound <= rows,
                      "Matrix.rows: range \(r) outside 0..<\(rows)")
         return Matrix(rows: r.count, columns: columns,
                       scalars: Array(storage[(r.lowerBound * columns)..<(r.upperBound * columns)]))
@@ -105,7 +105,7 @@ extension Matrix {
     @inlinable
     public func columns<R: RangeExpression>(_ range: R) -> Matrix where R.Bound == Int {
         let c = range.relative(to: 0..<columns)
-        precondition(c.lowerBound >= 0 && c.upperBound <= columns,
+        require(c.lowerBound >= 0 && c.upperBound <= columns,
                      "Matrix.columns: range \(c) outside 0..<\(columns)")
         var scalars: [Scalar] = []
         scalars.reserveCapacity(rows * c.count)
@@ -120,7 +120,7 @@ extension Matrix {
     /// - Precondition: `rows · columns == count`, both non-negative.
     @inlinable
     public func reshaped(rows: Int, columns: Int) -> Matrix {
-        precondition(rows >= 0 && columns >= 0 && rows * columns == count,
+        require(rows >= 0 && columns >= 0 && rows * columns == count,
                      "Matrix.reshaped: \(self.rows)×\(self.columns) (\(count) elements) cannot become \(rows)×\(columns)")
         var result = self
         result.setShape(rows: rows, columns: columns)
@@ -140,7 +140,7 @@ extension Matrix {
     @inlinable
     public init(concatenatingRowsOf matrices: [Matrix]) {
         let columns = matrices.first?.columns ?? 0
-        precondition(matrices.allSatisfy { $0.columns == columns },
+        require(matrices.allSatisfy { $0.columns == columns },
                      "Matrix(concatenatingRowsOf:): column counts \(matrices.map(\.columns)) differ")
         var scalars: [Scalar] = []
         scalars.reserveCapacity(matrices.reduce(0) { $0 + $1.count })
@@ -157,7 +157,7 @@ extension Matrix {
     @inlinable
     public init(concatenatingColumnsOf matrices: [Matrix]) {
         let rows = matrices.first?.rows ?? 0
-        precondition(matrices.allSatisfy { $0.rows == rows },
+        require(matrices.allSatisfy { $0.rows == rows },
                      "Matrix(concatenatingColumnsOf:): row counts \(matrices.map(\.rows)) differ")
         let columns = matrices.reduce(0) { $0 + $1.columns }
         var scalars: [Scalar] = []

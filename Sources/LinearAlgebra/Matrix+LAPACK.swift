@@ -84,7 +84,7 @@ extension Matrix {
     public static func orthogonal(
         rows: Int, columns: Int, gain: Scalar = 1, using generator: inout SeededGenerator
     ) throws -> Matrix {
-        precondition(rows >= 0 && columns >= 0, "Matrix.orthogonal: negative shape \(rows)×\(columns)")
+        require(rows >= 0 && columns >= 0, "Matrix.orthogonal: negative shape \(rows)×\(columns)")
         if rows == 0 || columns == 0 { return Matrix(rows: rows, columns: columns) }
         var flattened = Matrix(rows: rows, columns: columns)
         for index in flattened.storage.indices {

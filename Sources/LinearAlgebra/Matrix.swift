@@ -18,7 +18,7 @@ public struct Matrix<Scalar: BLASScalar>: Equatable, Sendable {
     @inlinable public var scalars: [Scalar] {
         get { storage }
         set {
-            precondition(newValue.count == storage.count,
+            require(newValue.count == storage.count,
                          "Matrix: \(newValue.count) scalars for shape \(rows)×\(columns)")
             storage = newValue
         }
@@ -28,7 +28,7 @@ public struct Matrix<Scalar: BLASScalar>: Equatable, Sendable {
     /// A `rows × columns` matrix with every element equal to `value`.
     @inlinable
     public init(rows: Int, columns: Int, repeating value: Scalar = 0) {
-        precondition(rows >= 0 && columns >= 0, "Matrix: negative shape \(rows)×\(columns)")
+        require(rows >= 0 && columns >= 0, "Matrix: negative shape \(rows)×\(columns)")
         self._rows = rows
         self._columns = columns
         self.storage = Array(repeating: value, count: rows * columns)
@@ -39,7 +39,7 @@ public struct Matrix<Scalar: BLASScalar>: Equatable, Sendable {
     /// - Precondition: `scalars.count == rows · columns`.
     @inlinable
     public init(rows: Int, columns: Int, scalars: [Scalar]) {
-        precondition(rows >= 0 && columns >= 0 && scalars.count == rows * columns,
+        require(rows >= 0 && columns >= 0 && scalars.count == rows * columns,
                      "Matrix: \(scalars.count) scalars for shape \(rows)×\(columns)")
         self._rows = rows
         self._columns = columns
@@ -52,7 +52,7 @@ public struct Matrix<Scalar: BLASScalar>: Equatable, Sendable {
     @inlinable
     public init(_ rowsOfScalars: [[Scalar]]) {
         let columns = rowsOfScalars.first?.count ?? 0
-        precondition(rowsOfScalars.allSatisfy { $0.count == columns }, "Matrix: ragged rows")
+        require(rowsOfScalars.allSatisfy { $0.count == columns }, "Matrix: ragged rows")
         self.init(rows: rowsOfScalars.count, columns: columns, scalars: rowsOfScalars.flatMap { $0 })
     }
 
@@ -74,12 +74,12 @@ public struct Matrix<Scalar: BLASScalar>: Equatable, Sendable {
     @inlinable
     public subscript(row: Int, column: Int) -> Scalar {
         get {
-            precondition(row >= 0 && row < rows && column >= 0 && column < columns,
+            require(row >= 0 && row < rows && column >= 0 && column < columns,
                          "Matrix: index (\(row), \(column)) outside \(rows)×\(columns)")
             return storage[row * columns + column]
         }
         set {
-            precondition(row >= 0 && row < rows && column >= 0 && column < columns,
+            require(row >= 0 && row < rows && column >= 0 && column < columns,
                          "Matrix: index (\(row), \(column)) outside \(rows)×\(columns)")
             storage[row * columns + column] = newValue
         }
@@ -107,7 +107,7 @@ public struct Matrix<Scalar: BLASScalar>: Equatable, Sendable {
     /// Changes the shape in place, keeping the elements in row-major order (used by reshape).
     @usableFromInline
     mutating func setShape(rows: Int, columns: Int) {
-        precondition(rows * columns == storage.count)
+        require(rows * columns == storage.count, "Matrix: \(rows) × \(columns) does not match \(storage.count) stored scalars")
         self._rows = rows
         self._columns = columns
     }

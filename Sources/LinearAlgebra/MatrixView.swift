@@ -20,7 +20,7 @@ public struct MatrixView<Scalar>: @unchecked Sendable {
     @inlinable
     public init(_ base: UnsafePointer<Scalar>, rows: Int, columns: Int, leadingDimension: Int? = nil) {
         let ld = leadingDimension ?? columns
-        precondition(rows >= 0 && columns >= 0 && ld >= max(1, columns), "MatrixView: bad extent")
+        require(rows >= 0 && columns >= 0 && ld >= max(1, columns), "MatrixView: bad extent")
         self.base = base
         self.rows = rows
         self.columns = columns
@@ -49,7 +49,7 @@ public struct MutableMatrixView<Scalar>: @unchecked Sendable {
     @inlinable
     public init(_ base: UnsafeMutablePointer<Scalar>, rows: Int, columns: Int, leadingDimension: Int? = nil) {
         let ld = leadingDimension ?? columns
-        precondition(rows >= 0 && columns >= 0 && ld >= max(1, columns), "MutableMatrixView: bad extent")
+        require(rows >= 0 && columns >= 0 && ld >= max(1, columns), "MutableMatrixView: bad extent")
         self.base = base
         self.rows = rows
         self.columns = columns

@@ -22,7 +22,7 @@ public final class PThreadMutex<Value>: @unchecked Sendable {
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
         let status = pthread_mutex_init(mutex, nil)
-        precondition(status == 0, "PThreadMutex: pthread_mutex_init failed (\(status))")
+        require(status == 0, "PThreadMutex: pthread_mutex_init failed (\(status))")
     }
 
     deinit {

@@ -198,8 +198,8 @@ final class InputValidationTests: XCTestCase {
                     result = r.output.sum() + r.hN.sum()
                 case 4:
                     let x = tensor(nearly([int(0...3), 3]))
-                    let state = maybe { (h: tensor(nearly([x.shape.first ?? 1, 4])), c: tensor(nearly([x.shape.first ?? 1, 4]))) }
-                    let (h, c) = try lstmCell(x, state)
+                    let state = maybe { LSTMState(h: tensor(nearly([x.shape.first ?? 1, 4])), c: tensor(nearly([x.shape.first ?? 1, 4]))) }
+                    let (h, c) = try { let s = try lstmCell(x, state); return (s.h, s.c) }()
                     result = h.sum() + c.sum()
                 case 5:
                     result = try gruCell(tensor(nearly([int(0...3), 3])), maybe { tensor(nearly([int(0...3), 4])) })

@@ -49,14 +49,14 @@ final class RecurrentFixtureTests: XCTestCase {
         case let m as GRU:
             let (o, h) = try m(input, h0, lengths: lengths); return ["output": o, "h_n": h]
         case let m as LSTM:
-            let state: (h: Tensor, c: Tensor)? = h0.map { ($0, c0!) }
+            let state: LSTMState? = h0.map { LSTMState(h: $0, c: c0!) }
             let (o, s) = try m(input, state, lengths: lengths); return ["output": o, "h_n": s.h, "c_n": s.c]
         case let m as RNNCell:
             return ["h_1": try m(input, h0)]
         case let m as GRUCell:
             return ["h_1": try m(input, h0)]
         case let m as LSTMCell:
-            let s = try m(input, h0.map { ($0, c0!) })
+            let s = try m(input, h0.map { LSTMState(h: $0, c: c0!) })
             return ["h_1": s.h, "c_1": s.c]
         default:
             fatalError()

@@ -56,9 +56,9 @@ enum RecurrentTestKit {
             let (o, h) = try m(x, h0, lengths: lengths)
             return (o, h, nil)
         case let m as LSTM:
-            let state: (h: Tensor, c: Tensor)?
+            let state: LSTMState?
             if let h0 {
-                state = (h0, c0 ?? Tensor(zeros: Array(h0.shape.dropLast()) + [m.hiddenSize]))
+                state = LSTMState(h: h0, c: c0 ?? Tensor(zeros: Array(h0.shape.dropLast()) + [m.hiddenSize]))
             } else {
                 state = nil
             }
@@ -275,9 +275,9 @@ final class RecurrentModuleTests: XCTestCase {
             try assertGradientsMatchFiniteDifferences([x] + gru.parameters()) { Kit.weighted(try gru(x), seed: 9) }
 
             let lstm = try LSTMCell(inputSize: 3, hiddenSize: 4, bias: bias, seed: 3)
-            func lstmLoss(_ s: (h: Tensor, c: Tensor)) -> Tensor { Kit.weighted(s.h, seed: 9) + Kit.weighted(s.c, seed: 10) }
-            try assertGradientsMatchFiniteDifferences([x, h, c] + lstm.parameters()) { lstmLoss(try lstm(x, (h, c))) }
-            try assertGradientsMatchFiniteDifferences([xu, hu, cu] + lstm.parameters()) { lstmLoss(try lstm(xu, (hu, cu))) }
+            func lstmLoss(_ s: LSTMState) -> Tensor { Kit.weighted(s.h, seed: 9) + Kit.weighted(s.c, seed: 10) }
+            try assertGradientsMatchFiniteDifferences([x, h, c] + lstm.parameters()) { lstmLoss(try lstm(x, LSTMState(h: h, c: c))) }
+            try assertGradientsMatchFiniteDifferences([xu, hu, cu] + lstm.parameters()) { lstmLoss(try lstm(xu, LSTMState(h: hu, c: cu))) }
             try assertGradientsMatchFiniteDifferences([x] + lstm.parameters()) { lstmLoss(try lstm(x)) }
         }
     }
@@ -400,20 +400,20 @@ final class RecurrentModuleTests: XCTestCase {
         let x = Kit.random([5, 2, 3], seed: 1)
         let h0 = Kit.random([2, 2, 4], seed: 2), c0 = Kit.random([2, 2, 4], seed: 3)
         let before = lstm.stateDict()
-        let reference = try lstm(x, (h0, c0))
+        let reference = try lstm(x, LSTMState(h: h0, c: c0))
 
         Kit.assertThrows(["rank 3 (batched) or 2 (unbatched)", "[5, 2, 3, 1]"]) { _ = try lstm(Tensor(zeros: [5, 2, 3, 1])) }
         Kit.assertThrows(["rank 3", "[3]"]) { _ = try lstm(Tensor(zeros: [3])) }
         Kit.assertThrows(["3 features", "[5, 2, 4]"]) { _ = try lstm(Tensor(zeros: [5, 2, 4])) }
         Kit.assertThrows(["3 features", "[5, 2]"]) { _ = try lstm(Tensor(zeros: [5, 2])) }
-        Kit.assertThrows(["h0", "[2, 2, 4]", "[2, 3, 4]"]) { _ = try lstm(x, (Tensor(zeros: [2, 3, 4]), c0)) }
-        Kit.assertThrows(["h0", "[2, 2, 4]", "[1, 2, 4]"]) { _ = try lstm(x, (Tensor(zeros: [1, 2, 4]), c0)) }
-        Kit.assertThrows(["h0", "[2, 2, 4]", "[2, 8]"]) { _ = try lstm(x, (Tensor(zeros: [2, 8]), c0)) }
-        Kit.assertThrows(["c0", "[2, 2, 4]", "[2, 2, 5]"]) { _ = try lstm(x, (h0, Tensor(zeros: [2, 2, 5]))) }
+        Kit.assertThrows(["h0", "[2, 2, 4]", "[2, 3, 4]"]) { _ = try lstm(x, LSTMState(h: Tensor(zeros: [2, 3, 4]), c: c0)) }
+        Kit.assertThrows(["h0", "[2, 2, 4]", "[1, 2, 4]"]) { _ = try lstm(x, LSTMState(h: Tensor(zeros: [1, 2, 4]), c: c0)) }
+        Kit.assertThrows(["h0", "[2, 2, 4]", "[2, 8]"]) { _ = try lstm(x, LSTMState(h: Tensor(zeros: [2, 8]), c: c0)) }
+        Kit.assertThrows(["c0", "[2, 2, 4]", "[2, 2, 5]"]) { _ = try lstm(x, LSTMState(h: h0, c: Tensor(zeros: [2, 2, 5]))) }
         // Unbatched input takes unbatched states.
         let xu = Kit.random([5, 3], seed: 4)
-        Kit.assertThrows(["h0", "[2, 4]", "[2, 1, 4]"]) { _ = try lstm(xu, (Tensor(zeros: [2, 1, 4]), Tensor(zeros: [2, 4]))) }
-        Kit.assertThrows(["c0", "[2, 4]", "[2, 3]"]) { _ = try lstm(xu, (Tensor(zeros: [2, 4]), Tensor(zeros: [2, 3]))) }
+        Kit.assertThrows(["h0", "[2, 4]", "[2, 1, 4]"]) { _ = try lstm(xu, LSTMState(h: Tensor(zeros: [2, 1, 4]), c: Tensor(zeros: [2, 4]))) }
+        Kit.assertThrows(["c0", "[2, 4]", "[2, 3]"]) { _ = try lstm(xu, LSTMState(h: Tensor(zeros: [2, 4]), c: Tensor(zeros: [2, 3]))) }
         // Lengths.
         Kit.assertThrows(["2 lengths", "got 3"]) { _ = try lstm(x, lengths: [1, 2, 3]) }
         Kit.assertThrows(["1...5", "got 0"]) { _ = try lstm(x, lengths: [0, 2]) }
@@ -429,12 +429,12 @@ final class RecurrentModuleTests: XCTestCase {
         Kit.assertThrows(["h0", "[3, 2, 4]", "[2, 2, 4]"]) { _ = try gru(x, h0) }
         Kit.assertThrows(["3 features", "[5, 2, 2]"]) { _ = try gru(Tensor(zeros: [5, 2, 2])) }
         let proj = try LSTM(inputSize: 3, hiddenSize: 4, projSize: 2, seed: 4)
-        Kit.assertThrows(["h0", "[1, 2, 2]", "[1, 2, 4]"]) { _ = try proj(x, (Tensor(zeros: [1, 2, 4]), Tensor(zeros: [1, 2, 4]))) }
-        Kit.assertThrows(["c0", "[1, 2, 4]", "[1, 2, 2]"]) { _ = try proj(x, (Tensor(zeros: [1, 2, 2]), Tensor(zeros: [1, 2, 2]))) }
+        Kit.assertThrows(["h0", "[1, 2, 2]", "[1, 2, 4]"]) { _ = try proj(x, LSTMState(h: Tensor(zeros: [1, 2, 4]), c: Tensor(zeros: [1, 2, 4]))) }
+        Kit.assertThrows(["c0", "[1, 2, 4]", "[1, 2, 2]"]) { _ = try proj(x, LSTMState(h: Tensor(zeros: [1, 2, 2]), c: Tensor(zeros: [1, 2, 2]))) }
 
         // Nothing changed, and a valid call still works.
         for (name, p) in lstm.namedParameters() { XCTAssertEqual(p.scalars, before[name]!.scalars, name) }
-        let again = try lstm(x, (h0, c0))
+        let again = try lstm(x, LSTMState(h: h0, c: c0))
         XCTAssertEqual(again.output.scalars, reference.output.scalars)
         XCTAssertEqual(again.state.h.scalars, reference.state.h.scalars)
         XCTAssertEqual(again.state.c.scalars, reference.state.c.scalars)
@@ -494,8 +494,8 @@ final class RecurrentModuleTests: XCTestCase {
         Kit.assertThrows(["GRUCell", "(N, 3) or (3)", "[5]"]) { _ = try gru(Tensor(zeros: [5])) }
         Kit.assertThrows(["GRUCell", "[2, 4]", "[2, 5]"]) { _ = try gru(x, Tensor(zeros: [2, 5])) }
         Kit.assertThrows(["LSTMCell", "(N, 3) or (3)", "[2, 2]"]) { _ = try lstm(Tensor(zeros: [2, 2])) }
-        Kit.assertThrows(["LSTMCell", "hidden state", "[2, 4]", "[2, 3]"]) { _ = try lstm(x, (Tensor(zeros: [2, 3]), Tensor(zeros: [2, 4]))) }
-        Kit.assertThrows(["LSTMCell", "cell state", "[2, 4]", "[4]"]) { _ = try lstm(x, (Tensor(zeros: [2, 4]), Tensor(zeros: [4]))) }
+        Kit.assertThrows(["LSTMCell", "hidden state", "[2, 4]", "[2, 3]"]) { _ = try lstm(x, LSTMState(h: Tensor(zeros: [2, 3]), c: Tensor(zeros: [2, 4]))) }
+        Kit.assertThrows(["LSTMCell", "cell state", "[2, 4]", "[4]"]) { _ = try lstm(x, LSTMState(h: Tensor(zeros: [2, 4]), c: Tensor(zeros: [4]))) }
         // The protocol's `step` checks the same way.
         Kit.assertThrows(["LSTMCell", "[2, 4]", "[3, 4]"]) { _ = try lstm.step(x, lstm.zeroState(batchSize: 3)) }
 

@@ -38,7 +38,7 @@ final class ThreadCountTests: XCTestCase {
         var results: [[Float]] = []
         let loss: Tensor
         if let lstm = module as? LSTM {
-            let (y, state) = try lstm(x, (h0, c0), lengths: lengths)
+            let (y, state) = try lstm(x, LSTMState(h: h0, c: c0), lengths: lengths)
             results += [y.scalars, state.h.scalars, state.c.scalars]
             loss = (y * weights).sum() + state.h.sum() + state.c.sum()
         } else if let gru = module as? GRU {

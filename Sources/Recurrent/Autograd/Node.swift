@@ -56,7 +56,7 @@ final class Node {
     /// A node with one or more outputs of the given shapes.
     @usableFromInline
     init(name: String, inputs: [Tensor], outputShapes: [[Int]], backward: @escaping Backward) {
-        precondition(!outputShapes.isEmpty, "Node: an operation needs at least one output")
+        require(!outputShapes.isEmpty, "Node: an operation needs at least one output")
         self.name = name
         self.inputs = inputs
         self.firstCount = outputShapes[0].reduce(1, *)
@@ -269,11 +269,11 @@ extension Tensor {
     /// - Precondition: this tensor requires gradients; `gradient` is given unless it has one
     ///   element and has the right count; the graph was not freed by an earlier backward.
     public final func backward(_ gradient: Tensor? = nil, retainGraph: Bool = false) {
-        precondition(requiresGrad, "backward: the tensor does not require gradients (no input requires them, or recording was off)")
+        require(requiresGrad, "backward: the tensor does not require gradients (no input requires them, or recording was off)")
         if let gradient {
-            precondition(gradient.count == count, "backward: gradient of shape \(gradient.shape) for a tensor of shape \(shape)")
+            require(gradient.count == count, "backward: gradient of shape \(gradient.shape) for a tensor of shape \(shape)")
         } else {
-            precondition(count == 1, "backward: the tensor has shape \(shape); pass a gradient for non-scalar outputs")
+            require(count == 1, "backward: the tensor has shape \(shape); pass a gradient for non-scalar outputs")
         }
         guard let root = gradFn else {
             // A leaf: its gradient is the seed itself.
@@ -281,7 +281,7 @@ extension Tensor {
             if let gradient { g.accumulate(gradient.storage.pointer) } else { g.pointer[0] += 1 }
             return
         }
-        precondition(!root.isFreed, "backward: trying to backward through the graph a second time; pass retainGraph: true the first time")
+        require(!root.isFreed, "backward: trying to backward through the graph a second time; pass retainGraph: true the first time")
         // Intermediate gradient buffers, recycled from nodes that have run to nodes that
         // need one of the same size (a chain of equal-sized steps allocates none).
         var spare: [TensorBuffer] = []
@@ -294,7 +294,7 @@ extension Tensor {
         gradInputs.reserveCapacity(4)
         for node in order.reversed() {
             if node.isFreed {
-                preconditionFailure("backward: the graph through \(node.name) was already freed; pass retainGraph: true")
+                fatalError("backward: the graph through \(node.name) was already freed; pass retainGraph: true")
             }
             let hasGradient = node.firstGrad != nil || node.otherGrads.contains { $0 != nil }
             if hasGradient {

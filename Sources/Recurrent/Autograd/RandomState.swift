@@ -4,7 +4,7 @@ import LinearAlgebra
 /// PyTorch's global generator: `RandomState.manualSeed(0)` makes a run reproducible.
 ///
 /// It is shared by all threads and guarded by a lock. For independent streams, pass your
-/// own ``SeededGenerator`` to the initialisers that take one.
+/// own `SeededGenerator` (see <doc:TheLinearAlgebraLayer>) to the initialisers that take one.
 public enum RandomState {
     private static let generator = PThreadMutex(SeededGenerator(seed: 0x5EED))
 

@@ -19,7 +19,7 @@ extension Tensor {
     static func binary(_ op: BinaryOp, _ a: Tensor, _ b: Tensor) -> Tensor {
         if a.shape == b.shape { return sameShapeBinary(op, a, b) }
         guard let outShape = Broadcast.shape(a.shape, b.shape) else {
-            preconditionFailure("Tensor \(op): shapes \(a.shape) and \(b.shape) do not broadcast")
+            fatalError("Tensor \(op): shapes \(a.shape) and \(b.shape) do not broadcast")
         }
         let sa = Broadcast.strides(of: a.shape, in: outShape)
         let sb = Broadcast.strides(of: b.shape, in: outShape)

@@ -24,7 +24,7 @@ public class Tensor: CustomStringConvertible, @unchecked Sendable {
     @exclusivity(unchecked) public final var requiresGrad: Bool
     /// The gradient accumulated by ``backward(_:retainGraph:)`` for a leaf tensor that
     /// requires gradients, with this tensor's shape; `nil` until the first backward pass
-    /// and after ``zeroGrad()`` with `setToNil`.
+    /// and after ``zeroGrad(setToNil:)`` with `setToNil`.
     @exclusivity(unchecked) public final var grad: Tensor?
     /// The operation that produced this tensor, and which of its outputs this is.
     ///
@@ -47,8 +47,8 @@ public class Tensor: CustomStringConvertible, @unchecked Sendable {
     ///   an array index out of range). Use ``init(validating:scalars:requiresGrad:)`` for
     ///   data that comes from outside.
     public convenience init(shape: [Int], scalars: [Float], requiresGrad: Bool = false) {
-        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in \(shape)")
-        precondition(shape.reduce(1, *) == scalars.count,
+        require(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in \(shape)")
+        require(shape.reduce(1, *) == scalars.count,
                      "Tensor: \(scalars.count) scalars do not fill shape \(shape)")
         self.init(shape: shape, storage: TensorBuffer(copying: scalars), requiresGrad: requiresGrad)
     }
@@ -78,7 +78,7 @@ public class Tensor: CustomStringConvertible, @unchecked Sendable {
 
     /// A tensor of the given shape filled with `value` (zeros by default).
     public convenience init(zeros shape: [Int], value: Float = 0, requiresGrad: Bool = false) {
-        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in \(shape)")
+        require(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in \(shape)")
         let storage = TensorBuffer(count: shape.reduce(1, *))
         if value != 0 { storage.buffer.update(repeating: value) }
         self.init(shape: shape, storage: storage, requiresGrad: requiresGrad)
@@ -134,7 +134,7 @@ public class Tensor: CustomStringConvertible, @unchecked Sendable {
     public final var scalars: [Float] {
         get { storage.array }
         set {
-            precondition(newValue.count == count, "Tensor: \(newValue.count) scalars for shape \(shape)")
+            require(newValue.count == count, "Tensor: \(newValue.count) scalars for shape \(shape)")
             _ = storage.buffer.update(fromContentsOf: newValue)
         }
     }
@@ -143,7 +143,7 @@ public class Tensor: CustomStringConvertible, @unchecked Sendable {
     ///
     /// - Precondition: ``count`` is 1.
     public final var item: Float {
-        precondition(count == 1, "Tensor.item: tensor of shape \(shape) has \(count) elements")
+        require(count == 1, "Tensor.item: tensor of shape \(shape) has \(count) elements")
         return storage.pointer[0]
     }
 
@@ -186,13 +186,10 @@ public class Tensor: CustomStringConvertible, @unchecked Sendable {
         }
     }
 
-    /// A short description: the shape and the first elements.
-    public var description: String {
-        let shown = scalars.prefix(8).map { String(format: "%.4f", $0) }.joined(separator: ", ")
-        let more = count > 8 ? ", …" : ""
-        let fn = gradFn.map { ", gradFn: \($0.name)" } ?? (requiresGrad ? ", requiresGrad" : "")
-        return "Tensor(shape: \(shape), [\(shown)\(more)]\(fn))"
-    }
+    /// The tensor as PyTorch prints it: every value of a small tensor, a summary with `...`
+    /// for one of more than 1000 elements, and the operation that made it (see
+    /// `Tensor+Description.swift`).
+    public var description: String { pytorchDescription }
 }
 
 /// A tensor that is a module's learnable parameter (`torch.nn.Parameter`): it requires
@@ -202,6 +199,9 @@ public final class Parameter: Tensor, @unchecked Sendable {
     public init(_ tensor: Tensor, requiresGrad: Bool = true) {
         super.init(shape: tensor.shape, storage: TensorBuffer(copying: tensor.storage.buffer), requiresGrad: requiresGrad)
     }
+
+    /// `Parameter containing:` and the tensor, as PyTorch prints a parameter.
+    public override var description: String { "Parameter containing:\n" + super.description }
 
     /// A parameter holding a copy of `tensors[0]`.
     public required convenience init(tensors: [Tensor]) {

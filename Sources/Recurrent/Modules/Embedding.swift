@@ -28,6 +28,11 @@ public final class Embedding: Module, @unchecked Sendable {
     /// stores it (a `paddingIdx` of `-1` is kept as `numEmbeddings - 1`); `nil` for none.
     public let paddingIdx: Int?
 
+    /// `numEmbeddings, embeddingDim` and the padding index, as PyTorch prints an embedding.
+    public override var extraDescription: String {
+        "\(numEmbeddings), \(embeddingDim)" + (paddingIdx.map { ", padding_idx=\($0)" } ?? "")
+    }
+
     /// An embedding drawing its initial weights from the default random stream
     /// (``RandomState``).
     ///

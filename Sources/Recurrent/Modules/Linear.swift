@@ -57,6 +57,11 @@ public final class Linear: Module, UnaryModule, @unchecked Sendable {
         super.init()
     }
 
+    /// `in_features=…, out_features=…, bias=…`, as PyTorch prints a linear layer.
+    public override var extraDescription: String {
+        "in_features=\(inFeatures), out_features=\(outFeatures), bias=\(bias == nil ? "False" : "True")"
+    }
+
     /// `input · weightᵀ + bias`.
     /// - Throws: ``TensorError/shapeMismatch(_:)`` when the input's last dimension is not
     ///   `inFeatures`.

@@ -62,6 +62,8 @@ public final class LogSoftmax: Module, UnaryModule, @unchecked Sendable {
     public let dim: Int
     /// A log-softmax over `dim`.
     public init(dim: Int) { self.dim = dim; super.init() }
+    /// `dim=…`, as PyTorch prints it.
+    public override var extraDescription: String { "dim=\(dim)" }
     /// The log-softmax of `input` along ``dim``.
     /// - Throws: ``TensorError/invalidArgument(_:)`` when `dim` is out of range for `input`.
     public func callAsFunction(_ input: Tensor) throws -> Tensor { try input.logSoftmax(dim: dim) }
@@ -79,6 +81,8 @@ public final class Dropout: Module, UnaryModule, @unchecked Sendable {
         self.p = p
         super.init()
     }
+    /// `p=…, inplace=False`, as PyTorch prints it.
+    public override var extraDescription: String { "p=\(p), inplace=False" }
     /// `input` with dropout applied in training mode, or `input` itself in evaluation mode.
     public func callAsFunction(_ input: Tensor) throws -> Tensor {
         if !isTraining || p == 0 { return input }

@@ -48,6 +48,12 @@ public class RecurrentCellBase: Module, @unchecked Sendable {
     /// No sub-modules.
     public override var children: [(name: String, module: Module)] { [] }
 
+    /// `inputSize, hiddenSize` and the settings that differ from PyTorch's defaults, as PyTorch
+    /// prints a cell (`RNNCell(4, 8, nonlinearity=relu)`).
+    public override var extraDescription: String {
+        "\(inputSize), \(hiddenSize)" + (bias ? "" : ", bias=False") + (kind == .rnnReLU ? ", nonlinearity=relu" : "")
+    }
+
     var typeName: String {
         switch kind {
         case .rnnTanh, .rnnReLU: return "RNNCell"
@@ -154,11 +160,12 @@ public final class LSTMCell: RecurrentCellBase, RecurrentCell, @unchecked Sendab
         try super.init(kind: .lstm, inputSize: inputSize, hiddenSize: hiddenSize, bias: bias, seed: seed)
     }
 
-    /// The next `(h', c')` from `input` and `state` (zeros when `nil`).
+    /// The next state `(h', c')` from `input` and `state` (zeros when `nil`).
     /// - Throws: ``TensorError/shapeMismatch(_:)`` when a shape does not fit.
-    public func callAsFunction(_ input: Tensor, _ state: (h: Tensor, c: Tensor)? = nil) throws -> (h: Tensor, c: Tensor) {
+    public func callAsFunction(_ input: Tensor, _ state: LSTMState? = nil) throws -> LSTMState {
         let (h, c) = try step(input, h: state?.h, c: state?.c)
-        return (h, c!)
+        guard let c else { fatalError("LSTMCell: the step returned no cell state") }
+        return LSTMState(h: h, c: c)
     }
 
     /// Zeros for `h` and `c`, each `(batchSize, hiddenSize)`.
@@ -168,7 +175,7 @@ public final class LSTMCell: RecurrentCellBase, RecurrentCell, @unchecked Sendab
 
     /// One step of the ``RecurrentCell`` protocol: the output is the new `h`.
     public func step(_ input: Tensor, _ state: LSTMState) throws -> (output: Tensor, state: LSTMState) {
-        let (h, c) = try self(input, (state.h, state.c))
-        return (h, LSTMState(h: h, c: c))
+        let next = try self(input, state)
+        return (next.h, next)
     }
 }

@@ -119,12 +119,47 @@ public class RecurrentBase: Module, @unchecked Sendable {
     /// No sub-modules.
     public override var children: [(name: String, module: Module)] { [] }
 
+    /// `inputSize, hiddenSize` and the settings that differ from PyTorch's defaults, as PyTorch
+    /// prints a recurrent layer (`LSTM(16, 32, num_layers=2, batch_first=True)`).
+    public override var extraDescription: String {
+        var s = "\(inputSize), \(hiddenSize)"
+        if projSize != 0 { s += ", proj_size=\(projSize)" }
+        if numLayers != 1 { s += ", num_layers=\(numLayers)" }
+        if !bias { s += ", bias=False" }
+        if batchFirst { s += ", batch_first=True" }
+        if dropout != 0 { s += ", dropout=\(dropout)" }
+        if bidirectional { s += ", bidirectional=True" }
+        return s
+    }
+
+    /// Runs the layer over `input` — the one call that works for ``RNN``, ``GRU`` and ``LSTM``
+    /// alike, through a `RecurrentBase` (`let layer: RecurrentBase = useGRU ? gru : lstm`).
+    ///
+    /// - Parameters:
+    ///   - input: `(L, N, inputSize)`, `(N, L, inputSize)` with `batchFirst`, or `(L, inputSize)`.
+    ///   - h0: the initial hidden state, `(D · numLayers, N, H_out)` (without `N` when
+    ///     unbatched); zeros when `nil`.
+    ///   - c0: the initial cell state of an LSTM, `(D · numLayers, N, hiddenSize)`; zeros when
+    ///     `nil`. Must be `nil` for an RNN or a GRU.
+    ///   - lengths: each sequence's length, in any order; see ``RNN/callAsFunction(_:_:lengths:)``.
+    /// - Returns: the output of the last layer at every step, the final hidden state of every
+    ///   layer and direction, and for an LSTM the final cell state (`nil` otherwise).
+    /// - Throws: ``TensorError`` when a shape or a length does not fit, or `c0` is given to a
+    ///   layer without a cell state.
+    public func forward(_ input: Tensor, h0: Tensor? = nil, c0: Tensor? = nil, lengths: [Int]? = nil) throws
+        -> (output: Tensor, hN: Tensor, cN: Tensor?) {
+        guard c0 == nil || kind == .lstm else {
+            throw TensorError.invalidArgument("\(typeName): c0 is the cell state of an LSTM; an RNN or a GRU has none")
+        }
+        return try forwardLayers(input, h0: h0, c0: c0, lengths: lengths)
+    }
+
     /// Re-initialises every recurrent weight `W_hh` with orthogonal blocks (one per gate,
     /// `nn.init.orthogonal_` on each `hiddenSize × H_out` block) and leaves the other
     /// parameters as they are. Orthogonal recurrent weights preserve the norm of the state
     /// over many steps, which helps against vanishing and exploding gradients.
     ///
-    /// - Throws: a ``LAPACKError`` if the QR factorisation fails (in practice never).
+    /// - Throws: a `LAPACKError` if the QR factorisation fails (in practice never).
     public func initializeRecurrentWeightsOrthogonally(gain: Float = 1, seed: UInt64? = nil) throws {
         var generator = seed.map { SeededGenerator(seed: $0) } ?? RandomState.withGenerator { g in
             SeededGenerator(seed: g.next())
@@ -332,7 +367,7 @@ public final class GRU: RecurrentBase, @unchecked Sendable {
 ///
 /// ```swift
 /// let lstm = try LSTM(inputSize: 10, hiddenSize: 20, projSize: 5)
-/// let (out, state) = try lstm(x, (h: h0, c: c0))   // state.h, state.c
+/// let (out, state) = try lstm(x, LSTMState(h: h0, c: c0))   // state.h, state.c
 /// ```
 public final class LSTM: RecurrentBase, @unchecked Sendable {
     /// A multi-layer LSTM with weights from U(−1/√hiddenSize, 1/√hiddenSize).
@@ -345,7 +380,8 @@ public final class LSTM: RecurrentBase, @unchecked Sendable {
                        seed: seed)
     }
 
-    /// Runs the LSTM over `input` from the state `(h, c)` (zeros when `nil`).
+    /// Runs the LSTM over `input` from the state `(h, c)` (zeros when `nil`); the state is an
+    /// ``LSTMState``, the same type the cells and the ``RecurrentCell`` protocol use.
     ///
     /// - Parameters:
     ///   - input: `(L, N, inputSize)`, `(N, L, inputSize)` with `batchFirst`, or `(L, inputSize)`.
@@ -354,9 +390,10 @@ public final class LSTM: RecurrentBase, @unchecked Sendable {
     ///   - lengths: each sequence's length, in any order; see ``RNN/callAsFunction(_:_:lengths:)``.
     /// - Returns: the output at every step and the final `(h, c)` of every layer and direction.
     /// - Throws: ``TensorError`` when a shape or a length does not fit.
-    public func callAsFunction(_ input: Tensor, _ state: (h: Tensor, c: Tensor)? = nil, lengths: [Int]? = nil) throws
-        -> (output: Tensor, state: (h: Tensor, c: Tensor)) {
+    public func callAsFunction(_ input: Tensor, _ state: LSTMState? = nil, lengths: [Int]? = nil) throws
+        -> (output: Tensor, state: LSTMState) {
         let (output, hN, cN) = try forwardLayers(input, h0: state?.h, c0: state?.c, lengths: lengths)
-        return (output, (hN, cN!))
+        guard let cN else { fatalError("LSTM: the fused recurrence returned no cell state") }
+        return (output, LSTMState(h: hN, c: cN))
     }
 }

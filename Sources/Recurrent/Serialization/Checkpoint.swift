@@ -168,7 +168,7 @@ public struct Checkpoint: @unchecked Sendable {
             do {
                 try optimizer.loadState(state)
             } catch {
-                try? model.loadStateDict(previous, strict: true)
+                _ = try? model.loadStateDict(previous, strict: true)
                 throw error
             }
         }

@@ -29,7 +29,9 @@ extension Module {
     /// The whole file is read and checked, and every key and shape is checked against the
     /// module, before any parameter changes: on any error the module is left as it was.
     ///
-    /// - Parameter strict: when `true` (the default), every parameter must be in the file and
+    /// - Parameters:
+    ///   - url: the safetensors file.
+    ///   - strict: when `true` (the default), every parameter must be in the file and
     ///   the file must hold nothing else; when `false`, missing and unexpected keys are
     ///   ignored (shapes are still checked).
     /// - Throws: ``SafeTensorsError`` when the file cannot be read or is malformed;

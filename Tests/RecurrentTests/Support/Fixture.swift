@@ -45,7 +45,8 @@ struct Fixture {
 
     static func tensor(from object: [String: Any]) -> Tensor? {
         guard let shape = object["shape"] as? [Int], let data = object["data"] as? [Any] else { return nil }
-        let scalars = data.map { ($0 as? NSNumber)?.floatValue ?? .nan }
+        // Non-finite values are written as the strings "nan", "inf" and "-inf".
+        let scalars = data.map { ($0 as? NSNumber)?.floatValue ?? ($0 as? String).flatMap(Float.init) ?? .nan }
         return Tensor(shape: shape, scalars: scalars)
     }
 
