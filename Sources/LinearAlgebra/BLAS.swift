@@ -21,7 +21,7 @@ public enum BLAS {
         let k = transA == .noTranspose ? a.columns : a.rows
         let kb = transB == .noTranspose ? b.rows : b.columns
         let n = transB == .noTranspose ? b.columns : b.rows
-        precondition(k == kb && c.rows == m && c.columns == n,
+        require(k == kb && c.rows == m && c.columns == n,
                      "gemm: op(A) \(m)×\(k), op(B) \(kb)×\(n), C \(c.rows)×\(c.columns)")
         if m == 0 || n == 0 { return }
         if k == 0 {

@@ -27,7 +27,7 @@ public enum PackedGEMM {
     /// The number of floats ``pack(_:_:into:)`` writes for a `depth × columns` operand `B`
     /// (`columns` rounded up to the panel width of 16).
     public static func packedCount(columns: Int, depth: Int) -> Int {
-        precondition(columns >= 0 && depth >= 0, "PackedGEMM.packedCount: negative size \(columns)×\(depth)")
+        require(columns >= 0 && depth >= 0, "PackedGEMM.packedCount: negative size \(columns)×\(depth)")
         return rk_packed_b_count(Int32(columns), Int32(depth))
     }
 
@@ -47,7 +47,7 @@ public enum PackedGEMM {
         _ a: MatrixView<Float>, packed: UnsafePointer<Float>, columns: Int,
         into c: MutableMatrixView<Float>, beta: Float = 0
     ) {
-        precondition(c.rows == a.rows && c.columns == columns,
+        require(c.rows == a.rows && c.columns == columns,
                      "PackedGEMM.multiply: \(a.rows)×\(a.columns) times \(a.columns)×\(columns) into \(c.rows)×\(c.columns)")
         guard a.rows > 0 && columns > 0 else { return }
         rk_gemm_packed(Int32(a.rows), Int32(columns), Int32(a.columns), a.base, Int32(a.leadingDimension),
