@@ -124,3 +124,96 @@ void rk_gru_cell_f32(float *g, float *rec, size_t gs, const float *bhn, float *h
         h[j] = (1.0f - z) * n + z * h[j];
     }
 }
+
+// MARK: - Backward rows
+
+#if RK_X86
+#define RK_LSTM_BACKWARD_BODY(V, load, store, mul, add, sub, one)                        \
+    V i = load(g + j), f = load(g + gs + j), gg = load(g + 2 * gs + j), o = load(g + 3 * gs + j); \
+    V t = load(tanhc + j), d = load(dh + j);                                              \
+    V dO = mul(d, t);                                                                     \
+    V dC = add(load(dc + j), mul(mul(d, o), sub(one, mul(t, t))));                        \
+    store(dg + j, mul(mul(mul(dC, gg), i), sub(one, i)));                                 \
+    store(dg + gs + j, mul(mul(mul(dC, load(cprev + j)), f), sub(one, f)));               \
+    store(dg + 2 * gs + j, mul(mul(dC, i), sub(one, mul(gg, gg))));                       \
+    store(dg + 3 * gs + j, mul(mul(dO, o), sub(one, o)));                                 \
+    store(dc + j, mul(dC, f));
+
+#define RK_GRU_BACKWARD_BODY(V, load, store, mul, add, sub, one)                         \
+    V r = load(g + j), z = load(g + gs + j), n = load(g + 2 * gs + j), d = load(dh + j);  \
+    V dN = mul(mul(d, sub(one, z)), sub(one, mul(n, n)));                                 \
+    V dZ = mul(mul(mul(d, sub(load(hprev + j), n)), z), sub(one, z));                     \
+    V dR = mul(mul(mul(dN, load(hn + j)), r), sub(one, r));                               \
+    store(dgx + j, dR); store(dgh + j, dR);                                               \
+    store(dgx + gs + j, dZ); store(dgh + gs + j, dZ);                                     \
+    store(dgx + 2 * gs + j, dN); store(dgh + 2 * gs + j, mul(dN, r));                     \
+    store(dh + j, mul(d, z));
+
+#define RK_ROW_KERNELS(name, BODY, PARAMS, ...)                                           \
+    RK_AVX2 static void name##_avx2 PARAMS {                                              \
+        const __m256 one = _mm256_set1_ps(1.0f);                                          \
+        size_t j = 0;                                                                     \
+        for (; j + 8 <= count; j += 8) {                                                  \
+            BODY(__m256, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_mul_ps, _mm256_add_ps, _mm256_sub_ps, one) \
+        }                                                                                 \
+        if (j < count) {                                                                  \
+            const __m256i m = tail_mask8(count - j);                                      \
+            BODY(__m256, RK_MLOAD8, RK_MSTORE8, _mm256_mul_ps, _mm256_add_ps, _mm256_sub_ps, one) \
+        }                                                                                 \
+    }                                                                                     \
+    RK_AVX512 static void name##_avx512 PARAMS {                                          \
+        const __m512 one = _mm512_set1_ps(1.0f);                                          \
+        for (size_t j = 0; j < count; j += 16) {                                          \
+            const __mmask16 m = count - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (count - j)) - 1); \
+            BODY(__m512, RK_MLOAD16, RK_MSTORE16, _mm512_mul_ps, _mm512_add_ps, _mm512_sub_ps, one) \
+        }                                                                                 \
+    }
+
+#define RK_MLOAD8(p) _mm256_maskload_ps(p, m)
+#define RK_MSTORE8(p, v) _mm256_maskstore_ps(p, m, v)
+#define RK_MLOAD16(p) _mm512_maskz_loadu_ps(m, p)
+#define RK_MSTORE16(p, v) _mm512_mask_storeu_ps(p, m, v)
+
+RK_ROW_KERNELS(lstm_backward, RK_LSTM_BACKWARD_BODY,
+               (const float *g, size_t gs, const float *tanhc, const float *cprev, const float *dh, float *dc, float *dg, size_t count))
+RK_ROW_KERNELS(gru_backward, RK_GRU_BACKWARD_BODY,
+               (const float *g, size_t gs, const float *hn, const float *hprev, float *dh, float *dgx, float *dgh, size_t count))
+#endif
+
+void rk_lstm_backward_f32(const float *g, size_t gs, const float *tanhc, const float *cprev, const float *dh,
+                          float *dc, float *dg, size_t count) {
+#if RK_X86
+    int level = rk_cpu_level();
+    if (level >= 2) { lstm_backward_avx512(g, gs, tanhc, cprev, dh, dc, dg, count); return; }
+    if (level == 1) { lstm_backward_avx2(g, gs, tanhc, cprev, dh, dc, dg, count); return; }
+#endif
+    for (size_t j = 0; j < count; j++) {
+        float i = g[j], f = g[gs + j], gg = g[2 * gs + j], o = g[3 * gs + j];
+        float dO = dh[j] * tanhc[j];
+        float dC = dc[j] + dh[j] * o * (1 - tanhc[j] * tanhc[j]);
+        dg[j] = dC * gg * i * (1 - i);
+        dg[gs + j] = dC * cprev[j] * f * (1 - f);
+        dg[2 * gs + j] = dC * i * (1 - gg * gg);
+        dg[3 * gs + j] = dO * o * (1 - o);
+        dc[j] = dC * f;
+    }
+}
+
+void rk_gru_backward_f32(const float *g, size_t gs, const float *hn, const float *hprev, float *dh,
+                         float *dgx, float *dgh, size_t count) {
+#if RK_X86
+    int level = rk_cpu_level();
+    if (level >= 2) { gru_backward_avx512(g, gs, hn, hprev, dh, dgx, dgh, count); return; }
+    if (level == 1) { gru_backward_avx2(g, gs, hn, hprev, dh, dgx, dgh, count); return; }
+#endif
+    for (size_t j = 0; j < count; j++) {
+        float r = g[j], z = g[gs + j], n = g[2 * gs + j], d = dh[j];
+        float dN = d * (1 - z) * (1 - n * n);
+        float dZ = d * (hprev[j] - n) * z * (1 - z);
+        float dR = dN * hn[j] * r * (1 - r);
+        dgx[j] = dR; dgh[j] = dR;
+        dgx[gs + j] = dZ; dgh[gs + j] = dZ;
+        dgx[2 * gs + j] = dN; dgh[2 * gs + j] = dN * r;
+        dh[j] = d * z;
+    }
+}

@@ -50,3 +50,93 @@ extension Elementwise {
         for j in 0..<count { h[j] = (1 - z[j]) * n[j] + z[j] * h[j] }
     }
 }
+
+extension Elementwise {
+    /// The backward of one LSTM row over `count` hidden units: from the saved activated gates
+    /// (i, f, g, o, `gateStride` floats apart), `tanhC = tanh(c_t)`, `cPrev = c_{t−1}` and
+    /// `dh` (the gradient reaching `h_t`), writes the pre-activation gradients `dG` (the gates'
+    /// layout) and `dc ← dc_{t−1}` in place from `dc_t`. The C kernels and the portable loop
+    /// give the same bits (nothing is fused, the operations run in one order).
+    public static func lstmCellBackward(gates g: UnsafePointer<Float>, gateStride H: Int, tanhC tc: UnsafePointer<Float>,
+                                        cPrev cp: UnsafePointer<Float>, dh dhh: UnsafePointer<Float>,
+                                        dc dcb: UnsafeMutablePointer<Float>, dG dgx: UnsafeMutablePointer<Float>, count: Int) {
+        guard count > 0 else { return }
+        if CPUCapability.current.usesCKernels {
+            rk_lstm_backward_f32(g, H, tc, cp, dhh, dcb, dgx, count)
+            return
+        }
+        var j = 0
+        while j + 8 <= count {
+            let i = load8(g + j), f = load8(g + H + j), gg = load8(g + 2 * H + j), o = load8(g + 3 * H + j)
+            let t = load8(tc + j), d = load8(dhh + j)
+            let dO = d * t
+            let dC = load8(dcb + j) + d * o * (1 - t * t)
+            store8(dC * gg * i * (1 - i), dgx + j)
+            store8(dC * load8(cp + j) * f * (1 - f), dgx + H + j)
+            store8(dC * i * (1 - gg * gg), dgx + 2 * H + j)
+            store8(dO * o * (1 - o), dgx + 3 * H + j)
+            store8(dC * f, dcb + j)
+            j += 8
+        }
+        while j < count {
+            let i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j]
+            let dO = dhh[j] * tc[j]
+            let dC = dcb[j] + dhh[j] * o * (1 - tc[j] * tc[j])
+            dgx[j] = dC * gg * i * (1 - i)
+            dgx[H + j] = dC * cp[j] * f * (1 - f)
+            dgx[2 * H + j] = dC * i * (1 - gg * gg)
+            dgx[3 * H + j] = dO * o * (1 - o)
+            dcb[j] = dC * f
+            j += 1
+        }
+    }
+
+    /// The backward of one GRU row over `count` hidden units: from the saved activated gates
+    /// (r, z, n, `gateStride` floats apart), `recurrentN = W_hn h + b_hn`, `hPrev = h_{t−1}`
+    /// and `dh` (the gradient reaching `h_t`), writes the input-side gradients `dGx`, the
+    /// recurrent-side ones `dGh` (the gates' layout; they differ in the n block,
+    /// `dGh_n = dGx_n ⊙ r`) and `dh ← dh ⊙ z` (the direct path to `h_{t−1}`). Same bits from
+    /// the C kernels and the portable loop.
+    public static func gruCellBackward(gates g: UnsafePointer<Float>, gateStride H: Int, recurrentN hn: UnsafePointer<Float>,
+                                       hPrev hp: UnsafePointer<Float>, dh dhb: UnsafeMutablePointer<Float>,
+                                       dGx dgx: UnsafeMutablePointer<Float>, dGh dgh: UnsafeMutablePointer<Float>, count: Int) {
+        guard count > 0 else { return }
+        if CPUCapability.current.usesCKernels {
+            rk_gru_backward_f32(g, H, hn, hp, dhb, dgx, dgh, count)
+            return
+        }
+        var j = 0
+        while j + 8 <= count {
+            let r = load8(g + j), z = load8(g + H + j), n = load8(g + 2 * H + j), d = load8(dhb + j)
+            let dN = d * (1 - z) * (1 - n * n)
+            let dZ = d * (load8(hp + j) - n) * z * (1 - z)
+            let dR = dN * load8(hn + j) * r * (1 - r)
+            store8(dR, dgx + j); store8(dR, dgh + j)
+            store8(dZ, dgx + H + j); store8(dZ, dgh + H + j)
+            store8(dN, dgx + 2 * H + j); store8(dN * r, dgh + 2 * H + j)
+            store8(d * z, dhb + j)
+            j += 8
+        }
+        while j < count {
+            let r = g[j], z = g[H + j], n = g[2 * H + j]
+            let dN = dhb[j] * (1 - z) * (1 - n * n)
+            let dZ = dhb[j] * (hp[j] - n) * z * (1 - z)
+            let dR = dN * hn[j] * r * (1 - r)
+            dgx[j] = dR; dgh[j] = dR
+            dgx[H + j] = dZ; dgh[H + j] = dZ
+            dgx[2 * H + j] = dN; dgh[2 * H + j] = dN * r
+            dhb[j] *= z
+            j += 1
+        }
+    }
+
+    @inline(__always)
+    static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+    }
+
+    @inline(__always)
+    static func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+    }
+}

@@ -147,4 +147,35 @@ final class KernelLevelTests: XCTestCase {
             }
         }
     }
+
+    /// The LSTM and GRU backward rows give the portable loop's bits at every level (nothing is
+    /// fused), with a gate stride wider than the units and every tail length.
+    func testCellBackwardLevelsGiveThePortableBits() throws {
+        let levels = vectorLevels
+        guard !levels.isEmpty else { throw XCTSkip("no vector kernels on this machine") }
+        var g = SeededGenerator(seed: 21)
+        for count in [1, 7, 8, 9, 16, 17, 33, 130] {
+            let stride = count + 5
+            let gates = (0..<(4 * stride)).map { _ in g.uniform(Float(0), 1) }
+            let tc = (0..<count).map { _ in g.uniform(Float(-1), 1) }
+            let cp = (0..<count).map { _ in g.uniform(Float(-2), 2) }
+            let dh = (0..<count).map { _ in g.uniform(Float(-1), 1) }
+            let dc = (0..<count).map { _ in g.uniform(Float(-1), 1) }
+            func lstm() -> [Float] {
+                var dcc = dc, dg = [Float](repeating: 0, count: 4 * stride)
+                Elementwise.lstmCellBackward(gates: gates, gateStride: stride, tanhC: tc, cPrev: cp, dh: dh, dc: &dcc, dG: &dg, count: count)
+                return dcc + dg
+            }
+            func gru() -> [Float] {
+                var dhh = dh, dgx = [Float](repeating: 0, count: 3 * stride), dgh = dgx
+                Elementwise.gruCellBackward(gates: gates, gateStride: stride, recurrentN: tc, hPrev: cp, dh: &dhh, dGx: &dgx, dGh: &dgh, count: count)
+                return dhh + dgx + dgh
+            }
+            let expected = CPUCapability.withCapability(.portable) { [lstm(), gru()] }
+            for level in levels {
+                let got = CPUCapability.withCapability(level) { [lstm(), gru()] }
+                XCTAssertEqual(got.map { $0.map(\.bitPattern) }, expected.map { $0.map(\.bitPattern) }, "\(level) count \(count)")
+            }
+        }
+    }
 }

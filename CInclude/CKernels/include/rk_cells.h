@@ -25,6 +25,21 @@ void rk_lstm_cell_f32(float *g, size_t gs, float *c, float *tanhc, float *h, siz
 /// (into g_n), h ← (1 − z)·n + z·h.
 void rk_gru_cell_f32(float *g, float *rec, size_t gs, const float *bhn, float *h, size_t count);
 
+/// The backward of one LSTM row over `count` units: from the saved activated gates `g`
+/// (i, f, g, o, `gs` apart), `tanhc` = tanh(c_t), `cprev` = c_{t-1} and `dh` (the gradient
+/// reaching h_t), writes the pre-activation gradients `dg` (the gates' layout) and
+/// `dc ← dc_{t-1}` in place from dc_t. Multiplies and adds are not fused and run in the order
+/// of FusedRecurrence's Swift loop, which gives the same bits.
+void rk_lstm_backward_f32(const float *g, size_t gs, const float *tanhc, const float *cprev, const float *dh,
+                          float *dc, float *dg, size_t count);
+
+/// The backward of one GRU row over `count` units: from the saved activated gates `g` (r, z, n,
+/// `gs` apart), `hn` = W_hn h + b_hn, `hprev` = h_{t-1} and `dh`, writes the input-side
+/// gradients `dgx`, the recurrent-side ones `dgh` (they differ in the n block: dgh_n =
+/// dgx_n·r), and `dh ← dh·z` in place. Not fused, as rk_lstm_backward_f32.
+void rk_gru_backward_f32(const float *g, size_t gs, const float *hn, const float *hprev, float *dh,
+                         float *dgx, float *dgh, size_t count);
+
 #ifdef __cplusplus
 }
 #endif
