@@ -120,15 +120,26 @@ final class KernelLevelTests: XCTestCase {
             let h = (0..<count).map { _ in g.uniform(Float(-1), 1) }
             let rec = (0..<(3 * stride)).map { _ in g.uniform(Float(-3), 3) }
             let bhn = (0..<count).map { _ in g.uniform(Float(-1), 1) }
+            let gateBias = (0..<(4 * stride)).map { _ in g.uniform(Float(-1), 1) }
             func lstm() -> [Float] {
-                var gg = gates, cc = c, tc = [Float](repeating: 0, count: count), hh = [Float](repeating: 0, count: count)
-                Elementwise.lstmCell(gates: &gg, gateStride: stride, c: &cc, tanhC: &tc, h: &hh, count: count)
-                return gg + cc + tc + hh
+                var result: [Float] = []
+                for withBias in [false, true] {
+                    var gg = gates, cc = c, tc = [Float](repeating: 0, count: count), hh = [Float](repeating: 0, count: count)
+                    gateBias.withUnsafeBufferPointer { b in
+                        Elementwise.lstmCell(gates: &gg, bias: withBias ? b.baseAddress : nil, gateStride: stride, c: &cc, tanhC: &tc,
+                                             h: &hh, count: count)
+                    }
+                    result += gg + cc + tc + hh
+                }
+                return result
             }
             func gru(bias: Bool) -> [Float] {
                 var gg = gates, rr = rec, hh = h
                 bhn.withUnsafeBufferPointer { b in
-                    Elementwise.gruCell(gates: &gg, recurrent: &rr, gateStride: stride, biasN: bias ? b.baseAddress : nil, h: &hh, count: count)
+                    gateBias.withUnsafeBufferPointer { gb in
+                        Elementwise.gruCell(gates: &gg, bias: bias ? gb.baseAddress : nil, recurrent: &rr, gateStride: stride,
+                                            biasN: bias ? b.baseAddress : nil, h: &hh, count: count)
+                    }
                 }
                 return gg + rr + hh
             }

@@ -107,7 +107,6 @@ enum FusedRecurrence {
         let I = weights.weightIH.shape[1]
         let Hr = weights.weightHH.shape[1]
         let isLSTM = kind == .lstm, isGRU = kind == .gru
-        let isRNN = kind == .rnnTanh || kind == .rnnReLU
         let hasProjection = weights.weightHR != nil
 
         var inputs = [input, h0]
@@ -139,7 +138,7 @@ enum FusedRecurrence {
         let wholeStepRNN = statesAreOutputs(kind, lengths: lengths)
         let hhCount = isGRU ? B * GH : 0                   // h·W_hhᵀ of the current step: GRU
         let hasBias = bih != nil || bhh != nil
-        let stepBiasCount = isRNN && hasBias ? GH : 0       // a plain RNN's summed biases
+        let stepBiasCount = hasBias ? GH : 0                // the summed biases, added in each step's activation
         let projectedCount = hasProjection ? B * Hr : 0
         let stateCount = wholeStepRNN ? 0 : 2 * B * Hr      // h_{t−1} and h_t, alternating
         let scratchBlock = ScratchPool.shared.take(xpScratch + tanhCScratch + hhCount + projectedCount + G * whhBlock
@@ -170,11 +169,11 @@ enum FusedRecurrence {
         let stepBias: UnsafeMutablePointer<Float>? = stepBiasCount > 0 ? packedWhh + G * whhBlock : nil
         let packedWih = packedWhh + G * whhBlock + stepBiasCount
         let states = packedWih + G * wihBlock
-        if let stepBias {
-            for j in 0..<GH { stepBias[j] = (bih?[j] ?? 0) + (bhh?[j] ?? 0) }
-        }
-        // The recurrent bias folds into the projection too, except GRU's n block (it is gated by r).
+        // b_ih + b_hh, except GRU's n block, whose recurrent bias is gated by r (``bhn``).
         let folded = isGRU ? 2 * H : GH
+        if let stepBias {
+            for j in 0..<GH { stepBias[j] = (bih?[j] ?? 0) + (j < folded ? (bhh?[j] ?? 0) : 0) }
+        }
         let h0p = UnsafePointer(h0.storage.pointer)
         let rs = layout.rowStride
         let bhn = isGRU ? bhh.map { UnsafePointer($0 + 2 * H) } : nil
@@ -186,11 +185,10 @@ enum FusedRecurrence {
             MutableMatrixView(base + first, rows: rows, columns: count, leadingDimension: max(ld, 1))
         }
 
-        // Serial prologue where the packed kernels do not run: the input projection on BLAS
-        // (which may use its own threads), with the biases written first.
+        // Where the packed kernels do not run: the input projection on BLAS (zeros without
+        // an input), before the recurrence.
         if !packs {
-            fillBiases(xp, rows: R, width: GH, units: 0..<H, gates: G, folded: folded, bih: bih, bhh: bhh,
-                       skip: isRNN, zeroWithoutBias: I == 0)
+            if I == 0 { xp.update(repeating: 0, count: R * GH) }
             if R > 0 && I > 0 {
                 // In row chunks fixed by the shape, each a single-threaded BLAS call (OpenBLAS's
                 // own threads would change the last bits with the thread count).
@@ -201,8 +199,7 @@ enum FusedRecurrence {
                         let rows = chunk(c, of: chunks, total: R)
                         BLAS.gemm(MatrixView(x + rows.lowerBound * I, rows: rows.count, columns: I, leadingDimension: max(I, 1)),
                                   .noTranspose, wihView, .transpose,
-                                  into: MutableMatrixView(xp + rows.lowerBound * GH, rows: rows.count, columns: GH, leadingDimension: max(GH, 1)),
-                                  beta: hasBias && !isRNN ? 1 : 0)
+                                  into: MutableMatrixView(xp + rows.lowerBound * GH, rows: rows.count, columns: GH, leadingDimension: max(GH, 1)))
                     }
                 }
             }
@@ -229,13 +226,12 @@ enum FusedRecurrence {
                                             .transpose, into: packedWih + g * wihBlock + j0 * I)
                         }
                     }
-                    fillBiases(xp, rows: R, width: GH, units: units, gates: G, folded: folded, bih: bih, bhh: bhh,
-                               skip: isRNN, zeroWithoutBias: I == 0 || R == 0)
-                    if wihBlock > 0 {
-                        for g in 0..<G {
-                            PackedGEMM.multiply(xView, packed: packedWih + g * wihBlock + j0 * I, columns: n,
-                                                into: columns(xp, rows: R, ld: GH, first: g * H + j0, count: n),
-                                                beta: hasBias && !isRNN ? 1 : 0)
+                    for g in 0..<G {
+                        let block = columns(xp, rows: R, ld: GH, first: g * H + j0, count: n)
+                        if wihBlock > 0 {
+                            PackedGEMM.multiply(xView, packed: packedWih + g * wihBlock + j0 * I, columns: n, into: block)
+                        } else {
+                            BLAS.scale(block, by: 0)
                         }
                     }
                 }
@@ -317,14 +313,16 @@ enum FusedRecurrence {
                     case .lstm:
                         let target = hFull.map { $0.pointer + row * H } ?? hWrite + b * Hr
                         let tc = recording ? tanhCStep + row * H : tanhCStep + b * H
-                        Elementwise.lstmCell(gates: pre + u0, gateStride: H, c: cN!.pointer + b * H + u0, tanhC: tc + u0,
+                        Elementwise.lstmCell(gates: pre + u0, bias: stepBias.map { UnsafePointer($0 + u0) }, gateStride: H,
+                                             c: cN!.pointer + b * H + u0, tanhC: tc + u0,
                                              h: target + u0, count: count)
                         if !hasProjection { (outRow + u0).update(from: target + u0, count: count) }
                     case .gru:
                         let rec = hh + b * GH
                         let h = hWrite + b * Hr
                         (h + u0).update(from: hRead + b * Hr + u0, count: count)
-                        Elementwise.gruCell(gates: pre + u0, recurrent: rec + u0, gateStride: H, biasN: bhn.map { $0 + u0 },
+                        Elementwise.gruCell(gates: pre + u0, bias: stepBias.map { UnsafePointer($0 + u0) }, recurrent: rec + u0,
+                                            gateStride: H, biasN: bhn.map { $0 + u0 },
                                             h: h + u0, count: count)
                         if let hhN { (hhN.pointer + row * H + u0).update(from: rec + 2 * H + u0, count: count) }
                         (outRow + u0).update(from: h + u0, count: count)
@@ -426,36 +424,6 @@ enum FusedRecurrence {
     /// more (waking it, one barrier per step) than it saves: the `small` case (16 × 64 × 64 per
     /// step) stays on one thread.
     @usableFromInline static let minimumStepMultiplyAddsPerWorker = 1 << 16
-
-    /// Writes the biases under the input projection into the columns of `units` of every
-    /// gate block (`width` = gates × H): `b_ih + b_hh`, except GRU's n block past `folded`
-    /// (only `b_ih`); zeros without biases when `zeroWithoutBias` (no product will overwrite
-    /// them); nothing for a plain RNN (`skip`), which adds its biases per step, unless zeros
-    /// are needed.
-    static func fillBiases(_ xp: UnsafeMutablePointer<Float>, rows R: Int, width GH: Int, units: Range<Int>, gates G: Int,
-                           folded: Int, bih: UnsafePointer<Float>?, bhh: UnsafePointer<Float>?, skip: Bool,
-                           zeroWithoutBias: Bool) {
-        let H = GH / Swift.max(G, 1), n = units.count
-        guard n > 0 else { return }
-        let zero = zeroWithoutBias && (skip || (bih == nil && bhh == nil))
-        if skip && !zero { return }
-        if !zero && bih == nil && bhh == nil { return }
-        for r in 0..<R {
-            let row = xp + r * GH
-            for g in 0..<G {
-                let c0 = g * H + units.lowerBound
-                let dst = row + c0
-                if zero { dst.update(repeating: 0, count: n); continue }
-                let rec = c0 < folded ? bhh : nil
-                switch (bih, rec) {
-                case let (bi?, bh?): for j in 0..<n { dst[j] = bi[c0 + j] + bh[c0 + j] }
-                case let (bi?, nil): dst.update(from: bi + c0, count: n)
-                case let (nil, bh?): dst.update(from: bh + c0, count: n)
-                case (nil, nil): dst.update(repeating: 0, count: n)
-                }
-            }
-        }
-    }
 
     /// When BLAS may run on several threads and a product is small, opens a single-threaded
     /// region (``ComputeThreads/enterSingleThreadedRegion()``) and returns `true`; pass the
