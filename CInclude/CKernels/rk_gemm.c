@@ -370,10 +370,12 @@ RK_AVX512_INLINE __mmask16 mask16(int cols)
 }
 
 /* mr×(16·two) tile: panel b0 (and b1, the next one, when two), cols in 1..32. */
-RK_AVX512_INLINE void tile512(const int mr, const int two, const int dopf, int k, const float *a, size_t lda,
+RK_AVX512_INLINE void tile512(const int mr, const int two, const int dopf, const int at, int k, const float *a, size_t lda,
                               const float *b0, const float *b1, float *c, size_t ldc, float beta, int cols,
                               const float *pf)
 {
+    /* A(i, kk) is a[i*lda + kk], or a[kk*lda + i] when at (A stored transposed, k × m). */
+#define RK_A(i, kk) (at ? a[(size_t)(kk) * lda + (i)] : ar[i][kk])
     const int dual = mr <= 3;
     __m512 c0[MR], c1[MR], d0[MR], d1[MR];
     for (int i = 0; i < mr; i++) {
@@ -381,7 +383,7 @@ RK_AVX512_INLINE void tile512(const int mr, const int two, const int dopf, int k
         d0[i] = _mm512_setzero_ps(); d1[i] = _mm512_setzero_ps();
     }
     const float *ar[MR];
-    for (int i = 0; i < mr; i++) ar[i] = a + (size_t)i * lda;
+    for (int i = 0; i < mr; i++) ar[i] = at ? a : a + (size_t)i * lda;
 
     int kk = 0;
     if (dual) {
@@ -395,10 +397,10 @@ RK_AVX512_INLINE void tile512(const int mr, const int two, const int dopf, int k
             __m512 p1 = p0, q1 = q0;
             if (two) { p1 = _mm512_loadu_ps(b1 + (size_t)kk * NR); q1 = _mm512_loadu_ps(b1 + (size_t)kk * NR + 16); }
             for (int i = 0; i < mr; i++) {
-                const __m512 av = _mm512_set1_ps(ar[i][kk]);
+                const __m512 av = _mm512_set1_ps(RK_A(i, kk));
                 c0[i] = _mm512_fmadd_ps(av, p0, c0[i]);
                 if (two) c1[i] = _mm512_fmadd_ps(av, p1, c1[i]);
-                const __m512 aw = _mm512_set1_ps(ar[i][kk + 1]);
+                const __m512 aw = _mm512_set1_ps(RK_A(i, kk + 1));
                 d0[i] = _mm512_fmadd_ps(aw, q0, d0[i]);
                 if (two) d1[i] = _mm512_fmadd_ps(aw, q1, d1[i]);
             }
@@ -410,11 +412,12 @@ RK_AVX512_INLINE void tile512(const int mr, const int two, const int dopf, int k
         __m512 p1 = p0;
         if (two) p1 = _mm512_loadu_ps(b1 + (size_t)kk * NR);
         for (int i = 0; i < mr; i++) {
-            const __m512 av = _mm512_set1_ps(ar[i][kk]);
+            const __m512 av = _mm512_set1_ps(RK_A(i, kk));
             c0[i] = _mm512_fmadd_ps(av, p0, c0[i]);
             if (two) c1[i] = _mm512_fmadd_ps(av, p1, c1[i]);
         }
     }
+#undef RK_A
     if (dual) {
         for (int i = 0; i < mr; i++) {
             c0[i] = _mm512_add_ps(c0[i], d0[i]);
@@ -435,13 +438,19 @@ typedef void (*tile512_fn)(int, const float *, size_t, const float *, const floa
 #define RK_TILE512_FN(R) \
     static RK_AVX512_FN void tile512_##R##_1(int k, const float *a, size_t lda, const float *b0, const float *b1, \
                                              float *c, size_t ldc, float beta, int cols, const float *pf) \
-    { tile512(R, 0, 0, k, a, lda, b0, b1, c, ldc, beta, cols, pf); } \
+    { tile512(R, 0, 0, 0, k, a, lda, b0, b1, c, ldc, beta, cols, pf); } \
     static RK_AVX512_FN void tile512_##R##_2(int k, const float *a, size_t lda, const float *b0, const float *b1, \
                                              float *c, size_t ldc, float beta, int cols, const float *pf) \
-    { tile512(R, 1, 0, k, a, lda, b0, b1, c, ldc, beta, cols, pf); } \
+    { tile512(R, 1, 0, 0, k, a, lda, b0, b1, c, ldc, beta, cols, pf); } \
     static RK_AVX512_FN void tile512_##R##_2p(int k, const float *a, size_t lda, const float *b0, const float *b1, \
                                               float *c, size_t ldc, float beta, int cols, const float *pf) \
-    { tile512(R, 1, 1, k, a, lda, b0, b1, c, ldc, beta, cols, pf); }
+    { tile512(R, 1, 1, 0, k, a, lda, b0, b1, c, ldc, beta, cols, pf); } \
+    static RK_AVX512_FN void tile512t_##R##_1(int k, const float *a, size_t lda, const float *b0, const float *b1, \
+                                              float *c, size_t ldc, float beta, int cols, const float *pf) \
+    { tile512(R, 0, 0, 1, k, a, lda, b0, b1, c, ldc, beta, cols, pf); } \
+    static RK_AVX512_FN void tile512t_##R##_2(int k, const float *a, size_t lda, const float *b0, const float *b1, \
+                                              float *c, size_t ldc, float beta, int cols, const float *pf) \
+    { tile512(R, 1, 0, 1, k, a, lda, b0, b1, c, ldc, beta, cols, pf); }
 RK_TILE512_FN(1)
 RK_TILE512_FN(2)
 RK_TILE512_FN(3)
@@ -475,6 +484,43 @@ static RK_AVX512_FN void gemm_avx512(int m, int n, int k, const float *a, int ld
             const tile512_fn f = !pair ? one[rows] : (t == 0 && prefetch) ? twop[rows] : two[rows];
             f(k, a + i * LDA, LDA, b0, b1, c + i * LDC + j0, LDC, beta, cols, pf);
             i += rows;
+        }
+    }
+}
+
+/* C = Aᵀ·B + beta·C with A stored k × m (lda >= m): the weight gradients Σ_t dG_tᵀ·x_t of a
+   sequence, whose depth k (the steps × batch) is long. K is blocked (RK_AT_KC rows of A and
+   of the packed B per block, the block of A re-read from L2 for every pair of panels); each
+   block's products are added to C in order, so the bits depend on k, m and the row tiling
+   only. */
+#define RK_AT_KC 384
+static RK_AVX512_FN void gemm_at_avx512(int m, int n, int k, const float *a, int lda,
+                                        const float *packed, float beta, float *c, int ldc)
+{
+    static const tile512_fn one[MR + 1] = { 0, tile512t_1_1, tile512t_2_1, tile512t_3_1, tile512t_4_1, tile512t_5_1, tile512t_6_1 };
+    static const tile512_fn two[MR + 1] = { 0, tile512t_1_2, tile512t_2_2, tile512t_3_2, tile512t_4_2, tile512t_5_2, tile512t_6_2 };
+    const size_t K = (size_t)k, LDA = (size_t)lda, LDC = (size_t)ldc;
+    const int panels = (n + NR - 1) / NR;
+    int ntiles = (m + MR - 1) / MR;
+    int r0 = MR, r1 = m - (ntiles - 1) * MR;
+    if (ntiles == 1) { r0 = 0; }
+    else if (r1 < 4) { r0 = (MR + r1 + 1) / 2; r1 = (MR + r1) / 2; }
+    for (int k0 = 0; k0 < k; k0 += RK_AT_KC) {
+        const int kb = (k - k0) < RK_AT_KC ? (k - k0) : RK_AT_KC;
+        const float bt = k0 == 0 ? beta : 1.0f;
+        for (int p = 0; p < panels; p += 2) {
+            const int j0 = p * NR;
+            const int pair = p + 1 < panels;
+            const int cols = (n - j0) < 2 * NR ? (n - j0) : 2 * NR;
+            const float *b0 = packed + (size_t)p * NR * K + (size_t)k0 * NR;
+            const float *b1 = pair ? b0 + (size_t)NR * K : b0;
+            int i = 0;
+            for (int t = 0; t < ntiles; t++) {
+                const int rows = (t < ntiles - 2) ? MR : (t == ntiles - 2 ? r0 : r1);
+                const tile512_fn f = pair ? two[rows] : one[rows];
+                f(kb, a + (size_t)k0 * LDA + i, LDA, b0, b1, c + i * LDC + j0, LDC, bt, cols, b0);
+                i += rows;
+            }
         }
     }
 }
@@ -520,4 +566,19 @@ void rk_gemm_packed(int m, int n, int k, const float *a, int lda,
     }
 #endif
     gemm_scalar(m, n, k, a, lda, packed, beta, c, ldc);
+}
+
+int rk_gemm_at_packed(int m, int n, int k, const float *a, int lda,
+                      const float *packed, float beta, float *c, int ldc)
+{
+#if RK_X86
+    if (rk_cpu_level() < 2) return 0;
+    if (m <= 0 || n <= 0) return 1;
+    if (k <= 0) { scale_c(m, n, beta, c, ldc); return 1; }
+    gemm_at_avx512(m, n, k, a, lda, packed, beta, c, ldc);
+    return 1;
+#else
+    (void)m; (void)n; (void)k; (void)a; (void)lda; (void)packed; (void)beta; (void)c; (void)ldc;
+    return 0;
+#endif
 }

@@ -53,4 +53,23 @@ public enum PackedGEMM {
         rk_gemm_packed(Int32(a.rows), Int32(columns), Int32(a.columns), a.base, Int32(a.leadingDimension),
                        packed, beta, c.base, Int32(c.leadingDimension))
     }
+
+    /// Whether ``multiplyTransposed(_:packed:columns:into:beta:)`` runs here (AVX-512).
+    public static var isTransposedAvailable: Bool { CPUCapability.current == .avx512 }
+
+    /// `c ← aᵀ·B + beta·c` where `a` is stored `k × m` (its transpose is read in place, no
+    /// copy) and `B` (`k × columns`) was packed by ``pack(_:_:into:)``: the weight gradients
+    /// of a recurrent layer, `Σ_t dG_tᵀ·x_t`, whose depth `k` (steps × batch) is long. The
+    /// depth is blocked in a fixed block size, so the bits depend on the shapes alone. Runs
+    /// only where ``isTransposedAvailable``; returns `false` and writes nothing elsewhere.
+    @discardableResult
+    public static func multiplyTransposed(
+        _ a: MatrixView<Float>, packed: UnsafePointer<Float>, columns: Int,
+        into c: MutableMatrixView<Float>, beta: Float = 0
+    ) -> Bool {
+        require(c.rows == a.columns && c.columns == columns,
+                "PackedGEMM.multiplyTransposed: (\(a.rows)×\(a.columns))ᵀ times \(a.rows)×\(columns) into \(c.rows)×\(c.columns)")
+        return rk_gemm_at_packed(Int32(a.columns), Int32(columns), Int32(a.rows), a.base, Int32(a.leadingDimension),
+                                 packed, beta, c.base, Int32(c.leadingDimension)) != 0
+    }
 }

@@ -189,4 +189,36 @@ final class KernelLevelTests: XCTestCase {
             }
         }
     }
+
+    /// `aᵀ·B` with `a` read transposed in place (AVX-512 only): within rounding of a
+    /// double-precision product, over depths below and above its block size and row tails.
+    func testTransposedProductAgreesWithDoublePrecision() throws {
+        guard CPUCapability.machine == .avx512 else { throw XCTSkip("no AVX-512 on this machine") }
+        var g = SeededGenerator(seed: 17)
+        for (m, n, k) in [(1, 3, 1), (5, 17, 9), (13, 40, 383), (32, 64, 385), (50, 33, 1000)] {
+            let a = (0..<(k * m)).map { _ in g.uniform(Float(-1), 1) }
+            let b = (0..<(k * n)).map { _ in g.uniform(Float(-1), 1) }
+            let c = (0..<(m * n)).map { _ in g.uniform(Float(-1), 1) }
+            var packed = [Float](repeating: 0, count: PackedGEMM.packedCount(columns: n, depth: k))
+            var out = c
+            let ran = b.withUnsafeBufferPointer { bp in
+                packed.withUnsafeMutableBufferPointer { pp in
+                    PackedGEMM.pack(MatrixView(bp.baseAddress!, rows: k, columns: n), .noTranspose, into: pp.baseAddress!)
+                    return a.withUnsafeBufferPointer { ap in
+                        out.withUnsafeMutableBufferPointer { cp in
+                            PackedGEMM.multiplyTransposed(MatrixView(ap.baseAddress!, rows: k, columns: m), packed: pp.baseAddress!, columns: n,
+                                                          into: MutableMatrixView(cp.baseAddress!, rows: m, columns: n), beta: 1)
+                        }
+                    }
+                }
+            }
+            XCTAssertTrue(ran)
+            for i in 0..<m { for j in 0..<n {
+                var e = Double(c[i * n + j])
+                for p in 0..<k { e += Double(a[p * m + i]) * Double(b[p * n + j]) }
+                XCTAssertEqual(Double(out[i * n + j]), e, accuracy: 1e-5 * Double(k).squareRoot() * 4 + 1e-6, "\(m)×\(n)×\(k) at \(i), \(j)")
+            } }
+        }
+        XCTAssertFalse(CPUCapability.withCapability(.avx2) { PackedGEMM.isTransposedAvailable })
+    }
 }

@@ -61,6 +61,14 @@ void rk_pack_b(int n, int k, const float *w, int ldw, int transposed, float *pac
 void rk_gemm_packed(int m, int n, int k, const float *a, int lda,
                     const float *packed, float beta, float *c, int ldc);
 
+/// C = Aᵀ·B + beta·C where A is stored k × m (row-major, lda >= m; the product reads it
+/// transposed, so no copy is made) and B (k × n) is packed by rk_pack_b: the weight gradients
+/// of a recurrent layer (Σ over every step's rows), whose depth k is long. The depth is
+/// blocked in a fixed block size, so the bits depend on m, n, k alone. Runs where
+/// rk_cpu_level() is 2 (AVX-512) and returns 1; returns 0 and does nothing elsewhere.
+int rk_gemm_at_packed(int m, int n, int k, const float *a, int lda,
+                      const float *packed, float beta, float *c, int ldc);
+
 #ifdef __cplusplus
 }
 #endif

@@ -639,31 +639,90 @@ enum FusedRecurrence {
         let wihChunks = gWih != nil && I > 0 ? productChunks(R * GH * I) : 0
         let whhChunks = gWhh != nil && Hr > 0 ? productChunks(R * GH * Hr) : 0
         let chunks = xChunks + wihChunks + whhChunks
+        // With the packed kernels, W_ih (for dX), X and the states (for the weight gradients,
+        // read as Σ_t dG_tᵀ·x_t with dG transposed in place) are packed first, by all members.
+        let d = layout.batchFirst ? 1 : B
+        let (gradientRows, stateRows) = reverse ? (0, d) : (d, 0)
+        let stateDepth = wholeStepRNN ? (T > 1 ? R - d : 0) : R
+        let stateBase: UnsafePointer<Float> = wholeStepRNN ? UnsafePointer(saved.output + stateRows * Hr) : UnsafePointer(saved.hPrev)
+        let packsDX = PackedGEMM.isAvailable && xChunks > 0
+        let packsDW = PackedGEMM.isTransposedAvailable
+        let dxPackCount = packsDX ? PackedGEMM.packedCount(columns: I, depth: GH) : 0
+        let xPackCount = packsDW && wihChunks > 0 ? PackedGEMM.packedCount(columns: I, depth: R) : 0
+        let statePackCount = packsDW && whhChunks > 0 && stateDepth > 0 ? PackedGEMM.packedCount(columns: Hr, depth: stateDepth) : 0
+        let packBlock = ScratchPool.shared.take(dxPackCount + xPackCount + statePackCount)
+        defer { ScratchPool.shared.give(packBlock) }
+        let packedW = packBlock.pointer, packedX = packBlock.pointer + dxPackCount
+        let packedS = packedX + xPackCount
         ComputeThreads.run(workers: chunks) { member in
+            if dxPackCount + xPackCount + statePackCount > 0 {
+                if dxPackCount > 0 {
+                    let mine = member.share(of: I, granularity: PackedGEMM.panelWidth)
+                    if !mine.isEmpty {
+                        PackedGEMM.pack(MatrixView(wih + mine.lowerBound, rows: GH, columns: mine.count, leadingDimension: max(I, 1)),
+                                        .noTranspose, into: packedW + mine.lowerBound * GH)
+                    }
+                }
+                if xPackCount > 0 {
+                    let mine = member.share(of: I, granularity: PackedGEMM.panelWidth)
+                    if !mine.isEmpty {
+                        PackedGEMM.pack(MatrixView(x + mine.lowerBound, rows: R, columns: mine.count, leadingDimension: max(I, 1)),
+                                        .noTranspose, into: packedX + mine.lowerBound * R)
+                    }
+                }
+                if statePackCount > 0 {
+                    let mine = member.share(of: Hr, granularity: PackedGEMM.panelWidth)
+                    if !mine.isEmpty {
+                        PackedGEMM.pack(MatrixView(stateBase + mine.lowerBound, rows: stateDepth, columns: mine.count, leadingDimension: max(Hr, 1)),
+                                        .noTranspose, into: packedS + mine.lowerBound * stateDepth)
+                    }
+                }
+                member.barrier()
+            }
             for c in stride(from: member.index, to: chunks, by: member.count) {
                 if c < xChunks, let gX {                       // dX += dGx · W_ih, rows
                     let rows = chunk(c, of: xChunks, total: R)
-                    BLAS.gemm(MatrixView(UnsafePointer(dGx + rows.lowerBound * GH), rows: rows.count, columns: GH, leadingDimension: max(GH, 1)),
-                              .noTranspose, wihView, .noTranspose,
-                              into: MutableMatrixView(gX + rows.lowerBound * I, rows: rows.count, columns: I, leadingDimension: max(I, 1)),
-                              beta: 1)
+                    let dG = MatrixView(UnsafePointer(dGx + rows.lowerBound * GH), rows: rows.count, columns: GH, leadingDimension: max(GH, 1))
+                    let into = MutableMatrixView(gX + rows.lowerBound * I, rows: rows.count, columns: I, leadingDimension: max(I, 1))
+                    if packsDX {
+                        PackedGEMM.multiply(dG, packed: packedW, columns: I, into: into, beta: 1)
+                    } else {
+                        BLAS.gemm(dG, .noTranspose, wihView, .noTranspose, into: into, beta: 1)
+                    }
                 } else if c < xChunks + wihChunks, let gWih {  // dW_ih += dGxᵀ · X, gate rows
                     let rows = chunk(c - xChunks, of: wihChunks, total: GH)
-                    BLAS.gemm(MatrixView(UnsafePointer(dGx + rows.lowerBound), rows: R, columns: rows.count, leadingDimension: max(GH, 1)),
-                              .transpose, xView, .noTranspose,
-                              into: MutableMatrixView(gWih + rows.lowerBound * I, rows: rows.count, columns: I, leadingDimension: max(I, 1)),
-                              beta: 1)
+                    let dG = MatrixView(UnsafePointer(dGx + rows.lowerBound), rows: R, columns: rows.count, leadingDimension: max(GH, 1))
+                    let into = MutableMatrixView(gWih + rows.lowerBound * I, rows: rows.count, columns: I, leadingDimension: max(I, 1))
+                    if xPackCount > 0 {
+                        PackedGEMM.multiplyTransposed(dG, packed: packedX, columns: I, into: into, beta: 1)
+                    } else {
+                        BLAS.gemm(dG, .transpose, xView, .noTranspose, into: into, beta: 1)
+                    }
                 } else if let gWhh {                          // dW_hh += dGhᵀ · H_prev, gate rows
                     let rows = chunk(c - xChunks - wihChunks, of: whhChunks, total: GH)
                     let into = MutableMatrixView(gWhh + rows.lowerBound * Hr, rows: rows.count, columns: Hr, leadingDimension: max(Hr, 1))
                     if wholeStepRNN {
-                        accumulateGradientFromOutputs(layout: layout, reverse: reverse, dG: dGx + rows.lowerBound, dGStride: GH,
-                                                      output: saved.output, firstStates: firstRowsNeeded ? UnsafePointer(dhNext) : nil,
-                                                      into: into)
+                        if statePackCount > 0 {
+                            // Every row of dG with the output one step earlier, then the first step's rows.
+                            PackedGEMM.multiplyTransposed(MatrixView(UnsafePointer(dGx + gradientRows * GH + rows.lowerBound), rows: stateDepth,
+                                                                     columns: rows.count, leadingDimension: max(GH, 1)),
+                                                          packed: packedS, columns: Hr, into: into, beta: 1)
+                            accumulateGradientFromOutputs(layout: layout, reverse: reverse, dG: dGx + rows.lowerBound, dGStride: GH,
+                                                          output: saved.output, firstStates: firstRowsNeeded ? UnsafePointer(dhNext) : nil,
+                                                          into: into, pairsSteps: false)
+                        } else {
+                            accumulateGradientFromOutputs(layout: layout, reverse: reverse, dG: dGx + rows.lowerBound, dGStride: GH,
+                                                          output: saved.output, firstStates: firstRowsNeeded ? UnsafePointer(dhNext) : nil,
+                                                          into: into)
+                        }
                     } else {
-                        BLAS.gemm(MatrixView(UnsafePointer(dGh + rows.lowerBound), rows: R, columns: rows.count, leadingDimension: max(GH, 1)),
-                                  .transpose, MatrixView(saved.hPrev, rows: R, columns: Hr, leadingDimension: max(Hr, 1)), .noTranspose,
-                                  into: into, beta: 1)
+                        let dG = MatrixView(UnsafePointer(dGh + rows.lowerBound), rows: R, columns: rows.count, leadingDimension: max(GH, 1))
+                        if statePackCount > 0 {
+                            PackedGEMM.multiplyTransposed(dG, packed: packedS, columns: Hr, into: into, beta: 1)
+                        } else {
+                            BLAS.gemm(dG, .transpose, MatrixView(saved.hPrev, rows: R, columns: Hr, leadingDimension: max(Hr, 1)), .noTranspose,
+                                      into: into, beta: 1)
+                        }
                     }
                 }
             }
@@ -728,14 +787,15 @@ extension FusedRecurrence {
     /// the sequence's direction (`d` rows away: `B` sequence first, 1 batch first); a `B`-row
     /// GEMM then adds the first step's rows with `firstStates` (from
     /// ``prepareFirstStepStates(layout:reverse:output:h0:H:into:)``; `nil` when all zero).
+    /// Without `pairsSteps`, only that second product (the caller ran the first one).
     static func accumulateGradientFromOutputs(
         layout: SequenceLayout, reverse: Bool, dG: UnsafePointer<Float>, dGStride: Int, output: UnsafePointer<Float>,
-        firstStates: UnsafePointer<Float>?, into gW: MutableMatrixView<Float>
+        firstStates: UnsafePointer<Float>?, into gW: MutableMatrixView<Float>, pairsSteps: Bool = true
     ) {
         let T = layout.steps, B = layout.batch, R = layout.rows, rs = layout.rowStride
         let H = gW.columns, n = gW.rows
         let d = layout.batchFirst ? 1 : B
-        if T > 1 {
+        if T > 1 && pairsSteps {
             let (gradientRows, stateRows) = reverse ? (0, d) : (d, 0)
             BLAS.gemm(MatrixView(dG + gradientRows * dGStride, rows: R - d, columns: n, leadingDimension: max(dGStride, 1)), .transpose,
                       MatrixView(output + stateRows * H, rows: R - d, columns: H, leadingDimension: max(H, 1)), .noTranspose,
