@@ -81,3 +81,20 @@ let package = Package(
         ),
     ] + examples.map(\.1)
 )
+
+// Data-parallel training over MPI: a product of its own, so that the `Recurrent` product
+// never links MPI. `CMPI` finds Open MPI through pkg-config (`ompi-c`); on a machine without
+// it, SwiftPM warns, its shim compiles to functions that report MPI as unavailable, and
+// everything still builds (see CInclude/CMPI/shim.h).
+package.products += [
+    .library(name: "RecurrentDistributed", targets: ["RecurrentDistributed"]),
+]
+package.targets += [
+    .systemLibrary(
+        name: "CMPI",
+        path: "CInclude/CMPI",
+        pkgConfig: "ompi-c",
+        providers: [.apt(["libopenmpi-dev", "openmpi-bin"]), .brew(["open-mpi"])]
+    ),
+    .target(name: "RecurrentDistributed", dependencies: ["Recurrent", "CMPI"]),
+]
