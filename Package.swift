@@ -88,6 +88,7 @@ let package = Package(
 // everything still builds (see CInclude/CMPI/shim.h).
 package.products += [
     .library(name: "RecurrentDistributed", targets: ["RecurrentDistributed"]),
+    .executable(name: "recurrent-mpi-tests", targets: ["RecurrentMPITests"]),
 ]
 package.targets += [
     .systemLibrary(
@@ -97,4 +98,8 @@ package.targets += [
         providers: [.apt(["libopenmpi-dev", "openmpi-bin"]), .brew(["open-mpi"])]
     ),
     .target(name: "RecurrentDistributed", dependencies: ["Recurrent", "CMPI"]),
+    // The tests that need several processes: a program run by CI under
+    // `mpirun --allow-run-as-root --oversubscribe -np 2 .build/debug/recurrent-mpi-tests`.
+    .executableTarget(name: "RecurrentMPITests", dependencies: ["RecurrentDistributed", "Recurrent"],
+                      path: "Tests/RecurrentMPITests"),
 ]
