@@ -103,3 +103,7 @@ package.targets += [
     .executableTarget(name: "RecurrentMPITests", dependencies: ["RecurrentDistributed", "Recurrent"],
                       path: "Tests/RecurrentMPITests"),
 ]
+// `names --distributed` trains on every rank that mpirun started.
+for target in package.targets where target.name == "Names" {
+    target.dependencies.append("RecurrentDistributed")
+}
