@@ -89,6 +89,7 @@ let package = Package(
 package.products += [
     .library(name: "RecurrentDistributed", targets: ["RecurrentDistributed"]),
     .executable(name: "recurrent-mpi-tests", targets: ["RecurrentMPITests"]),
+    .executable(name: "recurrent-ddp-bench", targets: ["DistributedBench"]),
 ]
 package.targets += [
     .systemLibrary(
@@ -102,6 +103,10 @@ package.targets += [
     // `mpirun --allow-run-as-root --oversubscribe -np 2 .build/debug/recurrent-mpi-tests`.
     .executableTarget(name: "RecurrentMPITests", dependencies: ["RecurrentDistributed", "Recurrent"],
                       path: "Tests/RecurrentMPITests"),
+    // Samples per second of data-parallel LSTM training (BENCHMARKS.md, "Past one machine");
+    // run it through Scripts/ddp_bench.py.
+    .executableTarget(name: "DistributedBench", dependencies: ["RecurrentDistributed", "Recurrent", argumentParser],
+                      path: "Benchmarks/DistributedBench"),
 ]
 // `names --distributed` trains on every rank that mpirun started.
 for target in package.targets where target.name == "Names" {
