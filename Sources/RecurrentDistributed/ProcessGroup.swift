@@ -261,7 +261,8 @@ public final class ProcessGroup: @unchecked Sendable {
     /// Copies rank `root`'s tensor elements into every rank's `tensor` (the same element
     /// count on every rank); records nothing for autograd.
     ///
-    /// - Throws: as ``broadcast(_:root:)-(UnsafeMutableBufferPointer<Float>,_)``.
+    /// - Throws: as the buffer overload: ``DistributedError/invalidArgument(_:)`` when `root` is not
+    ///   a rank; ``DistributedError/mpi(call:code:message:)``, ``DistributedError/finalized``.
     public func broadcast(_ tensor: Tensor, root: Int = 0) throws {
         try tensor.withUnsafeMutableBufferPointer { try broadcast($0, root: root) }
     }
