@@ -14,7 +14,7 @@ import Recurrent
 /// var sampler = try DistributedSampler(count: data.count, processGroup: group, seed: 0)
 /// for epoch in 0..<epochs {
 ///     sampler.epoch = epoch
-///     for batch in sampler.batches(size: 32) {          // this rank's share of each global batch
+///     for batch in try sampler.batches(size: 32) {      // this rank's share of each global batch
 ///         optimizer.zeroGrad()
 ///         let loss = try crossEntropy(model(input(batch)), target: targets(batch))
 ///         try ddp.backward(loss)                        // backward, then the gradients' mean
