@@ -88,8 +88,10 @@ public struct DistributedSampler: Sendable {
         }
     }
 
-    /// The number of indices of `rank` in an epoch (``localCount`` of that rank).
+    /// The number of indices of `rank` in an epoch (``localCount`` of that rank); 0 for a
+    /// rank outside `0..<worldSize`.
     public func localCount(ofRank rank: Int) -> Int {
+        guard (0..<worldSize).contains(rank) else { return 0 }
         let total = self.total
         return total / worldSize + (rank < total % worldSize ? 1 : 0)
     }
