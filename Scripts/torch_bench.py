@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
 """The cases of `recurrent-bench` in PyTorch, with the same timing and the same JSON.
 
-    python3 Scripts/torch_bench.py [--threads N] [--json] [--cases a,b] [--repeat K]
+    python3 Scripts/torch_bench.py [--threads N] [--json] [--cases a,b] [--repeat K] [--list]
 
-Forward passes run under `torch.no_grad()`; a training step is forward, `output.sum()`,
+The module cases are `nn.RNN`, `nn.LSTM` or `nn.GRU` with `batch_first=True` (and
+`bidirectional=True` for the `-bidir` cases), built right after `torch.manual_seed(1)`, on an
+input drawn from U(-1, 1) after it (`build_case`, which Scripts/onnx_bench.py shares).
+Forward passes run under `torch.no_grad()`; forward-only cases (`lstm-latency`) time no
+training step; a training step is forward, `output.sum()`,
 backward and zeroing the gradients. `stream-step` is one `nn.RNNCell` step (input 64,
 hidden 128, batch 1) carrying its state, under `no_grad`. `autograd-op` is the cost of one
 small recorded op (forward and backward) in a chain of 91; `names-epoch` is one epoch of
@@ -11,6 +15,7 @@ the seed tutorial's names classifier (the i2h/i2o cell, hidden 128, NLL loss, ma
 with lr 0.005), one name per step.
 """
 import argparse
+import collections
 import json
 import os
 import string
@@ -21,15 +26,24 @@ import unicodedata
 import torch
 import torch.nn as nn
 
+# A module case, as in Benchmarks/RecurrentBench/Cases.swift: batch-first input
+# (batch, steps, input); `bidirectional` runs both directions in every layer; a
+# `forward_only` case times no training step.
+Case = collections.namedtuple("Case", "name input hidden layers batch steps kind bidirectional forward_only",
+                              defaults=(False, False))
+
 MODULE_CASES = [
-    # name, input, hidden, layers, batch, steps, kind
-    ("seed-tiny", 10, 20, 2, 5, 7, "RNN"),
-    ("small", 32, 64, 1, 16, 32, "RNN"),
-    ("medium", 64, 128, 2, 32, 50, "RNN"),
-    ("large", 256, 512, 1, 64, 100, "RNN"),
-    ("deepbench", 1760, 1760, 1, 16, 50, "RNN"),
-    ("lstm-medium", 64, 128, 2, 32, 50, "LSTM"),
-    ("gru-medium", 64, 128, 2, 32, 50, "GRU"),
+    Case("seed-tiny", 10, 20, 2, 5, 7, "RNN"),
+    Case("small", 32, 64, 1, 16, 32, "RNN"),
+    Case("medium", 64, 128, 2, 32, 50, "RNN"),
+    Case("large", 256, 512, 1, 64, 100, "RNN"),
+    Case("deepbench", 1760, 1760, 1, 16, 50, "RNN"),
+    Case("lstm-medium", 64, 128, 2, 32, 50, "LSTM"),
+    Case("gru-medium", 64, 128, 2, 32, 50, "GRU"),
+    Case("lstm-bidir", 64, 128, 2, 32, 50, "LSTM", bidirectional=True),
+    Case("gru-bidir", 64, 128, 2, 32, 50, "GRU", bidirectional=True),
+    Case("lstm-large", 256, 512, 2, 64, 100, "LSTM"),
+    Case("lstm-latency", 64, 256, 2, 1, 100, "LSTM", forward_only=True),
 ]
 EXTRA_CASES = ["stream-step", "autograd-op", "names-epoch"]
 GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
@@ -60,21 +74,40 @@ def measure(body, repeats, min_sample, now, warmup=0.05):
     return samples[len(samples) // 2]
 
 
-def forward_flops(inp, hidden, layers, batch, steps, kind):
-    g = GATES[kind]
+def forward_flops(case):
+    """FLOPs of one forward pass: per layer and direction 2·T·B·G·(I_l·H + H·H), where I_l is
+    the input size for the first layer and directions·H above it (as recurrent-bench counts)."""
+    directions = 2 if case.bidirectional else 1
     total = 0.0
-    for layer in range(layers):
-        i = inp if layer == 0 else hidden
-        total += 2.0 * steps * batch * g * (i * hidden + hidden * hidden)
+    for layer in range(case.layers):
+        i = case.input if layer == 0 else directions * case.hidden
+        total += directions * 2.0 * case.steps * case.batch * GATES[case.kind] * (i * case.hidden + case.hidden ** 2)
     return total
 
 
-def module_case(case, args, now):
-    name, inp, hidden, layers, batch, steps, kind = case
+def build_case(case):
+    """The case's module (weights drawn right after torch.manual_seed(1)) and its input
+    (batch, steps, input) from U(-1, 1), drawn next."""
     torch.manual_seed(1)
-    module = getattr(nn, kind)(inp, hidden, num_layers=layers, batch_first=True)
-    x = torch.rand(batch, steps, inp) * 2 - 1
-    fl = forward_flops(inp, hidden, layers, batch, steps, kind)
+    module = getattr(nn, case.kind)(case.input, case.hidden, num_layers=case.layers, batch_first=True,
+                                    bidirectional=case.bidirectional)
+    x = torch.rand(case.batch, case.steps, case.input) * 2 - 1
+    return module, x
+
+
+def describe(case):
+    """One line for --list."""
+    text = (f"{case.name:16}{case.kind:6}input {case.input}, hidden {case.hidden}, layers {case.layers}, "
+            f"batch {case.batch}, steps {case.steps}")
+    if case.bidirectional:
+        text += ", bidirectional"
+    return text + ("; forward only" if case.forward_only else "; forward, train")
+
+
+def module_case(case, args, now):
+    name = case.name
+    module, x = build_case(case)
+    fl = forward_flops(case)
     results = []
     modes = args.modes.split(",")
     if "forward" in modes:
@@ -83,7 +116,7 @@ def module_case(case, args, now):
                 module(x)
         t = measure(fwd, args.repeat, args.min_sample, now)
         results.append(dict(case=name, mode="forward", seconds=t, flops=fl))
-    if "train" in modes:
+    if "train" in modes and not case.forward_only:
         params = list(module.parameters())
 
         def train():
@@ -203,35 +236,58 @@ def names_epoch(args, now):
                  extra={"names": len(items), "mean_loss": round(mean_loss, 4)})]
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def common_arguments(doc, modes):
+    """The options torch_bench.py and onnx_bench.py share (those of recurrent-bench)."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", action="store_true")
-    p.add_argument("--cases", default=None)
+    p.add_argument("--cases", default=None, help="comma-separated cases (default: all)")
     p.add_argument("--repeat", type=int, default=7)
     p.add_argument("--min-sample", type=float, default=0.02)
-    p.add_argument("--modes", default="forward,train")
-    p.add_argument("--names-epochs", type=int, default=1)
+    p.add_argument("--modes", default=modes)
     p.add_argument("--clock", choices=["wall", "cpu"], default="wall")
+    p.add_argument("--list", action="store_true", help="list the cases and exit")
+    return p
+
+
+def selected_cases(args):
+    """The --cases names (all when absent); exits naming the known ones for an unknown one."""
+    known = [c.name for c in MODULE_CASES] + EXTRA_CASES
+    selected = args.cases.split(",") if args.cases else known
+    for s in selected:
+        if s not in known:
+            sys.exit(f"unknown case {s}; known: {', '.join(known)}")
+    return selected
+
+
+def format_seconds(sec):
+    return f"{sec:.3f} s" if sec >= 1 else (f"{sec * 1e3:.3f} ms" if sec >= 1e-3 else f"{sec * 1e6:.3f} µs")
+
+
+def main():
+    p = common_arguments(__doc__, "forward,train")
+    p.add_argument("--names-epochs", type=int, default=1)
     here = os.path.dirname(os.path.abspath(__file__))
     default_names = os.path.join(here, "..", "Examples", "Support", "Resources", "names")
     if not os.path.isdir(default_names):
         default_names = "/work/shared/data/names"
     p.add_argument("--names-data", default=default_names)
     args = p.parse_args()
+    if args.list:
+        for c in MODULE_CASES:
+            print(describe(c))
+        for name in EXTRA_CASES:
+            print(name)
+        return
 
     torch.set_num_threads(args.threads)
     now = clock(args.clock)
-    known = [c[0] for c in MODULE_CASES] + EXTRA_CASES
-    selected = args.cases.split(",") if args.cases else known
-    for s in selected:
-        if s not in known:
-            sys.exit(f"unknown case {s}; known: {', '.join(known)}")
+    selected = selected_cases(args)
     if not args.json:
         print(f"torch_bench: torch {torch.__version__}, {torch.get_num_threads()} thread(s), median of {args.repeat}")
         print(f"{'case':18}{'mode':8}{'time':>13}{'GFLOP/s':>10}")
     for name in selected:
-        case = next((c for c in MODULE_CASES if c[0] == name), None)
+        case = next((c for c in MODULE_CASES if c.name == name), None)
         if case:
             results = module_case(case, args, now)
         elif name == "stream-step":
@@ -251,8 +307,7 @@ def main():
                 obj.update(r.get("extra", {}))
                 print(json.dumps(obj), flush=True)
             else:
-                t = f"{sec:.3f} s" if sec >= 1 else (f"{sec * 1e3:.3f} ms" if sec >= 1e-3 else f"{sec * 1e6:.3f} µs")
-                print(f"{r['case']:18}{r['mode']:8}{t:>13}{(f'{gf:.1f}' if gf else ''):>10}", flush=True)
+                print(f"{r['case']:18}{r['mode']:8}{format_seconds(sec):>13}{(f'{gf:.1f}' if gf else ''):>10}", flush=True)
 
 
 if __name__ == "__main__":

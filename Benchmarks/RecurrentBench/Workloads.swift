@@ -20,7 +20,9 @@ struct Result {
     var extra: [(String, String)] = []
 
     var gflops: Double? { flops.map { $0 / seconds / 1e9 } }
-    var rooflineFraction: Double? {
+    /// GFLOP/s as a fraction of `sgemm`'s at `sgemmShape` (for reference: the headline
+    /// fraction is against the FMA peak, ``Peak/fraction(_:)``).
+    var sgemmFraction: Double? {
         guard let g = gflops, let s = sgemmGFLOPs, s > 0 else { return nil }
         return g / s
     }
@@ -30,25 +32,29 @@ struct Result {
 func makeModuleAndParameters(_ c: ModuleCase) throws -> (forward: (Tensor) throws -> Tensor, parameters: [Parameter]) {
     switch c.kind {
     case .rnn:
-        let m = try RNN(inputSize: c.input, hiddenSize: c.hidden, numLayers: c.layers, batchFirst: true, seed: 1)
+        let m = try RNN(inputSize: c.input, hiddenSize: c.hidden, numLayers: c.layers, batchFirst: true,
+                        bidirectional: c.bidirectional, seed: 1)
         return ({ try m($0).output }, m.parameters())
     case .gru:
-        let m = try GRU(inputSize: c.input, hiddenSize: c.hidden, numLayers: c.layers, batchFirst: true, seed: 1)
+        let m = try GRU(inputSize: c.input, hiddenSize: c.hidden, numLayers: c.layers, batchFirst: true,
+                        bidirectional: c.bidirectional, seed: 1)
         return ({ try m($0).output }, m.parameters())
     case .lstm:
-        let m = try LSTM(inputSize: c.input, hiddenSize: c.hidden, numLayers: c.layers, batchFirst: true, seed: 1)
+        let m = try LSTM(inputSize: c.input, hiddenSize: c.hidden, numLayers: c.layers, batchFirst: true,
+                         bidirectional: c.bidirectional, seed: 1)
         return ({ try m($0).output }, m.parameters())
     }
 }
 
-/// Forward (no recording) and training step of a module case.
-func runModuleCase(_ c: ModuleCase, policy: TimingPolicy, roofline: Roofline, modes: Set<String>) throws -> [Result] {
+/// Forward (no recording) and training step of a module case (forward only for a
+/// `forwardOnly` case, whatever `modes` asks).
+func runModuleCase(_ c: ModuleCase, policy: TimingPolicy, reference: GemmReference, modes: Set<String>) throws -> [Result] {
     let (forward, parameters) = try makeModuleAndParameters(c)
     var generator = SeededGenerator(seed: 7)
     let x = Tensor(uniform: [c.batch, c.steps, c.input], low: -1, high: 1, using: &generator)
     let largest = c.largestGemm, step = c.stepGemm
-    let sgemm = roofline.gflops(largest), stepSgemm = roofline.gflops(step), stepPacked = roofline.packedGFLOPs(step)
-    let packed = roofline.packedGFLOPs(largest, packsEachCall: true)
+    let sgemm = reference.gflops(largest), stepSgemm = reference.gflops(step), stepPacked = reference.packedGFLOPs(step)
+    let packed = reference.packedGFLOPs(largest, packsEachCall: true)
     var results: [Result] = []
     if modes.contains("forward") {
         let t = try measure(policy) {
@@ -58,7 +64,7 @@ func runModuleCase(_ c: ModuleCase, policy: TimingPolicy, roofline: Roofline, mo
                               sgemmShape: largest, sgemmGFLOPs: sgemm, stepGemmShape: step, stepSgemmGFLOPs: stepSgemm,
                               stepPackedGFLOPs: stepPacked, packedGFLOPs: packed))
     }
-    if modes.contains("train") {
+    if modes.contains("train") && !c.forwardOnly {
         let t = try measure(policy) {
             let y = try forward(x)
             let loss = y.sum()

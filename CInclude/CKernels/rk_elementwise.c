@@ -1,94 +1,66 @@
-// AVX2 + FMA activation kernels; see include/rk_elementwise.h. The formulas are those of
-// Sources/LinearAlgebra/Elementwise.swift, written once per lane width.
+// AVX2 + FMA and AVX-512 activation kernels; see include/rk_elementwise.h. The formulas are
+// those of Sources/LinearAlgebra/Elementwise.swift, written once per lane width
+// (rk_vecmath.h).
 #include "rk_elementwise.h"
+#include "rk_vecmath.h"
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <stdatomic.h>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define RK_X86 1
-#else
-#define RK_X86 0
-#endif
-
-int rk_cpu_has_avx2_fma(void) {
+// The level the CPU and operating system support: 2 with AVX-512 (F, DQ, VL, BW) and AVX2 +
+// FMA, 1 with AVX2 + FMA, 0 otherwise. __builtin_cpu_supports also checks that the operating
+// system saves the wider registers (XGETBV).
+static int machine_level(void) {
 #if RK_X86
-    // Asked on every kernel call: the answer is kept after the first (a relaxed atomic, so
-    // concurrent first calls race benignly to store the same value).
-    static atomic_int cached = -1;
-    int answer = atomic_load_explicit(&cached, memory_order_relaxed);
-    if (answer < 0) {
-        __builtin_cpu_init();
-        answer = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-        atomic_store_explicit(&cached, answer, memory_order_relaxed);
-    }
-    return answer;
+    __builtin_cpu_init();
+    if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) return 0;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
+        && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw")) return 2;
+    return 1;
 #else
     return 0;
 #endif
 }
 
+int rk_cpu_machine_level(void) {
+    static atomic_int cached = -1;
+    int answer = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (answer < 0) {
+        answer = machine_level();
+        atomic_store_explicit(&cached, answer, memory_order_relaxed);
+    }
+    return answer;
+}
+
+// Asked on every kernel call: the answer is kept after the first (a relaxed atomic, so
+// concurrent first calls race benignly to store the same value).
+static atomic_int level_cache = -1;
+
+int rk_cpu_level(void) {
+    int answer = atomic_load_explicit(&level_cache, memory_order_relaxed);
+    if (answer < 0) {
+        answer = rk_cpu_machine_level();
+        const char *requested = getenv("RECURRENT_CPU_CAPABILITY");
+        if (requested) {
+            int cap = answer;
+            if (strcmp(requested, "portable") == 0) cap = 0;
+            else if (strcmp(requested, "avx2") == 0) cap = 1;
+            else if (strcmp(requested, "avx512") == 0) cap = 2;
+            if (cap < answer) answer = cap;
+        }
+        atomic_store_explicit(&level_cache, answer, memory_order_relaxed);
+    }
+    return answer;
+}
+
+int rk_cpu_has_avx2_fma(void) { return rk_cpu_level() >= 1; }
+
 // Machines without AVX2 + FMA never call these functions (LinearAlgebra keeps its portable
 // Swift kernels there); their fallback is libm, correct but not fast.
 
 #if RK_X86
-// MARK: - Eight lanes
-
-#define RK_AVX2 __attribute__((target("avx2,fma")))
-
-RK_AVX2 static inline __m256 rk_expm1_reduced8(__m256 r) {
-    __m256 r2 = _mm256_mul_ps(r, r), r4 = _mm256_mul_ps(r2, r2);
-    __m256 pa = _mm256_fmadd_ps(_mm256_set1_ps(1.6666665459e-1f), r, _mm256_set1_ps(5.0000001201e-1f));
-    __m256 pb = _mm256_fmadd_ps(_mm256_set1_ps(8.3334519073e-3f), r, _mm256_set1_ps(4.1665795894e-2f));
-    __m256 pc = _mm256_fmadd_ps(_mm256_set1_ps(1.9875691500e-4f), r, _mm256_set1_ps(1.3981999507e-3f));
-    __m256 p = _mm256_fmadd_ps(r4, pc, _mm256_fmadd_ps(r2, pb, pa));
-    return _mm256_fmadd_ps(r2, p, r);
-}
-
-RK_AVX2 static inline __m256 rk_tanh8(__m256 x) {
-    const __m256 signMask = _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u));
-    const __m256 magic = _mm256_set1_ps(12582912.0f);
-    __m256 sign = _mm256_and_ps(x, signMask);
-    __m256 a = _mm256_andnot_ps(signMask, x);
-    // min(9.1, a) returns its second operand for NaN: NaN stays NaN.
-    __m256 c = _mm256_min_ps(_mm256_set1_ps(9.1f), a);
-    __m256 t = _mm256_fmadd_ps(c, _mm256_set1_ps(2.88539008177792682f), magic);
-    __m256 n = _mm256_sub_ps(t, magic);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693147182464599609375f), _mm256_add_ps(c, c));
-    __m256i k = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(0x4B400000));
-    __m256 s = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k, _mm256_set1_epi32(127)), 23));
-    __m256 e = _mm256_fmadd_ps(s, rk_expm1_reduced8(r), _mm256_sub_ps(s, _mm256_set1_ps(1.0f)));
-    __m256 result = _mm256_div_ps(e, _mm256_add_ps(e, _mm256_set1_ps(2.0f)));
-    return _mm256_or_ps(result, sign);
-}
-
-RK_AVX2 static inline __m256 rk_exp8(__m256 x) {
-    const __m256 magic = _mm256_set1_ps(12582912.0f);
-    // min/max return their second operand for NaN: NaN stays NaN.
-    __m256 c = _mm256_min_ps(_mm256_set1_ps(89.0f), x);
-    c = _mm256_max_ps(_mm256_set1_ps(-104.0f), c);
-    __m256 t = _mm256_fmadd_ps(c, _mm256_set1_ps(1.44269504088896341f), magic);
-    __m256 n = _mm256_sub_ps(t, magic);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), c);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 y = _mm256_add_ps(rk_expm1_reduced8(r), _mm256_set1_ps(1.0f));
-    __m256i k = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(0x4B400000));
-    __m256i k1 = _mm256_srai_epi32(k, 1);
-    __m256i k2 = _mm256_sub_epi32(k, k1);
-    const __m256i bias = _mm256_set1_epi32(127);
-    __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k1, bias), 23));
-    __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k2, bias), 23));
-    return _mm256_mul_ps(_mm256_mul_ps(y, s1), s2);
-}
-
-RK_AVX2 static inline __m256 rk_sigmoid8(__m256 x) {
-    const __m256 one = _mm256_set1_ps(1.0f);
-    __m256 e = rk_exp8(_mm256_xor_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u))));
-    return _mm256_div_ps(one, _mm256_add_ps(one, e));
-}
-
 // The buffer loops: 16 values per iteration (two independent chains), then 8, then the tail
 // through a zero-padded local block so that no lane reads or writes past the buffers.
 #define RK_BUFFER_LOOP(name, kernel8)                                                     \
@@ -201,11 +173,48 @@ RK_AVX2 static void rk_tanh_rows_avx2(const float *x, size_t ldx, const float *b
 
 RK_BUFFER_LOOP(rk_sigmoid, rk_sigmoid8)
 RK_BUFFER_LOOP(rk_exp, rk_exp8)
+
+// MARK: - Sixteen lanes (AVX-512): 32 values per iteration, then 16, then a masked tail (the
+// masked-off lanes are zeros, as in the 8-lane tail block).
+#define RK_BUFFER_LOOP16(name, kernel16)                                                  \
+    RK_AVX512 static void name##_avx512(const float *x, float *y, size_t count) {         \
+        size_t i = 0;                                                                     \
+        for (; i + 32 <= count; i += 32) {                                                \
+            __m512 a = _mm512_loadu_ps(x + i), b = _mm512_loadu_ps(x + i + 16);           \
+            _mm512_storeu_ps(y + i, kernel16(a));                                         \
+            _mm512_storeu_ps(y + i + 16, kernel16(b));                                    \
+        }                                                                                 \
+        for (; i + 16 <= count; i += 16) _mm512_storeu_ps(y + i, kernel16(_mm512_loadu_ps(x + i))); \
+        if (i < count) {                                                                  \
+            __mmask16 m = (__mmask16)((1u << (count - i)) - 1);                           \
+            _mm512_mask_storeu_ps(y + i, m, kernel16(_mm512_maskz_loadu_ps(m, x + i)));   \
+        }                                                                                 \
+    }
+
+RK_BUFFER_LOOP16(rk_tanh, rk_tanh16)
+RK_BUFFER_LOOP16(rk_sigmoid, rk_sigmoid16)
+RK_BUFFER_LOOP16(rk_exp, rk_exp16)
+
+RK_AVX512 static void rk_tanh_rows_avx512(const float *x, size_t ldx, const float *bias, float *y, size_t ldy,
+                                          size_t rows, size_t cols) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = x + r * ldx;
+        float *yr = y + r * ldy;
+        for (size_t i = 0; i < cols; i += 16) {
+            __mmask16 m = cols - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (cols - i)) - 1);
+            __m512 a = _mm512_maskz_loadu_ps(m, xr + i);
+            if (bias) a = _mm512_add_ps(a, _mm512_maskz_loadu_ps(m, bias + i));
+            _mm512_mask_storeu_ps(yr + i, m, rk_tanh16(a));
+        }
+    }
+}
 #endif
 
 void rk_tanh_f32(const float *x, float *y, size_t count) {
 #if RK_X86
-    if (rk_cpu_has_avx2_fma()) { rk_tanh_avx2(x, y, count); return; }
+    int level = rk_cpu_level();
+    if (level >= 2) { rk_tanh_avx512(x, y, count); return; }
+    if (level == 1) { rk_tanh_avx2(x, y, count); return; }
 #endif
     for (size_t i = 0; i < count; i++) y[i] = tanhf(x[i]);
 }
@@ -213,7 +222,9 @@ void rk_tanh_f32(const float *x, float *y, size_t count) {
 void rk_tanh_rows_f32(const float *x, size_t ldx, const float *bias, float *y, size_t ldy,
                       size_t rows, size_t cols) {
 #if RK_X86
-    if (rk_cpu_has_avx2_fma()) { rk_tanh_rows_avx2(x, ldx, bias, y, ldy, rows, cols); return; }
+    int level = rk_cpu_level();
+    if (level >= 2) { rk_tanh_rows_avx512(x, ldx, bias, y, ldy, rows, cols); return; }
+    if (level == 1) { rk_tanh_rows_avx2(x, ldx, bias, y, ldy, rows, cols); return; }
 #endif
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < cols; j++) y[r * ldy + j] = tanhf(bias ? x[r * ldx + j] + bias[j] : x[r * ldx + j]);
@@ -221,14 +232,18 @@ void rk_tanh_rows_f32(const float *x, size_t ldx, const float *bias, float *y, s
 
 void rk_sigmoid_f32(const float *x, float *y, size_t count) {
 #if RK_X86
-    if (rk_cpu_has_avx2_fma()) { rk_sigmoid_avx2(x, y, count); return; }
+    int level = rk_cpu_level();
+    if (level >= 2) { rk_sigmoid_avx512(x, y, count); return; }
+    if (level == 1) { rk_sigmoid_avx2(x, y, count); return; }
 #endif
     for (size_t i = 0; i < count; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
 }
 
 void rk_exp_f32(const float *x, float *y, size_t count) {
 #if RK_X86
-    if (rk_cpu_has_avx2_fma()) { rk_exp_avx2(x, y, count); return; }
+    int level = rk_cpu_level();
+    if (level >= 2) { rk_exp_avx512(x, y, count); return; }
+    if (level == 1) { rk_exp_avx2(x, y, count); return; }
 #endif
     for (size_t i = 0; i < count; i++) y[i] = expf(x[i]);
 }
@@ -272,4 +287,13 @@ float rk_sum_f32(const float *x, size_t count) {
     for (int width = 16; width >= 1; width /= 2)
         for (int j = 0; j < width; j++) lanes[j] += lanes[j + width];
     return lanes[0];
+}
+
+int rk_cpu_set_level(int level) {
+    int previous = rk_cpu_level();
+    int machine = rk_cpu_machine_level();
+    if (level < 0) level = 0;
+    if (level > machine) level = machine;
+    atomic_store_explicit(&level_cache, level, memory_order_relaxed);
+    return previous;
 }

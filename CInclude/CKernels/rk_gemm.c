@@ -6,6 +6,7 @@
  * check. Everything else falls back to a scalar path.
  */
 #include "rk_gemm.h"
+#include "rk_elementwise.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #define RK_X86 1
@@ -334,6 +335,149 @@ static RK_AVX void gemm_avx2(int m, int n, int k, const float *a, int lda,
         }
     }
 }
+
+/* ------------------------------------------------------------------------ */
+/* AVX-512 path                                                             */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The same packed layout (16-column panels), read two panels at a time: an
+ * mr×32 register tile of 512-bit accumulators. Each output element takes
+ * exactly the AVX2 tile's arithmetic (fused multiply-adds over k in order;
+ * even and odd k in two chains added at the end when mr <= 3; the same beta
+ * step), so both kernel sets, and any split of the columns between calls,
+ * give the same bits. Columns past n are masked, never touched.
+ */
+#define RK_AVX512_INLINE static inline __attribute__((always_inline, target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")))
+#define RK_AVX512_FN __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")))
+
+RK_AVX512_INLINE void store16(float *c, __m512 v, float beta, __mmask16 m)
+{
+    if (beta == 0.0f) {
+        _mm512_mask_storeu_ps(c, m, v);
+    } else if (beta == 1.0f) {
+        _mm512_mask_storeu_ps(c, m, _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, c)));
+    } else {
+        _mm512_mask_storeu_ps(c, m, _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(m, c), v));
+    }
+}
+
+RK_AVX512_INLINE __mmask16 mask16(int cols)
+{
+    if (cols >= 16) return (__mmask16)0xFFFF;
+    if (cols <= 0) return (__mmask16)0;
+    return (__mmask16)((1u << cols) - 1);
+}
+
+/* mr×(16·two) tile: panel b0 (and b1, the next one, when two), cols in 1..32. */
+RK_AVX512_INLINE void tile512(const int mr, const int two, const int dopf, int k, const float *a, size_t lda,
+                              const float *b0, const float *b1, float *c, size_t ldc, float beta, int cols,
+                              const float *pf)
+{
+    const int dual = mr <= 3;
+    __m512 c0[MR], c1[MR], d0[MR], d1[MR];
+    for (int i = 0; i < mr; i++) {
+        c0[i] = _mm512_setzero_ps(); c1[i] = _mm512_setzero_ps();
+        d0[i] = _mm512_setzero_ps(); d1[i] = _mm512_setzero_ps();
+    }
+    const float *ar[MR];
+    for (int i = 0; i < mr; i++) ar[i] = a + (size_t)i * lda;
+
+    int kk = 0;
+    if (dual) {
+        for (; kk + 2 <= k; kk += 2) {
+            if (dopf) {
+                _mm_prefetch((const char *)(pf + (size_t)kk * NR), _MM_HINT_T1);
+                _mm_prefetch((const char *)(pf + (size_t)kk * NR + 16), _MM_HINT_T1);
+            }
+            const __m512 p0 = _mm512_loadu_ps(b0 + (size_t)kk * NR);
+            const __m512 q0 = _mm512_loadu_ps(b0 + (size_t)kk * NR + 16);
+            __m512 p1 = p0, q1 = q0;
+            if (two) { p1 = _mm512_loadu_ps(b1 + (size_t)kk * NR); q1 = _mm512_loadu_ps(b1 + (size_t)kk * NR + 16); }
+            for (int i = 0; i < mr; i++) {
+                const __m512 av = _mm512_set1_ps(ar[i][kk]);
+                c0[i] = _mm512_fmadd_ps(av, p0, c0[i]);
+                if (two) c1[i] = _mm512_fmadd_ps(av, p1, c1[i]);
+                const __m512 aw = _mm512_set1_ps(ar[i][kk + 1]);
+                d0[i] = _mm512_fmadd_ps(aw, q0, d0[i]);
+                if (two) d1[i] = _mm512_fmadd_ps(aw, q1, d1[i]);
+            }
+        }
+    }
+    for (; kk < k; kk++) {
+        if (dopf) _mm_prefetch((const char *)(pf + (size_t)kk * NR), _MM_HINT_T1);
+        const __m512 p0 = _mm512_loadu_ps(b0 + (size_t)kk * NR);
+        __m512 p1 = p0;
+        if (two) p1 = _mm512_loadu_ps(b1 + (size_t)kk * NR);
+        for (int i = 0; i < mr; i++) {
+            const __m512 av = _mm512_set1_ps(ar[i][kk]);
+            c0[i] = _mm512_fmadd_ps(av, p0, c0[i]);
+            if (two) c1[i] = _mm512_fmadd_ps(av, p1, c1[i]);
+        }
+    }
+    if (dual) {
+        for (int i = 0; i < mr; i++) {
+            c0[i] = _mm512_add_ps(c0[i], d0[i]);
+            if (two) c1[i] = _mm512_add_ps(c1[i], d1[i]);
+        }
+    }
+    const __mmask16 m0 = mask16(cols), m1 = mask16(cols - 16);
+    for (int i = 0; i < mr; i++) {
+        float *ci = c + (size_t)i * ldc;
+        store16(ci, c0[i], beta, m0);
+        if (two && cols > 16) store16(ci + 16, c1[i], beta, m1);
+    }
+}
+
+typedef void (*tile512_fn)(int, const float *, size_t, const float *, const float *, float *, size_t, float, int,
+                           const float *);
+
+#define RK_TILE512_FN(R) \
+    static RK_AVX512_FN void tile512_##R##_1(int k, const float *a, size_t lda, const float *b0, const float *b1, \
+                                             float *c, size_t ldc, float beta, int cols, const float *pf) \
+    { tile512(R, 0, 0, k, a, lda, b0, b1, c, ldc, beta, cols, pf); } \
+    static RK_AVX512_FN void tile512_##R##_2(int k, const float *a, size_t lda, const float *b0, const float *b1, \
+                                             float *c, size_t ldc, float beta, int cols, const float *pf) \
+    { tile512(R, 1, 0, k, a, lda, b0, b1, c, ldc, beta, cols, pf); } \
+    static RK_AVX512_FN void tile512_##R##_2p(int k, const float *a, size_t lda, const float *b0, const float *b1, \
+                                              float *c, size_t ldc, float beta, int cols, const float *pf) \
+    { tile512(R, 1, 1, k, a, lda, b0, b1, c, ldc, beta, cols, pf); }
+RK_TILE512_FN(1)
+RK_TILE512_FN(2)
+RK_TILE512_FN(3)
+RK_TILE512_FN(4)
+RK_TILE512_FN(5)
+RK_TILE512_FN(6)
+
+static RK_AVX512_FN void gemm_avx512(int m, int n, int k, const float *a, int lda,
+                                     const float *packed, float beta, float *c, int ldc, int prefetch)
+{
+    static const tile512_fn one[MR + 1] = { 0, tile512_1_1, tile512_2_1, tile512_3_1, tile512_4_1, tile512_5_1, tile512_6_1 };
+    static const tile512_fn two[MR + 1] = { 0, tile512_1_2, tile512_2_2, tile512_3_2, tile512_4_2, tile512_5_2, tile512_6_2 };
+    static const tile512_fn twop[MR + 1] = { 0, tile512_1_2p, tile512_2_2p, tile512_3_2p, tile512_4_2p, tile512_5_2p, tile512_6_2p };
+    const size_t K = (size_t)k, LDA = (size_t)lda, LDC = (size_t)ldc;
+    const int panels = (n + NR - 1) / NR;
+    /* The AVX2 path's row tiling (see gemm_avx2), so that a row's arithmetic is the same. */
+    int ntiles = (m + MR - 1) / MR;
+    int r0 = MR, r1 = m - (ntiles - 1) * MR;
+    if (ntiles == 1) { r0 = 0; }
+    else if (r1 < 4) { r0 = (MR + r1 + 1) / 2; r1 = (MR + r1) / 2; }
+    for (int p = 0; p < panels; p += 2) {
+        const int j0 = p * NR;
+        const int pair = p + 1 < panels;
+        const int cols = (n - j0) < 2 * NR ? (n - j0) : 2 * NR;
+        const float *b0 = packed + (size_t)p * NR * K;
+        const float *b1 = pair ? b0 + (size_t)NR * K : b0;
+        const float *pf = (p + 2 < panels) ? b0 + (size_t)2 * NR * K : b0;
+        int i = 0;
+        for (int t = 0; t < ntiles; t++) {
+            const int rows = (t < ntiles - 2) ? MR : (t == ntiles - 2 ? r0 : r1);
+            const tile512_fn f = !pair ? one[rows] : (t == 0 && prefetch) ? twop[rows] : two[rows];
+            f(k, a + i * LDA, LDA, b0, b1, c + i * LDC + j0, LDC, beta, cols, pf);
+            i += rows;
+        }
+    }
+}
 #endif /* RK_X86 */
 
 /* ------------------------------------------------------------------------ */
@@ -359,7 +503,13 @@ void rk_gemm_packed(int m, int n, int k, const float *a, int lda,
     if (m <= 0 || n <= 0) return;
     if (k <= 0) { scale_c(m, n, beta, c, ldc); return; }
 #if RK_X86
-    if (rk_cpu_has_avx2_fma()) {
+    const int level = rk_cpu_level();
+    if (level >= 2) {
+        const int prefetch = m >= 5 && (size_t)n * (size_t)k > ((size_t)1 << 18);
+        gemm_avx512(m, n, k, a, lda, packed, beta, c, ldc, prefetch);
+        return;
+    }
+    if (level == 1) {
         /* Prefetching the next panel pays off only when B does not stay in L2
            (> 1 MB packed) and the tiles are tall enough (m >= 5) that FMA
            work, not the B stream, is the bottleneck (measured: it helps

@@ -28,7 +28,7 @@ public struct CommonOptions: ParsableArguments {
     }
 
     /// Sets the BLAS thread count to `--threads` (process-wide, like `torch.set_num_threads`).
-    public func applyThreads() { BLASThreads.set(threads) }
+    public func applyThreads() { ComputeThreads.set(threads) }
 
     /// The folder for the plots, as a URL.
     public var outputFolder: URL { URL(fileURLWithPath: output, isDirectory: true) }

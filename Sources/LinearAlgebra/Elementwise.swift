@@ -312,7 +312,7 @@ extension Elementwise {
         portable: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
     ) {
         precondition(count >= 0, "Elementwise.\(name): negative count \(count)")
-        if CPUCapability.current == .avx2 { avx2(x, y, count) } else { portable(x, y, count) }
+        if CPUCapability.current.usesCKernels { avx2(x, y, count) } else { portable(x, y, count) }
     }
 
     /// `y[i] = tanh(x[i])` for `i < count`; `x` may equal `y` but must not otherwise overlap it.
@@ -593,7 +593,7 @@ extension Elementwise {
     /// error is smaller. `0` for `count == 0`.
     public static func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
         precondition(count >= 0, "Elementwise.sum: negative count \(count)")
-        if CPUCapability.current == .avx2 { return rk_sum_f32(x, count) }
+        if CPUCapability.current.usesCKernels { return rk_sum_f32(x, count) }
         return portableSum(x, count: count)
     }
 
@@ -668,7 +668,7 @@ extension Elementwise {
     /// may be `x` itself (same base and leading dimension); no other overlap. The sum is one
     /// `Float` addition, the `tanh` that of the `Float` buffer kernel (the same bits).
     public static func tanh(_ x: MatrixView<Float>, adding bias: UnsafePointer<Float>?, into y: MutableMatrixView<Float>) {
-        if CPUCapability.current == .avx2 && x.rows == y.rows && x.columns == y.columns {
+        if CPUCapability.current.usesCKernels && x.rows == y.rows && x.columns == y.columns {
             rk_tanh_rows_f32(x.base, x.leadingDimension, bias, y.base, y.leadingDimension, x.rows, x.columns)
             return
         }
@@ -736,7 +736,7 @@ extension Elementwise {
         precondition(y.rows == rows && y.columns == columns && dy.rows == rows && dy.columns == columns
                      && (g.map { $0.rows == rows && $0.columns == columns } ?? true),
                      "Elementwise.\(name): operands of different shapes")
-        if CPUCapability.current == .avx2 {
+        if CPUCapability.current.usesCKernels {
             avx2(y.base, y.leadingDimension, dy.base, dy.leadingDimension, g?.base, g?.leadingDimension ?? 0,
                  dx.base, dx.leadingDimension, rows, columns)
             return

@@ -18,7 +18,11 @@ internal import CKernels
 /// ```
 public enum PackedGEMM {
     /// Whether the packed kernels run on this machine (``CPUCapability/current`` is `.avx2`).
-    public static var isAvailable: Bool { CPUCapability.current == .avx2 }
+    public static var isAvailable: Bool { CPUCapability.current.usesCKernels }
+
+    /// The width of a packed panel (16 columns): a range of columns starting at a multiple of
+    /// it is a run of whole panels, packed and multiplied on its own.
+    public static let panelWidth = 16
 
     /// The number of floats ``pack(_:_:into:)`` writes for a `depth × columns` operand `B`
     /// (`columns` rounded up to the panel width of 16).

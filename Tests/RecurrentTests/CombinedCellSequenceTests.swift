@@ -114,12 +114,12 @@ final class CombinedCellSequenceTests: XCTestCase {
     func testOneThreadAndTwoThreadsAgree() throws {
         // The sequence path pins BLAS to one thread for its small products and restores
         // the setting afterwards.
-        let before = BLASThreads.count
-        defer { BLASThreads.set(before) }
-        BLASThreads.set(2)
+        let before = ComputeThreads.count
+        defer { ComputeThreads.set(before) }
+        ComputeThreads.set(2)
         let cell = try CombinedCell(inputSize: 5, hiddenSize: 10, outputSize: 2)
         let (output, _) = try cell(oneHot: [1, 2, 3], cell.initHidden())
         try nllLoss(output, target: [0]).backward()
-        XCTAssertEqual(BLASThreads.count, 2)
+        XCTAssertEqual(ComputeThreads.count, 2)
     }
 }

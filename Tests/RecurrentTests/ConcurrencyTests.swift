@@ -117,9 +117,9 @@ final class ConcurrencyTests: XCTestCase {
         // their small per-step products, so with more threads a call's large products run
         // on 1 or N threads depending on what other calls are doing at that moment, and
         // OpenBLAS rounds differently with another thread count (RELIABILITY.md).
-        let savedThreads = BLASThreads.count
-        BLASThreads.set(1)
-        defer { BLASThreads.set(savedThreads) }
+        let savedThreads = ComputeThreads.count
+        ComputeThreads.set(1)
+        defer { ComputeThreads.set(savedThreads) }
         let model = try SequenceClassifier(kind: .lstm, inputSize: 8, hiddenSize: 64, numLayers: 2, seed: 11).eval()
         var generator = SeededGenerator(seed: 12)
         let inputs = (0..<width).map { _ in Tensor(normal: [64, 16, 8], using: &generator) }

@@ -13,12 +13,12 @@ final class DeterminismTests: XCTestCase {
 
     override func setUp() {
         super.setUp()
-        savedThreads = BLASThreads.count
-        BLASThreads.set(1)
+        savedThreads = ComputeThreads.count
+        ComputeThreads.set(1)
     }
 
     override func tearDown() {
-        BLASThreads.set(savedThreads)
+        ComputeThreads.set(savedThreads)
         super.tearDown()
     }
 
@@ -42,7 +42,7 @@ final class DeterminismTests: XCTestCase {
     }
 
     private func checkSameSeedSameRun(_ kind: CellKind, file: StaticString = #filePath, line: UInt = #line) throws {
-        XCTAssertEqual(BLASThreads.count, 1, file: file, line: line)
+        XCTAssertEqual(ComputeThreads.count, 1, file: file, line: line)
         let first = try run(kind, seed: 42)
         let second = try run(kind, seed: 42)
         assertBitIdentical(second.losses, first.losses, "\(kind) losses", file: file, line: line)
@@ -93,13 +93,13 @@ final class DeterminismTests: XCTestCase {
     /// (it need not be bit-identical, and is not asserted to be). How many weights differ is
     /// printed, for RELIABILITY.md. The sizes are large enough (batch 64, 4 × 128 gates) for
     /// OpenBLAS to use both threads.
-    func testMoreBLASThreadsAgreeToRounding() throws {
+    func testMoreComputeThreadsAgreeToRounding() throws {
         func lstmRun() throws -> (losses: [Float], weights: [Float]) {
             try run(.lstm, seed: 42, steps: 3, hiddenSize: 128, batch: 64, features: 32)
         }
         let one = try lstmRun()
         assertBitIdentical(try lstmRun().weights, one.weights, "two one-thread runs at this size")
-        BLASThreads.set(2)
+        ComputeThreads.set(2)
         let two = try lstmRun()
         assertClose(two.losses, one.losses, rtol: 1e-4, atol: 1e-5)
         assertClose(two.weights, one.weights, rtol: 1e-3, atol: 1e-4)

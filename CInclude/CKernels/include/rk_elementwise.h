@@ -15,8 +15,23 @@
 extern "C" {
 #endif
 
-/// 1 when this CPU and operating system can run the AVX2 + FMA kernels of this target
-/// (x86-64 only; 0 elsewhere). Cheap to call; the answer never changes.
+/// The kernel level this process runs: 2 for AVX-512 (F, DQ, VL, BW, with AVX2 + FMA), 1 for
+/// AVX2 + FMA, 0 for none (portable code; always 0 off x86-64). It is the machine's level
+/// (rk_cpu_machine_level), lowered by the environment variable RECURRENT_CPU_CAPABILITY
+/// (`portable`, `avx2` or `avx512`) when that names a lower one, or by rk_cpu_set_level.
+/// Cheap to call (a relaxed atomic load after the first call).
+int rk_cpu_level(void);
+
+/// The highest level this CPU and operating system support (as rk_cpu_level, without the
+/// environment variable).
+int rk_cpu_machine_level(void);
+
+/// Sets the level the kernels run from now on (clamped to 0...rk_cpu_machine_level()) and
+/// returns the previous one: for tests and benchmarks that compare the kernel sets in one
+/// process. Not meant to be called while other threads run kernels.
+int rk_cpu_set_level(int level);
+
+/// 1 when rk_cpu_level() >= 1 (the AVX2 + FMA kernels run), 0 otherwise.
 int rk_cpu_has_avx2_fma(void);
 
 /// y[i] = tanh(x[i]) for i < count. x may equal y; otherwise the ranges must not overlap.

@@ -91,6 +91,12 @@ enum FusedRecurrence {
     /// Runs the layer. `input` is `(T, B, I)` or `(B, T, I)` (per `batchFirst`), `h0` `(B, Hr)`,
     /// `c0` `(B, H)` for LSTMs. Returns the output `(T, B, Hr)` or `(B, T, Hr)`, the final
     /// hidden state `(B, Hr)` and, for LSTMs, the final cell state `(B, H)`.
+    ///
+    /// Where the packed kernels run, the layer is one team of ``ComputeThreads`` workers
+    /// (``teamSize(batch:hidden:gates:depth:hasProjection:)``): each worker owns a range of
+    /// hidden units, computes the input projection and every step's product for the gate
+    /// columns of its units, and their elementwise update; one barrier per step publishes the
+    /// new state. No reduction is split, so the results are the same for every team size.
     @usableFromInline
     static func run(kind: CellKind, input: Tensor, layout: SequenceLayout, reverse: Bool,
                     h0: Tensor, c0: Tensor?, weights: RecurrentWeights,
@@ -101,6 +107,7 @@ enum FusedRecurrence {
         let I = weights.weightIH.shape[1]
         let Hr = weights.weightHH.shape[1]
         let isLSTM = kind == .lstm, isGRU = kind == .gru
+        let isRNN = kind == .rnnTanh || kind == .rnnReLU
         let hasProjection = weights.weightHR != nil
 
         var inputs = [input, h0]
@@ -113,6 +120,14 @@ enum FusedRecurrence {
         let bih = weights.biasIH?.storage.pointer, bhh = weights.biasHH?.storage.pointer
         let whr = weights.weightHR?.storage.pointer
 
+        // The packed kernels (when they run here) take every product of the layer, W_ihᵀ and
+        // W_hhᵀ packed once per call, gate block by gate block, so that any range of hidden
+        // units is a run of whole panels in each block.
+        let packs = PackedGEMM.isAvailable && GH > 0
+        let workers = packs ? teamSize(batch: B, hidden: H, gates: G, depth: Swift.max(Hr, 1), hasProjection: hasProjection) : 1
+        let whhBlock = packs && Hr > 0 ? PackedGEMM.packedCount(columns: H, depth: Hr) : 0
+        let wihBlock = packs && I > 0 && R > 0 ? PackedGEMM.packedCount(columns: H, depth: I) : 0
+
         // Buffers for the whole sequence (rows in the layout's order). What only the backward
         // reads is kept only while recording; scratch that never leaves this call is one
         // uninitialised allocation, freed on return. Nothing is allocated per step.
@@ -122,22 +137,13 @@ enum FusedRecurrence {
         let xpScratch = keepsGates ? 0 : R * GH
         let tanhCScratch = isLSTM && !recording ? B * H : 0
         let wholeStepRNN = statesAreOutputs(kind, lengths: lengths)
-        // h·W_hhᵀ of the current step: GRU.
-        let hhCount = isGRU ? B * GH : 0
-        // A plain RNN adds its biases (summed once) in each step's activation instead of
-        // writing them into the sequence-wide projection first.
-        let isRNN = kind == .rnnTanh || kind == .rnnReLU
+        let hhCount = isGRU ? B * GH : 0                   // h·W_hhᵀ of the current step: GRU
         let hasBias = bih != nil || bhh != nil
-        let stepBiasCount = isRNN && hasBias ? GH : 0
+        let stepBiasCount = isRNN && hasBias ? GH : 0       // a plain RNN's summed biases
         let projectedCount = hasProjection ? B * Hr : 0
-        // W_hhᵀ packed once for every step's product (``PackedGEMM``).
-        let packsWeight = packsRecurrentWeight(batch: B, gates: GH, hidden: Hr)
-        let packedCount = packsWeight ? PackedGEMM.packedCount(columns: GH, depth: Hr) : 0
-        // W_ihᵀ packed too, for the input projection of a small single-threaded layer.
-        let packsInput = packsInputWeight(rows: R, gates: GH, input: I, largestProduct: Swift.max(B * GH * Hr, R * GH * I))
-        let packedInputCount = packsInput ? PackedGEMM.packedCount(columns: GH, depth: I) : 0
-        let scratchBlock = ScratchPool.shared.take(xpScratch + tanhCScratch + hhCount + projectedCount + packedCount + stepBiasCount
-                                                   + packedInputCount)
+        let stateCount = wholeStepRNN ? 0 : 2 * B * Hr      // h_{t−1} and h_t, alternating
+        let scratchBlock = ScratchPool.shared.take(xpScratch + tanhCScratch + hhCount + projectedCount + G * whhBlock
+                                                   + stepBiasCount + G * wihBlock + stateCount)
         defer { ScratchPool.shared.give(scratchBlock) }
         let scratch = scratchBlock.pointer
         // Buffers every step writes in full skip the zero-fill; those written only for the
@@ -160,147 +166,199 @@ enum FusedRecurrence {
         let cN = c0.map { TensorBuffer(copying: $0.storage.buffer) }
         let hh = scratch + xpScratch + tanhCScratch
         let projected = hh + hhCount
-        let packedWhh: UnsafeMutablePointer<Float>? = packsWeight ? projected + projectedCount : nil
-        let stepBias: UnsafeMutablePointer<Float>? = stepBiasCount > 0 ? projected + projectedCount + packedCount : nil
-        let packedWih = projected + projectedCount + packedCount + stepBiasCount
+        let packedWhh = projected + projectedCount
+        let stepBias: UnsafeMutablePointer<Float>? = stepBiasCount > 0 ? packedWhh + G * whhBlock : nil
+        let packedWih = packedWhh + G * whhBlock + stepBiasCount
+        let states = packedWih + G * wihBlock
         if let stepBias {
             for j in 0..<GH { stepBias[j] = (bih?[j] ?? 0) + (bhh?[j] ?? 0) }
         }
-
-        // 1. The input projection of all steps: one GEMM over the biases (a plain RNN's
-        // biases wait for the step's activation).
-        let xpView = MutableMatrixView(xp, rows: R, columns: GH, leadingDimension: max(GH, 1))
-        // The recurrent bias folds in too, except GRU's n block (it is gated by r).
+        // The recurrent bias folds into the projection too, except GRU's n block (it is gated by r).
         let folded = isGRU ? 2 * H : GH
-        if isRNN {
-            if I == 0 { xp.update(repeating: 0, count: R * GH) }
-        } else {
-            for r in 0..<R {
-                let row = xp + r * GH
-                switch (bih, bhh) {
-                case let (bi?, bh?):
-                    for j in 0..<folded { row[j] = bi[j] + bh[j] }
-                    if folded < GH { (row + folded).update(from: bi + folded, count: GH - folded) }
-                case let (bi?, nil): row.update(from: bi, count: GH)
-                case let (nil, bh?):
-                    row.update(from: bh, count: folded)
-                    if folded < GH { (row + folded).update(repeating: 0, count: GH - folded) }
-                case (nil, nil): if I == 0 { row.update(repeating: 0, count: GH) }
-                }
-            }
-        }
-        // A layer whose largest product is small runs entirely on one BLAS thread (see
-        // ``serialStepMultiplyAdds``); larger input projections keep every thread.
-        let threadsToRestore = singleThreadedSteps(multiplyAdds: Swift.max(B * GH * Hr, R * GH * I))
-        defer { restoreThreads(threadsToRestore) }
-        if R > 0 && I > 0 {
-            let xView = MatrixView(x, rows: R, columns: I, leadingDimension: max(I, 1))
-            let wihView = MatrixView(wih, rows: GH, columns: I, leadingDimension: max(I, 1))
-            let beta: Float = hasBias && !isRNN ? 1 : 0
-            if packsInput {
-                PackedGEMM.pack(wihView, .transpose, into: packedWih)
-                PackedGEMM.multiply(xView, packed: packedWih, columns: GH, into: xpView, beta: beta)
-            } else {
-                BLAS.gemm(xView, .noTranspose, wihView, .transpose, into: xpView, beta: beta)
-            }
+        let h0p = UnsafePointer(h0.storage.pointer)
+        let rs = layout.rowStride
+        let bhn = isGRU ? bhh.map { UnsafePointer($0 + 2 * H) } : nil
+        let xView = MatrixView(x, rows: R, columns: I, leadingDimension: max(I, 1))
+        let whhView = MatrixView(whh, rows: GH, columns: Hr, leadingDimension: max(Hr, 1))
+
+        /// Columns `first..<first+count` of a row-major buffer `rows` × `width` (`ld` apart).
+        func columns(_ base: UnsafeMutablePointer<Float>, rows: Int, ld: Int, first: Int, count: Int) -> MutableMatrixView<Float> {
+            MutableMatrixView(base + first, rows: rows, columns: count, leadingDimension: max(ld, 1))
         }
 
-        // 2. The recurrence (small per-step products on one BLAS thread).
-        let stepThreadsToRestore = singleThreadedSteps(multiplyAdds: B * GH * Hr)
-        defer { restoreThreads(stepThreadsToRestore) }
-        let whhView = MatrixView(whh, rows: GH, columns: Hr, leadingDimension: max(Hr, 1))
-        if let packedWhh { PackedGEMM.pack(whhView, .transpose, into: packedWhh) }
-        /// `c ← h·W_hhᵀ + beta·c` for the step's states `h` (B × Hr) into `c` (B × GH).
-        func recurrentProduct(_ h: MatrixView<Float>, into c: MutableMatrixView<Float>, beta: Float) {
-            if let packedWhh {
-                PackedGEMM.multiply(h, packed: packedWhh, columns: GH, into: c, beta: beta)
-            } else if h.rows == 1 {
-                BLAS.gemv(whhView, .noTranspose, h.base, into: c.base, beta: beta)
-            } else {
-                BLAS.gemm(h, .noTranspose, whhView, .transpose, into: c, beta: beta)
+        // Serial prologue where the packed kernels do not run: the input projection on BLAS
+        // (which may use its own threads), with the biases written first.
+        if !packs {
+            fillBiases(xp, rows: R, width: GH, units: 0..<H, gates: G, folded: folded, bih: bih, bhh: bhh,
+                       skip: isRNN, zeroWithoutBias: I == 0)
+            if R > 0 && I > 0 {
+                // In row chunks fixed by the shape, each a single-threaded BLAS call (OpenBLAS's
+                // own threads would change the last bits with the thread count).
+                let chunks = productChunks(R * GH * I)
+                let wihView = MatrixView(wih, rows: GH, columns: I, leadingDimension: max(I, 1))
+                ComputeThreads.run(workers: chunks) { member in
+                    for c in stride(from: member.index, to: chunks, by: member.count) {
+                        let rows = chunk(c, of: chunks, total: R)
+                        BLAS.gemm(MatrixView(x + rows.lowerBound * I, rows: rows.count, columns: I, leadingDimension: max(I, 1)),
+                                  .noTranspose, wihView, .transpose,
+                                  into: MutableMatrixView(xp + rows.lowerBound * GH, rows: rows.count, columns: GH, leadingDimension: max(GH, 1)),
+                                  beta: hasBias && !isRNN ? 1 : 0)
+                    }
+                }
             }
         }
-        let hhView = MutableMatrixView(hh, rows: B, columns: GH, leadingDimension: max(GH, 1))
-        let hView = MatrixView(UnsafePointer(hN.pointer), rows: B, columns: Hr, leadingDimension: max(Hr, 1))
-        let rs = layout.rowStride
-        let bhn = isGRU ? bhh.map { $0 + 2 * H } : nil
-        // The state h_{t-1} the step reads: hN, or (plain RNN) the previous step's output rows.
-        var prevH = hView
-        for s in 0..<T {
-            let t = reverse ? T - 1 - s : s
-            let first = layout.firstRow(t)
-            if let hPrev {
-                // Save the state this step reads.
-                for b in 0..<B {
-                    (hPrev.pointer + (first + b * rs) * Hr).update(from: prevH.base + b * prevH.leadingDimension, count: Hr)
-                    if let cPrev { (cPrev.pointer + (first + b * rs) * H).update(from: cN!.pointer + b * H, count: H) }
+        let stepThreadsToRestore = packs ? false : singleThreadedSteps(multiplyAdds: B * GH * Hr)
+        defer { restoreThreads(stepThreadsToRestore) }
+
+        ComputeThreads.run(workers: workers) { member in
+            // This member's hidden units (whole 16-column panels) and, per gate block, its columns.
+            let units = member.share(of: H, granularity: packs ? PackedGEMM.panelWidth : Swift.max(H, 1))
+            let j0 = units.lowerBound, n = units.count
+            if packs {
+                // 1. Pack this member's panels of W_hhᵀ and W_ihᵀ, and project its columns of
+                // every step's input (over the biases, which a plain RNN adds per step).
+                if n > 0 {
+                    for g in 0..<G {
+                        let rowsOfBlock = g * H + j0
+                        if whhBlock > 0 {
+                            PackedGEMM.pack(MatrixView(whh + rowsOfBlock * Hr, rows: n, columns: Hr, leadingDimension: max(Hr, 1)),
+                                            .transpose, into: packedWhh + g * whhBlock + j0 * Hr)
+                        }
+                        if wihBlock > 0 {
+                            PackedGEMM.pack(MatrixView(wih + rowsOfBlock * I, rows: n, columns: I, leadingDimension: max(I, 1)),
+                                            .transpose, into: packedWih + g * wihBlock + j0 * I)
+                        }
+                    }
+                    fillBiases(xp, rows: R, width: GH, units: units, gates: G, folded: folded, bih: bih, bhh: bhh,
+                               skip: isRNN, zeroWithoutBias: I == 0 || R == 0)
+                    if wihBlock > 0 {
+                        for g in 0..<G {
+                            PackedGEMM.multiply(xView, packed: packedWih + g * wihBlock + j0 * I, columns: n,
+                                                into: columns(xp, rows: R, ld: GH, first: g * H + j0, count: n),
+                                                beta: hasBias && !isRNN ? 1 : 0)
+                        }
+                    }
                 }
             }
-            // RNN, LSTM: xp_t += h_{t-1} · W_hhᵀ (the step's rows of xp, strided); GRU: hh = h_{t-1} · W_hhᵀ.
-            let stepXP = layout.step(t, of: xp, width: GH)
-            if wholeStepRNN {
-                // Plain RNN, every item active. The state lives in the output: the step reads
-                // h_{t-1} from the previous step's output rows (strided) and activates
-                // xp_t + h_{t-1}·W_hhᵀ + biases straight into its own, in one call.
-                let outStep = layout.step(t, of: output.pointer, width: Hr)
-                if Hr > 0 { recurrentProduct(prevH, into: stepXP, beta: 1) }
-                if kind == .rnnTanh {
-                    Elementwise.tanh(stepXP.readOnly, adding: stepBias, into: outStep)
+            /// This member's columns of `c ← h·W_hhᵀ + beta·c` for the states `h` (B × Hr)
+            /// into `c` (B × GH, leading dimension `ldc`).
+            func recurrentProduct(_ h: MatrixView<Float>, into c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float) {
+                guard n > 0 else { return }
+                if Hr == 0 {
+                    for g in 0..<G { BLAS.scale(columns(c, rows: B, ld: ldc, first: g * H + j0, count: n), by: beta) }
+                } else if packs {
+                    for g in 0..<G {
+                        PackedGEMM.multiply(h, packed: packedWhh + g * whhBlock + j0 * Hr, columns: n,
+                                            into: columns(c, rows: B, ld: ldc, first: g * H + j0, count: n), beta: beta)
+                    }
+                } else if h.rows == 1 {
+                    BLAS.gemv(whhView, .noTranspose, h.base, into: c, beta: beta)
                 } else {
-                    Elementwise.relu(stepXP.readOnly, adding: stepBias, into: outStep)
+                    BLAS.gemm(h, .noTranspose, whhView, .transpose,
+                              into: MutableMatrixView(c, rows: B, columns: GH, leadingDimension: max(ldc, 1)), beta: beta)
                 }
-                prevH = outStep.readOnly
-                continue
             }
-            if Hr > 0 {
-                if isGRU { recurrentProduct(hView, into: hhView, beta: 0) } else { recurrentProduct(hView, into: stepXP, beta: 1) }
-            } else if isGRU {
-                hh.update(repeating: 0, count: B * GH)
-            }
-            for b in 0..<B {
-                let row = first + b * rs
-                let active = lengths.map { t < $0[b] } ?? true
-                let outRow = output.pointer + row * Hr
-                guard active else {
-                    outRow.update(repeating: 0, count: Hr)
+
+            // 2. The recurrence. A whole-step RNN reads h_{t−1} from the previous step's
+            // output rows (strided) and h0; the others alternate two state buffers, so that
+            // no member writes a state another may still be reading.
+            for s in 0..<T {
+                let t = reverse ? T - 1 - s : s
+                let first = layout.firstRow(t)
+                let stepXP = layout.step(t, of: xp, width: GH)
+                if wholeStepRNN {
+                    let prev = s == 0 ? MatrixView(h0p, rows: B, columns: Hr, leadingDimension: max(Hr, 1))
+                        : layout.step(reverse ? t + 1 : t - 1, of: output.pointer, width: Hr).readOnly
+                    recurrentProduct(prev, into: stepXP.base, ldc: stepXP.leadingDimension, beta: 1)
+                    if n > 0 {
+                        let pre = MatrixView(UnsafePointer(stepXP.base + j0), rows: B, columns: n, leadingDimension: stepXP.leadingDimension)
+                        let out = layout.step(t, of: output.pointer, width: n, column: j0, rowWidth: Hr)
+                        if kind == .rnnTanh {
+                            Elementwise.tanh(pre, adding: stepBias.map { UnsafePointer($0 + j0) }, into: out)
+                        } else {
+                            Elementwise.relu(pre, adding: stepBias.map { UnsafePointer($0 + j0) }, into: out)
+                        }
+                    }
+                    member.barrier()
                     continue
                 }
-                let pre = xp + row * GH
-                switch kind {
-                case .rnnTanh, .rnnReLU:
-                    let h = MutableMatrixView(hN.pointer + b * Hr, rows: 1, columns: H, leadingDimension: max(H, 1))
-                    let p = MatrixView(UnsafePointer(pre), rows: 1, columns: H, leadingDimension: max(H, 1))
-                    if kind == .rnnTanh { Elementwise.tanh(p, adding: stepBias, into: h) } else { Elementwise.relu(p, adding: stepBias, into: h) }
-                    outRow.update(from: h.base, count: H)
-                case .lstm:
-                    let target = hFull.map { $0.pointer + row * H } ?? hN.pointer + b * Hr
-                    let tc = recording ? tanhCStep + row * H : tanhCStep + b * H
-                    lstmCell(gates: pre, c: cN!.pointer + b * H, tanhC: tc, h: target, H: H)
-                    if !hasProjection { outRow.update(from: target, count: H) }
-                case .gru:
-                    let rec = hh + b * GH
-                    let h = hN.pointer + b * Hr
-                    gruCell(pre: pre, rec: rec, bhn: bhn, h: h, H: H)
-                    if let hhN { (hhN.pointer + row * H).update(from: rec + 2 * H, count: H) }
-                    outRow.update(from: h, count: H)
+                let hRead = s == 0 ? h0p : UnsafePointer(states + ((s - 1) % 2) * B * Hr)
+                let hWrite = states + (s % 2) * B * Hr
+                let hReadView = MatrixView(hRead, rows: B, columns: Hr, leadingDimension: max(Hr, 1))
+                if isGRU { recurrentProduct(hReadView, into: hh, ldc: GH, beta: 0) } else {
+                    recurrentProduct(hReadView, into: stepXP.base, ldc: stepXP.leadingDimension, beta: 1)
                 }
-            }
-            if let hFull, let whr {
-                // h = h_full · W_hrᵀ for the whole step, then kept for the active items.
-                let step = layout.step(t, of: hFull.pointer, width: H)
-                BLAS.gemm(step.readOnly, .noTranspose, MatrixView(whr, rows: Hr, columns: H, leadingDimension: max(H, 1)), .transpose,
-                          into: MutableMatrixView(projected, rows: B, columns: Hr, leadingDimension: max(Hr, 1)))
-                for b in 0..<B where lengths.map({ t < $0[b] }) ?? true {
+                // This member's units of every item (the projection's owner: all of them).
+                let own = hasProjection ? 0..<H : units
+                let u0 = own.lowerBound, count = own.count
+                for b in 0..<B {
                     let row = first + b * rs
-                    (hN.pointer + b * Hr).update(from: projected + b * Hr, count: Hr)
-                    (output.pointer + row * Hr).update(from: projected + b * Hr, count: Hr)
+                    let active = lengths.map { t < $0[b] } ?? true
+                    if let hPrev {
+                        (hPrev.pointer + row * Hr + u0).update(from: hRead + b * Hr + u0, count: hasProjection ? Hr : count)
+                        if let cPrev { (cPrev.pointer + row * H + u0).update(from: cN!.pointer + b * H + u0, count: count) }
+                    }
+                    let outRow = output.pointer + row * Hr
+                    guard active else {
+                        if !hasProjection {
+                            (outRow + u0).update(repeating: 0, count: count)
+                            (hWrite + b * Hr + u0).update(from: hRead + b * Hr + u0, count: count)
+                        }
+                        continue
+                    }
+                    let pre = xp + row * GH
+                    switch kind {
+                    case .rnnTanh, .rnnReLU:
+                        let p = MatrixView(UnsafePointer(pre + u0), rows: 1, columns: count, leadingDimension: max(count, 1))
+                        let h = MutableMatrixView(hWrite + b * Hr + u0, rows: 1, columns: count, leadingDimension: max(count, 1))
+                        let bias = stepBias.map { UnsafePointer($0 + u0) }
+                        if kind == .rnnTanh { Elementwise.tanh(p, adding: bias, into: h) } else { Elementwise.relu(p, adding: bias, into: h) }
+                        (outRow + u0).update(from: h.base, count: count)
+                    case .lstm:
+                        let target = hFull.map { $0.pointer + row * H } ?? hWrite + b * Hr
+                        let tc = recording ? tanhCStep + row * H : tanhCStep + b * H
+                        Elementwise.lstmCell(gates: pre + u0, gateStride: H, c: cN!.pointer + b * H + u0, tanhC: tc + u0,
+                                             h: target + u0, count: count)
+                        if !hasProjection { (outRow + u0).update(from: target + u0, count: count) }
+                    case .gru:
+                        let rec = hh + b * GH
+                        let h = hWrite + b * Hr
+                        (h + u0).update(from: hRead + b * Hr + u0, count: count)
+                        Elementwise.gruCell(gates: pre + u0, recurrent: rec + u0, gateStride: H, biasN: bhn.map { $0 + u0 },
+                                            h: h + u0, count: count)
+                        if let hhN { (hhN.pointer + row * H + u0).update(from: rec + 2 * H + u0, count: count) }
+                        (outRow + u0).update(from: h + u0, count: count)
+                    }
                 }
+                if let hFull, let whr {
+                    // h = h_full · W_hrᵀ for the whole step (a team of one), then kept for the
+                    // active items; inactive items keep their state.
+                    let step = layout.step(t, of: hFull.pointer, width: H)
+                    BLAS.gemm(step.readOnly, .noTranspose, MatrixView(whr, rows: Hr, columns: H, leadingDimension: max(H, 1)), .transpose,
+                              into: MutableMatrixView(projected, rows: B, columns: Hr, leadingDimension: max(Hr, 1)))
+                    for b in 0..<B {
+                        let row = first + b * rs
+                        if lengths.map({ t < $0[b] }) ?? true {
+                            (hWrite + b * Hr).update(from: projected + b * Hr, count: Hr)
+                            (output.pointer + row * Hr).update(from: projected + b * Hr, count: Hr)
+                        } else {
+                            (hWrite + b * Hr).update(from: hRead + b * Hr, count: Hr)
+                            (output.pointer + row * Hr).update(repeating: 0, count: Hr)
+                        }
+                    }
+                }
+                member.barrier()
             }
         }
 
-        if prevH.base != hView.base {
-            // A plain RNN's final state is its last step's output.
-            for b in 0..<B { (hN.pointer + b * Hr).update(from: prevH.base + b * prevH.leadingDimension, count: Hr) }
+        if T > 0 {
+            if wholeStepRNN {
+                // A plain RNN's final state is its last step's output.
+                let last = layout.step(reverse ? 0 : T - 1, of: output.pointer, width: Hr)
+                for b in 0..<B { (hN.pointer + b * Hr).update(from: last.base + b * last.leadingDimension, count: Hr) }
+            } else {
+                hN.pointer.update(from: states + ((T - 1) % 2) * B * Hr, count: B * Hr)
+            }
         }
 
         var outShape = input.shape
@@ -350,45 +408,68 @@ enum FusedRecurrence {
     /// 64 × 64 backward products ran slower on two threads than on one).
     @usableFromInline static let serialStepMultiplyAdds = 1 << 22
 
-    /// Whether a layer's per-step products (`B × G·H × H_out`) run on ``PackedGEMM`` with
-    /// `W_hh` packed once per call: when the packed kernels run here and the steps run on one
-    /// thread, which is always for small layers (see ``serialStepMultiplyAdds``) and for any
-    /// layer when BLAS has one thread. Otherwise BLAS's own threads serve the steps.
+    /// The number of workers a layer's steps are split between: as many of
+    /// ``ComputeThreads/count`` as leave each at least ``minimumStepMultiplyAddsPerWorker``
+    /// multiply-adds of every step's product and one 16-column panel of hidden units; one for
+    /// LSTMs with projections (their step ends in a product over all units).
     @usableFromInline
-    static func packsRecurrentWeight(batch B: Int, gates GH: Int, hidden Hr: Int) -> Bool {
-        PackedGEMM.isAvailable && Hr > 0 && GH > 0
-            && (B * GH * Hr < serialStepMultiplyAdds || BLASThreads.activeCount == 1)
+    static func teamSize(batch B: Int, hidden H: Int, gates G: Int, depth K: Int, hasProjection: Bool) -> Int {
+        let threads = ComputeThreads.count
+        guard threads > 1, !hasProjection else { return 1 }
+        let panels = (H + PackedGEMM.panelWidth - 1) / PackedGEMM.panelWidth
+        let (work, overflow) = (B * G).multipliedReportingOverflow(by: H * K)
+        let byWork = overflow ? threads : work / minimumStepMultiplyAddsPerWorker
+        return Swift.max(1, Swift.min(threads, panels, byWork))
     }
 
-    /// Whether a layer's input projection (`R × I` times `I × G·H`) runs on ``PackedGEMM``
-    /// too: when the layer runs on one thread (as for ``packsRecurrentWeight(batch:gates:hidden:)``)
-    /// and the packed `W_ihᵀ` is at most ``packedInputLimit`` floats. Measured here with one
-    /// thread, packing included: 512×64×32 (`small`) 81 against OpenBLAS's 55 GFLOP/s,
-    /// 1600×128×64 89 against 72, 1600×512×128 85 against 83; above the limit OpenBLAS's
-    /// blocking wins (6400×512×256: 84 against 87).
-    @usableFromInline
-    static func packsInputWeight(rows R: Int, gates GH: Int, input I: Int, largestProduct: Int) -> Bool {
-        PackedGEMM.isAvailable && R > 0 && I > 0 && GH > 0 && GH * I <= packedInputLimit
-            && (largestProduct < serialStepMultiplyAdds || BLASThreads.activeCount == 1)
-    }
+    /// Below this many multiply-adds of a step's product per worker, a second worker costs
+    /// more (waking it, one barrier per step) than it saves: the `small` case (16 × 64 × 64 per
+    /// step) stays on one thread.
+    @usableFromInline static let minimumStepMultiplyAddsPerWorker = 1 << 16
 
-    /// The largest `W_ihᵀ` (in floats, 256 KiB) that ``packsInputWeight(rows:gates:input:largestProduct:)``
-    /// packs.
-    @usableFromInline static let packedInputLimit = 1 << 16
+    /// Writes the biases under the input projection into the columns of `units` of every
+    /// gate block (`width` = gates × H): `b_ih + b_hh`, except GRU's n block past `folded`
+    /// (only `b_ih`); zeros without biases when `zeroWithoutBias` (no product will overwrite
+    /// them); nothing for a plain RNN (`skip`), which adds its biases per step, unless zeros
+    /// are needed.
+    static func fillBiases(_ xp: UnsafeMutablePointer<Float>, rows R: Int, width GH: Int, units: Range<Int>, gates G: Int,
+                           folded: Int, bih: UnsafePointer<Float>?, bhh: UnsafePointer<Float>?, skip: Bool,
+                           zeroWithoutBias: Bool) {
+        let H = GH / Swift.max(G, 1), n = units.count
+        guard n > 0 else { return }
+        let zero = zeroWithoutBias && (skip || (bih == nil && bhh == nil))
+        if skip && !zero { return }
+        if !zero && bih == nil && bhh == nil { return }
+        for r in 0..<R {
+            let row = xp + r * GH
+            for g in 0..<G {
+                let c0 = g * H + units.lowerBound
+                let dst = row + c0
+                if zero { dst.update(repeating: 0, count: n); continue }
+                let rec = c0 < folded ? bhh : nil
+                switch (bih, rec) {
+                case let (bi?, bh?): for j in 0..<n { dst[j] = bi[c0 + j] + bh[c0 + j] }
+                case let (bi?, nil): dst.update(from: bi + c0, count: n)
+                case let (nil, bh?): dst.update(from: bh + c0, count: n)
+                case (nil, nil): dst.update(repeating: 0, count: n)
+                }
+            }
+        }
+    }
 
     /// When BLAS may run on several threads and a product is small, opens a single-threaded
-    /// region (``BLASThreads/enterSingleThreadedRegion()``) and returns `true`; pass the
+    /// region (``ComputeThreads/enterSingleThreadedRegion()``) and returns `true`; pass the
     /// result to ``restoreThreads(_:)`` to close it. Regions are counted process-wide, so
     /// concurrent sequences never undo each other's setting.
     @usableFromInline
     static func singleThreadedSteps(multiplyAdds: Int) -> Bool {
-        multiplyAdds < serialStepMultiplyAdds && BLASThreads.enterSingleThreadedRegion()
+        multiplyAdds < serialStepMultiplyAdds && ComputeThreads.enterSingleThreadedRegion()
     }
 
     /// Closes the region that ``singleThreadedSteps(multiplyAdds:)`` opened, if it did.
     @usableFromInline
     static func restoreThreads(_ opened: Bool) {
-        if opened { BLASThreads.leaveSingleThreadedRegion() }
+        if opened { ComputeThreads.leaveSingleThreadedRegion() }
     }
 
     /// The autograd node's name (`rnnTanhBackward`, `lstmReverseBackward`, …), a constant:
@@ -445,7 +526,7 @@ enum FusedRecurrence {
         // RNN and LSTM: the two bias gradients are the same column sums, computed once.
         let biasSumCount = !isGRU && hasBiasIH && hasBiasHH ? GH : 0
         // W_hh packed once for every step's dh product, under the forward's condition.
-        let packsWeight = packsRecurrentWeight(batch: B, gates: GH, hidden: Hr)
+        let packsWeight = PackedGEMM.isAvailable && Hr > 0 && GH > 0
         let packedCount = packsWeight ? PackedGEMM.packedCount(columns: Hr, depth: GH) : 0
         let scratchBlock = ScratchPool.shared.take(dGCount + dGhCount + dHsCount + 2 * B * Hr + dcCount + dhFullCount
                                                    + packedCount + biasSumCount)
@@ -463,92 +544,112 @@ enum FusedRecurrence {
         if let gHN { dh.update(from: gHN, count: B * Hr) } else { dh.update(repeating: 0, count: B * Hr) }
         if let gCN, isLSTM { dc.update(from: gCN, count: B * H) } else { dc.update(repeating: 0, count: dcCount) }
         let whhView = MatrixView(whh, rows: GH, columns: Hr, leadingDimension: max(Hr, 1))
-        if let packedWhh { PackedGEMM.pack(whhView, .noTranspose, into: packedWhh) }
-        /// `dst (B × Hr) = dG_t · W_hh` for a step's pre-activation gradients `dG_t (B × GH)`.
-        func stateGradient(_ stepDG: MatrixView<Float>, into dst: UnsafeMutablePointer<Float>) {
-            if let packedWhh {
-                PackedGEMM.multiply(stepDG, packed: packedWhh, columns: Hr,
-                                    into: MutableMatrixView(dst, rows: B, columns: Hr, leadingDimension: max(Hr, 1)))
-            } else if B == 1 {
-                BLAS.gemv(whhView, .transpose, stepDG.base, into: dst)
-            } else {
-                BLAS.gemm(stepDG, .noTranspose, whhView, .noTranspose,
-                          into: MutableMatrixView(dst, rows: B, columns: Hr, leadingDimension: max(Hr, 1)))
-            }
-        }
+        let G = kind.gateCount
+        let workers = packsWeight ? teamSize(batch: B, hidden: H, gates: G, depth: Hr, hasProjection: hasProjection) : 1
 
-        // A layer whose sequence-wide products are small runs its whole backward on one BLAS
-        // thread, like its steps; otherwise only the steps do.
-        let layerThreadsToRestore = singleThreadedSteps(multiplyAdds: R * GH * Swift.max(I, Hr))
+        // The whole backward runs OpenBLAS on one thread: the library's team splits the work
+        // (OpenBLAS's threads would change the last bits with the thread count).
+        let layerThreadsToRestore = ComputeThreads.enterSingleThreadedRegion()
         defer { restoreThreads(layerThreadsToRestore) }
-        let threadsToRestore = singleThreadedSteps(multiplyAdds: B * GH * Hr)
-        for s in stride(from: T - 1, through: 0, by: -1) {
-            let t = reverse ? T - 1 - s : s
-            let first = layout.firstRow(t)
-            if wholeStepRNN {
-                // dG_t = (dh + dY_t) ⊙ act′(y_t) in one call over the step's (strided) rows,
-                // then dh ← dG_t · W_hh, the gradient reaching h_{t−1}.
-                let y = layout.step(t, of: saved.output, width: H).readOnly
-                let dG = layout.step(t, of: dGx, width: H)
-                let dY = gY.map { layout.step(t, of: UnsafeMutablePointer(mutating: $0), width: H).readOnly }
-                let dhView = MatrixView(UnsafePointer(dh), rows: B, columns: H, leadingDimension: max(H, 1))
-                if kind == .rnnTanh {
-                    Elementwise.tanhBackward(output: y, gradient: dhView, adding: dY, into: dG)
+        let threadsToRestore = packsWeight ? false : singleThreadedSteps(multiplyAdds: B * GH * Hr)
+        // The steps in reverse, on a team of workers that each own a range of hidden units:
+        // the elementwise backward of its units' gates, a barrier (every dG_t is needed
+        // whole), then its columns of dh_{t−1} = dG_t · W_hh. No reduction is split.
+        ComputeThreads.run(workers: workers) { member in
+            let units = hasProjection ? 0..<H : member.share(of: H, granularity: packsWeight ? PackedGEMM.panelWidth : Swift.max(H, 1))
+            let u0 = units.lowerBound, n = units.count
+            // This member's columns of the state gradient (all Hr of them with a projection).
+            let m = hasProjection ? Hr : n
+            if let packedWhh, m > 0 {
+                PackedGEMM.pack(MatrixView(whh + u0, rows: GH, columns: m, leadingDimension: max(Hr, 1)), .noTranspose,
+                                into: packedWhh + u0 * GH)
+            }
+            /// This member's columns of `dst (B × Hr) = dG_t · W_hh` for a step's `dG_t (B × GH)`.
+            func stateGradient(_ stepDG: MatrixView<Float>, into dst: UnsafeMutablePointer<Float>) {
+                guard m > 0 else { return }
+                if let packedWhh {
+                    PackedGEMM.multiply(stepDG, packed: packedWhh + u0 * GH, columns: m,
+                                        into: MutableMatrixView(dst + u0, rows: B, columns: m, leadingDimension: max(Hr, 1)))
+                } else if B == 1 {
+                    BLAS.gemv(whhView, .transpose, stepDG.base, into: dst)
                 } else {
-                    Elementwise.reluBackward(output: y, gradient: dhView, adding: dY, into: dG)
-                }
-                if H > 0 { stateGradient(dG.readOnly, into: dh) }
-                continue
-            }
-            // Gradient reaching h_t: from the output at t and from step t+1 (in `dh`).
-            if let gY {
-                for b in 0..<B where lengths.map({ t < $0[b] }) ?? true {
-                    let src = gY + (first + b * rs) * Hr, dst = dh + b * Hr
-                    for j in 0..<Hr { dst[j] += src[j] }
+                    BLAS.gemm(stepDG, .noTranspose, whhView, .noTranspose,
+                              into: MutableMatrixView(dst, rows: B, columns: Hr, leadingDimension: max(Hr, 1)))
                 }
             }
-            if hasProjection {
-                let stepDH = layout.step(t, of: dHs, width: Hr)
-                for b in 0..<B where lengths.map({ t < $0[b] }) ?? true {
-                    (stepDH.base + b * stepDH.leadingDimension).update(from: dh + b * Hr, count: Hr)
+            for s in stride(from: T - 1, through: 0, by: -1) {
+                let t = reverse ? T - 1 - s : s
+                let first = layout.firstRow(t)
+                if wholeStepRNN {
+                    // dG_t = (dh + dY_t) ⊙ act′(y_t) in one call over the step's (strided) rows,
+                    // then dh ← dG_t · W_hh, the gradient reaching h_{t−1}.
+                    if n > 0 {
+                        let y = layout.step(t, of: saved.output, width: n, column: u0, rowWidth: H).readOnly
+                        let dG = layout.step(t, of: dGx, width: n, column: u0, rowWidth: H)
+                        let dY = gY.map { layout.step(t, of: UnsafeMutablePointer(mutating: $0), width: n, column: u0, rowWidth: H).readOnly }
+                        let dhView = MatrixView(UnsafePointer(dh + u0), rows: B, columns: n, leadingDimension: max(H, 1))
+                        if kind == .rnnTanh {
+                            Elementwise.tanhBackward(output: y, gradient: dhView, adding: dY, into: dG)
+                        } else {
+                            Elementwise.reluBackward(output: y, gradient: dhView, adding: dY, into: dG)
+                        }
+                    }
+                    member.barrier()
+                    if H > 0 { stateGradient(layout.step(t, of: dGx, width: H).readOnly, into: dh) }
+                    continue
                 }
-                // dh_full = dh · W_hr
-                BLAS.gemm(MatrixView(dh, rows: B, columns: Hr, leadingDimension: max(Hr, 1)), .noTranspose,
-                          MatrixView(whr!, rows: Hr, columns: H, leadingDimension: max(H, 1)), .noTranspose,
-                          into: MutableMatrixView(dhFull, rows: B, columns: H, leadingDimension: max(H, 1)))
-            }
-            for b in 0..<B {
-                let row = first + b * rs
-                let active = lengths.map { t < $0[b] } ?? true
-                let dgx = dGx + row * GH, dgh = dGh + row * GH
-                guard active else { continue }   // dG stays 0; dh and dc pass through unchanged
-                let dhb = dh + b * Hr
-                switch kind {
-                case .rnnTanh:
-                    let y = saved.output + row * Hr
-                    for j in 0..<H { dgx[j] = dhb[j] * (1 - y[j] * y[j]) }
-                case .rnnReLU:
-                    let y = saved.output + row * Hr
-                    for j in 0..<H { dgx[j] = y[j] > 0 ? dhb[j] : 0 }
-                case .lstm:
-                    let g = saved.gates + row * GH, tc = saved.tanhC + row * H, cp = saved.cPrev + row * H
-                    let dhh = hasProjection ? dhFull + b * H : dhb
-                    let dcb = dc + b * H
-                    lstmRowBackward(gates: g, tanhC: tc, cPrev: cp, dh: dhh, dc: dcb, dG: dgx, H: H)
-                case .gru:
-                    let g = saved.gates + row * GH, hn = saved.hhN + row * H, hp = saved.hPrev + row * Hr
-                    gruRowBackward(gates: g, hn: hn, hPrev: hp, dh: dhb, dGx: dgx, dGh: dgh, H: H)
+                // Gradient reaching h_t: from the output at t and from step t+1 (in `dh`).
+                if let gY {
+                    let o0 = hasProjection ? 0 : u0, oc = hasProjection ? Hr : n
+                    for b in 0..<B where lengths.map({ t < $0[b] }) ?? true {
+                        let src = gY + (first + b * rs) * Hr + o0, dst = dh + b * Hr + o0
+                        for j in 0..<oc { dst[j] += src[j] }
+                    }
                 }
-            }
-            // dh_{t-1} = dGh_t · W_hh (+ the direct GRU path, + pass-through of inactive items).
-            if Hr > 0 { stateGradient(layout.step(t, of: dGh, width: GH).readOnly, into: dhNext) }
-            for b in 0..<B {
-                let active = lengths.map { t < $0[b] } ?? true
-                let src = dhNext + b * Hr, dst = dh + b * Hr
-                if active {
-                    if isGRU { for j in 0..<Hr { dst[j] += src[j] } } else { dst.update(from: src, count: Hr) }
+                if hasProjection {
+                    let stepDH = layout.step(t, of: dHs, width: Hr)
+                    for b in 0..<B where lengths.map({ t < $0[b] }) ?? true {
+                        (stepDH.base + b * stepDH.leadingDimension).update(from: dh + b * Hr, count: Hr)
+                    }
+                    // dh_full = dh · W_hr
+                    BLAS.gemm(MatrixView(dh, rows: B, columns: Hr, leadingDimension: max(Hr, 1)), .noTranspose,
+                              MatrixView(whr!, rows: Hr, columns: H, leadingDimension: max(H, 1)), .noTranspose,
+                              into: MutableMatrixView(dhFull, rows: B, columns: H, leadingDimension: max(H, 1)))
                 }
-                // inactive: dh passes through unchanged (the state was carried).
+                for b in 0..<B {
+                    let row = first + b * rs
+                    let active = lengths.map { t < $0[b] } ?? true
+                    let dgx = dGx + row * GH + u0, dgh = dGh + row * GH + u0
+                    guard active else { continue }   // dG stays 0; dh and dc pass through unchanged
+                    let dhb = dh + b * Hr + u0
+                    switch kind {
+                    case .rnnTanh:
+                        let y = saved.output + row * Hr + u0
+                        for j in 0..<n { dgx[j] = dhb[j] * (1 - y[j] * y[j]) }
+                    case .rnnReLU:
+                        let y = saved.output + row * Hr + u0
+                        for j in 0..<n { dgx[j] = y[j] > 0 ? dhb[j] : 0 }
+                    case .lstm:
+                        let g = saved.gates + row * GH + u0, tc = saved.tanhC + row * H + u0, cp = saved.cPrev + row * H + u0
+                        let dhh = hasProjection ? dhFull + b * H + u0 : dhb
+                        lstmRowBackward(gates: g, tanhC: tc, cPrev: cp, dh: dhh, dc: dc + b * H + u0, dG: dgx, stride: H, count: n)
+                    case .gru:
+                        let g = saved.gates + row * GH + u0, hn = saved.hhN + row * H + u0, hp = saved.hPrev + row * Hr + u0
+                        gruRowBackward(gates: g, hn: hn, hPrev: hp, dh: dhb, dGx: dgx, dGh: dgh, stride: H, count: n)
+                    }
+                }
+                member.barrier()
+                // dh_{t-1} = dGh_t · W_hh (+ the direct GRU path, + pass-through of inactive items).
+                let o0 = hasProjection ? 0 : u0, oc = hasProjection ? Hr : n
+                if Hr > 0 { stateGradient(layout.step(t, of: dGh, width: GH).readOnly, into: dhNext) }
+                for b in 0..<B {
+                    let active = lengths.map { t < $0[b] } ?? true
+                    let src = dhNext + b * Hr + o0, dst = dh + b * Hr + o0
+                    if active {
+                        if isGRU { for j in 0..<oc { dst[j] += src[j] } } else { dst.update(from: src, count: oc) }
+                    }
+                    // inactive: dh passes through unchanged (the state was carried).
+                }
             }
         }
         restoreThreads(threadsToRestore)
@@ -558,22 +659,45 @@ enum FusedRecurrence {
         let dGxView = MatrixView(UnsafePointer(dGx), rows: R, columns: GH, leadingDimension: max(GH, 1))
         let dGhView = MatrixView(UnsafePointer(dGh), rows: R, columns: GH, leadingDimension: max(GH, 1))
         if R == 0 { return }
-        if let gX, I > 0 {    // dX += dGx · W_ih
-            BLAS.gemm(dGxView, .noTranspose, MatrixView(wih, rows: GH, columns: I, leadingDimension: max(I, 1)), .noTranspose,
-                      into: MutableMatrixView(gX, rows: R, columns: I, leadingDimension: max(I, 1)), beta: 1)
-        }
-        if let gWih, I > 0 {  // dW_ih += dGxᵀ · X
-            BLAS.gemm(dGxView, .transpose, MatrixView(x, rows: R, columns: I, leadingDimension: max(I, 1)), .noTranspose,
-                      into: MutableMatrixView(gWih, rows: GH, columns: I, leadingDimension: max(I, 1)), beta: 1)
-        }
-        if let gWhh, Hr > 0 { // dW_hh += dGhᵀ · H_prev
-            let gWhhView = MutableMatrixView(gWhh, rows: GH, columns: Hr, leadingDimension: max(Hr, 1))
-            if wholeStepRNN {
-                accumulateGradientFromOutputs(layout: layout, reverse: reverse, dG: dGx, output: saved.output, h0: saved.h0,
-                                              scratch: dhNext, into: gWhhView)
-            } else {
-                BLAS.gemm(dGhView, .transpose, MatrixView(saved.hPrev, rows: R, columns: Hr, leadingDimension: max(Hr, 1)), .noTranspose,
-                          into: gWhhView, beta: 1)
+        // The sequence-wide products, in chunks fixed by the shapes alone (rows of dX, gate
+        // rows of dW_ih and dW_hh), each one single-threaded BLAS call: OpenBLAS's own threads
+        // split a product differently for each thread count, and the last bits with it.
+        let firstRowsNeeded = gWhh != nil && Hr > 0 && wholeStepRNN
+            ? prepareFirstStepStates(layout: layout, reverse: reverse, output: saved.output, h0: saved.h0, H: Hr, into: dhNext)
+            : false
+        let wihView = MatrixView(wih, rows: GH, columns: I, leadingDimension: max(I, 1))
+        let xView = MatrixView(x, rows: R, columns: I, leadingDimension: max(I, 1))
+        let xChunks = gX != nil && I > 0 ? productChunks(R * GH * I) : 0
+        let wihChunks = gWih != nil && I > 0 ? productChunks(R * GH * I) : 0
+        let whhChunks = gWhh != nil && Hr > 0 ? productChunks(R * GH * Hr) : 0
+        let chunks = xChunks + wihChunks + whhChunks
+        ComputeThreads.run(workers: chunks) { member in
+            for c in stride(from: member.index, to: chunks, by: member.count) {
+                if c < xChunks, let gX {                       // dX += dGx · W_ih, rows
+                    let rows = chunk(c, of: xChunks, total: R)
+                    BLAS.gemm(MatrixView(UnsafePointer(dGx + rows.lowerBound * GH), rows: rows.count, columns: GH, leadingDimension: max(GH, 1)),
+                              .noTranspose, wihView, .noTranspose,
+                              into: MutableMatrixView(gX + rows.lowerBound * I, rows: rows.count, columns: I, leadingDimension: max(I, 1)),
+                              beta: 1)
+                } else if c < xChunks + wihChunks, let gWih {  // dW_ih += dGxᵀ · X, gate rows
+                    let rows = chunk(c - xChunks, of: wihChunks, total: GH)
+                    BLAS.gemm(MatrixView(UnsafePointer(dGx + rows.lowerBound), rows: R, columns: rows.count, leadingDimension: max(GH, 1)),
+                              .transpose, xView, .noTranspose,
+                              into: MutableMatrixView(gWih + rows.lowerBound * I, rows: rows.count, columns: I, leadingDimension: max(I, 1)),
+                              beta: 1)
+                } else if let gWhh {                          // dW_hh += dGhᵀ · H_prev, gate rows
+                    let rows = chunk(c - xChunks - wihChunks, of: whhChunks, total: GH)
+                    let into = MutableMatrixView(gWhh + rows.lowerBound * Hr, rows: rows.count, columns: Hr, leadingDimension: max(Hr, 1))
+                    if wholeStepRNN {
+                        accumulateGradientFromOutputs(layout: layout, reverse: reverse, dG: dGx + rows.lowerBound, dGStride: GH,
+                                                      output: saved.output, firstStates: firstRowsNeeded ? UnsafePointer(dhNext) : nil,
+                                                      into: into)
+                    } else {
+                        BLAS.gemm(MatrixView(UnsafePointer(dGh + rows.lowerBound), rows: R, columns: rows.count, leadingDimension: max(GH, 1)),
+                                  .transpose, MatrixView(saved.hPrev, rows: R, columns: Hr, leadingDimension: max(Hr, 1)), .noTranspose,
+                                  into: into, beta: 1)
+                    }
+                }
             }
         }
         if let gBih, let gBhh, biasSumCount > 0 {
@@ -593,27 +717,25 @@ enum FusedRecurrence {
 }
 
 extension FusedRecurrence {
-    /// `dW_hh += Σ_t dG_tᵀ · h_{t−1}` for a whole-step RNN (``statesAreOutputs(_:lengths:)``),
-    /// reading `h_{t−1}` from the outputs (`h_t` is step `t`'s output) and `h0 (B × H)`
-    /// instead of a saved copy of the states. One GEMM pairs every row of `dG` with the
-    /// output row one step earlier in the sequence's direction (`d` rows away: `B` sequence
-    /// first, 1 batch first); a `B`-row GEMM then adds the first step's rows, whose state is
-    /// `h0`, and takes back what the big GEMM paired them with in a batch-first buffer (the
-    /// previous item's last output). `scratch` holds `B × H` floats.
-    static func accumulateGradientFromOutputs(
-        layout: SequenceLayout, reverse: Bool, dG: UnsafePointer<Float>, output: UnsafePointer<Float>,
-        h0: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>, into gW: MutableMatrixView<Float>
-    ) {
+    /// The number of chunks a sequence-wide product of `multiplyAdds` is split into: one per
+    /// 2²¹ multiply-adds, at most 8 (a function of the shape alone, never of the threads).
+    static func productChunks(_ multiplyAdds: Int) -> Int {
+        Swift.max(1, Swift.min(8, multiplyAdds >> 21))
+    }
+
+    /// Chunk `index` of `count` near-equal contiguous chunks of `0..<total`.
+    static func chunk(_ index: Int, of count: Int, total: Int) -> Range<Int> {
+        (index * total / count)..<((index + 1) * total / count)
+    }
+
+    /// For ``accumulateGradientFromOutputs(layout:reverse:dG:dGStride:output:firstStates:into:)``:
+    /// writes into `scratch` (`B × H`) the states the first step's rows must be paired with on
+    /// top of what the big product pairs them with (`h0` minus that partner, if any), and
+    /// returns whether any is nonzero.
+    static func prepareFirstStepStates(layout: SequenceLayout, reverse: Bool, output: UnsafePointer<Float>,
+                                       h0: UnsafePointer<Float>, H: Int, into scratch: UnsafeMutablePointer<Float>) -> Bool {
         let T = layout.steps, B = layout.batch, R = layout.rows, rs = layout.rowStride
-        let H = gW.columns, GH = gW.rows
         let d = layout.batchFirst ? 1 : B
-        if T > 1 {
-            let (gradientRows, stateRows) = reverse ? (0, d) : (d, 0)
-            BLAS.gemm(MatrixView(dG + gradientRows * GH, rows: R - d, columns: GH, leadingDimension: max(GH, 1)), .transpose,
-                      MatrixView(output + stateRows * H, rows: R - d, columns: H, leadingDimension: max(H, 1)), .noTranspose,
-                      into: gW, beta: 1)
-        }
-        // The first step's rows: h0, minus the partner the big GEMM gave them, if any.
         let first = layout.firstRow(reverse ? T - 1 : 0)
         var needed = false
         for b in 0..<B {
@@ -628,9 +750,33 @@ extension FusedRecurrence {
             }
             if !needed { for j in 0..<H where c[j] != 0 { needed = true; break } }
         }
-        guard needed else { return }
-        BLAS.gemm(MatrixView(dG + first * GH, rows: B, columns: GH, leadingDimension: max(rs * GH, 1)), .transpose,
-                  MatrixView(scratch, rows: B, columns: H, leadingDimension: max(H, 1)), .noTranspose,
+        return needed
+    }
+
+    /// `dW_hh += Σ_t dG_tᵀ · h_{t−1}` for a whole-step RNN (``statesAreOutputs(_:lengths:)``),
+    /// for the gate rows of `gW` (whose columns of `dG` start at `dG`, rows `dGStride` apart),
+    /// reading `h_{t−1}` from the outputs (`h_t` is step `t`'s output) instead of a saved copy
+    /// of the states. One GEMM pairs every row of `dG` with the output row one step earlier in
+    /// the sequence's direction (`d` rows away: `B` sequence first, 1 batch first); a `B`-row
+    /// GEMM then adds the first step's rows with `firstStates` (from
+    /// ``prepareFirstStepStates(layout:reverse:output:h0:H:into:)``; `nil` when all zero).
+    static func accumulateGradientFromOutputs(
+        layout: SequenceLayout, reverse: Bool, dG: UnsafePointer<Float>, dGStride: Int, output: UnsafePointer<Float>,
+        firstStates: UnsafePointer<Float>?, into gW: MutableMatrixView<Float>
+    ) {
+        let T = layout.steps, B = layout.batch, R = layout.rows, rs = layout.rowStride
+        let H = gW.columns, n = gW.rows
+        let d = layout.batchFirst ? 1 : B
+        if T > 1 {
+            let (gradientRows, stateRows) = reverse ? (0, d) : (d, 0)
+            BLAS.gemm(MatrixView(dG + gradientRows * dGStride, rows: R - d, columns: n, leadingDimension: max(dGStride, 1)), .transpose,
+                      MatrixView(output + stateRows * H, rows: R - d, columns: H, leadingDimension: max(H, 1)), .noTranspose,
+                      into: gW, beta: 1)
+        }
+        guard let firstStates else { return }
+        let first = layout.firstRow(reverse ? T - 1 : 0)
+        BLAS.gemm(MatrixView(dG + first * dGStride, rows: B, columns: n, leadingDimension: max(rs * dGStride, 1)), .transpose,
+                  MatrixView(firstStates, rows: B, columns: H, leadingDimension: max(H, 1)), .noTranspose,
                   into: gW, beta: 1)
     }
 }
@@ -650,33 +796,20 @@ extension FusedRecurrence {
     }
 
     /// One LSTM row from its pre-activations `gates` (4H, i f g o, biases included), in
-    /// place: activates the gates, `c ← f ⊙ c + i ⊙ g`, `tanhC ← tanh(c)`, `h ← o ⊙ tanhC`.
+    /// place: activates the gates, `c ← f ⊙ c + i ⊙ g`, `tanhC ← tanh(c)`, `h ← o ⊙ tanhC`
+    /// (``Elementwise/lstmCell(gates:gateStride:c:tanhC:h:count:)``).
     @inlinable @inline(__always)
     static func lstmCell(gates g: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>,
                          tanhC: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>, H: Int) {
-        Elementwise.sigmoid(g, g, count: 2 * H)                 // i, f
-        Elementwise.tanh(g + 2 * H, g + 2 * H, count: H)        // g
-        Elementwise.sigmoid(g + 3 * H, g + 3 * H, count: H)     // o
-        let gi = g, gf = g + H, gg = g + 2 * H, go = g + 3 * H
-        for j in 0..<H { c[j] = gf[j] * c[j] + gi[j] * gg[j] }
-        Elementwise.tanh(c, tanhC, count: H)
-        for j in 0..<H { h[j] = go[j] * tanhC[j] }
+        Elementwise.lstmCell(gates: g, gateStride: H, c: c, tanhC: tanhC, h: h, count: H)
     }
 
     /// One GRU row from `pre = W_ih x + b_ih + [b_hr, b_hz, 0]` (3H) and `rec = W_hh h`
-    /// (3H), in place: `r, z = σ(pre + rec)` (into `pre`), `rec_n += b_hn`,
-    /// `n = tanh(pre_n + r ⊙ rec_n)` (into `pre`), `h ← (1 − z) ⊙ n + z ⊙ h`.
+    /// (3H), in place (``Elementwise/gruCell(gates:recurrent:gateStride:biasN:h:count:)``).
     @inlinable @inline(__always)
     static func gruCell(pre g: UnsafeMutablePointer<Float>, rec: UnsafeMutablePointer<Float>,
                         bhn: UnsafePointer<Float>?, h: UnsafeMutablePointer<Float>, H: Int) {
-        for j in 0..<(2 * H) { g[j] = g[j] + rec[j] }
-        Elementwise.sigmoid(g, g, count: 2 * H)                 // r, z
-        let hn = rec + 2 * H
-        if let bhn { for j in 0..<H { hn[j] = hn[j] + bhn[j] } }
-        let n = g + 2 * H
-        for j in 0..<H { n[j] = n[j] + g[j] * hn[j] }
-        Elementwise.tanh(n, n, count: H)
-        for j in 0..<H { h[j] = (1 - g[H + j]) * n[j] + g[H + j] * h[j] }
+        Elementwise.gruCell(gates: g, recurrent: rec, gateStride: H, biasN: bhn, h: h, count: H)
     }
 
     // The row kernels of the backward, eight lanes at a time (written with SIMD types:
@@ -693,15 +826,17 @@ extension FusedRecurrence {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
     }
 
-    /// One LSTM row of the backward: from the saved gates (i f g o, activated), `tanh(c_t)`,
-    /// `c_{t-1}` and the gradient `dh` reaching `h_t`, the pre-activation gradients `dG`
-    /// (4H) and `dc ← dc_{t-1}` (in place, from `dc_t`).
+    /// One LSTM row of the backward over `count` hidden units: from the saved gates (i f g o,
+    /// activated, `stride` floats apart), `tanh(c_t)`, `c_{t-1}` and the gradient `dh`
+    /// reaching `h_t`, the pre-activation gradients `dG` (same layout as the gates) and
+    /// `dc ← dc_{t-1}` (in place, from `dc_t`).
     @inlinable @inline(__always)
     static func lstmRowBackward(gates g: UnsafePointer<Float>, tanhC tc: UnsafePointer<Float>,
                                 cPrev cp: UnsafePointer<Float>, dh dhh: UnsafePointer<Float>,
-                                dc dcb: UnsafeMutablePointer<Float>, dG dgx: UnsafeMutablePointer<Float>, H: Int) {
+                                dc dcb: UnsafeMutablePointer<Float>, dG dgx: UnsafeMutablePointer<Float>,
+                                stride H: Int, count: Int) {
         var j = 0
-        while j + 8 <= H {
+        while j + 8 <= count {
             let i = load8(g + j), f = load8(g + H + j), gg = load8(g + 2 * H + j), o = load8(g + 3 * H + j)
             let t = load8(tc + j), d = load8(dhh + j)
             let dO = d * t
@@ -713,7 +848,7 @@ extension FusedRecurrence {
             store8(dC * f, dcb + j)
             j += 8
         }
-        while j < H {
+        while j < count {
             let i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j]
             let dO = dhh[j] * tc[j]
             let dC = dcb[j] + dhh[j] * o * (1 - tc[j] * tc[j])
@@ -726,16 +861,17 @@ extension FusedRecurrence {
         }
     }
 
-    /// One GRU row of the backward: from the saved gates (r z n, activated), `W_hn h + b_hn`,
-    /// `h_{t-1}` and `dh` (the gradient reaching `h_t`), the pre-activation gradients for
-    /// the input side `dGx` and the recurrent side `dGh` (3H each; they differ in the n
-    /// block, `dGh_n = dGx_n ⊙ r`), and `dh ← dh ⊙ z` (the direct path to `h_{t-1}`).
+    /// One GRU row of the backward over `count` hidden units: from the saved gates (r z n,
+    /// activated, `stride` floats apart), `W_hn h + b_hn`, `h_{t-1}` and `dh` (the gradient
+    /// reaching `h_t`), the pre-activation gradients for the input side `dGx` and the
+    /// recurrent side `dGh` (the gates' layout; they differ in the n block,
+    /// `dGh_n = dGx_n ⊙ r`), and `dh ← dh ⊙ z` (the direct path to `h_{t-1}`).
     @inlinable @inline(__always)
     static func gruRowBackward(gates g: UnsafePointer<Float>, hn: UnsafePointer<Float>, hPrev hp: UnsafePointer<Float>,
                                dh dhb: UnsafeMutablePointer<Float>, dGx dgx: UnsafeMutablePointer<Float>,
-                               dGh dgh: UnsafeMutablePointer<Float>, H: Int) {
+                               dGh dgh: UnsafeMutablePointer<Float>, stride H: Int, count: Int) {
         var j = 0
-        while j + 8 <= H {
+        while j + 8 <= count {
             let r = load8(g + j), z = load8(g + H + j), n = load8(g + 2 * H + j), d = load8(dhb + j)
             let dN = d * (1 - z) * (1 - n * n)
             let dZ = d * (load8(hp + j) - n) * z * (1 - z)
@@ -746,7 +882,7 @@ extension FusedRecurrence {
             store8(d * z, dhb + j)
             j += 8
         }
-        while j < H {
+        while j < count {
             let r = g[j], z = g[H + j], n = g[2 * H + j]
             let dN = dhb[j] * (1 - z) * (1 - n * n)
             let dZ = dhb[j] * (hp[j] - n) * z * (1 - z)

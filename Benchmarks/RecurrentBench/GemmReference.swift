@@ -1,11 +1,13 @@
-// The physical limit: OpenBLAS `sgemm` at a case's own GEMM shapes, through the same
-// LinearAlgebra entry point the library uses (`C = A · Bᵀ`, row-major); and the library's
-// packed kernel (`PackedGEMM`) at a case's per-step shape (B packed once) and at its largest
-// shape (B packed on every call, as for an input projection).
+// Reference speeds of the products a case is made of (the case's limit is the FMA peak,
+// PeakFLOPs; these say how fast its GEMMs run on their own): OpenBLAS `sgemm` at a case's
+// own GEMM shapes, through the same LinearAlgebra entry point the library uses
+// (`C = A · Bᵀ`, row-major); and the library's packed kernel (`PackedGEMM`) at a case's
+// per-step shape (B packed once) and at its largest shape (B packed on every call, as for an
+// input projection).
 import Recurrent
 
 /// Measured `sgemm` speeds, one per shape, at the current BLAS thread count.
-final class Roofline {
+final class GemmReference {
     private var cache: [GemmShape: Double] = [:]
     let policy: TimingPolicy
     /// When set (profiling runs), no sgemm is timed and every speed reads 0.

@@ -1,0 +1,131 @@
+// Private to CKernels: the vector forms of the activations (8 lanes for AVX2 + FMA, 16 for
+// AVX-512), shared by the buffer kernels (rk_elementwise.c) and the fused recurrent cells
+// (rk_cells.c). The 16-lane functions are the 8-lane ones instruction for instruction, so the
+// two kernel sets give the same bits; both compute the formulas of
+// Sources/LinearAlgebra/Elementwise.swift (same range reduction, same polynomial).
+#ifndef RECURRENT_RK_VECMATH_H
+#define RECURRENT_RK_VECMATH_H
+#include <stddef.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define RK_X86 1
+#else
+#define RK_X86 0
+#endif
+
+/// The kernel level this process runs (see rk_cpu_level in rk_elementwise.h).
+int rk_cpu_level(void);
+
+#if RK_X86
+#define RK_AVX2 __attribute__((target("avx2,fma")))
+#define RK_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")))
+
+// MARK: - Eight lanes
+
+RK_AVX2 static inline __m256 rk_expm1_reduced8(__m256 r) {
+    __m256 r2 = _mm256_mul_ps(r, r), r4 = _mm256_mul_ps(r2, r2);
+    __m256 pa = _mm256_fmadd_ps(_mm256_set1_ps(1.6666665459e-1f), r, _mm256_set1_ps(5.0000001201e-1f));
+    __m256 pb = _mm256_fmadd_ps(_mm256_set1_ps(8.3334519073e-3f), r, _mm256_set1_ps(4.1665795894e-2f));
+    __m256 pc = _mm256_fmadd_ps(_mm256_set1_ps(1.9875691500e-4f), r, _mm256_set1_ps(1.3981999507e-3f));
+    __m256 p = _mm256_fmadd_ps(r4, pc, _mm256_fmadd_ps(r2, pb, pa));
+    return _mm256_fmadd_ps(r2, p, r);
+}
+
+RK_AVX2 static inline __m256 rk_tanh8(__m256 x) {
+    const __m256 signMask = _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u));
+    const __m256 magic = _mm256_set1_ps(12582912.0f);
+    __m256 sign = _mm256_and_ps(x, signMask);
+    __m256 a = _mm256_andnot_ps(signMask, x);
+    // min(9.1, a) returns its second operand for NaN: NaN stays NaN.
+    __m256 c = _mm256_min_ps(_mm256_set1_ps(9.1f), a);
+    __m256 t = _mm256_fmadd_ps(c, _mm256_set1_ps(2.88539008177792682f), magic);
+    __m256 n = _mm256_sub_ps(t, magic);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693147182464599609375f), _mm256_add_ps(c, c));
+    __m256i k = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(0x4B400000));
+    __m256 s = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k, _mm256_set1_epi32(127)), 23));
+    __m256 e = _mm256_fmadd_ps(s, rk_expm1_reduced8(r), _mm256_sub_ps(s, _mm256_set1_ps(1.0f)));
+    __m256 result = _mm256_div_ps(e, _mm256_add_ps(e, _mm256_set1_ps(2.0f)));
+    return _mm256_or_ps(result, sign);
+}
+
+RK_AVX2 static inline __m256 rk_exp8(__m256 x) {
+    const __m256 magic = _mm256_set1_ps(12582912.0f);
+    // min/max return their second operand for NaN: NaN stays NaN.
+    __m256 c = _mm256_min_ps(_mm256_set1_ps(89.0f), x);
+    c = _mm256_max_ps(_mm256_set1_ps(-104.0f), c);
+    __m256 t = _mm256_fmadd_ps(c, _mm256_set1_ps(1.44269504088896341f), magic);
+    __m256 n = _mm256_sub_ps(t, magic);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), c);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 y = _mm256_add_ps(rk_expm1_reduced8(r), _mm256_set1_ps(1.0f));
+    __m256i k = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(0x4B400000));
+    __m256i k1 = _mm256_srai_epi32(k, 1);
+    __m256i k2 = _mm256_sub_epi32(k, k1);
+    const __m256i bias = _mm256_set1_epi32(127);
+    __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k1, bias), 23));
+    __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k2, bias), 23));
+    return _mm256_mul_ps(_mm256_mul_ps(y, s1), s2);
+}
+
+RK_AVX2 static inline __m256 rk_sigmoid8(__m256 x) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    __m256 e = rk_exp8(_mm256_xor_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u))));
+    return _mm256_div_ps(one, _mm256_add_ps(one, e));
+}
+
+// MARK: - Sixteen lanes (the same instructions on 512-bit registers)
+
+RK_AVX512 static inline __m512 rk_expm1_reduced16(__m512 r) {
+    __m512 r2 = _mm512_mul_ps(r, r), r4 = _mm512_mul_ps(r2, r2);
+    __m512 pa = _mm512_fmadd_ps(_mm512_set1_ps(1.6666665459e-1f), r, _mm512_set1_ps(5.0000001201e-1f));
+    __m512 pb = _mm512_fmadd_ps(_mm512_set1_ps(8.3334519073e-3f), r, _mm512_set1_ps(4.1665795894e-2f));
+    __m512 pc = _mm512_fmadd_ps(_mm512_set1_ps(1.9875691500e-4f), r, _mm512_set1_ps(1.3981999507e-3f));
+    __m512 p = _mm512_fmadd_ps(r4, pc, _mm512_fmadd_ps(r2, pb, pa));
+    return _mm512_fmadd_ps(r2, p, r);
+}
+
+RK_AVX512 static inline __m512 rk_tanh16(__m512 x) {
+    const __m512 signMask = _mm512_castsi512_ps(_mm512_set1_epi32((int)0x80000000u));
+    const __m512 magic = _mm512_set1_ps(12582912.0f);
+    __m512 sign = _mm512_and_ps(x, signMask);
+    __m512 a = _mm512_andnot_ps(signMask, x);
+    // min(9.1, a) returns its second operand for NaN: NaN stays NaN.
+    __m512 c = _mm512_min_ps(_mm512_set1_ps(9.1f), a);
+    __m512 t = _mm512_fmadd_ps(c, _mm512_set1_ps(2.88539008177792682f), magic);
+    __m512 n = _mm512_sub_ps(t, magic);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693147182464599609375f), _mm512_add_ps(c, c));
+    __m512i k = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(0x4B400000));
+    __m512 s = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(k, _mm512_set1_epi32(127)), 23));
+    __m512 e = _mm512_fmadd_ps(s, rk_expm1_reduced16(r), _mm512_sub_ps(s, _mm512_set1_ps(1.0f)));
+    __m512 result = _mm512_div_ps(e, _mm512_add_ps(e, _mm512_set1_ps(2.0f)));
+    return _mm512_or_ps(result, sign);
+}
+
+RK_AVX512 static inline __m512 rk_exp16(__m512 x) {
+    const __m512 magic = _mm512_set1_ps(12582912.0f);
+    // min/max return their second operand for NaN: NaN stays NaN.
+    __m512 c = _mm512_min_ps(_mm512_set1_ps(89.0f), x);
+    c = _mm512_max_ps(_mm512_set1_ps(-104.0f), c);
+    __m512 t = _mm512_fmadd_ps(c, _mm512_set1_ps(1.44269504088896341f), magic);
+    __m512 n = _mm512_sub_ps(t, magic);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), c);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 y = _mm512_add_ps(rk_expm1_reduced16(r), _mm512_set1_ps(1.0f));
+    __m512i k = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(0x4B400000));
+    __m512i k1 = _mm512_srai_epi32(k, 1);
+    __m512i k2 = _mm512_sub_epi32(k, k1);
+    const __m512i bias = _mm512_set1_epi32(127);
+    __m512 s1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(k1, bias), 23));
+    __m512 s2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(k2, bias), 23));
+    return _mm512_mul_ps(_mm512_mul_ps(y, s1), s2);
+}
+
+RK_AVX512 static inline __m512 rk_sigmoid16(__m512 x) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    __m512 e = rk_exp16(_mm512_xor_ps(x, _mm512_castsi512_ps(_mm512_set1_epi32((int)0x80000000u))));
+    return _mm512_div_ps(one, _mm512_add_ps(one, e));
+}
+
+#endif /* RK_X86 */
+#endif
