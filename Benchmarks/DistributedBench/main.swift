@@ -69,7 +69,7 @@ struct DistributedBench: ParsableCommand {
         commandName: "recurrent-ddp-bench",
         abstract: "Samples per second of LSTM training, one process or data-parallel under mpirun.")
 
-    @Option(help: "BLAS threads per process.")
+    @Option(help: "Threads per process (ComputeThreads: OpenBLAS and the recurrent layers' worker pool).")
     var threads: Int = 1
     @Option(name: .customLong("global-batch"), help: "Samples per step over all ranks (a multiple of the number of ranks).")
     var globalBatch: Int = 64
@@ -101,7 +101,7 @@ struct DistributedBench: ParsableCommand {
     }
 
     func run() throws {
-        BLASThreads.set(threads)
+        ComputeThreads.set(threads)
         let environment = ProcessInfo.processInfo.environment
         let underMPI = environment["OMPI_COMM_WORLD_SIZE"] != nil || environment["PMI_SIZE"] != nil
         let group = underMPI ? try ProcessGroup.world() : nil

@@ -13,6 +13,9 @@ import Foundation
 import Recurrent
 import RecurrentDistributed
 
+// One thread per rank: the ranks share the machine's cores (results do not depend on it).
+ComputeThreads.set(1)
+
 let group: ProcessGroup
 do {
     group = try ProcessGroup.world()
