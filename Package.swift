@@ -81,3 +81,34 @@ let package = Package(
         ),
     ] + examples.map(\.1)
 )
+
+// Data-parallel training over MPI: a product of its own, so that the `Recurrent` product
+// never links MPI. `CMPI` finds Open MPI through pkg-config (`ompi-c`); on a machine without
+// it, SwiftPM warns, its shim compiles to functions that report MPI as unavailable, and
+// everything still builds (see CInclude/CMPI/shim.h).
+package.products += [
+    .library(name: "RecurrentDistributed", targets: ["RecurrentDistributed"]),
+    .executable(name: "recurrent-mpi-tests", targets: ["RecurrentMPITests"]),
+    .executable(name: "recurrent-ddp-bench", targets: ["DistributedBench"]),
+]
+package.targets += [
+    .systemLibrary(
+        name: "CMPI",
+        path: "CInclude/CMPI",
+        pkgConfig: "ompi-c",
+        providers: [.apt(["libopenmpi-dev", "openmpi-bin"]), .brew(["open-mpi"])]
+    ),
+    .target(name: "RecurrentDistributed", dependencies: ["Recurrent", "CMPI"]),
+    // The tests that need several processes: a program run by CI under
+    // `mpirun --allow-run-as-root --oversubscribe -np 2 .build/debug/recurrent-mpi-tests`.
+    .executableTarget(name: "RecurrentMPITests", dependencies: ["RecurrentDistributed", "Recurrent"],
+                      path: "Tests/RecurrentMPITests"),
+    // Samples per second of data-parallel LSTM training (BENCHMARKS.md, "Past one machine");
+    // run it through Scripts/ddp_bench.py.
+    .executableTarget(name: "DistributedBench", dependencies: ["RecurrentDistributed", "Recurrent", argumentParser],
+                      path: "Benchmarks/DistributedBench"),
+]
+// `names --distributed` trains on every rank that mpirun started.
+for target in package.targets where target.name == "Names" {
+    target.dependencies.append("RecurrentDistributed")
+}

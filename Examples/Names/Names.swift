@@ -5,6 +5,7 @@
 //     swift run -c release names                               # tutorial cell, 5 epochs
 //     swift run -c release names --model gru --save output/names-gru.safetensors
 //     swift run -c release names --load output/names-gru.safetensors --predict Dostoevsky Satoshi
+//     mpirun -np 2 .build/release/names --model lstm --distributed      # data-parallel (NamesDistributed.swift)
 import ArgumentParser
 import ExampleSupport
 import Foundation
@@ -59,6 +60,9 @@ struct Names: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Names whose three most likely languages to print.")
     var predict: [String] = []
 
+    @Flag(help: "Train on every rank that mpirun started (rnn, lstm, gru): mpirun -np 2 names --model lstm --distributed.")
+    var distributed = false
+
     func validate() throws {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
         guard hidden >= 1 else { throw ValidationError("--hidden must be at least 1") }
@@ -69,6 +73,7 @@ struct Names: ParsableCommand {
 
     func run() throws {
         common.applyThreads()
+        if distributed { return try runDistributed() }
         let all = try NamesDataset.loadBundled()
         let dataset = perLanguage.map { all.subset(perLanguage: $0) } ?? all
         let namesModel: NamesModel
