@@ -95,7 +95,7 @@ extension DistributedDataParallel {
         } catch {
             // Another rank failed (or this one did): put back whatever this rank restored.
             if checkpoint != nil {
-                try? module.loadStateDict(previousModel)
+                _ = try? module.loadStateDict(previousModel)
                 if let optimizer, let previousOptimizer { try? optimizer.loadState(previousOptimizer) }
                 RandomState.state = previousRandom
             }
