@@ -624,8 +624,6 @@ enum FusedRecurrence {
         if let gH0 { for j in 0..<(B * Hr) { gH0[j] += dh[j] } }
         if let gC0, isLSTM { for j in 0..<(B * H) { gC0[j] += dc[j] } }
 
-        let dGxView = MatrixView(UnsafePointer(dGx), rows: R, columns: GH, leadingDimension: max(GH, 1))
-        let dGhView = MatrixView(UnsafePointer(dGh), rows: R, columns: GH, leadingDimension: max(GH, 1))
         if R == 0 { return }
         // The sequence-wide products, in chunks fixed by the shapes alone (rows of dX, gate
         // rows of dW_ih and dW_hh), each one single-threaded BLAS call: OpenBLAS's own threads
@@ -638,7 +636,10 @@ enum FusedRecurrence {
         let xChunks = gX != nil && I > 0 ? productChunks(R * GH * I) : 0
         let wihChunks = gWih != nil && I > 0 ? productChunks(R * GH * I) : 0
         let whhChunks = gWhh != nil && Hr > 0 ? productChunks(R * GH * Hr) : 0
-        let chunks = xChunks + wihChunks + whhChunks
+        // The bias gradients: column sums of dG, in column chunks (each column summed in one
+        // order); RNN and LSTM share one sum for b_ih and b_hh.
+        let biasChunks = gBih != nil || gBhh != nil ? Swift.min(8, Swift.max(1, (R * GH) >> 17), Swift.max(1, GH / 16)) : 0
+        let chunks = xChunks + wihChunks + whhChunks + biasChunks
         // With the packed kernels, W_ih (for dX), X and the states (for the weight gradients,
         // read as Σ_t dG_tᵀ·x_t with dG transposed in place) are packed first, by all members.
         let d = layout.batchFirst ? 1 : B
@@ -698,6 +699,20 @@ enum FusedRecurrence {
                     } else {
                         BLAS.gemm(dG, .transpose, xView, .noTranspose, into: into, beta: 1)
                     }
+                } else if c >= xChunks + wihChunks + whhChunks {   // bias gradients, columns
+                    let columns = chunk(c - xChunks - wihChunks - whhChunks, of: biasChunks, total: GH)
+                    let c0 = columns.lowerBound, n = columns.count
+                    if n == 0 { continue }
+                    let sumsX = MatrixView(UnsafePointer(dGx + c0), rows: R, columns: n, leadingDimension: max(GH, 1))
+                    let sumsH = MatrixView(UnsafePointer(dGh + c0), rows: R, columns: n, leadingDimension: max(GH, 1))
+                    if let gBih, let gBhh, biasSumCount > 0 {
+                        (biasSums + c0).update(repeating: 0, count: n)
+                        Elementwise.accumulateColumnSums(of: sumsX, into: biasSums + c0)
+                        for j in c0..<(c0 + n) { gBih[j] += biasSums[j]; gBhh[j] += biasSums[j] }
+                    } else {
+                        if let gBih { Elementwise.accumulateColumnSums(of: sumsX, into: gBih + c0) }
+                        if let gBhh { Elementwise.accumulateColumnSums(of: sumsH, into: gBhh + c0) }
+                    }
                 } else if let gWhh {                          // dW_hh += dGhᵀ · H_prev, gate rows
                     let rows = chunk(c - xChunks - wihChunks, of: whhChunks, total: GH)
                     let into = MutableMatrixView(gWhh + rows.lowerBound * Hr, rows: rows.count, columns: Hr, leadingDimension: max(Hr, 1))
@@ -726,14 +741,6 @@ enum FusedRecurrence {
                     }
                 }
             }
-        }
-        if let gBih, let gBhh, biasSumCount > 0 {
-            biasSums.update(repeating: 0, count: GH)
-            Elementwise.accumulateColumnSums(of: dGxView, into: biasSums)
-            for j in 0..<GH { gBih[j] += biasSums[j]; gBhh[j] += biasSums[j] }
-        } else {
-            if let gBih { Elementwise.accumulateColumnSums(of: dGxView, into: gBih) }
-            if let gBhh { Elementwise.accumulateColumnSums(of: dGhView, into: gBhh) }
         }
         if let gWhr {         // dW_hr += dHᵀ · H_full
             BLAS.gemm(MatrixView(dHs, rows: R, columns: Hr, leadingDimension: max(Hr, 1)), .transpose,
