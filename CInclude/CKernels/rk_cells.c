@@ -227,3 +227,35 @@ void rk_gru_backward_f32(const float *g, size_t gs, const float *hn, const float
         dh[j] = d * z;
     }
 }
+
+// MARK: - Rows
+
+#include <string.h>
+
+void rk_lstm_cell_rows_f32(size_t rows, size_t count, float *g, size_t ldg, const float *bias, size_t gs,
+                           float *c, size_t ldc, float *cprev, size_t ldcp, float *tanhc, size_t ldt,
+                           float *h, size_t ldh, float *out, size_t ldo) {
+    for (size_t r = 0; r < rows; r++) {
+        float *cr = c + r * ldc, *hr = h + r * ldh;
+        if (cprev) memcpy(cprev + r * ldcp, cr, count * sizeof(float));
+        rk_lstm_cell_f32(g + r * ldg, bias, gs, cr, tanhc + r * ldt, hr, count);
+        if (out) memcpy(out + r * ldo, hr, count * sizeof(float));
+    }
+}
+
+void rk_gru_cell_rows_f32(size_t rows, size_t count, float *g, size_t ldg, const float *bias, float *rec, size_t ldr,
+                          size_t gs, const float *bhn, const float *hprev, size_t ldhp, float *h, size_t ldh,
+                          float *out, size_t ldo, float *hn, size_t ldhn) {
+    for (size_t r = 0; r < rows; r++) {
+        float *hr = h + r * ldh, *recr = rec + r * ldr;
+        const float *hp = hprev + r * ldhp;
+        if (hp != hr) memcpy(hr, hp, count * sizeof(float));
+        rk_gru_cell_f32(g + r * ldg, bias, recr, gs, bhn, hr, count);
+        if (out) memcpy(out + r * ldo, hr, count * sizeof(float));
+        if (hn) memcpy(hn + r * ldhn, recr + 2 * gs, count * sizeof(float));
+    }
+}
+
+void rk_copy_rows_f32(size_t rows, size_t count, const float *src, size_t lds, float *dst, size_t ldd) {
+    for (size_t r = 0; r < rows; r++) memcpy(dst + r * ldd, src + r * lds, count * sizeof(float));
+}

@@ -144,3 +144,60 @@ extension Elementwise {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
     }
 }
+
+extension Elementwise {
+    /// ``lstmCell(gates:bias:gateStride:c:tanhC:h:count:)`` over `rows` rows (the rows of one
+    /// step), each operand's rows its leading dimension apart (`g`: gates, `c`, `tanhC`, `h`,
+    /// `cPrev`, `out`); before the update the old `c` goes into `cPrev` and after it `h` also
+    /// into `out`, when those are given. One call per step instead of one per row.
+    public static func lstmCellRows(
+        rows: Int, count: Int, gates g: UnsafeMutablePointer<Float>, gatesStride ldg: Int, bias: UnsafePointer<Float>?,
+        gateStride gs: Int, c: UnsafeMutablePointer<Float>, cStride ldc: Int,
+        cPrev: UnsafeMutablePointer<Float>?, cPrevStride ldcp: Int,
+        tanhC: UnsafeMutablePointer<Float>, tanhCStride ldt: Int, h: UnsafeMutablePointer<Float>, hStride ldh: Int,
+        out: UnsafeMutablePointer<Float>?, outStride ldo: Int
+    ) {
+        guard rows > 0 && count > 0 else { return }
+        if CPUCapability.current.usesCKernels {
+            rk_lstm_cell_rows_f32(rows, count, g, ldg, bias, gs, c, ldc, cPrev, ldcp, tanhC, ldt, h, ldh, out, ldo)
+            return
+        }
+        for r in 0..<rows {
+            let cr = c + r * ldc, hr = h + r * ldh
+            cPrev?.advanced(by: r * ldcp).update(from: cr, count: count)
+            lstmCell(gates: g + r * ldg, bias: bias, gateStride: gs, c: cr, tanhC: tanhC + r * ldt, h: hr, count: count)
+            out?.advanced(by: r * ldo).update(from: hr, count: count)
+        }
+    }
+
+    /// ``gruCell(gates:bias:recurrent:gateStride:biasN:h:count:)`` over `rows` rows, each
+    /// operand's rows its leading dimension apart: `h` starts from `hPrev` (copied unless it is
+    /// `h` itself), then `h` also goes into `out` and the recurrent n block
+    /// (`W_hn h + b_hn`) into `recurrentN`, when those are given.
+    public static func gruCellRows(
+        rows: Int, count: Int, gates g: UnsafeMutablePointer<Float>, gatesStride ldg: Int, bias: UnsafePointer<Float>?,
+        recurrent rec: UnsafeMutablePointer<Float>, recurrentStride ldr: Int, gateStride gs: Int, biasN bhn: UnsafePointer<Float>?,
+        hPrev: UnsafePointer<Float>, hPrevStride ldhp: Int, h: UnsafeMutablePointer<Float>, hStride ldh: Int,
+        out: UnsafeMutablePointer<Float>?, outStride ldo: Int, recurrentN: UnsafeMutablePointer<Float>?, recurrentNStride ldhn: Int
+    ) {
+        guard rows > 0 && count > 0 else { return }
+        if CPUCapability.current.usesCKernels {
+            rk_gru_cell_rows_f32(rows, count, g, ldg, bias, rec, ldr, gs, bhn, hPrev, ldhp, h, ldh, out, ldo, recurrentN, ldhn)
+            return
+        }
+        for r in 0..<rows {
+            let hr = h + r * ldh, recr = rec + r * ldr, hp = hPrev + r * ldhp
+            if hp != UnsafePointer(hr) { hr.update(from: hp, count: count) }
+            gruCell(gates: g + r * ldg, bias: bias, recurrent: recr, gateStride: gs, biasN: bhn, h: hr, count: count)
+            out?.advanced(by: r * ldo).update(from: hr, count: count)
+            recurrentN?.advanced(by: r * ldhn).update(from: recr + 2 * gs, count: count)
+        }
+    }
+
+    /// `dst[r·dstStride + j] = src[r·srcStride + j]` for `r < rows`, `j < count` (no overlap).
+    public static func copyRows(rows: Int, count: Int, from src: UnsafePointer<Float>, stride lds: Int,
+                                to dst: UnsafeMutablePointer<Float>, stride ldd: Int) {
+        guard rows > 0 && count > 0 else { return }
+        rk_copy_rows_f32(rows, count, src, lds, dst, ldd)
+    }
+}

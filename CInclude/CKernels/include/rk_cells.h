@@ -27,6 +27,23 @@ void rk_lstm_cell_f32(float *g, const float *bias, size_t gs, float *c, float *t
 /// (into g_n), h ← (1 − z)·n + z·h.
 void rk_gru_cell_f32(float *g, const float *bias, float *rec, size_t gs, const float *bhn, float *h, size_t count);
 
+/// rk_lstm_cell_f32 over `rows` rows (the active rows of one step), each pointer advanced by
+/// its leading dimension from row to row; before the update the old c goes into `cprev` and
+/// after it h also into `out`, when those are not NULL. `bias` is the same for every row.
+void rk_lstm_cell_rows_f32(size_t rows, size_t count, float *g, size_t ldg, const float *bias, size_t gs,
+                           float *c, size_t ldc, float *cprev, size_t ldcp, float *tanhc, size_t ldt,
+                           float *h, size_t ldh, float *out, size_t ldo);
+
+/// rk_gru_cell_f32 over `rows` rows, each pointer advanced by its leading dimension: h starts
+/// from `hprev` (copied unless it is `h`), then h also goes into `out` and the recurrent n
+/// block (W_hn h + b_hn) into `hn`, when those are not NULL.
+void rk_gru_cell_rows_f32(size_t rows, size_t count, float *g, size_t ldg, const float *bias, float *rec, size_t ldr,
+                          size_t gs, const float *bhn, const float *hprev, size_t ldhp, float *h, size_t ldh,
+                          float *out, size_t ldo, float *hn, size_t ldhn);
+
+/// dst[r·ldd + j] = src[r·lds + j] for r < rows, j < count (no overlap).
+void rk_copy_rows_f32(size_t rows, size_t count, const float *src, size_t lds, float *dst, size_t ldd);
+
 /// The backward of one LSTM row over `count` units: from the saved activated gates `g`
 /// (i, f, g, o, `gs` apart), `tanhc` = tanh(c_t), `cprev` = c_{t-1} and `dh` (the gradient
 /// reaching h_t), writes the pre-activation gradients `dg` (the gates' layout) and

@@ -287,6 +287,30 @@ enum FusedRecurrence {
                 // This member's units of every item (the projection's owner: all of them).
                 let own = hasProjection ? 0..<H : units
                 let u0 = own.lowerBound, count = own.count
+                if lengths == nil && !hasProjection && (isLSTM || isGRU) {
+                    // Every item active: one call for the step's rows.
+                    if let hPrev {
+                        Elementwise.copyRows(rows: B, count: count, from: hRead + u0, stride: Hr,
+                                             to: hPrev.pointer + first * Hr + u0, stride: rs * Hr)
+                    }
+                    let bias = stepBias.map { UnsafePointer($0 + u0) }
+                    if isLSTM {
+                        Elementwise.lstmCellRows(
+                            rows: B, count: count, gates: xp + first * GH + u0, gatesStride: rs * GH, bias: bias, gateStride: H,
+                            c: cN!.pointer + u0, cStride: H, cPrev: cPrev.map { $0.pointer + first * H + u0 }, cPrevStride: rs * H,
+                            tanhC: recording ? tanhCStep + first * H + u0 : tanhCStep + u0, tanhCStride: recording ? rs * H : H,
+                            h: hWrite + u0, hStride: Hr, out: output.pointer + first * Hr + u0, outStride: rs * Hr)
+                    } else {
+                        Elementwise.gruCellRows(
+                            rows: B, count: count, gates: xp + first * GH + u0, gatesStride: rs * GH, bias: bias,
+                            recurrent: hh + u0, recurrentStride: GH, gateStride: H, biasN: bhn.map { $0 + u0 },
+                            hPrev: hRead + u0, hPrevStride: Hr, h: hWrite + u0, hStride: Hr,
+                            out: output.pointer + first * Hr + u0, outStride: rs * Hr,
+                            recurrentN: hhN.map { $0.pointer + first * H + u0 }, recurrentNStride: rs * H)
+                    }
+                    member.barrier()
+                    continue
+                }
                 for b in 0..<B {
                     let row = first + b * rs
                     let active = lengths.map { t < $0[b] } ?? true
