@@ -85,12 +85,12 @@ public enum ComputeThreads {
             }
             return state.requested
         })
+        let opened = enterSingleThreadedRegion()
+        defer { if opened { leaveSingleThreadedRegion() } }
         guard allowed > 1 else {
             body(TeamMember(index: 0, count: 1, team: nil))
             return
         }
-        let opened = enterSingleThreadedRegion()
-        defer { if opened { leaveSingleThreadedRegion() } }
         withoutActuallyEscaping(body) { body in
             var job = body
             withUnsafeMutablePointer(to: &job) { pointer in
