@@ -204,7 +204,9 @@ enum FusedRecurrence {
                 }
             }
         }
-        let stepThreadsToRestore = packs ? false : singleThreadedSteps(multiplyAdds: B * GH * Hr)
+        // Without the packed kernels the steps run on BLAS, on one thread: OpenBLAS's threads
+        // would change the last bits with the thread count.
+        let stepThreadsToRestore = packs ? false : ComputeThreads.enterSingleThreadedRegion()
         defer { restoreThreads(stepThreadsToRestore) }
 
         ComputeThreads.run(workers: workers) { member in
@@ -420,16 +422,6 @@ enum FusedRecurrence {
         (kind == .rnnTanh || kind == .rnnReLU) && lengths == nil
     }
 
-    /// Per-step products below this many multiply-adds run on one BLAS thread: OpenBLAS
-    /// splits GEMMs above 2¹⁸ multiply-adds (and gemv above 9216 elements) between its
-    /// threads, and for one recurrent step of that size waking and joining the second
-    /// thread costs more than it saves (a 32×128×128 step and a 128×128 gemv ran slower on
-    /// two threads than on one). The large steps (64×512×512 and up) keep every thread.
-    /// A whole layer (its input projection and weight-gradient products too) runs on one
-    /// thread when its largest product is below this size (the `small` case's 16·32 rows ×
-    /// 64 × 64 backward products ran slower on two threads than on one).
-    @usableFromInline static let serialStepMultiplyAdds = 1 << 22
-
     /// The number of workers a layer's steps are split between: as many of
     /// ``ComputeThreads/count`` as leave each at least ``minimumStepMultiplyAddsPerWorker``
     /// multiply-adds of every step's product and one 16-column panel of hidden units; one for
@@ -449,16 +441,31 @@ enum FusedRecurrence {
     /// step) stays on one thread.
     @usableFromInline static let minimumStepMultiplyAddsPerWorker = 1 << 16
 
+    /// Opens a single-threaded region for OpenBLAS (``ComputeThreads/enterSingleThreadedRegion()``)
+    /// and returns whether it did; pass the result to ``restoreThreads(_:)``. The recurrent
+    /// layers and streams run BLAS on one thread: OpenBLAS's own threads split a product
+    /// differently for each thread count, and the last bits with it.
+    @usableFromInline
+    static func singleThreadedBLAS() -> Bool {
+        ComputeThreads.enterSingleThreadedRegion()
+    }
+
+    /// Products below this many multiply-adds run on one BLAS thread (``singleThreadedSteps(multiplyAdds:)``):
+    /// OpenBLAS splits GEMMs above 2¹⁸ multiply-adds (and gemv above 9216 elements) between
+    /// its threads, and for a product of that size waking and joining the second thread costs
+    /// more than it saves. Used by `Linear`, the combined cell and SGD; the recurrent layers
+    /// run BLAS on one thread throughout (``singleThreadedBLAS()``).
+    @usableFromInline static let serialStepMultiplyAdds = 1 << 22
+
     /// When BLAS may run on several threads and a product is small, opens a single-threaded
-    /// region (``ComputeThreads/enterSingleThreadedRegion()``) and returns `true`; pass the
-    /// result to ``restoreThreads(_:)`` to close it. Regions are counted process-wide, so
-    /// concurrent sequences never undo each other's setting.
+    /// region and returns `true`; pass the result to ``restoreThreads(_:)`` to close it.
     @usableFromInline
     static func singleThreadedSteps(multiplyAdds: Int) -> Bool {
         multiplyAdds < serialStepMultiplyAdds && ComputeThreads.enterSingleThreadedRegion()
     }
 
-    /// Closes the region that ``singleThreadedSteps(multiplyAdds:)`` opened, if it did.
+    /// Closes the region that ``singleThreadedBLAS()`` or ``singleThreadedSteps(multiplyAdds:)``
+    /// opened, if it did.
     @usableFromInline
     static func restoreThreads(_ opened: Bool) {
         if opened { ComputeThreads.leaveSingleThreadedRegion() }
@@ -543,7 +550,7 @@ enum FusedRecurrence {
         // (OpenBLAS's threads would change the last bits with the thread count).
         let layerThreadsToRestore = ComputeThreads.enterSingleThreadedRegion()
         defer { restoreThreads(layerThreadsToRestore) }
-        let threadsToRestore = packsWeight ? false : singleThreadedSteps(multiplyAdds: B * GH * Hr)
+        let threadsToRestore = packsWeight ? false : ComputeThreads.enterSingleThreadedRegion()
         // The steps in reverse, on a team of workers that each own a range of hidden units:
         // the elementwise backward of its units' gates, a barrier (every dG_t is needed
         // whole), then its columns of dh_{t−1} = dG_t · W_hh. No reduction is split.

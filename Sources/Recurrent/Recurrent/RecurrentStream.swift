@@ -192,8 +192,9 @@ public final class RecurrentStream: @unchecked Sendable {
     /// One step of every layer; `x` holds `B` rows `ldx` apart.
     private func advance(_ x: UnsafePointer<Float>, ldx: Int) {
         let B = batchSize, H = hiddenSize, Hr = outputSize, GH = kind.gateCount * H
-        // A step's products are small: on one BLAS thread unless they are large.
-        let threadsToRestore = FusedRecurrence.singleThreadedSteps(multiplyAdds: B * GH * max(Hr, inputSize))
+        // A step's products run on one BLAS thread, so that its results do not depend on the
+        // thread count.
+        let threadsToRestore = FusedRecurrence.singleThreadedBLAS()
         defer { FusedRecurrence.restoreThreads(threadsToRestore) }
         var input = x, ld = ldx, width = inputSize
         for l in 0..<layers.count {
