@@ -97,10 +97,13 @@ enum FusedRecurrence {
     /// hidden units, computes the input projection and every step's product for the gate
     /// columns of its units, and their elementwise update; one barrier per step publishes the
     /// new state. No reduction is split, so the results are the same for every team size.
+    ///
+    /// `gradMode` stands for ``GradMode/isEnabled`` when the call runs on a thread of the
+    /// worker pool, where the caller's task-local value cannot be read.
     @usableFromInline
     static func run(kind: CellKind, input: Tensor, layout: SequenceLayout, reverse: Bool,
                     h0: Tensor, c0: Tensor?, weights: RecurrentWeights,
-                    lengths: [Int]?) -> (output: Tensor, hN: Tensor, cN: Tensor?) {
+                    lengths: [Int]?, gradMode: Bool? = nil) -> (output: Tensor, hN: Tensor, cN: Tensor?) {
         let T = layout.steps, B = layout.batch, R = layout.rows
         let G = kind.gateCount
         let GH = weights.weightIH.shape[0], H = GH / G
@@ -112,7 +115,7 @@ enum FusedRecurrence {
         var inputs = [input, h0]
         if let c0 { inputs.append(c0) }
         inputs += weights.tensors
-        let recording = Tensor.needsRecording(inputs)
+        let recording = gradMode.map { enabled in enabled && inputs.contains(where: \.requiresGrad) } ?? Tensor.needsRecording(inputs)
 
         let x = input.storage.pointer
         let wih = weights.weightIH.storage.pointer, whh = weights.weightHH.storage.pointer
@@ -412,6 +415,39 @@ enum FusedRecurrence {
             withExtendedLifetime((gates, hPrevB, cPrevB, tanhCB, hFullB, hhNB, output, input, h0, weights.tensors)) {}
         }
         return (results[0], results[1], results.count > 2 ? results[2] : nil)
+    }
+
+    /// Runs the directions of one layer (one, or two for a bidirectional layer) over the same
+    /// input and returns their results in order. With two directions and two or more threads,
+    /// when splitting one direction's steps would not take more than two workers anyway, the
+    /// two directions run at the same time, one per worker, each as a team of one: no barrier
+    /// per step (not under anomaly detection, whose task-local recorder the workers cannot
+    /// see). The results are those of running them one after the other, bit for bit.
+    @usableFromInline
+    static func runDirections(kind: CellKind, input: Tensor, layout: SequenceLayout, h0: [Tensor], c0: [Tensor?],
+                              weights: [RecurrentWeights], lengths: [Int]?) -> [(output: Tensor, hN: Tensor, cN: Tensor?)] {
+        let D = weights.count
+        let G = kind.gateCount
+        let H = weights[0].weightIH.shape[0] / G, Hr = weights[0].weightHH.shape[1]
+        let together = D == 2 && ComputeThreads.count >= 2 && PackedGEMM.isAvailable && weights[0].weightHR == nil
+            && !AnomalyMode.isEnabled
+            && teamSize(batch: layout.batch, hidden: H, gates: G, depth: Swift.max(Hr, 1), hasProjection: false) <= 2
+        guard together else {
+            return (0..<D).map { d in
+                run(kind: kind, input: input, layout: layout, reverse: d == 1, h0: h0[d], c0: c0[d], weights: weights[d], lengths: lengths)
+            }
+        }
+        let gradMode = GradMode.isEnabled
+        let slots = UnsafeMutableBufferPointer<(output: Tensor, hN: Tensor, cN: Tensor?)?>.allocate(capacity: D)
+        slots.initialize(repeating: nil)
+        defer { slots.deinitialize(); slots.deallocate() }
+        ComputeThreads.run(workers: D) { member in
+            for d in stride(from: member.index, to: D, by: member.count) {
+                slots[d] = run(kind: kind, input: input, layout: layout, reverse: d == 1, h0: h0[d], c0: c0[d],
+                               weights: weights[d], lengths: lengths, gradMode: gradMode)
+            }
+        }
+        return slots.map { $0! }
     }
 
     /// Whether a layer is a plain RNN whose every item runs every step (no `lengths`): its

@@ -258,12 +258,14 @@ public class RecurrentBase: Module, @unchecked Sendable {
         var hFinals: [Tensor] = [], cFinals: [Tensor] = []
         for layer in 0..<numLayers {
             var outputs: [Tensor] = []
+            var hInits: [Tensor] = [], cInits: [Tensor?] = []
             for d in 0..<D {
                 let index = layer * D + d
-                let hInit = try h0b.map { try $0.select(dim: 0, index: index) } ?? Tensor(zeros: [B, Hr])
-                let cInit: Tensor? = isLSTM ? (try c0b.map { try $0.select(dim: 0, index: index) } ?? Tensor(zeros: [B, hiddenSize])) : nil
-                let (y, hN, cN) = FusedRecurrence.run(kind: kind, input: x, layout: layout, reverse: d == 1,
-                                                     h0: hInit, c0: cInit, weights: weights[layer][d], lengths: lengths)
+                hInits.append(try h0b.map { try $0.select(dim: 0, index: index) } ?? Tensor(zeros: [B, Hr]))
+                cInits.append(isLSTM ? (try c0b.map { try $0.select(dim: 0, index: index) } ?? Tensor(zeros: [B, hiddenSize])) : nil)
+            }
+            for (y, hN, cN) in FusedRecurrence.runDirections(kind: kind, input: x, layout: layout, h0: hInits, c0: cInits,
+                                                             weights: weights[layer], lengths: lengths) {
                 outputs.append(y)
                 hFinals.append(hN)
                 if let cN { cFinals.append(cN) }
