@@ -540,6 +540,126 @@ def optimizers_case(name: str = "optimizers") -> dict:
 
 
 # ---------------------------------------------------------------------------------------
+# Training losses (issue 17): BCE, BCE with logits, L1, smooth L1, Huber; NLL and
+# cross-entropy with class weights, ignore_index and (N, C, d1, ...) inputs
+# ---------------------------------------------------------------------------------------
+
+REDUCTIONS = ["mean", "sum", "none"]
+
+
+def run_pointwise_loss(loss: str, options: dict, reduction: str, inputs: Dict[str, torch.Tensor],
+                       seed: Optional[torch.Tensor]) -> dict:
+    """One pointwise loss: its value and the gradients of ``value`` (``(value * seed).sum()``
+    for ``reduction="none"``) with respect to the input and the target."""
+    x = inputs["input"].clone().requires_grad_(True)
+    y = inputs["target"].clone().requires_grad_(True)
+    kwargs = dict(options)
+    if "weight" in inputs:
+        kwargs["weight"] = inputs["weight"]
+    if "pos_weight" in inputs:
+        kwargs["pos_weight"] = inputs["pos_weight"]
+    value = getattr(nn, loss)(reduction=reduction, **kwargs)(x, y)
+    (value * seed).sum().backward() if seed is not None else value.backward()
+    return {"value": value.detach(), "grad_input": x.grad, "grad_target": grad_or_zeros(y)}
+
+
+def run_class_loss(loss: str, reduction: str, inputs: Dict[str, torch.Tensor], target: List[int],
+                   target_shape: List[int], options: dict, seed: Optional[torch.Tensor]) -> dict:
+    x = inputs["input"].clone().requires_grad_(True)
+    t = torch.tensor(target, dtype=torch.int64).reshape(target_shape)
+    kwargs = dict(options)
+    if "weight" in inputs:
+        kwargs["weight"] = inputs["weight"]
+    value = getattr(nn, loss)(reduction=reduction, **kwargs)(x, t)
+    (value * seed).sum().backward() if seed is not None else value.backward()
+    return {"value": value.detach(), "grad_input": x.grad}
+
+
+def training_losses_case(name: str = "training_losses") -> dict:
+    torch.manual_seed(seed_for(name))
+    entries = []
+
+    def pointwise(loss: str, options: dict, **inputs: torch.Tensor) -> None:
+        for reduction in REDUCTIONS:
+            seed = torch.randn(inputs["input"].shape) if reduction == "none" else None
+            r = run_pointwise_loss(loss, options, reduction, inputs, seed)
+            entry = {"loss": loss, "options": options, "reduction": reduction,
+                     "inputs": {k: enc(v) for k, v in inputs.items()},
+                     "value": enc(r["value"]), "grad_input": enc(r["grad_input"]),
+                     # Saturated probabilities give PyTorch's unclamped infinite target gradients.
+                     "grad_target": enc_nonfinite(r["grad_target"])}
+            if seed is not None:
+                entry["seed"] = enc(seed)
+            entries.append(entry)
+
+    def classes(loss: str, options: dict, input: torch.Tensor, target: torch.Tensor,
+                weight: Optional[torch.Tensor] = None) -> None:
+        inputs = {"input": input} if weight is None else {"input": input, "weight": weight}
+        for reduction in REDUCTIONS:
+            seed = torch.randn(target.shape) if reduction == "none" else None
+            r = run_class_loss(loss, reduction, inputs, target.reshape(-1).tolist(), list(target.shape), options, seed)
+            entry = {"loss": loss, "options": options, "reduction": reduction,
+                     "inputs": {k: enc(v) for k, v in inputs.items()},
+                     "target": target.reshape(-1).tolist(), "target_shape": list(target.shape),
+                     "value": enc(r["value"]), "grad_input": enc(r["grad_input"])}
+            if seed is not None:
+                entry["seed"] = enc(seed)
+            entries.append(entry)
+
+    probs = torch.sigmoid(torch.randn(5, 3) * 2)
+    soft = torch.rand(5, 3)
+    pointwise("BCELoss", {}, input=probs, target=soft)
+    pointwise("BCELoss", {}, input=probs, target=soft, weight=torch.rand(3) + 0.5)
+    # Saturated probabilities (0 and 1): PyTorch clamps the logarithms at -100.
+    pointwise("BCELoss", {}, input=torch.tensor([[0.0, 1.0, 0.3], [1.0, 0.0, 0.999]]),
+              target=torch.tensor([[0.0, 1.0, 1.0], [0.5, 0.25, 0.0]]))
+    logits = torch.randn(4, 2, 3) * 3
+    binary = (torch.rand(4, 2, 3) > 0.5).float()
+    pointwise("BCEWithLogitsLoss", {}, input=logits, target=binary)
+    pointwise("BCEWithLogitsLoss", {}, input=logits, target=torch.rand(4, 2, 3),
+              weight=torch.rand(2, 1) + 0.5, pos_weight=torch.rand(3) * 3)
+    pointwise("BCEWithLogitsLoss", {}, input=torch.tensor([[-60.0, 40.0, 0.0]]), target=torch.tensor([[1.0, 0.0, 0.5]]),
+              pos_weight=torch.tensor([2.0, 0.5, 1.5]))
+    a, b = torch.randn(6, 4) * 2, torch.randn(6, 4) * 2
+    pointwise("L1Loss", {}, input=a, target=b)
+    pointwise("SmoothL1Loss", {}, input=a, target=b)
+    pointwise("SmoothL1Loss", {"beta": 2.5}, input=a, target=b)
+    pointwise("SmoothL1Loss", {"beta": 0.0}, input=a, target=b)
+    pointwise("HuberLoss", {}, input=a, target=b)
+    pointwise("HuberLoss", {"delta": 0.4}, input=a, target=b)
+
+    # NLL and cross-entropy: (N, C), (N, C, L) and (N, C, d1, d2), with class weights and ignore_index.
+    x2 = torch.randn(5, 4) * 2
+    t2 = torch.tensor([1, 3, -100, 0, 3])
+    w = torch.rand(4) + 0.2
+    classes("CrossEntropyLoss", {}, x2, t2, weight=w)
+    x3 = torch.randn(3, 4, 5) * 2
+    t3 = torch.randint(0, 4, (3, 5))
+    t3[1, 2] = 2
+    t3[0, 4] = 2
+    classes("CrossEntropyLoss", {}, x3, t3)
+    classes("CrossEntropyLoss", {"ignore_index": 2}, x3, t3, weight=w)
+    classes("NLLLoss", {"ignore_index": 2}, torch.log_softmax(x3, dim=1), t3, weight=w)
+    x4 = torch.randn(2, 3, 2, 4)
+    t4 = torch.randint(0, 3, (2, 2, 4))
+    t4[1, 1, 1] = -100
+    classes("CrossEntropyLoss", {}, x4, t4, weight=torch.rand(3) + 0.5)
+    classes("NLLLoss", {}, torch.log_softmax(x4, dim=1), t4)
+    return {"module": "TrainingLosses", "entries": entries, "name": name}
+
+
+def verify_training_losses(f: dict, report: Dict[str, float]) -> None:
+    for i, e in enumerate(f["entries"]):
+        inputs = {k: dec(v) for k, v in e["inputs"].items()}
+        seed = dec(e["seed"]) if "seed" in e else None
+        if "target_shape" in e:
+            r = run_class_loss(e["loss"], e["reduction"], inputs, e["target"], e["target_shape"], e["options"], seed)
+        else:
+            r = run_pointwise_loss(e["loss"], e["options"], e["reduction"], inputs, seed)
+        report[f"entries[{i}] {e['loss']} {e['reduction']}"] = max(max_diff(r[k], dec(e[k])) for k in r)
+
+
+# ---------------------------------------------------------------------------------------
 # The cases
 # ---------------------------------------------------------------------------------------
 
@@ -773,6 +893,9 @@ CASES: Dict[str, Callable[[str], dict]] = {
     # --- Tensor operations (issue 16) ---
     "tensor_ops": tensor_ops_case,
     "tensor_descriptions": tensor_descriptions_case,
+
+    # --- Training (issue 17) ---
+    "training_losses": training_losses_case,
 }
 
 
@@ -877,6 +1000,8 @@ def verify_file(path: str) -> Dict[str, float]:
         total, clipped = run_clip([dec(g) for g in f["clip"]["grads"]], f["clip"]["max_norm"])
         report["clip.total_norm"] = abs(total.item() - f["clip"]["total_norm"])
         report["clip.clipped"] = max(max_diff(a, dec(b)) for a, b in zip(clipped, f["clip"]["clipped"]))
+    elif module == "TrainingLosses":
+        verify_training_losses(f, report)
     elif module == "TensorOps":
         verify_tensor_ops(f, report)
     elif module == "TensorDescriptions":
