@@ -660,6 +660,89 @@ def verify_training_losses(f: dict, report: Dict[str, float]) -> None:
 
 
 # ---------------------------------------------------------------------------------------
+# Training optimizers (issue 17): Adagrad, Adamax, NAdam, RAdam, parameter groups and
+# clip_grad_value_, as trajectories over 100 steps
+# ---------------------------------------------------------------------------------------
+
+TRAINING_OPTIMIZER_RUNS = [
+    ("Adagrad", {}, None),
+    ("Adagrad", {"lr": 0.1, "lr_decay": 0.01, "weight_decay": 0.1, "initial_accumulator_value": 0.5, "eps": 1e-6}, None),
+    ("Adamax", {}, None),
+    ("Adamax", {"lr": 0.01, "betas": [0.8, 0.99], "weight_decay": 0.1}, None),
+    ("NAdam", {}, None),
+    ("NAdam", {"lr": 0.01, "momentum_decay": 0.01, "weight_decay": 0.1}, None),
+    ("NAdam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}, None),
+    ("RAdam", {}, None),
+    ("RAdam", {"lr": 0.01, "betas": [0.8, 0.99], "weight_decay": 0.1}, None),
+    ("RAdam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}, None),
+    # Parameter groups: the first group overrides the learning rate and weight decay.
+    ("SGD", {"lr": 0.05, "momentum": 0.9}, [{"lr": 0.01, "weight_decay": 0.1}, {}]),
+    ("Adam", {"lr": 0.01}, [{"lr": 0.002, "weight_decay": 0.05}, {}]),
+    ("AdamW", {"lr": 0.01}, [{"weight_decay": 0.5}, {"lr": 0.03}]),
+    ("RMSprop", {"lr": 0.01, "momentum": 0.5}, [{"lr": 0.001}, {"weight_decay": 0.2}]),
+    ("Adagrad", {"lr": 0.05}, [{"lr": 0.2, "weight_decay": 0.1}, {}]),
+    ("Adamax", {}, [{"lr": 0.02}, {"weight_decay": 0.3}]),
+    ("NAdam", {}, [{"lr": 0.02, "weight_decay": 0.1}, {}]),
+    ("RAdam", {"lr": 0.01}, [{}, {"lr": 0.05, "weight_decay": 0.1}]),
+]
+
+
+def run_training_optimizer(optimizer: str, options: dict, groups: Optional[List[dict]],
+                           a0: torch.Tensor, b0: torch.Tensor, grads: List[List[torch.Tensor]]) -> torch.Tensor:
+    """Two parameters ``a`` and ``b`` (in one group, or one group each with ``groups``' overrides);
+    one ``step()`` per pair of gradients; returns ``(steps, a.numel() + b.numel())``, both
+    parameters flattened after each step."""
+    a, b = nn.Parameter(a0.clone()), nn.Parameter(b0.clone())
+    kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in options.items()}
+    params = [a, b] if groups is None else [dict(params=[p], **g) for p, g in zip([a, b], groups)]
+    opt = getattr(torch.optim, optimizer)(params, **kwargs)
+    rows = []
+    for ga, gb in grads:
+        a.grad, b.grad = ga.clone(), gb.clone()
+        opt.step()
+        rows.append(torch.cat([a.detach().reshape(-1), b.detach().reshape(-1)]))
+    return torch.stack(rows)
+
+
+def run_clip_value(grads: List[torch.Tensor], clip_value: float) -> List[torch.Tensor]:
+    ps = [nn.Parameter(torch.zeros_like(g)) for g in grads]
+    for p, g in zip(ps, grads):
+        p.grad = g.clone()
+    torch.nn.utils.clip_grad_value_(ps, clip_value)
+    return [p.grad.detach().clone() for p in ps]
+
+
+def training_optimizers_case(name: str = "training_optimizers") -> dict:
+    torch.manual_seed(seed_for(name))
+    a0, b0 = torch.randn(3, 2), torch.randn(4)
+    grads = [[torch.randn(3, 2), torch.randn(4)] for _ in range(100)]
+    runs = [{"optimizer": o, "options": opts, "groups": groups,
+             "trajectory": enc(run_training_optimizer(o, opts, groups, a0, b0, grads))}
+            for o, opts, groups in TRAINING_OPTIMIZER_RUNS]
+    clip_grads = [torch.randn(3, 4), torch.randn(5)]
+    return {
+        "module": "TrainingOptimizers",
+        "a0": enc(a0), "b0": enc(b0),
+        "grads_a": enc(torch.stack([g[0] for g in grads])), "grads_b": enc(torch.stack([g[1] for g in grads])),
+        "runs": runs,
+        "clip_value": {"grads": [enc(g) for g in clip_grads], "clip_value": 0.5,
+                       "clipped": [enc(g) for g in run_clip_value(clip_grads, 0.5)]},
+        "name": name,
+    }
+
+
+def verify_training_optimizers(f: dict, report: Dict[str, float]) -> None:
+    a0, b0 = dec(f["a0"]), dec(f["b0"])
+    grads = list(zip(dec(f["grads_a"]).unbind(0), dec(f["grads_b"]).unbind(0)))
+    for i, run in enumerate(f["runs"]):
+        t = run_training_optimizer(run["optimizer"], run["options"], run["groups"], a0, b0, grads)
+        report[f"runs[{i}] {run['optimizer']} {run['options']} {run['groups']}"] = max_diff(t, dec(run["trajectory"]))
+    c = f["clip_value"]
+    clipped = run_clip_value([dec(g) for g in c["grads"]], c["clip_value"])
+    report["clip_value"] = max(max_diff(x, dec(y)) for x, y in zip(clipped, c["clipped"]))
+
+
+# ---------------------------------------------------------------------------------------
 # The cases
 # ---------------------------------------------------------------------------------------
 
@@ -896,6 +979,7 @@ CASES: Dict[str, Callable[[str], dict]] = {
 
     # --- Training (issue 17) ---
     "training_losses": training_losses_case,
+    "training_optimizers": training_optimizers_case,
 }
 
 
@@ -1000,6 +1084,8 @@ def verify_file(path: str) -> Dict[str, float]:
         total, clipped = run_clip([dec(g) for g in f["clip"]["grads"]], f["clip"]["max_norm"])
         report["clip.total_norm"] = abs(total.item() - f["clip"]["total_norm"])
         report["clip.clipped"] = max(max_diff(a, dec(b)) for a, b in zip(clipped, f["clip"]["clipped"]))
+    elif module == "TrainingOptimizers":
+        verify_training_optimizers(f, report)
     elif module == "TrainingLosses":
         verify_training_losses(f, report)
     elif module == "TensorOps":

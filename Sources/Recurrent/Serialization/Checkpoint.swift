@@ -22,8 +22,15 @@ import LinearAlgebra
 /// `model.<name>` (the model's state dict keys), each optimizer buffer under
 /// `optimizer.<parameter index>.<buffer>` (PyTorch's buffer names, one-dimensional), and
 /// in `__metadata__`: `format` (``Checkpoint/format``), `optimizer.kind`,
-/// `optimizer.learning_rate`, `optimizer.steps` (`index:count,…`), `random.state` (four
-/// hexadecimal words) and the ``extra`` strings under `extra.<key>`.
+/// `optimizer.learning_rate`, `optimizer.steps` (`index:count,…`), `optimizer.param_groups`
+/// (JSON: each group's parameter indices and hyperparameters, see ``OptimizerState/Group``),
+/// `random.state` (four hexadecimal words) and the ``extra`` strings under `extra.<key>`.
+///
+/// Restoring follows PyTorch's `load_state_dict`: the checkpoint's hyperparameters (each
+/// group's learning rate and weight decay, betas, eps, momentum, …) replace those the
+/// optimizer was built with, so a run resumes with the settings it was saved with. Options
+/// that decide which buffers an optimizer keeps (`amsgrad`, `centered`, a zero or non-zero
+/// momentum) cannot be switched that way: restoring into an optimizer built otherwise throws.
 public struct Checkpoint: @unchecked Sendable {
     /// The value of the `format` metadata key that marks a checkpoint file.
     public static let format = "recurrent-checkpoint-1"
@@ -103,7 +110,15 @@ public struct Checkpoint: @unchecked Sendable {
             if let stray = buffers.keys.sorted().first(where: { parameters[$0] == nil }) {
                 throw CheckpointError.invalidEntry("optimizer.\(stray)", problem: "buffers of parameter \(stray), which has no step count in optimizer.steps")
             }
-            optimizer = OptimizerState(optimizer: kind, learningRate: learningRate, parameters: parameters)
+            var groups: [OptimizerState.Group]?
+            if let text = metadata["optimizer.param_groups"] {
+                do {
+                    groups = try JSONDecoder().decode([OptimizerState.Group].self, from: Data(text.utf8))
+                } catch {
+                    throw CheckpointError.invalidEntry("optimizer.param_groups", problem: "expected a JSON list of {\"parameters\": [...], \"hyperparameters\": {...}}, got \"\(text.prefix(200))\"")
+                }
+            }
+            optimizer = OptimizerState(optimizer: kind, learningRate: learningRate, parameters: parameters, groups: groups)
         } else if let stray = buffers.keys.min() {
             throw CheckpointError.invalidEntry("optimizer.\(stray)", problem: "an optimizer buffer without optimizer.kind in the metadata")
         }
@@ -135,6 +150,11 @@ public struct Checkpoint: @unchecked Sendable {
             metadata["optimizer.learning_rate"] = "\(optimizer.learningRate)"
             metadata["optimizer.steps"] = optimizer.parameters.keys.sorted()
                 .map { "\($0):\(optimizer.parameters[$0]?.step ?? 0)" }.joined(separator: ",")
+            if let groups = optimizer.groups {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = .sortedKeys
+                metadata["optimizer.param_groups"] = String(decoding: try encoder.encode(groups), as: UTF8.self)
+            }
             for (index, state) in optimizer.parameters {
                 for (buffer, values) in state.buffers {
                     tensors["optimizer.\(index).\(buffer)"] = Tensor(shape: [values.count], scalars: values)
