@@ -743,6 +743,81 @@ def verify_training_optimizers(f: dict, report: Dict[str, float]) -> None:
 
 
 # ---------------------------------------------------------------------------------------
+# Learning-rate schedulers (issue 17): trajectories over 100 steps, two parameter groups
+# ---------------------------------------------------------------------------------------
+
+def make_scheduler(spec: dict, opt: torch.optim.Optimizer):
+    kind, options = spec["scheduler"], dict(spec.get("options", {}))
+    if kind == "SequentialLR":
+        children = [make_scheduler(c, opt) for c in spec["children"]]
+        return torch.optim.lr_scheduler.SequentialLR(opt, children, milestones=options["milestones"])
+    return getattr(torch.optim.lr_scheduler, kind)(opt, **options)
+
+
+def run_scheduler(spec: dict, metrics: Optional[List[float]]) -> torch.Tensor:
+    """SGD over two groups (lr 0.1 and 0.02); the learning rates after construction and after
+    each of 100 ``step()`` calls (``step(metric)`` for ReduceLROnPlateau): ``(101, 2)``."""
+    params = [nn.Parameter(torch.zeros(1)), nn.Parameter(torch.zeros(1))]
+    opt = torch.optim.SGD([{"params": [params[0]], "lr": 0.1}, {"params": [params[1]], "lr": 0.02}], lr=0.1)
+    scheduler = make_scheduler(spec, opt)
+    rows = [[g["lr"] for g in opt.param_groups]]
+    for k in range(100):
+        opt.step()
+        scheduler.step(metrics[k]) if metrics is not None else scheduler.step()
+        rows.append([g["lr"] for g in opt.param_groups])
+    return torch.tensor(rows, dtype=torch.float64)
+
+
+SCHEDULER_SPECS = [
+    {"scheduler": "StepLR", "options": {"step_size": 7, "gamma": 0.5}},
+    {"scheduler": "MultiStepLR", "options": {"milestones": [10, 30, 30, 60], "gamma": 0.3}},
+    {"scheduler": "ExponentialLR", "options": {"gamma": 0.95}},
+    {"scheduler": "CosineAnnealingLR", "options": {"T_max": 30, "eta_min": 0.001}},
+    {"scheduler": "CosineAnnealingLR", "options": {"T_max": 100}},
+    {"scheduler": "LinearLR", "options": {}},
+    {"scheduler": "LinearLR", "options": {"start_factor": 0.25, "end_factor": 0.5, "total_iters": 20}},
+    {"scheduler": "OneCycleLR", "options": {"max_lr": [0.5, 0.1], "total_steps": 100, "cycle_momentum": False}},
+    {"scheduler": "OneCycleLR", "options": {"max_lr": 0.2, "total_steps": 120, "pct_start": 0.4, "anneal_strategy": "linear",
+                                             "div_factor": 10.0, "final_div_factor": 100.0, "three_phase": True,
+                                             "cycle_momentum": False}},
+    {"scheduler": "ReduceLROnPlateau", "options": {"factor": 0.5, "patience": 3, "cooldown": 2, "threshold": 0.01}},
+    {"scheduler": "ReduceLROnPlateau", "options": {"mode": "max", "factor": 0.3, "patience": 2, "threshold": 0.05,
+                                                    "threshold_mode": "abs", "min_lr": [0.001, 0.0005]}},
+    {"scheduler": "SequentialLR", "options": {"milestones": [10]},
+     "children": [{"scheduler": "LinearLR", "options": {"start_factor": 0.1, "total_iters": 10}},
+                  {"scheduler": "CosineAnnealingLR", "options": {"T_max": 90, "eta_min": 0.0001}}]},
+    {"scheduler": "SequentialLR", "options": {"milestones": [5, 40]},
+     "children": [{"scheduler": "LinearLR", "options": {"start_factor": 0.5, "total_iters": 5}},
+                  {"scheduler": "StepLR", "options": {"step_size": 10, "gamma": 0.5}},
+                  {"scheduler": "ExponentialLR", "options": {"gamma": 0.97}}]},
+]
+
+
+def schedulers_case(name: str = "schedulers") -> dict:
+    torch.manual_seed(seed_for(name))
+    # A noisy, flattening validation loss (and, for mode "max", an accuracy).
+    steps = torch.arange(100, dtype=torch.float64)
+    loss = (1.0 / (1.0 + 0.1 * steps) + 0.05 * torch.randn(100, dtype=torch.float64)).tolist()
+    accuracy = (1.0 - 0.5 * torch.exp(-0.05 * steps) + 0.03 * torch.randn(100, dtype=torch.float64)).tolist()
+    runs = []
+    for spec in SCHEDULER_SPECS:
+        metrics = None
+        if spec["scheduler"] == "ReduceLROnPlateau":
+            metrics = accuracy if spec["options"].get("mode") == "max" else loss
+        run = dict(spec, learning_rates=run_scheduler(spec, metrics).tolist())
+        if metrics is not None:
+            run["metrics"] = metrics
+        runs.append(run)
+    return {"module": "Schedulers", "group_learning_rates": [0.1, 0.02], "runs": runs, "name": name}
+
+
+def verify_schedulers(f: dict, report: Dict[str, float]) -> None:
+    for i, run in enumerate(f["runs"]):
+        lrs = run_scheduler(run, run.get("metrics"))
+        report[f"runs[{i}] {run['scheduler']}"] = (lrs - torch.tensor(run["learning_rates"], dtype=torch.float64)).abs().max().item()
+
+
+# ---------------------------------------------------------------------------------------
 # The cases
 # ---------------------------------------------------------------------------------------
 
@@ -980,6 +1055,7 @@ CASES: Dict[str, Callable[[str], dict]] = {
     # --- Training (issue 17) ---
     "training_losses": training_losses_case,
     "training_optimizers": training_optimizers_case,
+    "schedulers": schedulers_case,
 }
 
 
@@ -1084,6 +1160,8 @@ def verify_file(path: str) -> Dict[str, float]:
         total, clipped = run_clip([dec(g) for g in f["clip"]["grads"]], f["clip"]["max_norm"])
         report["clip.total_norm"] = abs(total.item() - f["clip"]["total_norm"])
         report["clip.clipped"] = max(max_diff(a, dec(b)) for a, b in zip(clipped, f["clip"]["clipped"]))
+    elif module == "Schedulers":
+        verify_schedulers(f, report)
     elif module == "TrainingOptimizers":
         verify_training_optimizers(f, report)
     elif module == "TrainingLosses":

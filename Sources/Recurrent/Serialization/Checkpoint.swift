@@ -24,7 +24,8 @@ import LinearAlgebra
 /// in `__metadata__`: `format` (``Checkpoint/format``), `optimizer.kind`,
 /// `optimizer.learning_rate`, `optimizer.steps` (`index:count,…`), `optimizer.param_groups`
 /// (JSON: each group's parameter indices and hyperparameters, see ``OptimizerState/Group``),
-/// `random.state` (four hexadecimal words) and the ``extra`` strings under `extra.<key>`.
+/// `scheduler.state` (JSON, see ``SchedulerState``), `random.state` (four hexadecimal
+/// words) and the ``extra`` strings under `extra.<key>`.
 ///
 /// Restoring follows PyTorch's `load_state_dict`: the checkpoint's hyperparameters (each
 /// group's learning rate and weight decay, betas, eps, momentum, …) replace those the
@@ -43,6 +44,9 @@ public struct Checkpoint: @unchecked Sendable {
     public var randomState: SeededGenerator?
     /// Free-form strings saved with the checkpoint (an epoch number, a data position).
     public var extra: [String: String]
+    /// A learning-rate scheduler's state (``LRScheduler/state``), or `nil`; restored with
+    /// `restore(scheduler:)`.
+    public var scheduler: SchedulerState?
 
     /// A checkpoint of the current state: copies of `model`'s parameters, `optimizer`'s
     /// state, and `randomState` (by default the default stream's current state, see
@@ -135,6 +139,13 @@ public struct Checkpoint: @unchecked Sendable {
         var extra: [String: String] = [:]
         for (key, value) in metadata where key.hasPrefix("extra.") { extra[String(key.dropFirst("extra.".count))] = value }
         self.init(model: model, optimizer: optimizer, randomState: randomState, extra: extra)
+        if let text = metadata["scheduler.state"] {
+            do {
+                scheduler = try JSONDecoder().decode(SchedulerState.self, from: Data(text.utf8))
+            } catch {
+                throw CheckpointError.invalidEntry("scheduler.state", problem: "expected a scheduler state in JSON, got \"\(text.prefix(200))\"")
+            }
+        }
     }
 
     /// Writes the checkpoint to `url` atomically (a temporary file in the same directory,
@@ -164,6 +175,11 @@ public struct Checkpoint: @unchecked Sendable {
         if let randomState {
             let s = randomState.state
             metadata["random.state"] = [s.0, s.1, s.2, s.3].map { String($0, radix: 16) }.joined(separator: ",")
+        }
+        if let scheduler {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            metadata["scheduler.state"] = String(decoding: try encoder.encode(scheduler), as: UTF8.self)
         }
         for (key, value) in extra { metadata["extra." + key] = value }
         try SafeTensors.write(tensors, metadata: metadata, to: url)
