@@ -818,6 +818,57 @@ def verify_schedulers(f: dict, report: Dict[str, float]) -> None:
 
 
 # ---------------------------------------------------------------------------------------
+# CTC loss (issue 17): values and gradients of torch.nn.CTCLoss
+# ---------------------------------------------------------------------------------------
+
+def run_ctc(log_probs: torch.Tensor, targets: List[List[int]], input_lengths: List[int], blank: int,
+            reduction: str, zero_infinity: bool, seed: Optional[torch.Tensor]) -> dict:
+    x = log_probs.clone().requires_grad_(True)
+    flat = torch.tensor([v for t in targets for v in t], dtype=torch.int64)
+    lengths = torch.tensor([len(t) for t in targets], dtype=torch.int64)
+    loss = nn.CTCLoss(blank=blank, reduction=reduction, zero_infinity=zero_infinity)(
+        x, flat, torch.tensor(input_lengths, dtype=torch.int64), lengths)
+    (loss * seed).sum().backward() if seed is not None else loss.backward()
+    return {"value": loss.detach(), "grad": x.grad}
+
+
+def ctc_case(name: str = "ctc_loss") -> dict:
+    torch.manual_seed(seed_for(name))
+    entries = []
+
+    def add(T: int, C: int, targets: List[List[int]], input_lengths: List[int], blank: int = 0,
+            zero_infinity: bool = False, unbatched: bool = False) -> None:
+        shape = (T, C) if unbatched else (T, len(targets), C)
+        log_probs = torch.log_softmax(torch.randn(*shape) * 2, dim=-1)
+        for reduction in REDUCTIONS:
+            seed = torch.randn(len(targets)) if reduction == "none" and not unbatched else None
+            r = run_ctc(log_probs, targets, input_lengths, blank, reduction, zero_infinity, seed)
+            entry = {"log_probs": enc(log_probs), "targets": targets, "input_lengths": input_lengths, "blank": blank,
+                     "reduction": reduction, "zero_infinity": zero_infinity,
+                     "value": enc_nonfinite(r["value"]), "grad": enc_nonfinite(r["grad"])}
+            if seed is not None:
+                entry["seed"] = enc(seed)
+            entries.append(entry)
+
+    add(12, 5, [[1, 2, 2, 3], [4], [1, 1, 1], [3, 4, 2, 1, 2]], [12, 9, 10, 11])
+    add(8, 4, [[3, 1], [2, 2], []], [8, 5, 3], blank=0)
+    add(10, 6, [[0, 1, 2], [4, 4, 3, 0]], [10, 7], blank=5)
+    # An impossible alignment (3 repeated labels need 5 steps, only 4 given): infinite, or zero.
+    add(6, 3, [[1, 1, 1], [2, 1]], [4, 6])
+    add(6, 3, [[1, 1, 1], [2, 1]], [4, 6], zero_infinity=True)
+    add(7, 4, [[2, 3, 1]], [7], unbatched=True)
+    return {"module": "CTCLoss", "entries": entries, "name": name}
+
+
+def verify_ctc(f: dict, report: Dict[str, float]) -> None:
+    for i, e in enumerate(f["entries"]):
+        r = run_ctc(dec(e["log_probs"]), e["targets"], e["input_lengths"], e["blank"], e["reduction"],
+                    e["zero_infinity"], dec(e["seed"]) if "seed" in e else None)
+        report[f"entries[{i}]"] = max(max_diff(r["value"].nan_to_num(posinf=1e30), dec(e["value"]).nan_to_num(posinf=1e30)),
+                                      max_diff(r["grad"].nan_to_num(), dec(e["grad"]).nan_to_num()))
+
+
+# ---------------------------------------------------------------------------------------
 # The cases
 # ---------------------------------------------------------------------------------------
 
@@ -1056,6 +1107,7 @@ CASES: Dict[str, Callable[[str], dict]] = {
     "training_losses": training_losses_case,
     "training_optimizers": training_optimizers_case,
     "schedulers": schedulers_case,
+    "ctc_loss": ctc_case,
 }
 
 
@@ -1160,6 +1212,8 @@ def verify_file(path: str) -> Dict[str, float]:
         total, clipped = run_clip([dec(g) for g in f["clip"]["grads"]], f["clip"]["max_norm"])
         report["clip.total_norm"] = abs(total.item() - f["clip"]["total_norm"])
         report["clip.clipped"] = max(max_diff(a, dec(b)) for a, b in zip(clipped, f["clip"]["clipped"]))
+    elif module == "CTCLoss":
+        verify_ctc(f, report)
     elif module == "Schedulers":
         verify_schedulers(f, report)
     elif module == "TrainingOptimizers":
