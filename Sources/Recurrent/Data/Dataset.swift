@@ -55,7 +55,7 @@ public struct TensorDataset: Dataset, @unchecked Sendable {
     }
 
     /// A dataset of the rows of `tensors`.
-    /// - Throws: see ``init(_:)-([Tensor])``.
+    /// - Throws: what the initialiser over an array of tensors throws.
     public init(_ tensors: Tensor...) throws { try self.init(tensors) }
 
     /// Row `index` of every tensor.

@@ -69,7 +69,7 @@ public final class OneCycleLR: LRScheduler {
     }
 
     /// A 1cycle schedule with one peak learning rate for every group.
-    /// - Throws: see ``init(_:maxLR:totalSteps:pctStart:annealStrategy:divFactor:finalDivFactor:threePhase:)``.
+    /// - Throws: what the initialiser with one `maxLR` per group throws.
     public convenience init(_ optimizer: any Optimizer, maxLR: Double, totalSteps: Int, pctStart: Double = 0.3,
                             annealStrategy: AnnealStrategy = .cos, divFactor: Double = 25, finalDivFactor: Double = 1e4,
                             threePhase: Bool = false) throws {

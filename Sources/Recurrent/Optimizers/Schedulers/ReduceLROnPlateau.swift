@@ -73,7 +73,7 @@ public final class ReduceLROnPlateau {
     }
 
     /// A plateau detector with one minimum learning rate for every group.
-    /// - Throws: see ``init(_:mode:factor:patience:threshold:thresholdMode:cooldown:minLR:eps:)``.
+    /// - Throws: what the initialiser with one `minLR` per group throws.
     public convenience init(_ optimizer: any Optimizer, mode: Mode = .min, factor: Double = 0.1, patience: Int = 10,
                             threshold: Double = 1e-4, thresholdMode: ThresholdMode = .relative, cooldown: Int = 0,
                             minLR: Double, eps: Double = 1e-8) throws {
