@@ -808,13 +808,45 @@ def schedulers_case(name: str = "schedulers") -> dict:
         if metrics is not None:
             run["metrics"] = metrics
         runs.append(run)
-    return {"module": "Schedulers", "group_learning_rates": [0.1, 0.02], "runs": runs, "name": name}
+    momentum_runs = [dict(spec, trajectory=run_one_cycle_momentum(spec).tolist()) for spec in ONE_CYCLE_MOMENTUM_RUNS]
+    return {"module": "Schedulers", "group_learning_rates": [0.1, 0.02], "runs": runs,
+            "momentum_runs": momentum_runs, "name": name}
+
+
+ONE_CYCLE_MOMENTUM_RUNS = [
+    {"optimizer": "SGD", "optimizer_options": {"lr": 0.1, "momentum": 0.9},
+     "options": {"max_lr": 0.3, "total_steps": 100}},
+    {"optimizer": "Adam", "optimizer_options": {"lr": 0.01},
+     "options": {"max_lr": 0.05, "total_steps": 100, "base_momentum": 0.8, "max_momentum": 0.9, "three_phase": True}},
+]
+
+
+def run_one_cycle_momentum(spec: dict) -> torch.Tensor:
+    """OneCycleLR with PyTorch's default cycle_momentum=True over one group: the learning
+    rate and the momentum (SGD's ``momentum`` or Adam's ``betas[0]``) after creation and after
+    each of 100 steps: ``(101, 2)``."""
+    p = nn.Parameter(torch.zeros(1))
+    opt = getattr(torch.optim, spec["optimizer"])([p], **spec["optimizer_options"])
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(opt, **spec["options"])
+
+    def row():
+        g = opt.param_groups[0]
+        return [g["lr"], g["betas"][0] if "betas" in g else g["momentum"]]
+    rows = [row()]
+    for _ in range(100):
+        opt.step()
+        scheduler.step()
+        rows.append(row())
+    return torch.tensor(rows, dtype=torch.float64)
 
 
 def verify_schedulers(f: dict, report: Dict[str, float]) -> None:
     for i, run in enumerate(f["runs"]):
         lrs = run_scheduler(run, run.get("metrics"))
         report[f"runs[{i}] {run['scheduler']}"] = (lrs - torch.tensor(run["learning_rates"], dtype=torch.float64)).abs().max().item()
+    for i, run in enumerate(f.get("momentum_runs", [])):
+        t = run_one_cycle_momentum(run)
+        report[f"momentum_runs[{i}] {run['optimizer']}"] = (t - torch.tensor(run["trajectory"], dtype=torch.float64)).abs().max().item()
 
 
 # ---------------------------------------------------------------------------------------

@@ -29,6 +29,8 @@ final class SchedulerTests: XCTestCase {
             let maxLR = (options["max_lr"] as? [NSNumber])?.map(\.doubleValue) ?? [double("max_lr")!]
             return try OneCycleLR(optimizer, maxLR: maxLR, totalSteps: int("total_steps")!, pctStart: double("pct_start") ?? 0.3,
                                   annealStrategy: (options["anneal_strategy"] as? String) == "linear" ? .linear : .cos,
+                                  cycleMomentum: (options["cycle_momentum"] as? Bool) ?? true,
+                                  baseMomentum: double("base_momentum") ?? 0.85, maxMomentum: double("max_momentum") ?? 0.95,
                                   divFactor: double("div_factor") ?? 25, finalDivFactor: double("final_div_factor") ?? 1e4,
                                   threePhase: (options["three_phase"] as? Bool) ?? false)
         case "SequentialLR":
@@ -82,6 +84,29 @@ final class SchedulerTests: XCTestCase {
         }
     }
 
+    func testOneCycleCyclesTheMomentumAsPyTorch() throws {
+        let f = try Fixture("schedulers")
+        let runs = try XCTUnwrap(f["momentum_runs"] as? [[String: Any]])
+        XCTAssertEqual(runs.count, 2)
+        for run in runs {
+            let p = Parameter(Tensor(zeros: [1]))
+            let name = try XCTUnwrap(run["optimizer"] as? String)
+            let options = run["optimizer_options"] as? [String: Any] ?? [:]
+            let lr = try XCTUnwrap(options["lr"] as? Double)
+            let optimizer: any Optimizer = name == "SGD"
+                ? try SGD([p], lr: Float(lr), momentum: Float(try XCTUnwrap(options["momentum"] as? Double)))
+                : try Adam([p], lr: Float(lr))
+            let scheduler = try makeScheduler(["scheduler": "OneCycleLR", "options": run["options"] ?? [:]], optimizer)
+            let momentum = { () -> Float in (optimizer as? SGD)?.momentum ?? (optimizer as! Adam).betas.0 }
+            let expected = try XCTUnwrap(run["trajectory"] as? [[Double]])
+            for k in 0...100 {
+                if k > 0 { try scheduler.step() }
+                XCTAssertEqual(scheduler.lastLearningRates[0], expected[k][0], accuracy: 1e-12 + 2e-7 * expected[k][0], "\(name) step \(k)")
+                XCTAssertEqual(momentum(), Float(expected[k][1]), accuracy: 1e-6, "\(name) momentum at step \(k)")
+            }
+        }
+    }
+
     func testStatesResumeTheSchedule() throws {
         let f = try Fixture("schedulers")
         let runs = try XCTUnwrap(f["runs"] as? [[String: Any]])
@@ -120,7 +145,12 @@ final class SchedulerTests: XCTestCase {
         XCTAssertThrowsError(try SequentialLR(optimizer, schedulers: [try StepLR(optimizer, stepSize: 2)], milestones: [3]))
         XCTAssertThrowsError(try SequentialLR(optimizer, schedulers: [try StepLR(try makeOptimizer(), stepSize: 2)], milestones: []))
         // A 1cycle schedule cannot go past its end; the failed step changes nothing.
-        let cycle = try OneCycleLR(optimizer, maxLR: 0.1, totalSteps: 3)
+        XCTAssertThrowsError(try OneCycleLR(optimizer, maxLR: 0.1, totalSteps: 3)) { error in   // SGD without momentum
+            XCTAssertTrue("\(error)".contains("cycleMomentum: false"), "\(error)")
+        }
+        XCTAssertThrowsError(try OneCycleLR(try Adagrad([Parameter(Tensor(zeros: [1]))]), maxLR: 0.1, totalSteps: 3))
+        XCTAssertThrowsError(try OneCycleLR(try Adam([Parameter(Tensor(zeros: [1]))]), maxLR: 0.1, totalSteps: 3, maxMomentum: 1))
+        let cycle = try OneCycleLR(optimizer, maxLR: 0.1, totalSteps: 3, cycleMomentum: false)
         for _ in 0..<3 { try cycle.step() }
         let before = optimizer.learningRates
         XCTAssertThrowsError(try cycle.step())
@@ -134,7 +164,7 @@ final class SchedulerTests: XCTestCase {
 
     func testOneCycleEndsAtTheMinimum() throws {
         let optimizer = try SGD([Parameter(Tensor(zeros: [1]))], lr: 1)
-        let cycle = try OneCycleLR(optimizer, maxLR: 1, totalSteps: 10, pctStart: 0.5, annealStrategy: .linear)
+        let cycle = try OneCycleLR(optimizer, maxLR: 1, totalSteps: 10, pctStart: 0.5, annealStrategy: .linear, cycleMomentum: false)
         XCTAssertEqual(cycle.lastLearningRates[0], 1.0 / 25, accuracy: 1e-15)
         for _ in 0..<4 { try cycle.step() }
         XCTAssertEqual(cycle.lastLearningRates[0], 1, accuracy: 1e-12)   // the peak at step pctStart · total − 1

@@ -29,7 +29,7 @@ public final class Adam: Optimizer {
     /// Each group's parameters, learning rate and weight decay.
     public var parameterGroups: [ParameterGroupSettings] { groups.settings }
     /// The decay rates (β₁, β₂) of the first and second moment estimates.
-    public private(set) var betas: (Float, Float)
+    public internal(set) var betas: (Float, Float)
     /// The term added to the denominator for numerical stability.
     public private(set) var eps: Float
     /// The first group's L2 penalty added to the gradient, `weightDecay · p`.
@@ -102,7 +102,7 @@ public final class AdamW: Optimizer {
     /// Each group's parameters, learning rate and weight decay.
     public var parameterGroups: [ParameterGroupSettings] { groups.settings }
     /// The decay rates (β₁, β₂) of the first and second moment estimates.
-    public private(set) var betas: (Float, Float)
+    public internal(set) var betas: (Float, Float)
     /// The term added to the denominator for numerical stability.
     public private(set) var eps: Float
     /// The first group's decoupled weight decay coefficient.

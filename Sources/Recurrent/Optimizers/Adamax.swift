@@ -27,7 +27,7 @@ public final class Adamax: Optimizer {
     /// Each group's parameters, learning rate and weight decay.
     public var parameterGroups: [ParameterGroupSettings] { groups.settings }
     /// The decay rates (β₁, β₂) of the first moment and of the infinity norm.
-    public private(set) var betas: (Float, Float)
+    public internal(set) var betas: (Float, Float)
     /// The term added to `|d|` for numerical stability.
     public private(set) var eps: Float
     var groups: GroupTable

@@ -29,7 +29,7 @@ public final class RAdam: Optimizer {
     /// Each group's parameters, learning rate and weight decay.
     public var parameterGroups: [ParameterGroupSettings] { groups.settings }
     /// The decay rates (β₁, β₂) of the first and second moment estimates.
-    public private(set) var betas: (Float, Float)
+    public internal(set) var betas: (Float, Float)
     /// The term added to the denominator for numerical stability.
     public private(set) var eps: Float
     /// Whether the weight decay is decoupled (AdamW-style) rather than an L2 penalty.

@@ -32,7 +32,7 @@ public final class RMSprop: Optimizer {
     /// The first group's L2 penalty added to the gradient, `weightDecay · p`.
     public var weightDecay: Float { groups.settings[0].weightDecay }
     /// The momentum factor (0: none).
-    public private(set) var momentum: Float
+    public internal(set) var momentum: Float
     /// Whether to normalise by the estimated variance (subtracting the squared running mean
     /// of the gradients).
     public let centered: Bool

@@ -27,7 +27,7 @@ public final class SGD: Optimizer {
     /// Each group's parameters, learning rate and weight decay.
     public var parameterGroups: [ParameterGroupSettings] { groups.settings }
     /// The momentum factor (0: plain SGD).
-    public private(set) var momentum: Float
+    public internal(set) var momentum: Float
     /// The dampening of the momentum (the new gradient is scaled by `1 − dampening`).
     public private(set) var dampening: Float
     /// The first group's L2 penalty added to the gradient, `weightDecay · p`.
