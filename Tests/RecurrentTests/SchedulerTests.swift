@@ -195,5 +195,13 @@ final class SchedulerCheckpointTests: XCTestCase {
         XCTAssertEqual(resumed.lastLearningRates, scheduler.lastLearningRates)
         XCTAssertEqual(optimizer2.learningRate, optimizer.learningRate)
         XCTAssertThrowsError(try Checkpoint(model: model, optimizer: optimizer).restore(scheduler: resumed))
+        // A plateau detector before its first step has an infinite best value.
+        let plateau = try ReduceLROnPlateau(optimizer, patience: 2)
+        try Checkpoint(model: model, optimizer: optimizer, scheduler: plateau).write(to: url)
+        let again = try Checkpoint(contentsOf: url)
+        XCTAssertEqual(again.scheduler?.values["best"], .infinity)
+        let plateau2 = try ReduceLROnPlateau(optimizer2, patience: 2)
+        try again.restore(scheduler: plateau2)
+        XCTAssertEqual(plateau2.best, .infinity)
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 extension Checkpoint {
     /// A checkpoint of the current state with `scheduler`'s state as well (see
     /// ``init(model:optimizer:randomState:extra:)``).
@@ -30,5 +32,24 @@ extension Checkpoint {
     public func restore(scheduler: ReduceLROnPlateau) throws {
         guard let state = self.scheduler else { throw CheckpointError.invalidEntry("scheduler.state", problem: "a ReduceLROnPlateau was given, but the checkpoint holds no scheduler state") }
         try scheduler.loadState(state)
+    }
+}
+
+/// The JSON of the optimizer groups and scheduler states in a checkpoint's metadata:
+/// sorted keys, and infinities and NaN as the strings `"inf"`, `"-inf"`, `"nan"` (a
+/// ``ReduceLROnPlateau`` starts with an infinite best value).
+enum CheckpointJSON {
+    static func encode<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        // Plain structs of numbers, strings and arrays: encoding cannot fail.
+        return String(decoding: try! encoder.encode(value), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try decoder.decode(type, from: Data(text.utf8))
     }
 }

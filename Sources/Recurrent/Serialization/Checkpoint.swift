@@ -117,7 +117,7 @@ public struct Checkpoint: @unchecked Sendable {
             var groups: [OptimizerState.Group]?
             if let text = metadata["optimizer.param_groups"] {
                 do {
-                    groups = try JSONDecoder().decode([OptimizerState.Group].self, from: Data(text.utf8))
+                    groups = try CheckpointJSON.decode([OptimizerState.Group].self, from: text)
                 } catch {
                     throw CheckpointError.invalidEntry("optimizer.param_groups", problem: "expected a JSON list of {\"parameters\": [...], \"hyperparameters\": {...}}, got \"\(text.prefix(200))\"")
                 }
@@ -141,7 +141,7 @@ public struct Checkpoint: @unchecked Sendable {
         self.init(model: model, optimizer: optimizer, randomState: randomState, extra: extra)
         if let text = metadata["scheduler.state"] {
             do {
-                scheduler = try JSONDecoder().decode(SchedulerState.self, from: Data(text.utf8))
+                scheduler = try CheckpointJSON.decode(SchedulerState.self, from: text)
             } catch {
                 throw CheckpointError.invalidEntry("scheduler.state", problem: "expected a scheduler state in JSON, got \"\(text.prefix(200))\"")
             }
@@ -161,11 +161,7 @@ public struct Checkpoint: @unchecked Sendable {
             metadata["optimizer.learning_rate"] = "\(optimizer.learningRate)"
             metadata["optimizer.steps"] = optimizer.parameters.keys.sorted()
                 .map { "\($0):\(optimizer.parameters[$0]?.step ?? 0)" }.joined(separator: ",")
-            if let groups = optimizer.groups {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = .sortedKeys
-                metadata["optimizer.param_groups"] = String(decoding: try encoder.encode(groups), as: UTF8.self)
-            }
+            if let groups = optimizer.groups { metadata["optimizer.param_groups"] = CheckpointJSON.encode(groups) }
             for (index, state) in optimizer.parameters {
                 for (buffer, values) in state.buffers {
                     tensors["optimizer.\(index).\(buffer)"] = Tensor(shape: [values.count], scalars: values)
@@ -176,11 +172,7 @@ public struct Checkpoint: @unchecked Sendable {
             let s = randomState.state
             metadata["random.state"] = [s.0, s.1, s.2, s.3].map { String($0, radix: 16) }.joined(separator: ",")
         }
-        if let scheduler {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = .sortedKeys
-            metadata["scheduler.state"] = String(decoding: try encoder.encode(scheduler), as: UTF8.self)
-        }
+        if let scheduler { metadata["scheduler.state"] = CheckpointJSON.encode(scheduler) }
         for (key, value) in extra { metadata["extra." + key] = value }
         try SafeTensors.write(tensors, metadata: metadata, to: url)
     }
