@@ -540,6 +540,367 @@ def optimizers_case(name: str = "optimizers") -> dict:
 
 
 # ---------------------------------------------------------------------------------------
+# Training losses (issue 17): BCE, BCE with logits, L1, smooth L1, Huber; NLL and
+# cross-entropy with class weights, ignore_index and (N, C, d1, ...) inputs
+# ---------------------------------------------------------------------------------------
+
+REDUCTIONS = ["mean", "sum", "none"]
+
+
+def run_pointwise_loss(loss: str, options: dict, reduction: str, inputs: Dict[str, torch.Tensor],
+                       seed: Optional[torch.Tensor]) -> dict:
+    """One pointwise loss: its value and the gradients of ``value`` (``(value * seed).sum()``
+    for ``reduction="none"``) with respect to the input and the target."""
+    x = inputs["input"].clone().requires_grad_(True)
+    y = inputs["target"].clone().requires_grad_(True)
+    kwargs = dict(options)
+    if "weight" in inputs:
+        kwargs["weight"] = inputs["weight"]
+    if "pos_weight" in inputs:
+        kwargs["pos_weight"] = inputs["pos_weight"]
+    value = getattr(nn, loss)(reduction=reduction, **kwargs)(x, y)
+    (value * seed).sum().backward() if seed is not None else value.backward()
+    return {"value": value.detach(), "grad_input": x.grad, "grad_target": grad_or_zeros(y)}
+
+
+def run_class_loss(loss: str, reduction: str, inputs: Dict[str, torch.Tensor], target: List[int],
+                   target_shape: List[int], options: dict, seed: Optional[torch.Tensor]) -> dict:
+    x = inputs["input"].clone().requires_grad_(True)
+    t = torch.tensor(target, dtype=torch.int64).reshape(target_shape)
+    kwargs = dict(options)
+    if "weight" in inputs:
+        kwargs["weight"] = inputs["weight"]
+    value = getattr(nn, loss)(reduction=reduction, **kwargs)(x, t)
+    (value * seed).sum().backward() if seed is not None else value.backward()
+    return {"value": value.detach(), "grad_input": x.grad}
+
+
+def training_losses_case(name: str = "training_losses") -> dict:
+    torch.manual_seed(seed_for(name))
+    entries = []
+
+    def pointwise(loss: str, options: dict, **inputs: torch.Tensor) -> None:
+        for reduction in REDUCTIONS:
+            seed = torch.randn(inputs["input"].shape) if reduction == "none" else None
+            r = run_pointwise_loss(loss, options, reduction, inputs, seed)
+            entry = {"loss": loss, "options": options, "reduction": reduction,
+                     "inputs": {k: enc(v) for k, v in inputs.items()},
+                     "value": enc(r["value"]), "grad_input": enc(r["grad_input"]),
+                     # Saturated probabilities give PyTorch's unclamped infinite target gradients.
+                     "grad_target": enc_nonfinite(r["grad_target"])}
+            if seed is not None:
+                entry["seed"] = enc(seed)
+            entries.append(entry)
+
+    def classes(loss: str, options: dict, input: torch.Tensor, target: torch.Tensor,
+                weight: Optional[torch.Tensor] = None) -> None:
+        inputs = {"input": input} if weight is None else {"input": input, "weight": weight}
+        for reduction in REDUCTIONS:
+            seed = torch.randn(target.shape) if reduction == "none" else None
+            r = run_class_loss(loss, reduction, inputs, target.reshape(-1).tolist(), list(target.shape), options, seed)
+            entry = {"loss": loss, "options": options, "reduction": reduction,
+                     "inputs": {k: enc(v) for k, v in inputs.items()},
+                     "target": target.reshape(-1).tolist(), "target_shape": list(target.shape),
+                     "value": enc(r["value"]), "grad_input": enc(r["grad_input"])}
+            if seed is not None:
+                entry["seed"] = enc(seed)
+            entries.append(entry)
+
+    probs = torch.sigmoid(torch.randn(5, 3) * 2)
+    soft = torch.rand(5, 3)
+    pointwise("BCELoss", {}, input=probs, target=soft)
+    pointwise("BCELoss", {}, input=probs, target=soft, weight=torch.rand(3) + 0.5)
+    # Saturated probabilities (0 and 1): PyTorch clamps the logarithms at -100.
+    pointwise("BCELoss", {}, input=torch.tensor([[0.0, 1.0, 0.3], [1.0, 0.0, 0.999]]),
+              target=torch.tensor([[0.0, 1.0, 1.0], [0.5, 0.25, 0.0]]))
+    logits = torch.randn(4, 2, 3) * 3
+    binary = (torch.rand(4, 2, 3) > 0.5).float()
+    pointwise("BCEWithLogitsLoss", {}, input=logits, target=binary)
+    pointwise("BCEWithLogitsLoss", {}, input=logits, target=torch.rand(4, 2, 3),
+              weight=torch.rand(2, 1) + 0.5, pos_weight=torch.rand(3) * 3)
+    pointwise("BCEWithLogitsLoss", {}, input=torch.tensor([[-60.0, 40.0, 0.0]]), target=torch.tensor([[1.0, 0.0, 0.5]]),
+              pos_weight=torch.tensor([2.0, 0.5, 1.5]))
+    a, b = torch.randn(6, 4) * 2, torch.randn(6, 4) * 2
+    pointwise("L1Loss", {}, input=a, target=b)
+    pointwise("SmoothL1Loss", {}, input=a, target=b)
+    pointwise("SmoothL1Loss", {"beta": 2.5}, input=a, target=b)
+    pointwise("SmoothL1Loss", {"beta": 0.0}, input=a, target=b)
+    pointwise("HuberLoss", {}, input=a, target=b)
+    pointwise("HuberLoss", {"delta": 0.4}, input=a, target=b)
+
+    # NLL and cross-entropy: (N, C), (N, C, L) and (N, C, d1, d2), with class weights and ignore_index.
+    x2 = torch.randn(5, 4) * 2
+    t2 = torch.tensor([1, 3, -100, 0, 3])
+    w = torch.rand(4) + 0.2
+    classes("CrossEntropyLoss", {}, x2, t2, weight=w)
+    x3 = torch.randn(3, 4, 5) * 2
+    t3 = torch.randint(0, 4, (3, 5))
+    t3[1, 2] = 2
+    t3[0, 4] = 2
+    classes("CrossEntropyLoss", {}, x3, t3)
+    classes("CrossEntropyLoss", {"ignore_index": 2}, x3, t3, weight=w)
+    classes("NLLLoss", {"ignore_index": 2}, torch.log_softmax(x3, dim=1), t3, weight=w)
+    x4 = torch.randn(2, 3, 2, 4)
+    t4 = torch.randint(0, 3, (2, 2, 4))
+    t4[1, 1, 1] = -100
+    classes("CrossEntropyLoss", {}, x4, t4, weight=torch.rand(3) + 0.5)
+    classes("NLLLoss", {}, torch.log_softmax(x4, dim=1), t4)
+    return {"module": "TrainingLosses", "entries": entries, "name": name}
+
+
+def verify_training_losses(f: dict, report: Dict[str, float]) -> None:
+    for i, e in enumerate(f["entries"]):
+        inputs = {k: dec(v) for k, v in e["inputs"].items()}
+        seed = dec(e["seed"]) if "seed" in e else None
+        if "target_shape" in e:
+            r = run_class_loss(e["loss"], e["reduction"], inputs, e["target"], e["target_shape"], e["options"], seed)
+        else:
+            r = run_pointwise_loss(e["loss"], e["options"], e["reduction"], inputs, seed)
+        report[f"entries[{i}] {e['loss']} {e['reduction']}"] = max(max_diff(r[k], dec(e[k])) for k in r)
+
+
+# ---------------------------------------------------------------------------------------
+# Training optimizers (issue 17): Adagrad, Adamax, NAdam, RAdam, parameter groups and
+# clip_grad_value_, as trajectories over 100 steps
+# ---------------------------------------------------------------------------------------
+
+TRAINING_OPTIMIZER_RUNS = [
+    ("Adagrad", {}, None),
+    ("Adagrad", {"lr": 0.1, "lr_decay": 0.01, "weight_decay": 0.1, "initial_accumulator_value": 0.5, "eps": 1e-6}, None),
+    ("Adamax", {}, None),
+    ("Adamax", {"lr": 0.01, "betas": [0.8, 0.99], "weight_decay": 0.1}, None),
+    ("NAdam", {}, None),
+    ("NAdam", {"lr": 0.01, "momentum_decay": 0.01, "weight_decay": 0.1}, None),
+    ("NAdam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}, None),
+    ("RAdam", {}, None),
+    ("RAdam", {"lr": 0.01, "betas": [0.8, 0.99], "weight_decay": 0.1}, None),
+    ("RAdam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}, None),
+    # Parameter groups: the first group overrides the learning rate and weight decay.
+    ("SGD", {"lr": 0.05, "momentum": 0.9}, [{"lr": 0.01, "weight_decay": 0.1}, {}]),
+    ("Adam", {"lr": 0.01}, [{"lr": 0.002, "weight_decay": 0.05}, {}]),
+    ("AdamW", {"lr": 0.01}, [{"weight_decay": 0.5}, {"lr": 0.03}]),
+    ("RMSprop", {"lr": 0.01, "momentum": 0.5}, [{"lr": 0.001}, {"weight_decay": 0.2}]),
+    ("Adagrad", {"lr": 0.05}, [{"lr": 0.2, "weight_decay": 0.1}, {}]),
+    ("Adamax", {}, [{"lr": 0.02}, {"weight_decay": 0.3}]),
+    ("NAdam", {}, [{"lr": 0.02, "weight_decay": 0.1}, {}]),
+    ("RAdam", {"lr": 0.01}, [{}, {"lr": 0.05, "weight_decay": 0.1}]),
+]
+
+
+def run_training_optimizer(optimizer: str, options: dict, groups: Optional[List[dict]],
+                           a0: torch.Tensor, b0: torch.Tensor, grads: List[List[torch.Tensor]]) -> torch.Tensor:
+    """Two parameters ``a`` and ``b`` (in one group, or one group each with ``groups``' overrides);
+    one ``step()`` per pair of gradients; returns ``(steps, a.numel() + b.numel())``, both
+    parameters flattened after each step."""
+    a, b = nn.Parameter(a0.clone()), nn.Parameter(b0.clone())
+    kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in options.items()}
+    params = [a, b] if groups is None else [dict(params=[p], **g) for p, g in zip([a, b], groups)]
+    opt = getattr(torch.optim, optimizer)(params, **kwargs)
+    rows = []
+    for ga, gb in grads:
+        a.grad, b.grad = ga.clone(), gb.clone()
+        opt.step()
+        rows.append(torch.cat([a.detach().reshape(-1), b.detach().reshape(-1)]))
+    return torch.stack(rows)
+
+
+def run_clip_value(grads: List[torch.Tensor], clip_value: float) -> List[torch.Tensor]:
+    ps = [nn.Parameter(torch.zeros_like(g)) for g in grads]
+    for p, g in zip(ps, grads):
+        p.grad = g.clone()
+    torch.nn.utils.clip_grad_value_(ps, clip_value)
+    return [p.grad.detach().clone() for p in ps]
+
+
+def training_optimizers_case(name: str = "training_optimizers") -> dict:
+    torch.manual_seed(seed_for(name))
+    a0, b0 = torch.randn(3, 2), torch.randn(4)
+    grads = [[torch.randn(3, 2), torch.randn(4)] for _ in range(100)]
+    runs = [{"optimizer": o, "options": opts, "groups": groups,
+             "trajectory": enc(run_training_optimizer(o, opts, groups, a0, b0, grads))}
+            for o, opts, groups in TRAINING_OPTIMIZER_RUNS]
+    clip_grads = [torch.randn(3, 4), torch.randn(5)]
+    return {
+        "module": "TrainingOptimizers",
+        "a0": enc(a0), "b0": enc(b0),
+        "grads_a": enc(torch.stack([g[0] for g in grads])), "grads_b": enc(torch.stack([g[1] for g in grads])),
+        "runs": runs,
+        "clip_value": {"grads": [enc(g) for g in clip_grads], "clip_value": 0.5,
+                       "clipped": [enc(g) for g in run_clip_value(clip_grads, 0.5)]},
+        "name": name,
+    }
+
+
+def verify_training_optimizers(f: dict, report: Dict[str, float]) -> None:
+    a0, b0 = dec(f["a0"]), dec(f["b0"])
+    grads = list(zip(dec(f["grads_a"]).unbind(0), dec(f["grads_b"]).unbind(0)))
+    for i, run in enumerate(f["runs"]):
+        t = run_training_optimizer(run["optimizer"], run["options"], run["groups"], a0, b0, grads)
+        report[f"runs[{i}] {run['optimizer']} {run['options']} {run['groups']}"] = max_diff(t, dec(run["trajectory"]))
+    c = f["clip_value"]
+    clipped = run_clip_value([dec(g) for g in c["grads"]], c["clip_value"])
+    report["clip_value"] = max(max_diff(x, dec(y)) for x, y in zip(clipped, c["clipped"]))
+
+
+# ---------------------------------------------------------------------------------------
+# Learning-rate schedulers (issue 17): trajectories over 100 steps, two parameter groups
+# ---------------------------------------------------------------------------------------
+
+def make_scheduler(spec: dict, opt: torch.optim.Optimizer):
+    kind, options = spec["scheduler"], dict(spec.get("options", {}))
+    if kind == "SequentialLR":
+        children = [make_scheduler(c, opt) for c in spec["children"]]
+        return torch.optim.lr_scheduler.SequentialLR(opt, children, milestones=options["milestones"])
+    return getattr(torch.optim.lr_scheduler, kind)(opt, **options)
+
+
+def run_scheduler(spec: dict, metrics: Optional[List[float]]) -> torch.Tensor:
+    """SGD over two groups (lr 0.1 and 0.02); the learning rates after construction and after
+    each of 100 ``step()`` calls (``step(metric)`` for ReduceLROnPlateau): ``(101, 2)``."""
+    params = [nn.Parameter(torch.zeros(1)), nn.Parameter(torch.zeros(1))]
+    opt = torch.optim.SGD([{"params": [params[0]], "lr": 0.1}, {"params": [params[1]], "lr": 0.02}], lr=0.1)
+    scheduler = make_scheduler(spec, opt)
+    rows = [[g["lr"] for g in opt.param_groups]]
+    for k in range(100):
+        opt.step()
+        scheduler.step(metrics[k]) if metrics is not None else scheduler.step()
+        rows.append([g["lr"] for g in opt.param_groups])
+    return torch.tensor(rows, dtype=torch.float64)
+
+
+SCHEDULER_SPECS = [
+    {"scheduler": "StepLR", "options": {"step_size": 7, "gamma": 0.5}},
+    {"scheduler": "MultiStepLR", "options": {"milestones": [10, 30, 30, 60], "gamma": 0.3}},
+    {"scheduler": "ExponentialLR", "options": {"gamma": 0.95}},
+    {"scheduler": "CosineAnnealingLR", "options": {"T_max": 30, "eta_min": 0.001}},
+    {"scheduler": "CosineAnnealingLR", "options": {"T_max": 100}},
+    {"scheduler": "LinearLR", "options": {}},
+    {"scheduler": "LinearLR", "options": {"start_factor": 0.25, "end_factor": 0.5, "total_iters": 20}},
+    {"scheduler": "OneCycleLR", "options": {"max_lr": [0.5, 0.1], "total_steps": 100, "cycle_momentum": False}},
+    {"scheduler": "OneCycleLR", "options": {"max_lr": 0.2, "total_steps": 120, "pct_start": 0.4, "anneal_strategy": "linear",
+                                             "div_factor": 10.0, "final_div_factor": 100.0, "three_phase": True,
+                                             "cycle_momentum": False}},
+    {"scheduler": "ReduceLROnPlateau", "options": {"factor": 0.5, "patience": 3, "cooldown": 2, "threshold": 0.01}},
+    {"scheduler": "ReduceLROnPlateau", "options": {"mode": "max", "factor": 0.3, "patience": 2, "threshold": 0.05,
+                                                    "threshold_mode": "abs", "min_lr": [0.001, 0.0005]}},
+    {"scheduler": "SequentialLR", "options": {"milestones": [10]},
+     "children": [{"scheduler": "LinearLR", "options": {"start_factor": 0.1, "total_iters": 10}},
+                  {"scheduler": "CosineAnnealingLR", "options": {"T_max": 90, "eta_min": 0.0001}}]},
+    {"scheduler": "SequentialLR", "options": {"milestones": [5, 40]},
+     "children": [{"scheduler": "LinearLR", "options": {"start_factor": 0.5, "total_iters": 5}},
+                  {"scheduler": "StepLR", "options": {"step_size": 10, "gamma": 0.5}},
+                  {"scheduler": "ExponentialLR", "options": {"gamma": 0.97}}]},
+]
+
+
+def schedulers_case(name: str = "schedulers") -> dict:
+    torch.manual_seed(seed_for(name))
+    # A noisy, flattening validation loss (and, for mode "max", an accuracy).
+    steps = torch.arange(100, dtype=torch.float64)
+    loss = (1.0 / (1.0 + 0.1 * steps) + 0.05 * torch.randn(100, dtype=torch.float64)).tolist()
+    accuracy = (1.0 - 0.5 * torch.exp(-0.05 * steps) + 0.03 * torch.randn(100, dtype=torch.float64)).tolist()
+    runs = []
+    for spec in SCHEDULER_SPECS:
+        metrics = None
+        if spec["scheduler"] == "ReduceLROnPlateau":
+            metrics = accuracy if spec["options"].get("mode") == "max" else loss
+        run = dict(spec, learning_rates=run_scheduler(spec, metrics).tolist())
+        if metrics is not None:
+            run["metrics"] = metrics
+        runs.append(run)
+    momentum_runs = [dict(spec, trajectory=run_one_cycle_momentum(spec).tolist()) for spec in ONE_CYCLE_MOMENTUM_RUNS]
+    return {"module": "Schedulers", "group_learning_rates": [0.1, 0.02], "runs": runs,
+            "momentum_runs": momentum_runs, "name": name}
+
+
+ONE_CYCLE_MOMENTUM_RUNS = [
+    {"optimizer": "SGD", "optimizer_options": {"lr": 0.1, "momentum": 0.9},
+     "options": {"max_lr": 0.3, "total_steps": 100}},
+    {"optimizer": "Adam", "optimizer_options": {"lr": 0.01},
+     "options": {"max_lr": 0.05, "total_steps": 100, "base_momentum": 0.8, "max_momentum": 0.9, "three_phase": True}},
+]
+
+
+def run_one_cycle_momentum(spec: dict) -> torch.Tensor:
+    """OneCycleLR with PyTorch's default cycle_momentum=True over one group: the learning
+    rate and the momentum (SGD's ``momentum`` or Adam's ``betas[0]``) after creation and after
+    each of 100 steps: ``(101, 2)``."""
+    p = nn.Parameter(torch.zeros(1))
+    opt = getattr(torch.optim, spec["optimizer"])([p], **spec["optimizer_options"])
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(opt, **spec["options"])
+
+    def row():
+        g = opt.param_groups[0]
+        return [g["lr"], g["betas"][0] if "betas" in g else g["momentum"]]
+    rows = [row()]
+    for _ in range(100):
+        opt.step()
+        scheduler.step()
+        rows.append(row())
+    return torch.tensor(rows, dtype=torch.float64)
+
+
+def verify_schedulers(f: dict, report: Dict[str, float]) -> None:
+    for i, run in enumerate(f["runs"]):
+        lrs = run_scheduler(run, run.get("metrics"))
+        report[f"runs[{i}] {run['scheduler']}"] = (lrs - torch.tensor(run["learning_rates"], dtype=torch.float64)).abs().max().item()
+    for i, run in enumerate(f.get("momentum_runs", [])):
+        t = run_one_cycle_momentum(run)
+        report[f"momentum_runs[{i}] {run['optimizer']}"] = (t - torch.tensor(run["trajectory"], dtype=torch.float64)).abs().max().item()
+
+
+# ---------------------------------------------------------------------------------------
+# CTC loss (issue 17): values and gradients of torch.nn.CTCLoss
+# ---------------------------------------------------------------------------------------
+
+def run_ctc(log_probs: torch.Tensor, targets: List[List[int]], input_lengths: List[int], blank: int,
+            reduction: str, zero_infinity: bool, seed: Optional[torch.Tensor]) -> dict:
+    x = log_probs.clone().requires_grad_(True)
+    flat = torch.tensor([v for t in targets for v in t], dtype=torch.int64)
+    lengths = torch.tensor([len(t) for t in targets], dtype=torch.int64)
+    loss = nn.CTCLoss(blank=blank, reduction=reduction, zero_infinity=zero_infinity)(
+        x, flat, torch.tensor(input_lengths, dtype=torch.int64), lengths)
+    (loss * seed).sum().backward() if seed is not None else loss.backward()
+    return {"value": loss.detach(), "grad": x.grad}
+
+
+def ctc_case(name: str = "ctc_loss") -> dict:
+    torch.manual_seed(seed_for(name))
+    entries = []
+
+    def add(T: int, C: int, targets: List[List[int]], input_lengths: List[int], blank: int = 0,
+            zero_infinity: bool = False, unbatched: bool = False) -> None:
+        shape = (T, C) if unbatched else (T, len(targets), C)
+        log_probs = torch.log_softmax(torch.randn(*shape) * 2, dim=-1)
+        for reduction in REDUCTIONS:
+            seed = torch.randn(len(targets)) if reduction == "none" and not unbatched else None
+            r = run_ctc(log_probs, targets, input_lengths, blank, reduction, zero_infinity, seed)
+            entry = {"log_probs": enc(log_probs), "targets": targets, "input_lengths": input_lengths, "blank": blank,
+                     "reduction": reduction, "zero_infinity": zero_infinity,
+                     "value": enc_nonfinite(r["value"]), "grad": enc_nonfinite(r["grad"])}
+            if seed is not None:
+                entry["seed"] = enc(seed)
+            entries.append(entry)
+
+    add(12, 5, [[1, 2, 2, 3], [4], [1, 1, 1], [3, 4, 2, 1, 2]], [12, 9, 10, 11])
+    add(8, 4, [[3, 1], [2, 2], []], [8, 5, 3], blank=0)
+    add(10, 6, [[0, 1, 2], [4, 4, 3, 0]], [10, 7], blank=5)
+    # An impossible alignment (3 repeated labels need 5 steps, only 4 given): infinite, or zero.
+    add(6, 3, [[1, 1, 1], [2, 1]], [4, 6])
+    add(6, 3, [[1, 1, 1], [2, 1]], [4, 6], zero_infinity=True)
+    add(7, 4, [[2, 3, 1]], [7], unbatched=True)
+    return {"module": "CTCLoss", "entries": entries, "name": name}
+
+
+def verify_ctc(f: dict, report: Dict[str, float]) -> None:
+    for i, e in enumerate(f["entries"]):
+        r = run_ctc(dec(e["log_probs"]), e["targets"], e["input_lengths"], e["blank"], e["reduction"],
+                    e["zero_infinity"], dec(e["seed"]) if "seed" in e else None)
+        report[f"entries[{i}]"] = max(max_diff(r["value"].nan_to_num(posinf=1e30), dec(e["value"]).nan_to_num(posinf=1e30)),
+                                      max_diff(r["grad"].nan_to_num(), dec(e["grad"]).nan_to_num()))
+
+
+# ---------------------------------------------------------------------------------------
 # The cases
 # ---------------------------------------------------------------------------------------
 
@@ -773,6 +1134,12 @@ CASES: Dict[str, Callable[[str], dict]] = {
     # --- Tensor operations (issue 16) ---
     "tensor_ops": tensor_ops_case,
     "tensor_descriptions": tensor_descriptions_case,
+
+    # --- Training (issue 17) ---
+    "training_losses": training_losses_case,
+    "training_optimizers": training_optimizers_case,
+    "schedulers": schedulers_case,
+    "ctc_loss": ctc_case,
 }
 
 
@@ -877,6 +1244,14 @@ def verify_file(path: str) -> Dict[str, float]:
         total, clipped = run_clip([dec(g) for g in f["clip"]["grads"]], f["clip"]["max_norm"])
         report["clip.total_norm"] = abs(total.item() - f["clip"]["total_norm"])
         report["clip.clipped"] = max(max_diff(a, dec(b)) for a, b in zip(clipped, f["clip"]["clipped"]))
+    elif module == "CTCLoss":
+        verify_ctc(f, report)
+    elif module == "Schedulers":
+        verify_schedulers(f, report)
+    elif module == "TrainingOptimizers":
+        verify_training_optimizers(f, report)
+    elif module == "TrainingLosses":
+        verify_training_losses(f, report)
     elif module == "TensorOps":
         verify_tensor_ops(f, report)
     elif module == "TensorDescriptions":

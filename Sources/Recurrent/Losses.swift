@@ -14,13 +14,23 @@ public enum Reduction: String, Sendable, Hashable, Codable, CaseIterable {
 
 // MARK: - Classification losses
 
-/// The checked shape of a classification loss's input: `n` items of `c` classes; `batched`
-/// is `false` for an unbatched `(C)` input.
+/// The checked shape of a classification loss's input: `n` items (`N · d₁ · …`) of `c`
+/// classes, the class dimension's stride `inner` (`d₁ · …`, 1 for `(N, C)` and `(C)`), and
+/// the shape of the unreduced loss.
 private struct ClassificationShape {
     let n: Int
     let c: Int
-    let batched: Bool
+    let inner: Int
+    let itemShape: [Int]
+
+    /// The position in the input of class `k` of item `item`.
+    @inline(__always) func offset(_ item: Int, _ k: Int) -> Int {
+        (item / inner) * c * inner + k * inner + item % inner
+    }
 }
+
+/// The number of rows the class dimension splits the input into (`N`, or 1 unbatched).
+private func classRows(_ input: Tensor) -> Int { input.rank == 1 ? 1 : input.shape[0] }
 
 /// Checks the input rank, the target count and values, and the weight shape of a
 /// classification loss, naming `op` and expected vs actual in the error.
@@ -29,20 +39,21 @@ private func checkClassification(_ op: String, _ input: Tensor, _ target: [Int],
     let shape: ClassificationShape
     switch input.rank {
     case 1:
-        shape = ClassificationShape(n: 1, c: input.shape[0], batched: false)
-        guard target.count == 1 else {
-            throw TensorError.shapeMismatch(
-                "\(op): expected 1 target for an unbatched input of shape \(input.shape), got \(target.count)")
-        }
+        shape = ClassificationShape(n: 1, c: input.shape[0], inner: 1, itemShape: [])
     case 2:
-        shape = ClassificationShape(n: input.shape[0], c: input.shape[1], batched: true)
-        guard target.count == shape.n else {
-            throw TensorError.shapeMismatch(
-                "\(op): expected \(shape.n) targets (one per row of the input of shape \(input.shape)), got \(target.count)")
-        }
+        shape = ClassificationShape(n: input.shape[0], c: input.shape[1], inner: 1, itemShape: [input.shape[0]])
+    case 3...:
+        let inner = input.shape[2...].reduce(1, *)
+        shape = ClassificationShape(n: input.shape[0] * inner, c: input.shape[1], inner: inner,
+                                    itemShape: [input.shape[0]] + input.shape[2...])
     default:
         throw TensorError.shapeMismatch(
-            "\(op): expected an input of rank 1 (C) or 2 (N, C), got rank \(input.rank) with shape \(input.shape)")
+            "\(op): expected an input of rank 1 (C), 2 (N, C) or more (N, C, d1, ...), got rank \(input.rank) with shape \(input.shape)")
+    }
+    guard target.count == shape.n else {
+        let per = input.rank == 1 ? "for an unbatched input" : input.rank == 2 ? "one per row of the input"
+            : "one per item of shape \(shape.itemShape), row-major, for the input"
+        throw TensorError.shapeMismatch("\(op): expected \(shape.n) targets (\(per) of shape \(input.shape)), got \(target.count)")
     }
     if let weight, weight.shape != [shape.c] {
         throw TensorError.shapeMismatch("\(op): expected a weight of shape [\(shape.c)] (one per class), got \(weight.shape)")
@@ -71,10 +82,10 @@ private func itemWeights(_ target: [Int], _ weight: Tensor?, _ ignoreIndex: Int,
 
 /// Reduces per-item losses `losses` (already weighted) into the output buffer and shape.
 private func reduced(_ losses: [Float], _ reduction: Reduction, divisor: Float,
-                     batched: Bool) -> (storage: TensorBuffer, shape: [Int]) {
+                     itemShape: [Int]) -> (storage: TensorBuffer, shape: [Int]) {
     switch reduction {
     case .none:
-        return (TensorBuffer(copying: losses), batched ? [losses.count] : [])
+        return (TensorBuffer(copying: losses), itemShape)
     case .sum, .mean:
         var total: Double = 0
         for l in losses { total += Double(l) }
@@ -96,54 +107,58 @@ private func reduced(_ losses: [Float], _ reduction: Reduction, divisor: Float,
 ///
 /// - Parameters:
 ///   - input: `(N, C)` log-probabilities (for example the output of ``Tensor/logSoftmax(dim:)``),
-///     or `(C)` for one unbatched item.
-///   - target: `N` class indices in `0..<C` (one for an unbatched input); an index equal to
-///     `ignoreIndex` marks an item that does not count.
+///     `(C)` for one unbatched item, or `(N, C, d₁, …)` for a class distribution at every
+///     position (a sequence `(N, C, L)`, as PyTorch).
+///   - target: one class index in `0..<C` per item, row-major: `N` for `(N, C)`, 1 for `(C)`,
+///     `N · d₁ · …` for `(N, C, d₁, …)` (the target tensor `(N, d₁, …)` flattened); an index
+///     equal to `ignoreIndex` marks an item that does not count.
 ///   - weight: optional per-class weights, shape `(C)`.
 ///   - ignoreIndex: the target value to ignore (PyTorch's default −100).
 ///   - reduction: ``Reduction/mean`` (default), ``Reduction/sum`` or ``Reduction/none``.
-/// - Returns: a scalar for `.mean` and `.sum`; for `.none` shape `(N)`, or a scalar for an
-///   unbatched input.
-/// - Throws: ``TensorError/shapeMismatch(_:)`` when `input` is not of rank 1 or 2, the
-///   number of targets is not `N` (1 when unbatched), or `weight` is not `(C)`;
+/// - Returns: a scalar for `.mean` and `.sum`; for `.none` shape `(N)` (`(N, d₁, …)` for a
+///   higher-rank input), or a scalar for an unbatched input.
+/// - Throws: ``TensorError/shapeMismatch(_:)`` when `input` has rank 0, the number of
+///   targets is not the number of items, or `weight` is not `(C)`;
 ///   ``TensorError/invalidArgument(_:)`` when a target is outside `0..<C` and is not
 ///   `ignoreIndex`.
 public func nllLoss(_ input: Tensor, target: [Int], weight: Tensor? = nil, ignoreIndex: Int = -100,
                     reduction: Reduction = .mean) throws -> Tensor {
     let shape = try checkClassification("nllLoss", input, target, weight, ignoreIndex)
     let (weights, divisor) = itemWeights(target, weight, ignoreIndex, reduction)
-    let c = shape.c, x = input.storage.pointer
+    let x = input.storage.pointer
     var losses = [Float](repeating: 0, count: shape.n)
     for (i, t) in target.enumerated() where t != ignoreIndex {
-        losses[i] = -weights[i] * x[i * c + t]
+        losses[i] = -weights[i] * x[shape.offset(i, t)]
     }
-    let (storage, outShape) = reduced(losses, reduction, divisor: divisor, batched: shape.batched)
+    let (storage, outShape) = reduced(losses, reduction, divisor: divisor, itemShape: shape.itemShape)
     return Tensor.result("NllLossBackward", shape: outShape, storage: storage, inputs: [input],
                          recording: Tensor.needsRecording(input)) { g, grads in
         guard let gx = grads[0] else { return }
         for (i, t) in target.enumerated() where t != ignoreIndex {
             let gi = reduction == .none ? g[i] : g[0] / divisor
-            gx[i * c + t] -= weights[i] * gi
+            gx[shape.offset(i, t)] -= weights[i] * gi
         }
     }
 }
 
 /// The cross-entropy loss (`torch.nn.functional.cross_entropy`) of unnormalised `logits`
 /// against class indices `target`: ``nllLoss(_:target:weight:ignoreIndex:reduction:)`` of
-/// `logSoftmax(logits, dim: 1)`, fused into one recorded node.
+/// `logSoftmax(logits, dim: 1)` (`dim: 0` unbatched), fused into one recorded node.
 ///
 /// The log-softmax is computed stably (subtracting each row's maximum). The backward adds
 /// `sᵢ · (softmax(logits)ᵢ − onehot(yᵢ))` to row `i`, with `sᵢ = w[yᵢ] · g / Σⱼ w[yⱼ]` for
 /// `.mean`, `w[yᵢ] · g` for `.sum` and `w[yᵢ] · gᵢ` for `.none` (0 for ignored items).
 ///
 /// - Parameters:
-///   - logits: `(N, C)` scores, or `(C)` for one unbatched item.
-///   - target: `N` class indices in `0..<C` (one for an unbatched input), or `ignoreIndex`.
+///   - logits: `(N, C)` scores, `(C)` for one unbatched item, or `(N, C, d₁, …)` (a
+///     sequence `(N, C, L)`), the classes always along dimension 1.
+///   - target: one class index in `0..<C` (or `ignoreIndex`) per item, row-major, as for
+///     ``nllLoss(_:target:weight:ignoreIndex:reduction:)``.
 ///   - weight: optional per-class weights, shape `(C)`.
 ///   - ignoreIndex: the target value to ignore (PyTorch's default −100).
 ///   - reduction: ``Reduction/mean`` (default), ``Reduction/sum`` or ``Reduction/none``.
-/// - Returns: a scalar for `.mean` and `.sum`; for `.none` shape `(N)`, or a scalar for an
-///   unbatched input.
+/// - Returns: a scalar for `.mean` and `.sum`; for `.none` shape `(N)` (`(N, d₁, …)` for a
+///   higher-rank input), or a scalar for an unbatched input.
 /// - Throws: like ``nllLoss(_:target:weight:ignoreIndex:reduction:)``:
 ///   ``TensorError/shapeMismatch(_:)`` for a wrong rank, target count or weight shape,
 ///   ``TensorError/invalidArgument(_:)`` for a class index out of range.
@@ -151,16 +166,16 @@ public func crossEntropy(_ logits: Tensor, target: [Int], weight: Tensor? = nil,
                          reduction: Reduction = .mean) throws -> Tensor {
     let shape = try checkClassification("crossEntropy", logits, target, weight, ignoreIndex)
     let (weights, divisor) = itemWeights(target, weight, ignoreIndex, reduction)
-    let n = shape.n, c = shape.c
+    let n = shape.n, c = shape.c, inner = shape.inner
     let logProbabilities = TensorBuffer(count: n * c) { y in
-        Tensor.softmaxForward(logits.storage.pointer, y, outer: n, size: c, inner: 1, logarithm: true)
+        Tensor.softmaxForward(logits.storage.pointer, y, outer: classRows(logits), size: c, inner: inner, logarithm: true)
     }
     let logp = logProbabilities.pointer
     var losses = [Float](repeating: 0, count: n)
     for (i, t) in target.enumerated() where t != ignoreIndex {
-        losses[i] = -weights[i] * logp[i * c + t]
+        losses[i] = -weights[i] * logp[shape.offset(i, t)]
     }
-    let (storage, outShape) = reduced(losses, reduction, divisor: divisor, batched: shape.batched)
+    let (storage, outShape) = reduced(losses, reduction, divisor: divisor, itemShape: shape.itemShape)
     return Tensor.result("CrossEntropyLossBackward", shape: outShape, storage: storage, inputs: [logits],
                          recording: Tensor.needsRecording(logits)) { g, grads in
         guard let gx = grads[0] else { return }
@@ -168,9 +183,10 @@ public func crossEntropy(_ logits: Tensor, target: [Int], weight: Tensor? = nil,
             for (i, t) in target.enumerated() where t != ignoreIndex {
                 let scale = weights[i] * (reduction == .none ? g[i] : g[0] / divisor)
                 if scale == 0 { continue }
-                let row = logp + i * c, out = gx + i * c
-                for k in 0..<c { out[k] += scale * Foundation.exp(row[k]) }
-                out[t] -= scale
+                let first = shape.offset(i, 0)
+                let row = logp + first, out = gx + first
+                for k in 0..<c { out[k * inner] += scale * Foundation.exp(row[k * inner]) }
+                out[t * inner] -= scale
             }
         }
     }

@@ -14,54 +14,72 @@ import Foundation
 /// Note where `eps` sits: it is added *after* the bias correction of `√v`, as in PyTorch.
 /// ``AdamW`` is the same with decoupled weight decay.
 public final class Adam: Optimizer {
-    /// The parameters updated by ``step()``.
-    public let parameters: [Parameter]
-    /// The learning rate.
-    public var learningRate: Float
+    /// The parameters of every group, in order.
+    public var parameters: [Parameter] { groups.parameters }
+    /// The first group's learning rate; setting it sets every group's.
+    public var learningRate: Float {
+        get { groups.learningRate }
+        set { groups.learningRate = newValue }
+    }
+    /// Each group's learning rate.
+    public var learningRates: [Float] {
+        get { groups.learningRates }
+        set { groups.learningRates = newValue }
+    }
+    /// Each group's parameters, learning rate and weight decay.
+    public var parameterGroups: [ParameterGroupSettings] { groups.settings }
     /// The decay rates (β₁, β₂) of the first and second moment estimates.
-    public let betas: (Float, Float)
+    public internal(set) var betas: (Float, Float)
     /// The term added to the denominator for numerical stability.
-    public let eps: Float
-    /// The L2 penalty added to the gradient, `weightDecay · p`.
-    public let weightDecay: Float
+    public private(set) var eps: Float
+    /// The first group's L2 penalty added to the gradient, `weightDecay · p`.
+    public var weightDecay: Float { groups.settings[0].weightDecay }
     /// Whether to use the AMSGrad variant (the running maximum of `v`).
     public let amsgrad: Bool
+    var groups: GroupTable
     let slots: OptimizerSlots
 
     /// An Adam optimizer over `parameters` (PyTorch's defaults).
+    /// - Throws: what the initialiser over parameter groups throws.
+    public convenience init(_ parameters: [Parameter], lr: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
+                            eps: Float = 1e-8, weightDecay: Float = 0, amsgrad: Bool = false) throws {
+        try self.init([ParameterGroup(parameters)], lr: lr, betas: betas, eps: eps, weightDecay: weightDecay, amsgrad: amsgrad)
+    }
+
+    /// An Adam optimizer over parameter groups; `lr` and `weightDecay` are the defaults of
+    /// the groups that do not set their own.
     ///
-    /// - Throws: ``TensorError/invalidArgument(_:)`` when `lr`, `eps` or `weightDecay` is
-    ///   negative or not finite, a beta is outside `[0, 1)`, or a parameter appears twice.
-    public init(_ parameters: [Parameter], lr: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
+    /// - Throws: ``TensorError/invalidArgument(_:)`` when a learning rate, `eps` or a weight
+    ///   decay is negative or not finite, a beta is outside `[0, 1)`, a group is empty, or a
+    ///   parameter appears twice.
+    public init(_ groups: [ParameterGroup], lr: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
                 eps: Float = 1e-8, weightDecay: Float = 0, amsgrad: Bool = false) throws {
         try AdamKernel.validate("Adam", lr: lr, betas: betas, eps: eps, weightDecay: weightDecay)
-        try OptimizerCheck.distinct(parameters, "Adam")
-        self.parameters = parameters
-        self.learningRate = lr
+        self.groups = try GroupTable(groups, lr: lr, weightDecay: weightDecay, optimizer: "Adam")
         self.betas = betas
         self.eps = eps
-        self.weightDecay = weightDecay
         self.amsgrad = amsgrad
-        slots = OptimizerSlots(names: AdamKernel.bufferNames(amsgrad: amsgrad), parameters: parameters)
+        slots = OptimizerSlots(names: AdamKernel.bufferNames(amsgrad: amsgrad), parameters: self.groups.parameters)
     }
 
     /// One Adam update of every parameter that has a gradient.
     public func step() {
-        AdamKernel.step(parameters, slots, lr: learningRate, betas: betas, eps: eps,
-                        weightDecay: weightDecay, decoupled: false, amsgrad: amsgrad)
+        AdamKernel.step(groups, slots, betas: betas, eps: eps, decoupled: false, amsgrad: amsgrad)
     }
 
-    /// The moment estimates (`exp_avg`, `exp_avg_sq`, and `max_exp_avg_sq` with amsgrad)
-    /// and step counts.
+    /// The moment estimates (`exp_avg`, `exp_avg_sq`, and `max_exp_avg_sq` with amsgrad),
+    /// step counts, and every group's hyperparameters.
     public var state: OptimizerState {
-        OptimizerState(optimizer: "Adam", learningRate: learningRate, parameters: slots.export())
+        OptimizerState(optimizer: "Adam", learningRate: learningRate, parameters: slots.export(),
+                       groups: groups.export(AdamKernel.options(betas: betas, eps: eps, amsgrad: amsgrad)))
     }
 
-    /// Restores a state taken from ``state``; see ``Optimizer/loadState(_:)``.
-    /// - Throws: see ``Optimizer/loadState(_:)``.
+    /// Restores a state taken from ``state``; its groups' hyperparameters replace this
+    /// optimizer's. See ``Optimizer/loadState(_:)``.
+    /// - Throws: see ``Optimizer/loadState(_:)``; also when the state's `amsgrad` differs
+    ///   from this optimizer's (the buffers differ).
     public func loadState(_ state: OptimizerState) throws {
-        try slots.load(state, kind: "Adam")
-        learningRate = state.learningRate
+        (betas, eps) = try AdamKernel.load(state, "Adam", &groups, slots, betas: betas, eps: eps, amsgrad: amsgrad)
     }
 }
 
@@ -69,54 +87,72 @@ public final class Adam: Optimizer {
 /// before the Adam update, `p = p · (1 − lr · weightDecay)`, and the gradient itself is not
 /// penalised. PyTorch's default `weightDecay` is 0.01.
 public final class AdamW: Optimizer {
-    /// The parameters updated by ``step()``.
-    public let parameters: [Parameter]
-    /// The learning rate.
-    public var learningRate: Float
+    /// The parameters of every group, in order.
+    public var parameters: [Parameter] { groups.parameters }
+    /// The first group's learning rate; setting it sets every group's.
+    public var learningRate: Float {
+        get { groups.learningRate }
+        set { groups.learningRate = newValue }
+    }
+    /// Each group's learning rate.
+    public var learningRates: [Float] {
+        get { groups.learningRates }
+        set { groups.learningRates = newValue }
+    }
+    /// Each group's parameters, learning rate and weight decay.
+    public var parameterGroups: [ParameterGroupSettings] { groups.settings }
     /// The decay rates (β₁, β₂) of the first and second moment estimates.
-    public let betas: (Float, Float)
+    public internal(set) var betas: (Float, Float)
     /// The term added to the denominator for numerical stability.
-    public let eps: Float
-    /// The decoupled weight decay coefficient.
-    public let weightDecay: Float
+    public private(set) var eps: Float
+    /// The first group's decoupled weight decay coefficient.
+    public var weightDecay: Float { groups.settings[0].weightDecay }
     /// Whether to use the AMSGrad variant.
     public let amsgrad: Bool
+    var groups: GroupTable
     let slots: OptimizerSlots
 
     /// An AdamW optimizer over `parameters` (PyTorch's defaults).
+    /// - Throws: what the initialiser over parameter groups throws.
+    public convenience init(_ parameters: [Parameter], lr: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
+                            eps: Float = 1e-8, weightDecay: Float = 1e-2, amsgrad: Bool = false) throws {
+        try self.init([ParameterGroup(parameters)], lr: lr, betas: betas, eps: eps, weightDecay: weightDecay, amsgrad: amsgrad)
+    }
+
+    /// An AdamW optimizer over parameter groups; `lr` and `weightDecay` are the defaults of
+    /// the groups that do not set their own.
     ///
-    /// - Throws: ``TensorError/invalidArgument(_:)`` when `lr`, `eps` or `weightDecay` is
-    ///   negative or not finite, a beta is outside `[0, 1)`, or a parameter appears twice.
-    public init(_ parameters: [Parameter], lr: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
+    /// - Throws: ``TensorError/invalidArgument(_:)`` when a learning rate, `eps` or a weight
+    ///   decay is negative or not finite, a beta is outside `[0, 1)`, a group is empty, or a
+    ///   parameter appears twice.
+    public init(_ groups: [ParameterGroup], lr: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
                 eps: Float = 1e-8, weightDecay: Float = 1e-2, amsgrad: Bool = false) throws {
         try AdamKernel.validate("AdamW", lr: lr, betas: betas, eps: eps, weightDecay: weightDecay)
-        try OptimizerCheck.distinct(parameters, "AdamW")
-        self.parameters = parameters
-        self.learningRate = lr
+        self.groups = try GroupTable(groups, lr: lr, weightDecay: weightDecay, optimizer: "AdamW")
         self.betas = betas
         self.eps = eps
-        self.weightDecay = weightDecay
         self.amsgrad = amsgrad
-        slots = OptimizerSlots(names: AdamKernel.bufferNames(amsgrad: amsgrad), parameters: parameters)
+        slots = OptimizerSlots(names: AdamKernel.bufferNames(amsgrad: amsgrad), parameters: self.groups.parameters)
     }
 
     /// One AdamW update of every parameter that has a gradient.
     public func step() {
-        AdamKernel.step(parameters, slots, lr: learningRate, betas: betas, eps: eps,
-                        weightDecay: weightDecay, decoupled: true, amsgrad: amsgrad)
+        AdamKernel.step(groups, slots, betas: betas, eps: eps, decoupled: true, amsgrad: amsgrad)
     }
 
-    /// The moment estimates (`exp_avg`, `exp_avg_sq`, and `max_exp_avg_sq` with amsgrad)
-    /// and step counts.
+    /// The moment estimates (`exp_avg`, `exp_avg_sq`, and `max_exp_avg_sq` with amsgrad),
+    /// step counts, and every group's hyperparameters.
     public var state: OptimizerState {
-        OptimizerState(optimizer: "AdamW", learningRate: learningRate, parameters: slots.export())
+        OptimizerState(optimizer: "AdamW", learningRate: learningRate, parameters: slots.export(),
+                       groups: groups.export(AdamKernel.options(betas: betas, eps: eps, amsgrad: amsgrad)))
     }
 
-    /// Restores a state taken from ``state``; see ``Optimizer/loadState(_:)``.
-    /// - Throws: see ``Optimizer/loadState(_:)``.
+    /// Restores a state taken from ``state``; its groups' hyperparameters replace this
+    /// optimizer's. See ``Optimizer/loadState(_:)``.
+    /// - Throws: see ``Optimizer/loadState(_:)``; also when the state's `amsgrad` differs
+    ///   from this optimizer's (the buffers differ).
     public func loadState(_ state: OptimizerState) throws {
-        try slots.load(state, kind: "AdamW")
-        learningRate = state.learningRate
+        (betas, eps) = try AdamKernel.load(state, "AdamW", &groups, slots, betas: betas, eps: eps, amsgrad: amsgrad)
     }
 }
 
@@ -134,16 +170,37 @@ enum AdamKernel {
         try OptimizerCheck.require(weightDecay >= 0 && weightDecay.isFinite, name, "weightDecay", expected: "≥ 0", weightDecay)
     }
 
-    /// One step over every parameter with a gradient. The scalar factors are computed in
-    /// `Double` and rounded to `Float`, as PyTorch does with its Python-float scalars.
-    static func step(_ parameters: [Parameter], _ slots: OptimizerSlots, lr: Float, betas: (Float, Float),
-                     eps: Float, weightDecay: Float, decoupled: Bool, amsgrad: Bool) {
+    /// The optimizer-wide hyperparameters for ``OptimizerState/Group``.
+    static func options(betas: (Float, Float), eps: Float, amsgrad: Bool) -> [String: Double] {
+        ["betas.0": Double(betas.0), "betas.1": Double(betas.1), "eps": Double(eps), "amsgrad": amsgrad ? 1 : 0]
+    }
+
+    /// Checks and loads `state` into `groups` and `slots`; returns the betas and eps to use.
+    static func load(_ state: OptimizerState, _ kind: String, _ groups: inout GroupTable, _ slots: OptimizerSlots,
+                     betas: (Float, Float), eps: Float, amsgrad: Bool) throws -> ((Float, Float), Float) {
+        let known = Set(options(betas: betas, eps: eps, amsgrad: amsgrad).keys)
+        let (settings, h) = try groups.restored(from: state, kind: kind, known: known)
+        let beta1 = try h.float("betas.0", or: betas.0, "in [0, 1)") { $0 >= 0 && $0 < 1 }
+        let beta2 = try h.float("betas.1", or: betas.1, "in [0, 1)") { $0 >= 0 && $0 < 1 }
+        let eps = try h.float("eps", or: eps, "≥ 0") { $0 >= 0 }
+        try h.requireFlag("amsgrad", equals: amsgrad)
+        try slots.load(state, kind: kind)
+        groups.settings = settings
+        return ((beta1, beta2), eps)
+    }
+
+    /// One step over every parameter with a gradient, with its group's learning rate and
+    /// weight decay. The scalar factors are computed in `Double` and rounded to `Float`, as
+    /// PyTorch does with its Python-float scalars.
+    static func step(_ groups: GroupTable, _ slots: OptimizerSlots, betas: (Float, Float),
+                     eps: Float, decoupled: Bool, amsgrad: Bool) {
         let beta1 = Double(betas.0), beta2 = Double(betas.1)
         let oneMinusBeta1 = Float(1 - beta1), beta2f = betas.1, oneMinusBeta2 = Float(1 - beta2)
-        let coupledDecay = decoupled ? 0 : weightDecay
-        let decayFactor = Float(1 - Double(lr) * Double(weightDecay))
-        for (i, parameter) in parameters.enumerated() {
+        for (i, parameter) in groups.parameters.enumerated() {
             guard let grad = parameter.grad else { continue }
+            let lr = groups.learningRate(i), weightDecay = groups.weightDecay(i)
+            let coupledDecay = decoupled ? 0 : weightDecay
+            let decayFactor = Float(1 - Double(lr) * Double(weightDecay))
             slots.prepare(i)
             slots.steps[i] += 1
             let t = Double(slots.steps[i])

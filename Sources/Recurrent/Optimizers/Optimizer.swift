@@ -20,6 +20,9 @@ public protocol Optimizer: AnyObject {
     var parameters: [Parameter] { get }
     /// The learning rate (PyTorch's `lr`); a scheduler may change it between steps.
     var learningRate: Float { get set }
+    /// The learning rate of each parameter group (see ``ParameterGroup``); what schedulers
+    /// read and write. Setting it needs one value per group.
+    var learningRates: [Float] { get set }
     /// Updates every parameter that has a gradient, in place, by one step of the algorithm.
     func step()
     /// A copy of the optimizer's state — its per-parameter buffers and step counts, keyed
@@ -28,11 +31,18 @@ public protocol Optimizer: AnyObject {
     /// Replaces the optimizer's state with `state` (from ``state`` of an optimizer of the
     /// same kind and configuration over parameters of the same shapes).
     ///
+    /// The state's parameter groups, when it has them, replace the optimizer's learning
+    /// rates, weight decays and other hyperparameters, as PyTorch's `load_state_dict` does
+    /// with `param_groups`; the number of groups and their parameters must match, and the
+    /// options that decide which buffers are kept (`amsgrad`, `centered`, a zero or non-zero
+    /// momentum) must equal the optimizer's.
+    ///
     /// Everything is checked before anything changes, so a failed load leaves the optimizer
     /// as it was.
     /// - Throws: ``TensorError/invalidArgument(_:)`` when the state comes from another kind
     ///   of optimizer, names a parameter index out of range, a negative step count or a
-    ///   buffer this optimizer does not use, or lacks one it needs;
+    ///   buffer this optimizer does not use, or lacks one it needs, or when its groups or
+    ///   hyperparameters do not fit as above;
     ///   ``TensorError/shapeMismatch(_:)`` when a buffer's length is not its parameter's
     ///   element count.
     func loadState(_ state: OptimizerState) throws
@@ -75,11 +85,33 @@ public struct OptimizerState: Codable, Equatable, Sendable {
     /// ``Optimizer/parameters``.
     public var parameters: [Int: ParameterState]
 
+    /// One parameter group, as an entry of PyTorch's `param_groups`.
+    public struct Group: Codable, Equatable, Sendable {
+        /// The indices of the group's parameters in ``Optimizer/parameters``.
+        public var parameters: [Int]
+        /// The group's hyperparameters by PyTorch's names (`lr`, `weight_decay`, `momentum`,
+        /// `betas.0`, `betas.1`, `eps`, …; flags such as `amsgrad` as 0 or 1).
+        public var hyperparameters: [String: Double]
+
+        /// A group.
+        public init(parameters: [Int], hyperparameters: [String: Double]) {
+            self.parameters = parameters
+            self.hyperparameters = hyperparameters
+        }
+    }
+
+    /// The parameter groups with every hyperparameter, or `nil` in a state written before
+    /// they were stored (then a restore sets only the learning rate). On
+    /// ``Optimizer/loadState(_:)`` they replace the optimizer's, as PyTorch's
+    /// `load_state_dict` does with `param_groups`.
+    public var groups: [Group]?
+
     /// An optimizer state.
-    public init(optimizer: String, learningRate: Float, parameters: [Int: ParameterState]) {
+    public init(optimizer: String, learningRate: Float, parameters: [Int: ParameterState], groups: [Group]? = nil) {
         self.optimizer = optimizer
         self.learningRate = learningRate
         self.parameters = parameters
+        self.groups = groups
     }
 }
 

@@ -22,8 +22,16 @@ import LinearAlgebra
 /// `model.<name>` (the model's state dict keys), each optimizer buffer under
 /// `optimizer.<parameter index>.<buffer>` (PyTorch's buffer names, one-dimensional), and
 /// in `__metadata__`: `format` (``Checkpoint/format``), `optimizer.kind`,
-/// `optimizer.learning_rate`, `optimizer.steps` (`index:count,…`), `random.state` (four
-/// hexadecimal words) and the ``extra`` strings under `extra.<key>`.
+/// `optimizer.learning_rate`, `optimizer.steps` (`index:count,…`), `optimizer.param_groups`
+/// (JSON: each group's parameter indices and hyperparameters, see ``OptimizerState/Group``),
+/// `scheduler.state` (JSON, see ``SchedulerState``), `random.state` (four hexadecimal
+/// words) and the ``extra`` strings under `extra.<key>`.
+///
+/// Restoring follows PyTorch's `load_state_dict`: the checkpoint's hyperparameters (each
+/// group's learning rate and weight decay, betas, eps, momentum, …) replace those the
+/// optimizer was built with, so a run resumes with the settings it was saved with. Options
+/// that decide which buffers an optimizer keeps (`amsgrad`, `centered`, a zero or non-zero
+/// momentum) cannot be switched that way: restoring into an optimizer built otherwise throws.
 public struct Checkpoint: @unchecked Sendable {
     /// The value of the `format` metadata key that marks a checkpoint file.
     public static let format = "recurrent-checkpoint-1"
@@ -36,6 +44,9 @@ public struct Checkpoint: @unchecked Sendable {
     public var randomState: SeededGenerator?
     /// Free-form strings saved with the checkpoint (an epoch number, a data position).
     public var extra: [String: String]
+    /// A learning-rate scheduler's state (``LRScheduler/state``), or `nil`; restored with
+    /// `restore(scheduler:)`.
+    public var scheduler: SchedulerState?
 
     /// A checkpoint of the current state: copies of `model`'s parameters, `optimizer`'s
     /// state, and `randomState` (by default the default stream's current state, see
@@ -103,7 +114,15 @@ public struct Checkpoint: @unchecked Sendable {
             if let stray = buffers.keys.sorted().first(where: { parameters[$0] == nil }) {
                 throw CheckpointError.invalidEntry("optimizer.\(stray)", problem: "buffers of parameter \(stray), which has no step count in optimizer.steps")
             }
-            optimizer = OptimizerState(optimizer: kind, learningRate: learningRate, parameters: parameters)
+            var groups: [OptimizerState.Group]?
+            if let text = metadata["optimizer.param_groups"] {
+                do {
+                    groups = try CheckpointJSON.decode([OptimizerState.Group].self, from: text)
+                } catch {
+                    throw CheckpointError.invalidEntry("optimizer.param_groups", problem: "expected a JSON list of {\"parameters\": [...], \"hyperparameters\": {...}}, got \"\(text.prefix(200))\"")
+                }
+            }
+            optimizer = OptimizerState(optimizer: kind, learningRate: learningRate, parameters: parameters, groups: groups)
         } else if let stray = buffers.keys.min() {
             throw CheckpointError.invalidEntry("optimizer.\(stray)", problem: "an optimizer buffer without optimizer.kind in the metadata")
         }
@@ -120,6 +139,13 @@ public struct Checkpoint: @unchecked Sendable {
         var extra: [String: String] = [:]
         for (key, value) in metadata where key.hasPrefix("extra.") { extra[String(key.dropFirst("extra.".count))] = value }
         self.init(model: model, optimizer: optimizer, randomState: randomState, extra: extra)
+        if let text = metadata["scheduler.state"] {
+            do {
+                scheduler = try CheckpointJSON.decode(SchedulerState.self, from: text)
+            } catch {
+                throw CheckpointError.invalidEntry("scheduler.state", problem: "expected a scheduler state in JSON, got \"\(text.prefix(200))\"")
+            }
+        }
     }
 
     /// Writes the checkpoint to `url` atomically (a temporary file in the same directory,
@@ -135,6 +161,7 @@ public struct Checkpoint: @unchecked Sendable {
             metadata["optimizer.learning_rate"] = "\(optimizer.learningRate)"
             metadata["optimizer.steps"] = optimizer.parameters.keys.sorted()
                 .map { "\($0):\(optimizer.parameters[$0]?.step ?? 0)" }.joined(separator: ",")
+            if let groups = optimizer.groups { metadata["optimizer.param_groups"] = CheckpointJSON.encode(groups) }
             for (index, state) in optimizer.parameters {
                 for (buffer, values) in state.buffers {
                     tensors["optimizer.\(index).\(buffer)"] = Tensor(shape: [values.count], scalars: values)
@@ -145,6 +172,7 @@ public struct Checkpoint: @unchecked Sendable {
             let s = randomState.state
             metadata["random.state"] = [s.0, s.1, s.2, s.3].map { String($0, radix: 16) }.joined(separator: ",")
         }
+        if let scheduler { metadata["scheduler.state"] = CheckpointJSON.encode(scheduler) }
         for (key, value) in extra { metadata["extra." + key] = value }
         try SafeTensors.write(tensors, metadata: metadata, to: url)
     }

@@ -1,0 +1,121 @@
+import XCTest
+@testable import Recurrent
+
+/// `padSequence`, `TensorDataset`, `SequenceDataset` and `DataLoader`: hand-computed
+/// batches, seeded shuffling, `dropLast`, gradients, and argument checks.
+final class DataLoaderTests: XCTestCase {
+    private let a = Tensor(shape: [3, 2], scalars: [1, 2, 3, 4, 5, 6])
+    private let b = Tensor(shape: [1, 2], scalars: [7, 8])
+    private let c = Tensor(shape: [2, 2], scalars: [9, 10, 11, 12])
+
+    func testPadSequenceBothLayouts() throws {
+        let first = try padSequence([a, b, c], batchFirst: true)
+        XCTAssertEqual(first.shape, [3, 3, 2])
+        XCTAssertEqual(first.scalars, [1, 2, 3, 4, 5, 6,
+                                       7, 8, 0, 0, 0, 0,
+                                       9, 10, 11, 12, 0, 0])
+        let timeFirst = try padSequence([a, b, c], paddingValue: -1)
+        XCTAssertEqual(timeFirst.shape, [3, 3, 2])
+        XCTAssertEqual(timeFirst.scalars, [1, 2, 7, 8, 9, 10,
+                                           3, 4, -1, -1, 11, 12,
+                                           5, 6, -1, -1, -1, -1])
+        // Higher-rank steps and a one-dimensional sequence of scalars.
+        XCTAssertEqual(try padSequence([Tensor(shape: [2], scalars: [1, 2]), Tensor(shape: [1], scalars: [3])], batchFirst: true).scalars,
+                       [1, 2, 3, 0])
+        XCTAssertEqual(try padSequence([Tensor(zeros: [2, 2, 3]), Tensor(zeros: [1, 2, 3])]).shape, [2, 2, 2, 3])
+    }
+
+    func testPadSequenceGradientGoesBackToEachSequence() throws {
+        let x = a.detached(), y = b.detached()
+        x.requiresGrad = true
+        y.requiresGrad = true
+        for batchFirst in [true, false] {
+            x.grad = nil; y.grad = nil
+            let padded = try padSequence([x, y], batchFirst: batchFirst)
+            let weights = Tensor(shape: padded.shape, scalars: (0..<padded.count).map { Float($0) })
+            (padded * weights).sum().backward()
+            // Each element's gradient is the weight at its padded position.
+            let expectedX: [Float] = batchFirst ? [0, 1, 2, 3, 4, 5] : [0, 1, 4, 5, 8, 9]
+            let expectedY: [Float] = batchFirst ? [6, 7] : [2, 3]
+            XCTAssertEqual(x.grad?.scalars, expectedX)
+            XCTAssertEqual(y.grad?.scalars, expectedY)
+        }
+    }
+
+    func testPadSequenceChecksItsInput() {
+        XCTAssertThrowsError(try padSequence([]))
+        XCTAssertThrowsError(try padSequence([a, Tensor(zeros: [2, 3])])) { error in
+            XCTAssertTrue("\(error)".contains("position 1"), "\(error)")
+        }
+        XCTAssertThrowsError(try padSequence([Tensor(1)]))
+    }
+
+    func testTensorDatasetStacksRows() throws {
+        let inputs = Tensor(shape: [4, 2], scalars: [0, 1, 10, 11, 20, 21, 30, 31])
+        let labels = Tensor(shape: [4], scalars: [0, 1, 2, 3])
+        let data = try TensorDataset(inputs, labels)
+        XCTAssertEqual(data.count, 4)
+        XCTAssertEqual(data[2][0].scalars, [20, 21])
+        XCTAssertEqual(data[2][1].shape, [])
+        let batch = data.batch([3, 0])
+        XCTAssertEqual(batch[0].shape, [2, 2])
+        XCTAssertEqual(batch[0].scalars, [30, 31, 0, 1])
+        XCTAssertEqual(batch[1].scalars, [3, 0])
+        XCTAssertThrowsError(try TensorDataset(inputs, Tensor(zeros: [3])))
+        XCTAssertThrowsError(try TensorDataset([]))
+    }
+
+    func testLoaderBatchesInOrderAndDropsTheLastWhenAsked() throws {
+        let data = try TensorDataset(Tensor(shape: [5], scalars: [0, 1, 2, 3, 4]))
+        let loader = try DataLoader(data, batchSize: 2)
+        XCTAssertEqual(loader.count, 3)
+        XCTAssertEqual(loader.map { $0[0].scalars }, [[0, 1], [2, 3], [4]])
+        let dropping = try DataLoader(data, batchSize: 2, dropLast: true)
+        XCTAssertEqual(dropping.count, 2)
+        XCTAssertEqual(dropping.map { $0[0].scalars }, [[0, 1], [2, 3]])
+        XCTAssertEqual(try DataLoader(data, batchSize: 5, dropLast: true).map { $0[0].count }, [5])
+        XCTAssertEqual(try DataLoader(data, batchSize: 6, dropLast: true).map { $0[0].count }, [])
+        XCTAssertThrowsError(try DataLoader(data, batchSize: 0))
+    }
+
+    func testSeededShufflingIsReproducibleAndNewEachEpoch() throws {
+        let data = try TensorDataset(Tensor(shape: [10], scalars: (0..<10).map(Float.init)))
+        let loader = try DataLoader(data, batchSize: 3, shuffle: true, generator: SeededGenerator(seed: 7))
+        let epoch1 = loader.flatMap { $0[0].scalars }, epoch2 = loader.flatMap { $0[0].scalars }
+        XCTAssertEqual(epoch1.sorted(), (0..<10).map(Float.init))
+        XCTAssertEqual(epoch2.sorted(), (0..<10).map(Float.init))
+        XCTAssertNotEqual(epoch1, epoch2)
+        XCTAssertNotEqual(epoch1, (0..<10).map(Float.init))
+        let again = try DataLoader(data, batchSize: 3, shuffle: true, generator: SeededGenerator(seed: 7))
+        XCTAssertEqual(again.flatMap { $0[0].scalars }, epoch1)
+        XCTAssertEqual(again.flatMap { $0[0].scalars }, epoch2)
+        // Without a generator the default stream decides, reproducibly from its seed.
+        RandomState.manualSeed(3)
+        let first = try DataLoader(data, batchSize: 4, shuffle: true).flatMap { $0[0].scalars }
+        RandomState.manualSeed(3)
+        XCTAssertEqual(try DataLoader(data, batchSize: 4, shuffle: true).flatMap { $0[0].scalars }, first)
+    }
+
+    func testSequenceDatasetPadsAndReturnsLengths() throws {
+        let data = try SequenceDataset(sequences: [a, b, c], targets: [2, 0, 1])
+        let loader = try DataLoader(data, batchSize: 2)
+        let batches = Array(loader)
+        XCTAssertEqual(batches.count, 2)
+        XCTAssertEqual(batches[0].input.shape, [2, 3, 2])
+        XCTAssertEqual(batches[0].input.scalars, [1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0])
+        XCTAssertEqual(batches[0].lengths, [3, 1])
+        XCTAssertEqual(batches[0].targets, [2, 0])
+        XCTAssertEqual(batches[1].input.shape, [1, 2, 2])
+        XCTAssertEqual(batches[1].lengths, [2])
+        // Time first, fed straight to a recurrent layer with its lengths.
+        let timeFirst = try SequenceDataset(sequences: [a, b, c], targets: [2, 0, 1], batchFirst: false)
+        let batch = timeFirst.batch([0, 1, 2])
+        XCTAssertEqual(batch.input.shape, [3, 3, 2])
+        let lstm = try LSTM(inputSize: 2, hiddenSize: 3)
+        let (output, _) = try lstm(batch.input, lengths: batch.lengths)
+        XCTAssertEqual(output.shape, [3, 3, 3])
+        XCTAssertThrowsError(try SequenceDataset(sequences: [a, Tensor(zeros: [2, 3])], targets: [0, 1]))
+        XCTAssertThrowsError(try SequenceDataset(sequences: [a], targets: [0, 1]))
+        XCTAssertThrowsError(try SequenceDataset(sequences: [Tensor(zeros: [0, 2])], targets: [0]))
+    }
+}
