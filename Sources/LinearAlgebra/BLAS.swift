@@ -9,8 +9,12 @@ public enum BLAS {
     ///
     /// - Parameters:
     ///   - a: `A`, stored `m×k` (or `k×m` when `transA` is `.transpose`).
+    ///   - transA: whether `A` is read as stored or transposed.
     ///   - b: `B`, stored `k×n` (or `n×k` when `transB` is `.transpose`).
+    ///   - transB: whether `B` is read as stored or transposed.
     ///   - c: `C`, `m×n`, overwritten (with `beta = 0` its old contents are ignored).
+    ///   - alpha: the factor of the product.
+    ///   - beta: the factor of `C`'s old contents.
     @inlinable
     public static func gemm<S: BLASScalar>(
         _ a: MatrixView<S>, _ transA: Transpose = .noTranspose,
@@ -37,8 +41,13 @@ public enum BLAS {
     ///
     /// - Parameters:
     ///   - a: `A`, `m×n`; `op(A)` is `A` or `Aᵀ`.
+    ///   - transA: whether `A` is read as stored or transposed.
     ///   - x: `n` elements (or `m` when transposed), `incx` apart.
+    ///   - incx: the distance between consecutive elements of `x`.
     ///   - y: `m` elements (or `n` when transposed), `incy` apart.
+    ///   - incy: the distance between consecutive elements of `y`.
+    ///   - alpha: the factor of the product.
+    ///   - beta: the factor of `y`'s old contents.
     @inlinable
     public static func gemv<S: BLASScalar>(
         _ a: MatrixView<S>, _ transA: Transpose = .noTranspose,
