@@ -1,8 +1,9 @@
 import Foundation
 
 extension Checkpoint {
-    /// A checkpoint of the current state with `scheduler`'s state as well (see
-    /// ``init(model:optimizer:randomState:extra:)``).
+    /// A checkpoint of the current state with `scheduler`'s state as well: the model's
+    /// parameters, the optimizer's state and the random state, as the initialiser that takes
+    /// a module and an optimizer writes them.
     public init(model: Module, optimizer: (any Optimizer)?, scheduler: LRScheduler,
                 randomState: SeededGenerator? = RandomState.state, extra: [String: String] = [:]) {
         self.init(model: model, optimizer: optimizer, randomState: randomState, extra: extra)
