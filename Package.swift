@@ -23,6 +23,7 @@ let examples = [
     example("Tagging", product: "tagging"),
     example("Translate", product: "translate"),
     example("LongRange", product: "long-range"),
+    example("CTC", product: "ctc"),
 ]
 
 let package = Package(
