@@ -250,7 +250,7 @@ public func trainNames(_ dataset: NamesDataset, _ options: NamesOptions) throws 
             var total = 0.0
             for (k, index) in order.enumerated() {
                 let sample = train[index]
-                var hidden = cell.initHidden()
+                var hidden = try cell.initHidden()
                 var output = hidden
                 // Every letter's step, as one node over the whole name.
                 if !sample.letters.isEmpty { (output, hidden) = try cell(oneHot: sample.letters, hidden) }

@@ -106,7 +106,8 @@ extension Tensor {
     public func narrow(dim: Int, start: Int, length: Int) throws -> Tensor {
         let d = try normalized(dim: dim, "narrow")
         let s = start < 0 ? start + shape[d] : start
-        guard s >= 0, length >= 0, s + length <= shape[d] else {
+        // `length <= size - s`, not `s + length <= size`: the sum could overflow.
+        guard s >= 0, s <= shape[d], length >= 0, length <= shape[d] - s else {
             throw TensorError.invalidArgument("narrow: start \(start) and length \(length) do not fit dimension \(dim) of size \(shape[d])")
         }
         let (outer, size, inner) = split(at: d)

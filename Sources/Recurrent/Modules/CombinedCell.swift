@@ -380,8 +380,13 @@ public final class CombinedCell: Module, @unchecked Sendable {
 
     /// The initial hidden state: zeros of shape `(batchSize, hiddenSize)`.
     ///
-    /// - Precondition: `batchSize` is not negative.
-    public func initHidden(batchSize: Int = 1) -> Tensor {
-        Tensor(zeros: [batchSize, hiddenSize])
+    /// - Throws: ``TensorError/invalidArgument(_:)`` for a negative `batchSize`, or one
+    ///   whose state does not fit in memory.
+    public func initHidden(batchSize: Int = 1) throws -> Tensor {
+        guard batchSize >= 0 else {
+            throw TensorError.invalidArgument("CombinedCell.initHidden: expected batchSize >= 0, got \(batchSize)")
+        }
+        try MemoryLimit.check(floats: [[batchSize, hiddenSize]], for: "CombinedCell.initHidden(batchSize: \(batchSize))")
+        return Tensor(zeros: [batchSize, hiddenSize])
     }
 }
