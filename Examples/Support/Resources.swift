@@ -1,4 +1,5 @@
 import Foundation
+import Recurrent
 
 /// The data sets shipped with the examples, found through the package's resource bundle
 /// (`Bundle.module`), so that `swift run` works from any directory.
@@ -45,11 +46,21 @@ public enum ExampleDataError: Error, CustomStringConvertible, Equatable, Sendabl
 
 /// Reads a whole UTF-8 text file.
 ///
+/// Only a regular file is read (a folder, a device such as `/dev/zero` or a named pipe is
+/// refused before reading: it would fail obscurely, never end or block), and only when its
+/// size fits in the machine's memory.
 /// - Throws: ``ExampleDataError/unreadable(path:reason:)`` when it cannot be read or decoded.
 func readText(_ url: URL) throws -> String {
+    if let problem = fileProblem(url) { throw ExampleDataError.unreadable(path: url.path, reason: problem) }
+    let size = ((try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? NSNumber)?.intValue ?? 0
+    do {
+        try MemoryLimit.check(bytes: size, for: "reading \(url.path)")
+    } catch {
+        throw ExampleDataError.unreadable(path: url.path, reason: "\(error)")
+    }
     let data: Data
     do { data = try Data(contentsOf: url) } catch {
-        throw ExampleDataError.unreadable(path: url.path, reason: error.localizedDescription)
+        throw ExampleDataError.unreadable(path: url.path, reason: (error as NSError).localizedFailureReason ?? error.localizedDescription)
     }
     guard let text = String(data: data, encoding: .utf8) else {
         throw ExampleDataError.unreadable(path: url.path, reason: "not UTF-8")
