@@ -63,7 +63,18 @@ public struct Checkpoint: @unchecked Sendable {
     ///   safetensors; ``CheckpointError`` when it is not a checkpoint or its optimizer or
     ///   random state entries are malformed (a negative step count, or one above ``OptimizerState/maximumStepCount``, among them).
     public init(contentsOf url: URL) throws {
-        let file = try SafeTensorsFile(contentsOf: url)
+        try self.init(file: try SafeTensorsFile(contentsOf: url))
+    }
+
+    /// Reads a checkpoint held in `data` (the bytes ``write(to:)`` writes).
+    ///
+    /// - Throws: ``SafeTensorsError`` when `data` is not valid safetensors;
+    ///   ``CheckpointError`` as ``init(contentsOf:)``.
+    public init(data: Data) throws {
+        try self.init(file: try SafeTensorsFile(data: data))
+    }
+
+    private init(file: SafeTensorsFile) throws {
         let metadata = file.metadata
         guard metadata["format"] == Self.format else {
             throw CheckpointError.notACheckpoint(format: metadata["format"])
