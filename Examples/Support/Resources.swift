@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Recurrent
 
 /// The data sets shipped with the examples, found through the package's resource bundle
@@ -48,20 +51,43 @@ public enum ExampleDataError: Error, CustomStringConvertible, Equatable, Sendabl
 ///
 /// Only a regular file is read (a folder, a device such as `/dev/zero` or a named pipe is
 /// refused before reading: it would fail obscurely, never end or block), and only when its
-/// size fits in the machine's memory.
+/// size fits in the machine's memory. The file is read with `read(2)` from the descriptor
+/// that was checked (not through `Data(contentsOf:)`, whose read of an empty file leaks a
+/// buffer in swift-foundation).
 /// - Throws: ``ExampleDataError/unreadable(path:reason:)`` when it cannot be read or decoded.
 func readText(_ url: URL) throws -> String {
     if let problem = fileProblem(url) { throw ExampleDataError.unreadable(path: url.path, reason: problem) }
-    let size = ((try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? NSNumber)?.intValue ?? 0
+    let descriptor = open(url.path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+    guard descriptor >= 0 else {
+        throw ExampleDataError.unreadable(path: url.path, reason: String(cString: strerror(errno)))
+    }
+    defer { close(descriptor) }
+    var info = stat()
+    guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+        throw ExampleDataError.unreadable(path: url.path, reason: "expected a regular file")
+    }
     do {
-        try MemoryLimit.check(bytes: size, for: "reading \(url.path)")
+        try MemoryLimit.check(bytes: Int(info.st_size), for: "reading \(url.path)")
     } catch {
         throw ExampleDataError.unreadable(path: url.path, reason: "\(error)")
     }
-    let data: Data
-    do { data = try Data(contentsOf: url) } catch {
-        throw ExampleDataError.unreadable(path: url.path, reason: (error as NSError).localizedFailureReason ?? error.localizedDescription)
+    // The size is taken once: a file that grows while it is read is read as it was.
+    let size = Int(info.st_size)
+    var data = Data(count: size)
+    var done = 0
+    try data.withUnsafeMutableBytes { raw in
+        guard let base = raw.baseAddress else { return }
+        while done < size {
+            let n = read(descriptor, base + done, size - done)
+            if n < 0 {
+                if errno == EINTR || errno == EAGAIN { continue }
+                throw ExampleDataError.unreadable(path: url.path, reason: String(cString: strerror(errno)))
+            }
+            if n == 0 { break }
+            done += n
+        }
     }
+    data.count = done
     guard let text = String(data: data, encoding: .utf8) else {
         throw ExampleDataError.unreadable(path: url.path, reason: "not UTF-8")
     }
