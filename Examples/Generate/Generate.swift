@@ -83,6 +83,8 @@ struct Generate: ParsableCommand {
         try check(temperature >= 0 && temperature.isFinite, "--temperature", "a number ≥ 0", "\(temperature)")
         try check(samples >= 1, "--samples", "at least 1", "\(samples)")
         try check(maxLength >= 1, "--max-length", "at least 1", "\(maxLength)")
+        // Every sample keeps its letters (and a step's probabilities) until it ends.
+        try CommonOptions.checkMemory("--samples × --max-length", count: samples, bytesEach: maxLength.multipliedReportingOverflow(by: 1024).overflow ? Int.max : maxLength * 1024)
         do {
             _ = try GenerationRequest.startLetters(startLetters)
             _ = try GenerationRequest.languages(languages, known: NamesDataset.loadBundled().languages)

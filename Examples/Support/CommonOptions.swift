@@ -47,6 +47,18 @@ public struct CommonOptions: ParsableArguments {
     /// object and nothing else should clutter the output), else ``ProgressLine/defaultStyle``.
     public var progressStyle: ProgressLine.Style { json ? .silent : ProgressLine.defaultStyle }
 
+    /// Checks that `count` items of about `bytesEach` bytes (a data set size or a number of
+    /// samples from the command line) fit in the machine's memory.
+    /// - Throws: `ValidationError` naming the option, the estimate and the machine's memory.
+    public static func checkMemory(_ option: String, count: Int, bytesEach: Int) throws {
+        do {
+            let (bytes, overflow) = count.multipliedReportingOverflow(by: bytesEach)
+            try MemoryLimit.check(bytes: overflow ? nil : bytes, for: "\(option) \(count) (about \(bytesEach) bytes each)")
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+
     /// Checks that `path` names a folder that exists and can be written, or that can be
     /// created (its nearest existing ancestor is a writable folder).
     /// - Throws: `ValidationError` naming the option, the path and what is wrong.

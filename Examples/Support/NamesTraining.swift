@@ -251,6 +251,11 @@ public func trainNames(_ dataset: NamesDataset, _ options: NamesOptions) throws 
     }
     RandomState.manualSeed(options.seed)
     let model = try NamesModel(kind: options.model, hiddenSize: options.hidden, languages: dataset.languages, seed: options.seed)
+    // Names have at most about 20 letters; a step keeps the gates and the states.
+    let batch = options.model == .tutorial ? 1 : options.batchSize
+    try TrainingMemory.check(model.module, optimizerBuffers: options.model == .tutorial ? 0 : 2,
+                             activations: [[batch, 24, 8, options.hidden], [batch, 24, NamesAlphabet.count]],
+                             what: "a \(options.model.rawValue) names model of hidden size \(options.hidden) on batches of \(batch)")
     var generator = SeededGenerator(seed: options.seed &+ 0x9E37_79B9)
     let lr = options.effectiveLearningRate
     let train = dataset.train

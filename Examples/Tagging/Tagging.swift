@@ -81,6 +81,9 @@ struct Tagging: ParsableCommand {
             throw ValidationError("--word-dropout must be in [0, 1), got \(wordDropout)")
         }
         guard show >= 0 else { throw ValidationError("--show must be at least 0, got \(show)") }
+        // A generated sentence, its tokens, tags and features: a few kilobytes.
+        try CommonOptions.checkMemory("--train-sentences", count: trainSentences, bytesEach: 4096)
+        try CommonOptions.checkMemory("--test-sentences", count: testSentences, bytesEach: 4096)
         if let empty = tag.firstIndex(where: { TaggingTokenizer.tokens(of: $0).isEmpty }) {
             throw ValidationError("--tag expects sentences with at least one token, got an empty sentence at position \(empty + 1)")
         }

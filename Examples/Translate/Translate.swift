@@ -72,6 +72,8 @@ struct Translate: ParsableCommand {
             throw ValidationError("--test-size must be between 1 and \(TranslationDataset.dayCount - 1) dates, got \(testSize)")
         }
         guard failures >= 0 else { throw ValidationError("--failures must be at least 0, got \(failures)") }
+        // A training example: its text, its date and their encodings.
+        try CommonOptions.checkMemory("--train-size", count: trainSize, bytesEach: 1024)
         for text in translate {
             guard !text.isEmpty else { throw ValidationError("--translate expects dates, got an empty string") }
             do { _ = try DateInputVocabulary.encode(text) } catch { throw ValidationError("--translate: \(error)") }

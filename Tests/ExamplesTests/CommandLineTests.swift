@@ -100,6 +100,21 @@ final class CommandLineTests: XCTestCase {
         }
     }
 
+    func testSizesBeyondMemoryFailNamingTheEstimateAndTheMemory() throws {
+        // The weights alone (the library's bound), and what training adds (the examples').
+        try assertFails("names", ["--model", "lstm", "--hidden", "1000000", "--per-language", "1"],
+                        saying: ["LSTM", "hiddenSize: 1000000", "physical memory"])
+        try assertFails("airline", ["--hidden", "3037000500"], saying: ["physical memory"])
+        try assertFails("names", ["--model", "gru", "--batch-size", "100000000000", "--per-language", "1", "--epochs", "1"],
+                        saying: ["training a gru names model", "would need", "physical memory"])
+        try assertFails("long-range", ["--models", "lstm", "--lengths", "1000000000", "--probe-length", "1000000000",
+                                       "--steps", "1", "--explode-steps", "0"], saying: ["physical memory"])
+        try assertFails("tagging", ["--train-sentences", "1000000000000"], saying: ["--train-sentences", "physical memory"])
+        try assertFails("translate", ["--train-size", "1000000000000"], saying: ["--train-size", "physical memory"])
+        try assertFails("generate", ["--max-length", "1000000000000"], saying: ["--max-length", "physical memory"])
+        try assertFails("one-to-one", ["--hidden", "1000000000"], saying: ["width 1000000000", "physical memory"])
+    }
+
     func testADivergedRunFailsNamingTheValue() throws {
         try assertFails("airline", ["--lr", "1e30", "--epochs", "3"], saying: ["training diverged", "nan"])
     }
