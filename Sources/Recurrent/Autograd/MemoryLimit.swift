@@ -10,16 +10,16 @@ import Foundation
 public enum MemoryLimit {
     /// The machine's physical memory in bytes (`ProcessInfo.physicalMemory`), or the value
     /// of the `RECURRENT_MEMORY_LIMIT` environment variable (bytes) when it is set to a
-    /// smaller positive number, for tests and for jobs that must stay within a share of
-    /// the machine.
-    public static var physicalMemory: Int {
+    /// smaller positive number, for fuzzing and for jobs that must stay within a share of
+    /// the machine. Read once, when first used (checks run on every state made).
+    public static let physicalMemory: Int = {
         let machine = Int(clamping: ProcessInfo.processInfo.physicalMemory)
         if let text = ProcessInfo.processInfo.environment["RECURRENT_MEMORY_LIMIT"],
            let limit = Int(text), limit > 0 {
             return Swift.min(limit, machine)
         }
         return machine
-    }
+    }()
 
     /// The number of elements `products` describe — the sum of the products of each inner
     /// array — or `nil` when it overflows `Int` or a factor is negative.
