@@ -26,16 +26,16 @@ struct Airline: ParsableCommand {
     @Option(help: "The recurrent layer: \(CellKindOption.allCases.map(\.rawValue).joined(separator: ", ")).")
     var model: CellKindOption = .rnn
 
-    @Option(help: "The seed of the initialisation.")
+    @Option(parsing: .unconditional, help: "The seed of the initialisation.")
     var seed: UInt64 = 0
 
-    @Option(help: "The number of full-batch epochs.")
+    @Option(parsing: .unconditional, help: "The number of full-batch epochs.")
     var epochs: Int = 200
 
-    @Option(help: "The hidden size.")
+    @Option(parsing: .unconditional, help: "The hidden size.")
     var hidden: Int = 32
 
-    @Option(help: "Adam's learning rate.")
+    @Option(parsing: .unconditional, help: "Adam's learning rate.")
     var lr: Float = 0.01
 
     @OptionGroup var common: CommonOptions
@@ -48,6 +48,7 @@ struct Airline: ParsableCommand {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
         guard hidden >= 1 else { throw ValidationError("--hidden must be at least 1") }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
+        if let initWeights { try CommonOptions.checkReadableFile(initWeights, option: "--init-weights") }
     }
 
     func run() throws {
@@ -59,13 +60,14 @@ struct Airline: ParsableCommand {
         options.epochs = epochs
         options.hidden = hidden
         options.learningRate = lr
-        options.progress = ProgressLine.defaultStyle
+        options.progress = common.progressStyle
         options.initialWeights = initWeights.map { URL(fileURLWithPath: $0) }
 
         print("airline: \(model.rawValue.uppercased())(1 → \(hidden)) + Linear(\(hidden) → 1), Adam lr \(lr), \(epochs) full-batch epochs, "
               + (initWeights.map { "initial weights from \($0)" } ?? "seed \(seed)"))
         let (_, result) = try trainAirline(options, series: series)
         let m = result.metrics
+        try TrainingDiverged.check(["the final training loss": m.finalTrainLoss, "the test RMSE": m.rmse])
 
         let folder = common.outputFolder
         let forecastURL = folder.appendingPathComponent("airline-forecast.svg")

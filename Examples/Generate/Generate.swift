@@ -32,22 +32,22 @@ struct Generate: ParsableCommand {
     @Option(help: "The recurrent layer: \(CellKindOption.allCases.map(\.rawValue).joined(separator: ", ")).")
     var model: CellKindOption = .gru
 
-    @Option(help: "The number of passes over the training names.")
+    @Option(parsing: .unconditional, help: "The number of passes over the training names.")
     var epochs: Int = GenerationOptions().epochs
 
-    @Option(help: "The hidden size.")
+    @Option(parsing: .unconditional, help: "The hidden size.")
     var hidden: Int = GenerationOptions().hidden
 
-    @Option(help: "Adam's learning rate (divided by 4 for the last third of the epochs).")
+    @Option(parsing: .unconditional, help: "Adam's learning rate (divided by 4 for the last third of the epochs).")
     var lr: Float = GenerationOptions().learningRate
 
-    @Option(name: .customLong("batch-size"), help: "The number of names per mini-batch.")
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "The number of names per mini-batch.")
     var batchSize: Int = GenerationOptions().batchSize
 
-    @Option(help: "The dropout probability on the recurrent outputs before the head, while training.")
+    @Option(parsing: .unconditional, help: "The dropout probability on the recurrent outputs before the head, while training.")
     var dropout: Float = GenerationOptions().dropout
 
-    @Option(help: "The sampling temperature: softmax(logits / T); 0 takes the most likely letter.")
+    @Option(parsing: .unconditional, help: "The sampling temperature: softmax(logits / T); 0 takes the most likely letter.")
     var temperature: Float = 0.7
 
     @Option(help: "The comma-separated languages to sample names in (case-insensitive).")
@@ -56,13 +56,13 @@ struct Generate: ParsableCommand {
     @Option(name: .customLong("start-letters"), help: "The start letters: one group of samples per letter.")
     var startLetters: String = "ABCS"
 
-    @Option(help: "The number of names to sample per language and start letter.")
+    @Option(parsing: .unconditional, help: "The number of names to sample per language and start letter.")
     var samples: Int = 2
 
-    @Option(name: .customLong("max-length"), help: "The longest generated name, in letters.")
+    @Option(name: .customLong("max-length"), parsing: .unconditional, help: "The longest generated name, in letters.")
     var maxLength: Int = 20
 
-    @Option(help: "The seed of the initialisation, the shuffles and the sampling.")
+    @Option(parsing: .unconditional, help: "The seed of the initialisation, the shuffles and the sampling.")
     var seed: UInt64 = 0
 
     @OptionGroup var common: CommonOptions
@@ -75,6 +75,7 @@ struct Generate: ParsableCommand {
             if !ok { throw ValidationError("\(option): expected \(expected), got \(got)") }
         }
         try check(epochs >= 1, "--epochs", "at least 1", "\(epochs)")
+        if let save { try CommonOptions.checkWritableFile(save, option: "--save") }
         try check(hidden >= 1, "--hidden", "at least 1", "\(hidden)")
         try check(batchSize >= 1, "--batch-size", "at least 1", "\(batchSize)")
         try check(lr > 0 && lr.isFinite, "--lr", "a positive number", "\(lr)")
@@ -82,6 +83,8 @@ struct Generate: ParsableCommand {
         try check(temperature >= 0 && temperature.isFinite, "--temperature", "a number ≥ 0", "\(temperature)")
         try check(samples >= 1, "--samples", "at least 1", "\(samples)")
         try check(maxLength >= 1, "--max-length", "at least 1", "\(maxLength)")
+        // Every sample keeps its letters (and a step's probabilities) until it ends.
+        try CommonOptions.checkMemory("--samples × --max-length", count: samples, bytesEach: maxLength.multipliedReportingOverflow(by: 1024).overflow ? Int.max : maxLength * 1024)
         do {
             _ = try GenerationRequest.startLetters(startLetters)
             _ = try GenerationRequest.languages(languages, known: NamesDataset.loadBundled().languages)
@@ -103,7 +106,7 @@ struct Generate: ParsableCommand {
         options.batchSize = batchSize
         options.dropout = dropout
         options.seed = seed
-        options.progress = ProgressLine.defaultStyle
+        options.progress = common.progressStyle
 
         let L = dataset.languages.count
         print("generate: \(model.rawValue.uppercased())(\(L)+\(GenerationTokens.count) → \(hidden)) + "
@@ -111,6 +114,7 @@ struct Generate: ParsableCommand {
               + "\(epochs) epochs over \(dataset.train.count) names, seed \(seed)")
         let (generator, trained) = try trainGenerator(dataset, options)
         var metrics = trained
+        try TrainingDiverged.check(["the last epoch's training loss": metrics.trainLosses.last ?? 0, "the test loss": metrics.testLoss])
 
         let url = common.outputFolder.appendingPathComponent("generate-loss.svg")
         try SVGPlot.write(GenerationPlots.loss(metrics).svg(), to: url)

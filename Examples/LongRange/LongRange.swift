@@ -28,7 +28,7 @@ struct LongRange: ParsableCommand {
         W_hh of spectral radius --explode-gain is trained with SGD without and with clipGradNorm.
         """)
 
-    @Option(help: "The number of Adam steps per (model, length), one fresh batch each.")
+    @Option(parsing: .unconditional, help: "The number of Adam steps per (model, length), one fresh batch each.")
     var steps: Int = 2000
 
     @Option(help: "The sequence lengths T, comma separated.")
@@ -37,40 +37,40 @@ struct LongRange: ParsableCommand {
     @Option(help: "The models, comma separated: \(LongRangeModelKind.allCases.map(\.rawValue).joined(separator: ", ")).")
     var models: String = LongRangeModelKind.allCases.map(\.rawValue).joined(separator: ",")
 
-    @Option(help: "The hidden size.")
+    @Option(parsing: .unconditional, help: "The hidden size.")
     var hidden: Int = 32
 
-    @Option(name: .customLong("batch-size"), help: "The number of sequences per step.")
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "The number of sequences per step.")
     var batchSize: Int = 32
 
-    @Option(help: "Adam's learning rate.")
+    @Option(parsing: .unconditional, help: "Adam's learning rate.")
     var lr: Float = 0.01
 
-    @Option(name: .customLong("clip-norm"), help: "Clip the total gradient norm of every step to this (0: no clipping).")
+    @Option(name: .customLong("clip-norm"), parsing: .unconditional, help: "Clip the total gradient norm of every step to this (0: no clipping).")
     var clipNorm: Float = 1
 
-    @Option(name: .customLong("test-size"), help: "The number of test sequences.")
+    @Option(name: .customLong("test-size"), parsing: .unconditional, help: "The number of test sequences.")
     var testSize: Int = 1000
 
-    @Option(name: .customLong("probe-length"), help: "The length T (one of --lengths) at which ‖∂L/∂h_t‖ and the spectra are reported.")
+    @Option(name: .customLong("probe-length"), parsing: .unconditional, help: "The length T (one of --lengths) at which ‖∂L/∂h_t‖ and the spectra are reported.")
     var probeLength: Int = 100
 
-    @Option(name: .customLong("probe-size"), help: "The number of sequences of the gradient probe's batch.")
+    @Option(name: .customLong("probe-size"), parsing: .unconditional, help: "The number of sequences of the gradient probe's batch.")
     var probeSize: Int = 256
 
-    @Option(name: .customLong("explode-gain"), help: "The spectral radius of the exploding ReLU RNN's initial W_hh.")
+    @Option(name: .customLong("explode-gain"), parsing: .unconditional, help: "The spectral radius of the exploding ReLU RNN's initial W_hh.")
     var explodeGain: Float = 1.5
 
-    @Option(name: .customLong("explode-length"), help: "The sequence length of the exploding experiment.")
+    @Option(name: .customLong("explode-length"), parsing: .unconditional, help: "The sequence length of the exploding experiment.")
     var explodeLength: Int = 50
 
-    @Option(name: .customLong("explode-steps"), help: "The number of SGD steps of each exploding run (0: skip the experiment).")
+    @Option(name: .customLong("explode-steps"), parsing: .unconditional, help: "The number of SGD steps of each exploding run (0: skip the experiment).")
     var explodeSteps: Int = 300
 
-    @Option(name: .customLong("explode-lr"), help: "SGD's learning rate in the exploding experiment.")
+    @Option(name: .customLong("explode-lr"), parsing: .unconditional, help: "SGD's learning rate in the exploding experiment.")
     var explodeLR: Float = 0.01
 
-    @Option(help: "The seed of the weights, the batches and the test sets.")
+    @Option(parsing: .unconditional, help: "The seed of the weights, the batches and the test sets.")
     var seed: UInt64 = 0
 
     @OptionGroup var common: CommonOptions
@@ -139,7 +139,7 @@ struct LongRange: ParsableCommand {
                 options.clipNorm = clipNorm > 0 ? clipNorm : nil
                 options.seed = seed
                 options.testSize = testSize
-                options.progress = common.json ? .silent : ProgressLine.defaultStyle
+                options.progress = common.progressStyle
                 let run = try trainAddingModel(options)
                 let m = run.metrics
                 runs.append(m)

@@ -27,25 +27,27 @@ struct Names: ParsableCommand {
         mini-batches (Adam, cross-entropy).
         """)
 
-    @Option(help: "The model: \(NamesModelKind.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var model: NamesModelKind = .tutorial
+    // The options that describe training are optional, so that --load (which takes the
+    // model from the file and trains nothing) can reject them instead of ignoring them.
+    @Option(help: "The model: \(NamesModelKind.allCases.map(\.rawValue).joined(separator: ", ")) (default: tutorial).")
+    var model: NamesModelKind?
 
-    @Option(help: "The number of passes over the training names.")
-    var epochs: Int = 5
+    @Option(parsing: .unconditional, help: "The number of passes over the training names (default: 5).")
+    var epochs: Int?
 
-    @Option(help: "The hidden size.")
-    var hidden: Int = 128
+    @Option(parsing: .unconditional, help: "The hidden size (default: 128).")
+    var hidden: Int?
 
-    @Option(help: "The learning rate (default: 0.005 with SGD for the tutorial cell, 0.003 with Adam otherwise).")
+    @Option(parsing: .unconditional, help: "The learning rate (default: 0.005 with SGD for the tutorial cell, 0.003 with Adam otherwise).")
     var lr: Float?
 
-    @Option(name: .customLong("batch-size"), help: "The mini-batch size of the rnn, lstm and gru models.")
-    var batchSize: Int = 32
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "The mini-batch size of the rnn, lstm and gru models (default: 32).")
+    var batchSize: Int?
 
-    @Option(help: "The seed of the initialisation and of the shuffles.")
-    var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "The seed of the initialisation and of the shuffles (default: 0).")
+    var seed: UInt64?
 
-    @Option(name: .customLong("per-language"),
+    @Option(name: .customLong("per-language"), parsing: .unconditional,
             help: "Use only the first N training and test names of each language (for quick runs).")
     var perLanguage: Int?
 
@@ -64,11 +66,22 @@ struct Names: ParsableCommand {
     var distributed = false
 
     func validate() throws {
-        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
-        guard hidden >= 1 else { throw ValidationError("--hidden must be at least 1") }
-        if let perLanguage { guard perLanguage >= 1 else { throw ValidationError("--per-language must be at least 1") } }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
-        if let lr { guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") } }
+        if let epochs { guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") } }
+        if let hidden { guard hidden >= 1 else { throw ValidationError("--hidden must be at least 1, got \(hidden)") } }
+        if let perLanguage { guard perLanguage >= 1 else { throw ValidationError("--per-language must be at least 1, got \(perLanguage)") } }
+        if let batchSize { guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") } }
+        if let lr { guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive, got \(lr)") } }
+        if let save { try CommonOptions.checkWritableFile(save, option: "--save") }
+        if let load {
+            try CommonOptions.checkReadableFile(load, option: "--load")
+            let training = [("--model", model != nil), ("--epochs", epochs != nil), ("--hidden", hidden != nil), ("--lr", lr != nil),
+                            ("--batch-size", batchSize != nil), ("--seed", seed != nil), ("--save", save != nil)]
+                .filter(\.1).map(\.0)
+            guard training.isEmpty else {
+                throw ValidationError("--load takes the model (its kind and hidden size) from the file and trains nothing; "
+                                      + "remove \(training.joined(separator: ", ")), or drop --load to train a new model")
+            }
+        }
     }
 
     func run() throws {
@@ -98,13 +111,14 @@ struct Names: ParsableCommand {
             return
         } else {
             var options = NamesOptions()
-            options.model = model
-            options.epochs = epochs
-            options.hidden = hidden
+            options.model = model ?? options.model
+            options.epochs = epochs ?? options.epochs
+            options.hidden = hidden ?? options.hidden
             options.learningRate = lr
-            options.batchSize = batchSize
-            options.seed = seed
-            options.progress = ProgressLine.defaultStyle
+            options.batchSize = batchSize ?? options.batchSize
+            options.seed = seed ?? options.seed
+            let (model, hidden, epochs, batchSize, seed) = (options.model, options.hidden, options.epochs, options.batchSize, options.seed)
+            options.progress = common.progressStyle
             let what = model == .tutorial
                 ? "tutorial cell (i2h: Linear(57+\(hidden) → \(hidden)), i2o: Linear(\(hidden) → 18), LogSoftmax), SGD lr \(options.effectiveLearningRate), one name per step"
                 : "\(model.rawValue.uppercased())(57 → \(hidden)) + Linear(\(hidden) → 18), Adam lr \(options.effectiveLearningRate), batch \(batchSize)"
@@ -112,6 +126,7 @@ struct Names: ParsableCommand {
             let (trained, result) = try trainNames(dataset, options)
             namesModel = trained
             let m = result.metrics
+            try TrainingDiverged.check(["the last epoch's loss": m.epochLosses.last ?? 0])
             report(accuracy: m.testAccuracy, perLanguage: dataset.languages.map { m.perLanguageAccuracy[$0] ?? .nan },
                    languages: dataset.languages, secondsPerEpoch: m.secondsPerEpoch, cpuSecondsPerEpoch: m.cpuSecondsPerEpoch)
             try writeConfusion(result.confusion, languages: dataset.languages, accuracy: m.testAccuracy, kind: model)

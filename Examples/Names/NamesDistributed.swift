@@ -16,6 +16,14 @@ import RecurrentDistributed
 extension Names {
     /// Trains with every rank of the MPI job and reports from rank 0.
     func runDistributed() throws {
+        var options = NamesOptions()
+        options.model = self.model ?? options.model
+        options.epochs = self.epochs ?? options.epochs
+        options.hidden = self.hidden ?? options.hidden
+        options.learningRate = lr
+        options.batchSize = self.batchSize ?? options.batchSize
+        options.seed = self.seed ?? options.seed
+        let (model, hidden, epochs, batchSize, seed) = (options.model, options.hidden, options.epochs, options.batchSize, options.seed)
         guard let cellKind = model.cellKind else {
             throw ValidationError("--distributed trains the rnn, lstm or gru models on mini-batches; got --model \(model.rawValue)")
         }
@@ -26,9 +34,6 @@ extension Names {
         }
         let all = try NamesDataset.loadBundled()
         let dataset = perLanguage.map { all.subset(perLanguage: $0) } ?? all
-        var options = NamesOptions()
-        options.model = model
-        options.learningRate = lr
         let learningRate = options.effectiveLearningRate
         let localBatch = batchSize / group.size
         let isReporter = group.rank == 0

@@ -25,25 +25,25 @@ struct OneToOne: ParsableCommand {
         mini-batches; the same run with one Linear(2→2) is the baseline.
         """)
 
-    @Option(help: "The hidden width (0 trains only the logistic-regression baseline).")
+    @Option(parsing: .unconditional, help: "The hidden width (0 trains only the logistic-regression baseline).")
     var hidden: Int = 16
 
     @Option(help: "The activation: \(OneToOneActivation.allCases.map(\.rawValue).joined(separator: ", ")).")
     var activation: OneToOneActivation = .tanh
 
-    @Option(help: "The number of passes over the training points.")
+    @Option(parsing: .unconditional, help: "The number of passes over the training points.")
     var epochs: Int = 200
 
-    @Option(help: "Adam's learning rate.")
+    @Option(parsing: .unconditional, help: "Adam's learning rate.")
     var lr: Float = 0.01
 
-    @Option(name: .customLong("batch-size"), help: "The mini-batch size.")
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "The mini-batch size.")
     var batchSize: Int = 32
 
-    @Option(help: "The standard deviation of the noise on each coordinate.")
+    @Option(parsing: .unconditional, help: "The standard deviation of the noise on each coordinate.")
     var noise: Float = 0.2
 
-    @Option(help: "The seed of the data, the initialisation and the shuffles.")
+    @Option(parsing: .unconditional, help: "The seed of the data, the initialisation and the shuffles.")
     var seed: UInt64 = 0
 
     @OptionGroup var common: CommonOptions
@@ -85,11 +85,12 @@ struct OneToOne: ParsableCommand {
         for (label, runOptions) in runs {
             print("one-to-one \(label): \(runOptions.hidden == 0 ? "Linear(2→2)" : "2 → \(hidden) → \(hidden) → 2, \(activation.rawValue)"), "
                   + "Adam lr \(lr), \(epochs) epochs, seed \(seed)")
-            let progress = ProgressLine(totalEpochs: epochs, plainEvery: max(epochs / 10, 1))
+            let progress = ProgressLine(totalEpochs: epochs, style: common.progressStyle, plainEvery: max(epochs / 10, 1))
             let (network, result) = try trainOneToOne(runOptions) { epoch, loss in
                 progress.update(epoch: epoch, loss: loss)
             }
             progress.finish()
+            try TrainingDiverged.check(["the \(label)'s last epoch loss": result.epochLosses.last ?? 0])
             results.append(result)
             trained = network
         }

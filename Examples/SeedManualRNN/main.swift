@@ -26,7 +26,7 @@ let target = [1]
 // Training loop
 let epochs = 100
 for epoch in 0..<epochs {
-    var hidden = rnn.initHidden()
+    var hidden = try rnn.initHidden()
     optimizer.zeroGrad()
 
     var output = Tensor(zeros: [1, outputSize])

@@ -147,6 +147,9 @@ public func trainAirline(_ options: AirlineOptions, series: AirlineSeries? = nil
     let data = try AirlineProtocol(series: series ?? AirlineData.loadBundled())
     RandomState.manualSeed(options.seed)
     let model = try AirlineModel(kind: options.model, hiddenSize: options.hidden, seed: options.seed)
+    // Full batches of at most 144 windows of 12 months.
+    try TrainingMemory.check(model, optimizerBuffers: 2, activations: [[144, 12, 8, options.hidden]],
+                             what: "an airline \(options.model.rawValue) of hidden size \(options.hidden)")
     if let url = options.initialWeights { try model.loadStateDict(from: url) }
     let optimizer = try Adam(model.parameters(), lr: options.learningRate)
 

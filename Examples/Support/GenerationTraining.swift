@@ -121,6 +121,9 @@ public func trainGenerator(_ dataset: NamesDataset, _ options: GenerationOptions
     let model = try NameGenerator(kind: options.model, hiddenSize: options.hidden, languages: dataset.languages,
                                   dropout: options.dropout, seed: options.seed)
     let parameters = model.parameters()
+    try TrainingMemory.check(model, optimizerBuffers: 2,
+                             activations: [[options.batchSize, 24, 8, options.hidden], [options.batchSize, 24, 2, model.inputSize]],
+                             what: "a \(options.model.rawValue) name generator of hidden size \(options.hidden) on batches of \(options.batchSize)")
     let optimizer = try Adam(parameters, lr: options.learningRate)
     var generator = SeededGenerator(seed: options.seed &+ 0x9E37_79B9)
     let train = dataset.train

@@ -65,6 +65,13 @@ public struct AddingProblem: Sendable, Equatable {
         guard size >= 1 else {
             throw LongRangeError.invalidSetting("adding problem: expected a batch size of at least 1, got \(size)")
         }
+        // The inputs (and, in training, the activations over them) must fit in memory: a
+        // length or a batch size from the command line can be anything.
+        do {
+            try MemoryLimit.check(floats: [[size, length, 2]], for: "an adding-problem batch of \(size) sequences of length \(length)")
+        } catch {
+            throw LongRangeError.invalidSetting("\(error)")
+        }
         let T = length
         var inputs = [Float](repeating: 0, count: size * T * 2)
         var targets = [Float](repeating: 0, count: size)

@@ -134,6 +134,9 @@ public func trainAddingModel(_ options: LongRangeOptions) throws -> LongRangeRun
 
     var generator = SeededGenerator(seed: LongRangeSeeds.training(seed: options.seed, length: options.length))
     let parameters = model.parameters()
+    try TrainingMemory.check(model, optimizerBuffers: 2,
+                             activations: [[options.batchSize, options.length, 8, options.hidden], [options.batchSize, options.length, 2]],
+                             what: "a \(options.model.rawValue) of hidden size \(options.hidden) on \(options.batchSize) sequences of length \(options.length)")
     let optimizer = try Adam(parameters, lr: options.learningRate)
     let progress = ProgressLine(totalEpochs: options.steps, style: options.progress, plainEvery: max(1, options.steps / 5),
                                 unit: "step", label: "\(options.model.rawValue) T=\(options.length)")

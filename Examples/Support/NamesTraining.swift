@@ -129,15 +129,36 @@ public final class NamesModel: @unchecked Sendable {
 
     /// A model saved by ``save(to:)``.
     ///
+    /// The metadata is not trusted: the hidden size and the languages must agree with the
+    /// shape of the head's weight in the same file (`i2o.weight` or `fc.weight`,
+    /// `(languages, hidden)`), so the model built before the tensors are loaded is never
+    /// larger than what the file holds (and the file's size is bounded by the machine's memory).
+    ///
     /// - Throws: ``SafeTensorsError`` when the file cannot be read,
     ///   ``ExampleDataError/invalidData(_:)`` when its metadata does not describe a names
-    ///   model, ``StateDictError`` when its tensors do not fit the model.
+    ///   model or disagrees with its tensors, ``StateDictError`` when its tensors do not fit
+    ///   the model.
     public static func load(from url: URL) throws -> NamesModel {
-        let metadata = try SafeTensors.readHeader(from: url).metadata
+        let header = try SafeTensors.readHeader(from: url)
+        let metadata = header.metadata
         guard let kind = metadata["model"].flatMap(NamesModelKind.init(rawValue:)),
               let hidden = metadata["hidden_size"].flatMap(Int.init),
-              let languages = metadata["languages"]?.split(separator: ",").map(String.init), !languages.isEmpty else {
+              let languages = metadata["languages"]?.split(separator: ",", omittingEmptySubsequences: false).map(String.init),
+              !languages.isEmpty else {
             throw ExampleDataError.invalidData("\(url.path) is not a names model (its metadata lacks model, hidden_size or languages): \(metadata)")
+        }
+        guard hidden >= 1 else {
+            throw ExampleDataError.invalidData("\(url.path): expected a hidden_size of at least 1 in the metadata, got \(hidden)")
+        }
+        guard Set(languages).count == languages.count, !languages.contains("") else {
+            throw ExampleDataError.invalidData("\(url.path): expected distinct, non-empty languages in the metadata, got \(languages)")
+        }
+        let head = kind == .tutorial ? "i2o.weight" : "fc.weight"
+        guard let entry = header.entries.first(where: { $0.name == head }) else {
+            throw ExampleDataError.invalidData("\(url.path): a \(kind.rawValue) names model has a tensor \(head), the file has only \(header.names)")
+        }
+        guard entry.shape == [languages.count, hidden] else {
+            throw ExampleDataError.invalidData("\(url.path): the metadata says hidden_size \(hidden) and \(languages.count) languages, so \(head) should have shape \([languages.count, hidden]), but the file's has \(entry.shape)")
         }
         let model = try NamesModel(kind: kind, hiddenSize: hidden, languages: languages, seed: 0)
         try model.module.loadStateDict(from: url)
@@ -230,6 +251,11 @@ public func trainNames(_ dataset: NamesDataset, _ options: NamesOptions) throws 
     }
     RandomState.manualSeed(options.seed)
     let model = try NamesModel(kind: options.model, hiddenSize: options.hidden, languages: dataset.languages, seed: options.seed)
+    // Names have at most about 20 letters; a step keeps the gates and the states.
+    let batch = options.model == .tutorial ? 1 : options.batchSize
+    try TrainingMemory.check(model.module, optimizerBuffers: options.model == .tutorial ? 0 : 2,
+                             activations: [[batch, 24, 8, options.hidden], [batch, 24, NamesAlphabet.count]],
+                             what: "a \(options.model.rawValue) names model of hidden size \(options.hidden) on batches of \(batch)")
     var generator = SeededGenerator(seed: options.seed &+ 0x9E37_79B9)
     let lr = options.effectiveLearningRate
     let train = dataset.train
@@ -250,7 +276,7 @@ public func trainNames(_ dataset: NamesDataset, _ options: NamesOptions) throws 
             var total = 0.0
             for (k, index) in order.enumerated() {
                 let sample = train[index]
-                var hidden = cell.initHidden()
+                var hidden = try cell.initHidden()
                 var output = hidden
                 // Every letter's step, as one node over the whole name.
                 if !sample.letters.isEmpty { (output, hidden) = try cell(oneHot: sample.letters, hidden) }

@@ -142,6 +142,13 @@ public struct OneToOneOptions: Sendable {
         try check(batchSize >= 1, "the batch size must be ≥ 1, got \(batchSize)")
         try check(trainCount >= 2 && testCount >= 2, "the train and test sets need ≥ 2 rows, got \(trainCount) and \(testCount)")
         try check(noise >= 0 && noise.isFinite, "the noise must be a finite number ≥ 0, got \(noise)")
+        // The network's weights (2 → H → H → 2), their gradients and Adam's two buffers,
+        // bounded before the first layer is allocated.
+        do {
+            try MemoryLimit.check(floats: [[4, hidden, hidden], [4, 6, hidden]], for: "a one-to-one network of width \(hidden), trained with Adam")
+        } catch {
+            throw OneToOneError.invalidConfiguration("\(error)")
+        }
     }
 }
 
@@ -223,6 +230,8 @@ public func trainOneToOne(_ options: OneToOneOptions,
     let train = try MoonsDataset.generate(count: options.trainCount, noise: options.noise, using: &generator)
     let test = try MoonsDataset.generate(count: options.testCount, noise: options.noise, using: &generator)
     let network = try makeOneToOneNetwork(hidden: options.hidden, activation: options.activation, using: &generator)
+    try TrainingMemory.check(network, optimizerBuffers: 2, activations: [[options.batchSize, 4, options.hidden]],
+                             what: "a one-to-one network of width \(options.hidden) on batches of \(options.batchSize)")
     let optimizer = try Adam(network.parameters(), lr: options.learningRate)
 
     var losses: [Double] = []

@@ -1,4 +1,8 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import Recurrent
 
 /// The data sets shipped with the examples, found through the package's resource bundle
 /// (`Bundle.module`), so that `swift run` works from any directory.
@@ -45,12 +49,45 @@ public enum ExampleDataError: Error, CustomStringConvertible, Equatable, Sendabl
 
 /// Reads a whole UTF-8 text file.
 ///
+/// Only a regular file is read (a folder, a device such as `/dev/zero` or a named pipe is
+/// refused before reading: it would fail obscurely, never end or block), and only when its
+/// size fits in the machine's memory. The file is read with `read(2)` from the descriptor
+/// that was checked (not through `Data(contentsOf:)`, whose read of an empty file leaks a
+/// buffer in swift-foundation).
 /// - Throws: ``ExampleDataError/unreadable(path:reason:)`` when it cannot be read or decoded.
 func readText(_ url: URL) throws -> String {
-    let data: Data
-    do { data = try Data(contentsOf: url) } catch {
-        throw ExampleDataError.unreadable(path: url.path, reason: error.localizedDescription)
+    if let problem = fileProblem(url) { throw ExampleDataError.unreadable(path: url.path, reason: problem) }
+    let descriptor = open(url.path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+    guard descriptor >= 0 else {
+        throw ExampleDataError.unreadable(path: url.path, reason: String(cString: strerror(errno)))
     }
+    defer { close(descriptor) }
+    var info = stat()
+    guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+        throw ExampleDataError.unreadable(path: url.path, reason: "expected a regular file")
+    }
+    do {
+        try MemoryLimit.check(bytes: Int(info.st_size), for: "reading \(url.path)")
+    } catch {
+        throw ExampleDataError.unreadable(path: url.path, reason: "\(error)")
+    }
+    // The size is taken once: a file that grows while it is read is read as it was.
+    let size = Int(info.st_size)
+    var data = Data(count: size)
+    var done = 0
+    try data.withUnsafeMutableBytes { raw in
+        guard let base = raw.baseAddress else { return }
+        while done < size {
+            let n = read(descriptor, base + done, size - done)
+            if n < 0 {
+                if errno == EINTR || errno == EAGAIN { continue }
+                throw ExampleDataError.unreadable(path: url.path, reason: String(cString: strerror(errno)))
+            }
+            if n == 0 { break }
+            done += n
+        }
+    }
+    data.count = done
     guard let text = String(data: data, encoding: .utf8) else {
         throw ExampleDataError.unreadable(path: url.path, reason: "not UTF-8")
     }

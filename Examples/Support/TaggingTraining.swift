@@ -253,6 +253,10 @@ public func trainTagger(_ dataset: TaggingDataset, _ options: TaggingOptions) th
     let trainTargets = dataset.train.map { $0.tags.map(\.index) }
     let goldTest = dataset.test.map(\.tags)
 
+    // Sentences of up to about 60 tokens, both directions.
+    try TrainingMemory.check(network, optimizerBuffers: 2,
+                             activations: [[options.batchSize, 64, 16, options.hidden], [options.batchSize, 64, encoder.featureCount]],
+                             what: "a bidirectional \(options.model.rawValue) tagger of hidden size \(options.hidden) on batches of \(options.batchSize)")
     let optimizer = try Adam(network.parameters(), lr: options.learningRate)
     var generator = SeededGenerator(seed: options.seed &+ 0x9E37_79B9)
     let progress = ProgressLine(totalEpochs: options.epochs, style: options.progress, itemUnit: "sentences/s")

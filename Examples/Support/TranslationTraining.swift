@@ -174,6 +174,9 @@ public func trainTranslator(_ dataset: TranslationDataset, _ options: Translatio
     try options.validate()
     RandomState.manualSeed(options.seed)
     let model = try DateTranslator(kind: options.model, hiddenSize: options.hidden, seed: options.seed)
+    // Texts and dates of up to about 40 characters: a bidirectional encoder and a decoder.
+    try TrainingMemory.check(model, optimizerBuffers: 2, activations: [[options.batchSize, 48, 24, options.hidden]],
+                             what: "a \(options.model.rawValue) date translator of hidden size \(options.hidden) on batches of \(options.batchSize)")
     let optimizer = try Adam(model.parameters(), lr: options.learningRate)
     let parameters = model.parameters()
     var generator = SeededGenerator(seed: options.seed &+ 0x7EAC_4E55)

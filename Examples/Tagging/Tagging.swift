@@ -34,34 +34,34 @@ struct Tagging: ParsableCommand {
     @Option(help: "The recurrent layer, bidirectional: \(CellKindOption.allCases.map(\.rawValue).joined(separator: ", ")).")
     var model: CellKindOption = .lstm
 
-    @Option(help: "The number of passes over the training sentences.")
+    @Option(parsing: .unconditional, help: "The number of passes over the training sentences.")
     var epochs: Int = TaggingOptions().epochs
 
-    @Option(help: "The hidden size of each direction.")
+    @Option(parsing: .unconditional, help: "The hidden size of each direction.")
     var hidden: Int = TaggingOptions().hidden
 
-    @Option(help: "Adam's learning rate.")
+    @Option(parsing: .unconditional, help: "Adam's learning rate.")
     var lr: Float = TaggingOptions().learningRate
 
-    @Option(name: .customLong("batch-size"), help: "The number of sentences per mini-batch.")
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "The number of sentences per mini-batch.")
     var batchSize: Int = TaggingOptions().batchSize
 
-    @Option(name: .customLong("train-sentences"), help: "The number of training sentences.")
+    @Option(name: .customLong("train-sentences"), parsing: .unconditional, help: "The number of training sentences.")
     var trainSentences: Int = 5000
 
-    @Option(name: .customLong("test-sentences"), help: "The number of held-out sentences.")
+    @Option(name: .customLong("test-sentences"), parsing: .unconditional, help: "The number of held-out sentences.")
     var testSentences: Int = 1000
 
-    @Option(name: .customLong("word-dropout"),
+    @Option(name: .customLong("word-dropout"), parsing: .unconditional,
             help: "The probability with which a training token's word is replaced by <unk> (its spelling and shape stay).")
     var wordDropout: Double = TaggingOptions().wordDropout
 
-    @Option(help: "The seed of the corpus, the surname split, the initialisation and the shuffles.")
+    @Option(parsing: .unconditional, help: "The seed of the corpus, the surname split, the initialisation and the shuffles.")
     var seed: UInt64 = 0
 
     @OptionGroup var common: CommonOptions
 
-    @Option(help: "The number of held-out sentences to print with their predicted tags.")
+    @Option(parsing: .unconditional, help: "The number of held-out sentences to print with their predicted tags.")
     var show: Int = 6
 
     @Option(parsing: .upToNextOption, help: "Sentences to tag after training (split at spaces, final punctuation split off).")
@@ -81,6 +81,9 @@ struct Tagging: ParsableCommand {
             throw ValidationError("--word-dropout must be in [0, 1), got \(wordDropout)")
         }
         guard show >= 0 else { throw ValidationError("--show must be at least 0, got \(show)") }
+        // A generated sentence, its tokens, tags and features: a few kilobytes.
+        try CommonOptions.checkMemory("--train-sentences", count: trainSentences, bytesEach: 4096)
+        try CommonOptions.checkMemory("--test-sentences", count: testSentences, bytesEach: 4096)
         if let empty = tag.firstIndex(where: { TaggingTokenizer.tokens(of: $0).isEmpty }) {
             throw ValidationError("--tag expects sentences with at least one token, got an empty sentence at position \(empty + 1)")
         }
@@ -98,7 +101,7 @@ struct Tagging: ParsableCommand {
         options.seed = seed
         options.wordDropout = wordDropout
         options.constrainedDecoding = !greedy
-        options.progress = ProgressLine.defaultStyle
+        options.progress = common.progressStyle
 
         print("tagging: \(dataset.train.count) training sentences (\(dataset.surnames.train.count) surnames, "
               + "\(dataset.places.train.count) places), \(dataset.test.count) held-out sentences "
@@ -109,6 +112,7 @@ struct Tagging: ParsableCommand {
               + (greedy ? "greedy decoding" : "BIO-constrained decoding"))
         let (tagger, result) = try trainTagger(dataset, options)
         let m = result.metrics
+        try TrainingDiverged.check(["the last epoch's loss": m.epochLosses.last ?? 0])
         print("Features per token: \(m.featureCount) (\(m.vocabularySize) known words with <unk>, "
               + "\(options.hashBuckets) spelling buckets, \(TokenEncoder.shapeFeatureNames.count) shape flags)")
 

@@ -33,25 +33,25 @@ struct Translate: ParsableCommand {
     @Option(help: "The recurrent layers: \(TranslationModelKind.allCases.map(\.rawValue).joined(separator: ", ")).")
     var model: TranslationModelKind = .gru
 
-    @Option(help: "The number of passes over the training examples.")
+    @Option(parsing: .unconditional, help: "The number of passes over the training examples.")
     var epochs: Int = TranslationOptions().epochs
 
-    @Option(help: "The hidden size of the encoder (each direction) and the decoder.")
+    @Option(parsing: .unconditional, help: "The hidden size of the encoder (each direction) and the decoder.")
     var hidden: Int = TranslationOptions().hidden
 
-    @Option(help: "Adam's initial learning rate (halved at half the epochs and again at three quarters).")
+    @Option(parsing: .unconditional, help: "Adam's initial learning rate (halved at half the epochs and again at three quarters).")
     var lr: Float = TranslationOptions().learningRate
 
-    @Option(name: .customLong("batch-size"), help: "The mini-batch size.")
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "The mini-batch size.")
     var batchSize: Int = TranslationOptions().batchSize
 
-    @Option(name: .customLong("train-size"), help: "The number of training examples (date, format).")
+    @Option(name: .customLong("train-size"), parsing: .unconditional, help: "The number of training examples (date, format).")
     var trainSize: Int = TranslationOptions().trainSize
 
-    @Option(name: .customLong("test-size"), help: "The number of held-out dates (each written in every format).")
+    @Option(name: .customLong("test-size"), parsing: .unconditional, help: "The number of held-out dates (each written in every format).")
     var testSize: Int = TranslationOptions().testDates
 
-    @Option(help: "The seed of the data, the initialisation and the shuffles.")
+    @Option(parsing: .unconditional, help: "The seed of the data, the initialisation and the shuffles.")
     var seed: UInt64 = 0
 
     @OptionGroup var common: CommonOptions
@@ -59,7 +59,7 @@ struct Translate: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Dates to translate with the trained model (e.g. \"3 May 1979\").")
     var translate: [String] = []
 
-    @Option(help: "The number of held-out failures to print.")
+    @Option(parsing: .unconditional, help: "The number of held-out failures to print.")
     var failures: Int = 8
 
     func validate() throws {
@@ -72,6 +72,8 @@ struct Translate: ParsableCommand {
             throw ValidationError("--test-size must be between 1 and \(TranslationDataset.dayCount - 1) dates, got \(testSize)")
         }
         guard failures >= 0 else { throw ValidationError("--failures must be at least 0, got \(failures)") }
+        // A training example: its text, its date and their encodings.
+        try CommonOptions.checkMemory("--train-size", count: trainSize, bytesEach: 1024)
         for text in translate {
             guard !text.isEmpty else { throw ValidationError("--translate expects dates, got an empty string") }
             do { _ = try DateInputVocabulary.encode(text) } catch { throw ValidationError("--translate: \(error)") }
@@ -89,7 +91,7 @@ struct Translate: ParsableCommand {
         options.trainSize = trainSize
         options.testDates = testSize
         options.seed = seed
-        options.progress = ProgressLine.defaultStyle
+        options.progress = common.progressStyle
         let dataset = try TranslationDataset(trainSize: trainSize, testDates: testSize, seed: seed)
         let layer = model.rawValue.uppercased()
         print("translate: bidirectional \(layer)(\(DateInputVocabulary.count) → \(hidden)) encoder, "
@@ -97,6 +99,7 @@ struct Translate: ParsableCommand {
               + "Adam lr \(lr), batch \(batchSize), \(epochs) epochs over \(dataset.train.count) examples, "
               + "\(dataset.testDates.count) held-out dates × \(DateFormat.allCases.count) formats, seed \(seed)")
         let (translator, metrics, evaluation) = try trainTranslator(dataset, options)
+        try TrainingDiverged.check(["the last epoch's loss": metrics.epochLosses.last ?? 0])
 
         print("")
         print(String(format: "Held-out exact match: %.4f   per character: %.4f   (%d translations of %d dates never seen in training)",

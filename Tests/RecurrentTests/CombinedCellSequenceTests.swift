@@ -78,7 +78,7 @@ final class CombinedCellSequenceTests: XCTestCase {
                 let indices = (0..<length).map { _ in Int.random(in: 0..<6, using: &rng) }
                 let target = Int.random(in: 0..<3, using: &rng)
                 var output: Tensor?
-                var hidden = cell.initHidden()
+                var hidden = try cell.initHidden()
                 if sequence {
                     (output, hidden) = try cell(oneHot: indices, hidden)
                 } else {

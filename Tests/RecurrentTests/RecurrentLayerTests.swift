@@ -100,7 +100,7 @@ final class RecurrentLayerTests: XCTestCase {
 
         let x2 = Kit.leaf(x), h02 = Kit.leaf(h0), c02 = Kit.leaf(c0)
         let initial = try withState ? (0..<(layers * D)).map { i in
-            Cell.State(tensors: try [h02.select(dim: 0, index: i)] + (isLSTM ? [c02.select(dim: 0, index: i)] : []))
+            try Cell.State(tensors: [h02.select(dim: 0, index: i)] + (isLSTM ? [c02.select(dim: 0, index: i)] : []))
         } : nil
         let (output, finals) = try layer(x2, initialStates: initial, lengths: lengths)
         XCTAssertEqual(finals.count, layers * D, file: file, line: line)

@@ -44,7 +44,7 @@ final class SeedManualCellTests: XCTestCase {
         let optimizer = try SGD(s.cell.parameters(), lr: s.lr)
         var losses: [Float] = []
         for _ in 0..<s.epochs {
-            var hidden = s.cell.initHidden()
+            var hidden = try s.cell.initHidden()
             optimizer.zeroGrad()
             var output: Tensor?
             for x in s.sequence { (output, hidden) = try s.cell(x, hidden) }
@@ -69,7 +69,7 @@ final class SeedManualCellTests: XCTestCase {
         XCTAssertEqual(hidden.shape, [1, 10])
         // Log-probabilities: each row's exponentials sum to 1.
         XCTAssertEqual(output.scalars.map { Foundation.exp($0) }.reduce(0, +), 1, accuracy: 1e-6)
-        XCTAssertEqual(s.cell.initHidden(batchSize: 4).shape, [4, 10])
+        XCTAssertEqual(try s.cell.initHidden(batchSize: 4).shape, [4, 10])
 
         // Batched: rows are independent.
         let batch = try Tensor.cat([s.sequence[0], s.sequence[1]], dim: 0)
@@ -80,7 +80,7 @@ final class SeedManualCellTests: XCTestCase {
         // Gradients through three steps, with respect to the inputs, against finite differences.
         let xs = s.sequence.map { $0.detached() }
         try assertGradientsMatchFiniteDifferences(xs) {
-            var h = s.cell.initHidden()
+            var h = try s.cell.initHidden()
             var out: Tensor?
             for x in xs { (out, h) = try s.cell(x, h) }
             return try nllLoss(out!, target: [s.target])
@@ -137,7 +137,7 @@ final class SeedManualCellTests: XCTestCase {
 
     func testBadShapesThrow() throws {
         let cell = try CombinedCell(inputSize: 5, hiddenSize: 10, outputSize: 2)
-        let h = cell.initHidden()
+        let h = try cell.initHidden()
         XCTAssertThrowsError(try cell(Tensor(zeros: [1, 4]), h)) { error in
             XCTAssertEqual("\(error)", "shape mismatch: CombinedCell: expected an input of shape (batch, 5), got [1, 4]")
         }

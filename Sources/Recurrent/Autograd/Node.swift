@@ -267,11 +267,13 @@ extension Tensor {
     ///   - retainGraph: keep the recorded graph so that backward can run through it again;
     ///     by default it is freed, like PyTorch's.
     /// - Precondition: this tensor requires gradients; `gradient` is given unless it has one
-    ///   element and has the right count; the graph was not freed by an earlier backward.
+    ///   element and has this tensor's shape (as in PyTorch, a gradient of another shape
+    ///   with the same element count is rejected); the graph was not freed by an earlier
+    ///   backward.
     public final func backward(_ gradient: Tensor? = nil, retainGraph: Bool = false) {
         require(requiresGrad, "backward: the tensor does not require gradients (no input requires them, or recording was off)")
         if let gradient {
-            require(gradient.count == count, "backward: gradient of shape \(gradient.shape) for a tensor of shape \(shape)")
+            require(gradient.shape == shape, "backward: gradient of shape \(gradient.shape) for a tensor of shape \(shape)")
         } else {
             require(count == 1, "backward: the tensor has shape \(shape); pass a gradient for non-scalar outputs")
         }

@@ -12,9 +12,9 @@ extension Tensor {
         }
     }
 
-    /// The mean of all elements, as a scalar tensor.
+    /// The mean of all elements, as a scalar tensor; NaN for an empty tensor, as in PyTorch.
     public func mean() -> Tensor {
-        sum().affine(scale: 1 / Float(Swift.max(count, 1)))
+        sum().affine(scale: 1 / Float(count))
     }
 
     /// The sums along `dim` (`torch.sum(x, dim, keepdim)`).
@@ -45,10 +45,11 @@ extension Tensor {
         }
     }
 
-    /// The means along `dim` (`torch.mean(x, dim, keepdim)`).
+    /// The means along `dim` (`torch.mean(x, dim, keepdim)`); NaN where `dim` has size 0,
+    /// as in PyTorch.
     /// - Throws: ``TensorError/invalidArgument(_:)`` for a dimension out of range.
     public func mean(dim: Int, keepDim: Bool = false) throws -> Tensor {
         let d = try normalized(dim: dim, "mean")
-        return try sum(dim: d, keepDim: keepDim).affine(scale: 1 / Float(Swift.max(shape[d], 1)))
+        return try sum(dim: d, keepDim: keepDim).affine(scale: 1 / Float(shape[d]))
     }
 }

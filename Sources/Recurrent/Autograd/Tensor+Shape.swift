@@ -28,14 +28,14 @@ extension Tensor {
         guard inferred.count <= 1, target.allSatisfy({ $0 >= -1 }) else {
             throw TensorError.invalidArgument("reshape: at most one -1 and no other negative size in \(newShape)")
         }
+        // Products with overflow checks: a shape from outside may hold Int.max.
         if let i = inferred.first {
-            let known = target.filter { $0 != -1 }.reduce(1, *)
-            guard known > 0, count % known == 0 else {
+            guard let known = MemoryLimit.elementCount([target.filter { $0 != -1 }]), known > 0, count % known == 0 else {
                 throw TensorError.shapeMismatch("reshape: cannot infer a size to reshape \(shape) (\(count) elements) to \(newShape)")
             }
             target[i] = count / known
         }
-        guard target.reduce(1, *) == count else {
+        guard MemoryLimit.elementCount([target]) == count else {
             throw TensorError.shapeMismatch("reshape: expected a shape of \(count) elements for \(shape), got \(newShape)")
         }
         let output = Tensor(shape: target, storage: storage)
@@ -106,7 +106,8 @@ extension Tensor {
     public func narrow(dim: Int, start: Int, length: Int) throws -> Tensor {
         let d = try normalized(dim: dim, "narrow")
         let s = start < 0 ? start + shape[d] : start
-        guard s >= 0, length >= 0, s + length <= shape[d] else {
+        // `length <= size - s`, not `s + length <= size`: the sum could overflow.
+        guard s >= 0, s <= shape[d], length >= 0, length <= shape[d] - s else {
             throw TensorError.invalidArgument("narrow: start \(start) and length \(length) do not fit dimension \(dim) of size \(shape[d])")
         }
         let (outer, size, inner) = split(at: d)

@@ -86,7 +86,12 @@ public class Tensor: CustomStringConvertible, @unchecked Sendable {
 
     /// The same tensor as `tensors[0]`: the same storage and the same place in the graph
     /// (for single-tensor recurrent states, ``RecurrentState``).
-    public required convenience init(tensors: [Tensor]) {
+    ///
+    /// - Throws: ``TensorError/invalidArgument(_:)`` unless `tensors` holds exactly one tensor.
+    public required convenience init(tensors: [Tensor]) throws {
+        guard tensors.count == 1 else {
+            throw TensorError.invalidArgument("Tensor(tensors:): expected one tensor (a single-tensor recurrent state), got \(tensors.count)")
+        }
         let t = tensors[0]
         self.init(shape: t.shape, storage: t.storage, requiresGrad: t.requiresGrad)
         self.gradFn = t.gradFn
@@ -99,21 +104,51 @@ public class Tensor: CustomStringConvertible, @unchecked Sendable {
     }
 
     /// A tensor filled with samples from U(`low`, `high`), drawn from `generator`.
+    ///
+    /// - Precondition: the dimensions are not negative and their product fits in `Int`
+    ///   (a programming error, as for ``init(zeros:value:requiresGrad:)``). Check a shape
+    ///   that comes from outside with ``validatedCount(of:)`` first.
     public convenience init(uniform shape: [Int], low: Float, high: Float,
                             using generator: inout SeededGenerator, requiresGrad: Bool = false) {
-        let count = shape.reduce(1, *)
+        let count = Tensor.preconditionedCount(of: shape, "Tensor(uniform:)")
         let storage = TensorBuffer(count: count)
         for i in 0..<count { storage.pointer[i] = generator.uniform(low, high) }
         self.init(shape: shape, storage: storage, requiresGrad: requiresGrad)
     }
 
     /// A tensor filled with samples from N(`mean`, `standardDeviation`²), drawn from `generator`.
+    ///
+    /// - Precondition: the dimensions are not negative and their product fits in `Int`;
+    ///   check a shape that comes from outside with ``validatedCount(of:)`` first.
     public convenience init(normal shape: [Int], mean: Float = 0, standardDeviation: Float = 1,
                             using generator: inout SeededGenerator, requiresGrad: Bool = false) {
-        let count = shape.reduce(1, *)
+        let count = Tensor.preconditionedCount(of: shape, "Tensor(normal:)")
         let storage = TensorBuffer(count: count)
         for i in 0..<count { storage.pointer[i] = generator.normal(mean: mean, standardDeviation: standardDeviation) }
         self.init(shape: shape, storage: storage, requiresGrad: requiresGrad)
+    }
+
+    /// The element count of `shape`, checked: non-negative dimensions whose product fits in
+    /// `Int` and whose `Float` elements fit in the machine's memory (``MemoryLimit``).
+    ///
+    /// - Throws: ``TensorError/invalidArgument(_:)`` naming the shape (and, when it is too
+    ///   large, the bytes it needs and the machine's physical memory).
+    public static func validatedCount(of shape: [Int]) throws -> Int {
+        guard shape.allSatisfy({ $0 >= 0 }) else {
+            throw TensorError.invalidArgument("expected non-negative dimensions, got shape \(shape)")
+        }
+        try MemoryLimit.check(floats: [shape], for: "a tensor of shape \(shape)")
+        return MemoryLimit.elementCount([shape]) ?? 0
+    }
+
+    /// The element count of `shape`; traps, naming `caller`, for a negative dimension or an
+    /// overflowing product.
+    static func preconditionedCount(of shape: [Int], _ caller: String) -> Int {
+        precondition(shape.allSatisfy { $0 >= 0 }, "\(caller): negative dimension in \(shape)")
+        guard let count = MemoryLimit.elementCount([shape]) else {
+            preconditionFailure("\(caller): the element count of shape \(shape) overflows Int")
+        }
+        return count
     }
 
     /// A tensor holding the elements of a matrix, with shape `[rows, columns]`.
@@ -204,14 +239,23 @@ public final class Parameter: Tensor, @unchecked Sendable {
     public override var description: String { "Parameter containing:\n" + super.description }
 
     /// A parameter holding a copy of `tensors[0]`.
-    public required convenience init(tensors: [Tensor]) {
+    ///
+    /// - Throws: ``TensorError/invalidArgument(_:)`` unless `tensors` holds exactly one tensor.
+    public required convenience init(tensors: [Tensor]) throws {
+        guard tensors.count == 1 else {
+            throw TensorError.invalidArgument("Parameter(tensors:): expected one tensor, got \(tensors.count)")
+        }
         self.init(tensors[0])
     }
 
-    /// A parameter of the given shape drawn from U(`low`, `high`) — PyTorch's default
+    /// A parameter of the given shape drawn from U(−`bound`, `bound`) — PyTorch's default
     /// initialisation for linear and recurrent layers uses `±1/√fanIn`.
-    public init(uniform shape: [Int], bound: Float, using generator: inout SeededGenerator) {
-        let count = shape.reduce(1, *)
+    ///
+    /// - Throws: ``TensorError/invalidArgument(_:)`` for a negative dimension, or a shape
+    ///   whose elements do not fit in the machine's memory (see ``Tensor/validatedCount(of:)``);
+    ///   `generator` is then left as it was.
+    public init(uniform shape: [Int], bound: Float, using generator: inout SeededGenerator) throws {
+        let count = try Tensor.validatedCount(of: shape)
         let storage = TensorBuffer(count: count)
         for i in 0..<count { storage.pointer[i] = generator.uniform(-bound, bound) }
         super.init(shape: shape, storage: storage, requiresGrad: true)

@@ -63,6 +63,11 @@ public final class CombinedCell: Module, @unchecked Sendable {
         guard inputSize >= 0 && hiddenSize >= 0 && outputSize >= 0 else {
             throw TensorError.invalidArgument("CombinedCell: expected non-negative sizes, got inputSize \(inputSize), hiddenSize \(hiddenSize), outputSize \(outputSize)")
         }
+        // i2h reads inputSize + hiddenSize features: bound the sum and both layers together.
+        let (inFeatures, overflow) = inputSize.addingReportingOverflow(hiddenSize)
+        let what = "CombinedCell(inputSize: \(inputSize), hiddenSize: \(hiddenSize), outputSize: \(outputSize)) weights"
+        if overflow { try MemoryLimit.check(bytes: nil, for: what) }
+        try MemoryLimit.check(floats: [[hiddenSize, inFeatures], [hiddenSize], [outputSize, hiddenSize], [outputSize]], for: what)
     }
 
     /// One step: the log-probabilities `(B, outputSize)` and the new hidden state
@@ -380,8 +385,13 @@ public final class CombinedCell: Module, @unchecked Sendable {
 
     /// The initial hidden state: zeros of shape `(batchSize, hiddenSize)`.
     ///
-    /// - Precondition: `batchSize` is not negative.
-    public func initHidden(batchSize: Int = 1) -> Tensor {
-        Tensor(zeros: [batchSize, hiddenSize])
+    /// - Throws: ``TensorError/invalidArgument(_:)`` for a negative `batchSize`, or one
+    ///   whose state does not fit in memory.
+    public func initHidden(batchSize: Int = 1) throws -> Tensor {
+        guard batchSize >= 0 else {
+            throw TensorError.invalidArgument("CombinedCell.initHidden: expected batchSize >= 0, got \(batchSize)")
+        }
+        try MemoryLimit.check(floats: [[batchSize, hiddenSize]], for: "CombinedCell.initHidden(batchSize: \(batchSize))")
+        return Tensor(zeros: [batchSize, hiddenSize])
     }
 }

@@ -18,36 +18,44 @@ public final class Linear: Module, UnaryModule, @unchecked Sendable {
     /// A linear layer drawing its initial weights from the default random stream
     /// (``RandomState``).
     ///
-    /// - Throws: ``TensorError/invalidArgument(_:)`` for a negative size.
+    /// - Throws: ``TensorError/invalidArgument(_:)`` for a negative size, or sizes whose
+    ///   weights do not fit in the machine's memory (``MemoryLimit``).
     public convenience init(inFeatures: Int, outFeatures: Int, bias: Bool = true) throws {
-        try Linear.checkSizes(inFeatures, outFeatures)
+        try Linear.checkSizes(inFeatures, outFeatures, bias)
         self.init(inFeatures: inFeatures, outFeatures: outFeatures, bias: bias, generator: nil)
     }
 
     /// A linear layer drawing its initial weights from `generator`.
     ///
-    /// - Throws: ``TensorError/invalidArgument(_:)`` for a negative size (the generator is
-    ///   then left as it was).
+    /// - Throws: ``TensorError/invalidArgument(_:)`` for a negative size, or sizes whose
+    ///   weights do not fit in the machine's memory (the generator is then left as it was).
     public convenience init(inFeatures: Int, outFeatures: Int, bias: Bool = true,
                             using generator: inout SeededGenerator) throws {
-        try Linear.checkSizes(inFeatures, outFeatures)
+        try Linear.checkSizes(inFeatures, outFeatures, bias)
         self.init(inFeatures: inFeatures, outFeatures: outFeatures, bias: bias, generator: &generator)
     }
 
-    private static func checkSizes(_ inFeatures: Int, _ outFeatures: Int) throws {
+    private static func checkSizes(_ inFeatures: Int, _ outFeatures: Int, _ bias: Bool) throws {
         guard inFeatures >= 0 && outFeatures >= 0 else {
             throw TensorError.invalidArgument("Linear: expected non-negative inFeatures and outFeatures, got \(inFeatures) and \(outFeatures)")
         }
+        try MemoryLimit.check(floats: [[outFeatures, inFeatures], [bias ? outFeatures : 0]],
+                              for: "Linear(inFeatures: \(inFeatures), outFeatures: \(outFeatures)) weights")
     }
 
     private init(inFeatures: Int, outFeatures: Int, bias: Bool, generator: UnsafeMutablePointer<SeededGenerator>?) {
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
         let bound = inFeatures > 0 ? 1 / Float(inFeatures).squareRoot() : 0
+        // The sizes were checked by the public initialisers, so these cannot throw.
         func make(_ g: inout SeededGenerator) -> (Parameter, Parameter?) {
-            let w = Parameter(uniform: [outFeatures, inFeatures], bound: bound, using: &g)
-            let b = bias ? Parameter(uniform: [outFeatures], bound: bound, using: &g) : nil
-            return (w, b)
+            do {
+                let w = try Parameter(uniform: [outFeatures, inFeatures], bound: bound, using: &g)
+                let b = bias ? try Parameter(uniform: [outFeatures], bound: bound, using: &g) : nil
+                return (w, b)
+            } catch {
+                preconditionFailure("Linear: sizes checked before drawing, yet \(error)")
+            }
         }
         if let generator {
             (weight, self.bias) = make(&generator.pointee)

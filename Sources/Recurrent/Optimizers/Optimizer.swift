@@ -40,9 +40,9 @@ public protocol Optimizer: AnyObject {
     /// Everything is checked before anything changes, so a failed load leaves the optimizer
     /// as it was.
     /// - Throws: ``TensorError/invalidArgument(_:)`` when the state comes from another kind
-    ///   of optimizer, names a parameter index out of range, a negative step count or a
-    ///   buffer this optimizer does not use, or lacks one it needs, or when its groups or
-    ///   hyperparameters do not fit as above;
+    ///   of optimizer, names a parameter index out of range, a negative step count or one above
+    ///   ``OptimizerState/maximumStepCount``, or a buffer this optimizer does not use, or
+    ///   lacks one it needs, or when its groups or hyperparameters do not fit as above;
     ///   ``TensorError/shapeMismatch(_:)`` when a buffer's length is not its parameter's
     ///   element count.
     func loadState(_ state: OptimizerState) throws
@@ -76,6 +76,13 @@ public struct OptimizerState: Codable, Equatable, Sendable {
             self.buffers = buffers
         }
     }
+
+    /// The largest step count an optimizer accepts, 2⁵³: the largest count up to which every
+    /// integer is exact in the `Double` the bias corrections are computed in (PyTorch keeps
+    /// the count in a floating-point tensor). A state with a larger count is rejected by
+    /// ``Optimizer/loadState(_:)``, so ``Optimizer/step()`` can never overflow it: at one
+    /// step per nanosecond, 2⁵³ steps take 104 days, and the count keeps growing past it.
+    public static let maximumStepCount = 1 << 53
 
     /// The kind of optimizer that made this state (`"SGD"`, `"Adam"`, `"AdamW"`, `"RMSprop"`).
     public var optimizer: String
@@ -172,8 +179,8 @@ final class OptimizerSlots {
             guard counts.indices.contains(i) else {
                 throw TensorError.invalidArgument("\(kind).loadState: expected parameter indices in 0..<\(counts.count), got \(i)")
             }
-            guard s.step >= 0 else {
-                throw TensorError.invalidArgument("\(kind).loadState: expected a non-negative step count for parameter \(i), got \(s.step)")
+            guard s.step >= 0 && s.step <= OptimizerState.maximumStepCount else {
+                throw TensorError.invalidArgument("\(kind).loadState: expected a step count in 0...\(OptimizerState.maximumStepCount) for parameter \(i), got \(s.step)")
             }
             if let unknown = s.buffers.keys.sorted().first(where: { !known.contains($0) }) {
                 throw TensorError.invalidArgument("\(kind).loadState: parameter \(i) has a buffer \"\(unknown)\" that this optimizer does not use (it uses \(names))")

@@ -4,7 +4,10 @@ public protocol RecurrentState {
     /// The state's tensors, each `(N, features)`.
     var tensors: [Tensor] { get }
     /// A state made of `tensors`, in the order ``tensors`` lists them.
-    init(tensors: [Tensor])
+    ///
+    /// - Throws: ``TensorError/invalidArgument(_:)`` when `tensors` does not hold as many
+    ///   tensors as the state has.
+    init(tensors: [Tensor]) throws
 }
 
 extension Tensor: RecurrentState {
@@ -37,7 +40,9 @@ public protocol RecurrentCell: Module {
     /// The number of features of each output.
     var hiddenSize: Int { get }
     /// The initial state for a batch of `batchSize`: zeros.
-    func zeroState(batchSize: Int) -> State
+    ///
+    /// - Throws: ``TensorError/invalidArgument(_:)`` for a negative `batchSize`.
+    func zeroState(batchSize: Int) throws -> State
     /// One step: from an input `(N, inputSize)` and the state, the output `(N, hiddenSize)`
     /// and the next state.
     /// - Throws: ``TensorError`` when a shape does not fit.
@@ -126,6 +131,23 @@ public final class RecurrentLayer<Cell: RecurrentCell>: Module, @unchecked Senda
         if let initialStates, initialStates.count != cells.count * D {
             throw TensorError.shapeMismatch("RecurrentLayer: expected \(cells.count * D) initial states, got \(initialStates.count)")
         }
+        // Every state is checked against its cell before layer 0 runs: a failed call runs no
+        // layer and draws no dropout mask from the default stream.
+        var zeroStates: [Cell.State] = []
+        zeroStates.reserveCapacity(cells.count * D)
+        for l in 0..<cells.count {
+            for d in 0..<D {
+                let cell = d == 0 ? cells[l] : reverseCells[l]
+                let zero = try cell.zeroState(batchSize: B)
+                if let given = initialStates?[l * D + d] {
+                    let expected = zero.tensors.map(\.shape), actual = given.tensors.map(\.shape)
+                    guard expected == actual else {
+                        throw TensorError.shapeMismatch("RecurrentLayer: expected initial state \(l * D + d) (layer \(l)\(d == 1 ? ", reverse" : "")) of shapes \(expected), got \(actual)")
+                    }
+                }
+                zeroStates.append(zero)
+            }
+        }
         var masks: [Tensor]? = nil
         if let lengths {
             guard lengths.count == B else {
@@ -142,7 +164,7 @@ public final class RecurrentLayer<Cell: RecurrentCell>: Module, @unchecked Senda
             var directionOutputs: [Tensor] = []
             for d in 0..<D {
                 let cell = d == 0 ? cells[l] : reverseCells[l]
-                var state = initialStates?[l * D + d] ?? cell.zeroState(batchSize: B)
+                var state = initialStates?[l * D + d] ?? zeroStates[l * D + d]
                 var outputs = [Tensor?](repeating: nil, count: T)
                 for s in 0..<T {
                     let t = d == 0 ? s : T - 1 - s
@@ -150,7 +172,7 @@ public final class RecurrentLayer<Cell: RecurrentCell>: Module, @unchecked Senda
                     var (out, next) = try cell.step(xt, state)
                     if let m = masks?[t] {
                         let keep = 1 - m
-                        next = Cell.State(tensors: zip(next.tensors, state.tensors).map { $0 * m + $1 * keep })
+                        next = try Cell.State(tensors: zip(next.tensors, state.tensors).map { $0 * m + $1 * keep })
                         out = out * m
                     }
                     state = next

@@ -22,25 +22,38 @@ public class RecurrentCellBase: Module, @unchecked Sendable {
         guard inputSize > 0, hiddenSize > 0 else {
             throw TensorError.invalidArgument("expected inputSize and hiddenSize > 0, got \(inputSize) and \(hiddenSize)")
         }
-        try checkWeightElementCounts([[kind.gateCount, hiddenSize, inputSize], [kind.gateCount, hiddenSize, hiddenSize]])
+        try MemoryLimit.check(floats: [[kind.gateCount, hiddenSize, inputSize], [kind.gateCount, hiddenSize, hiddenSize],
+                                       [bias ? 2 : 0, kind.gateCount, hiddenSize]],
+                              for: "\(Self.typeName(kind))(inputSize: \(inputSize), hiddenSize: \(hiddenSize)) weights")
         var generator = seed.map { SeededGenerator(seed: $0) } ?? RandomState.withGenerator { SeededGenerator(seed: $0.next()) }
         self.kind = kind
         self.inputSize = inputSize
         self.hiddenSize = hiddenSize
         self.bias = bias
         let GH = kind.gateCount * hiddenSize, bound = 1 / Float(hiddenSize).squareRoot()
-        let wih = Parameter(uniform: [GH, inputSize], bound: bound, using: &generator)
-        let whh = Parameter(uniform: [GH, hiddenSize], bound: bound, using: &generator)
+        let wih = try Parameter(uniform: [GH, inputSize], bound: bound, using: &generator)
+        let whh = try Parameter(uniform: [GH, hiddenSize], bound: bound, using: &generator)
         var names = [("weight_ih", wih), ("weight_hh", whh)]
         var bih: Parameter?, bhh: Parameter?
         if bias {
-            bih = Parameter(uniform: [GH], bound: bound, using: &generator)
-            bhh = Parameter(uniform: [GH], bound: bound, using: &generator)
+            bih = try Parameter(uniform: [GH], bound: bound, using: &generator)
+            bhh = try Parameter(uniform: [GH], bound: bound, using: &generator)
             names += [("bias_ih", bih!), ("bias_hh", bhh!)]
         }
         weights = RecurrentWeights(weightIH: wih, weightHH: whh, biasIH: bih, biasHH: bhh, weightHR: nil)
         self.names = names
         super.init()
+    }
+
+    /// Zeros of shape `(batchSize, hiddenSize)`.
+    /// - Throws: ``TensorError/invalidArgument(_:)`` for a negative `batchSize` or a state
+    ///   that does not fit in memory.
+    func zeros(_ batchSize: Int) throws -> Tensor {
+        guard batchSize >= 0 else {
+            throw TensorError.invalidArgument("\(typeName).zeroState: expected batchSize >= 0, got \(batchSize)")
+        }
+        try MemoryLimit.check(floats: [[batchSize, hiddenSize]], for: "\(typeName).zeroState(batchSize: \(batchSize))")
+        return Tensor(zeros: [batchSize, hiddenSize])
     }
 
     /// `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`, as PyTorch names them.
@@ -54,7 +67,9 @@ public class RecurrentCellBase: Module, @unchecked Sendable {
         "\(inputSize), \(hiddenSize)" + (bias ? "" : ", bias=False") + (kind == .rnnReLU ? ", nonlinearity=relu" : "")
     }
 
-    var typeName: String {
+    var typeName: String { Self.typeName(kind) }
+
+    static func typeName(_ kind: CellKind) -> String {
         switch kind {
         case .rnnTanh, .rnnReLU: return "RNNCell"
         case .lstm: return "LSTMCell"
@@ -105,7 +120,7 @@ public final class RNNCell: RecurrentCellBase, RecurrentCell, @unchecked Sendabl
     }
 
     /// Zeros `(batchSize, hiddenSize)`.
-    public func zeroState(batchSize: Int) -> Tensor { Tensor(zeros: [batchSize, hiddenSize]) }
+    public func zeroState(batchSize: Int) throws -> Tensor { try zeros(batchSize) }
 
     /// One step of the ``RecurrentCell`` protocol: the output is the new state.
     public func step(_ input: Tensor, _ state: Tensor) throws -> (output: Tensor, state: Tensor) {
@@ -129,7 +144,7 @@ public final class GRUCell: RecurrentCellBase, RecurrentCell, @unchecked Sendabl
     }
 
     /// Zeros `(batchSize, hiddenSize)`.
-    public func zeroState(batchSize: Int) -> Tensor { Tensor(zeros: [batchSize, hiddenSize]) }
+    public func zeroState(batchSize: Int) throws -> Tensor { try zeros(batchSize) }
 
     /// One step of the ``RecurrentCell`` protocol: the output is the new state.
     public func step(_ input: Tensor, _ state: Tensor) throws -> (output: Tensor, state: Tensor) {
@@ -149,7 +164,14 @@ public struct LSTMState: RecurrentState {
     /// `[h, c]`.
     public var tensors: [Tensor] { [h, c] }
     /// A state from `[h, c]`.
-    public init(tensors: [Tensor]) { self.init(h: tensors[0], c: tensors[1]) }
+    ///
+    /// - Throws: ``TensorError/invalidArgument(_:)`` unless `tensors` holds exactly two tensors.
+    public init(tensors: [Tensor]) throws {
+        guard tensors.count == 2 else {
+            throw TensorError.invalidArgument("LSTMState(tensors:): expected two tensors, h and c, got \(tensors.count)")
+        }
+        self.init(h: tensors[0], c: tensors[1])
+    }
 }
 
 /// A long short-term memory cell (`torch.nn.LSTMCell`), gates i, f, g, o.
@@ -169,8 +191,8 @@ public final class LSTMCell: RecurrentCellBase, RecurrentCell, @unchecked Sendab
     }
 
     /// Zeros for `h` and `c`, each `(batchSize, hiddenSize)`.
-    public func zeroState(batchSize: Int) -> LSTMState {
-        LSTMState(h: Tensor(zeros: [batchSize, hiddenSize]), c: Tensor(zeros: [batchSize, hiddenSize]))
+    public func zeroState(batchSize: Int) throws -> LSTMState {
+        LSTMState(h: try zeros(batchSize), c: try zeros(batchSize))
     }
 
     /// One step of the ``RecurrentCell`` protocol: the output is the new `h`.

@@ -64,8 +64,16 @@ public class RecurrentBase: Module, @unchecked Sendable {
             throw TensorError.invalidArgument("projSize is only supported by LSTM")
         }
         let outputSize = projSize > 0 ? projSize : hiddenSize
-        try checkWeightElementCounts([[kind.gateCount, hiddenSize, inputSize],
-                                      [kind.gateCount, hiddenSize, bidirectional ? 2 : 1, outputSize]])
+        // Every parameter of every layer and direction, counted with overflow checks and
+        // bounded by the machine's memory before the first one is allocated.
+        let directions = bidirectional ? 2 : 1, gates = kind.gateCount
+        try MemoryLimit.check(floats: [
+            [directions, gates, hiddenSize, inputSize],                                  // weight_ih_l0
+            [directions, numLayers - 1, gates, hiddenSize, outputSize, directions],      // weight_ih_l1…
+            [directions, numLayers, gates, hiddenSize, outputSize],                      // weight_hh
+            [directions, numLayers, bias ? 2 : 0, gates, hiddenSize],                    // biases
+            [directions, numLayers, projSize, hiddenSize],                               // weight_hr
+        ], for: "\(Self.typeName(kind))(inputSize: \(inputSize), hiddenSize: \(hiddenSize), numLayers: \(numLayers)\(bidirectional ? ", bidirectional" : "")\(projSize > 0 ? ", projSize: \(projSize)" : "")) weights")
         // Drawn only once the configuration is valid: a rejected one leaves the default
         // stream where it was.
         var generator = seed.map { SeededGenerator(seed: $0) } ?? RandomState.withGenerator { SeededGenerator(seed: $0.next()) }
@@ -89,17 +97,17 @@ public class RecurrentBase: Module, @unchecked Sendable {
             for direction in 0..<D {
                 let suffix = "_l\(layer)" + (direction == 1 ? "_reverse" : "")
                 let layerInput = layer == 0 ? inputSize : Hr * D
-                let wih = Parameter(uniform: [GH, layerInput], bound: bound, using: &generator)
-                let whh = Parameter(uniform: [GH, Hr], bound: bound, using: &generator)
+                let wih = try Parameter(uniform: [GH, layerInput], bound: bound, using: &generator)
+                let whh = try Parameter(uniform: [GH, Hr], bound: bound, using: &generator)
                 names += [("weight_ih" + suffix, wih), ("weight_hh" + suffix, whh)]
                 var bih: Parameter?, bhh: Parameter?, whr: Parameter?
                 if bias {
-                    bih = Parameter(uniform: [GH], bound: bound, using: &generator)
-                    bhh = Parameter(uniform: [GH], bound: bound, using: &generator)
+                    bih = try Parameter(uniform: [GH], bound: bound, using: &generator)
+                    bhh = try Parameter(uniform: [GH], bound: bound, using: &generator)
                     names += [("bias_ih" + suffix, bih!), ("bias_hh" + suffix, bhh!)]
                 }
                 if projSize > 0 {
-                    whr = Parameter(uniform: [Hr, hiddenSize], bound: bound, using: &generator)
+                    whr = try Parameter(uniform: [Hr, hiddenSize], bound: bound, using: &generator)
                     names.append(("weight_hr" + suffix, whr!))
                 }
                 directions.append(RecurrentWeights(weightIH: wih, weightHH: whh, biasIH: bih, biasHH: bhh, weightHR: whr))
@@ -234,7 +242,9 @@ public class RecurrentBase: Module, @unchecked Sendable {
         }
     }
 
-    var typeName: String {
+    var typeName: String { Self.typeName(kind) }
+
+    static func typeName(_ kind: CellKind) -> String {
         switch kind {
         case .rnnTanh, .rnnReLU: return "RNN"
         case .lstm: return "LSTM"
@@ -283,22 +293,6 @@ public class RecurrentBase: Module, @unchecked Sendable {
             cN = try cN?.reshaped([D * numLayers, hiddenSize])
         }
         return (x, hN, cN)
-    }
-}
-
-/// Throws unless the product of each list of sizes fits in `Int`: the element counts of a
-/// layer's weight matrices. Sizes read from a configuration then throw instead of trapping
-/// on overflow (sizes that fit but exceed memory still end the process when allocated).
-func checkWeightElementCounts(_ products: [[Int]]) throws {
-    for factors in products {
-        var count = 1
-        for factor in factors {
-            let (product, overflow) = count.multipliedReportingOverflow(by: factor)
-            guard !overflow else {
-                throw TensorError.invalidArgument("expected sizes whose weights fit in memory, got \(factors.map(String.init).joined(separator: " × ")) elements, which overflows Int")
-            }
-            count = product
-        }
     }
 }
 

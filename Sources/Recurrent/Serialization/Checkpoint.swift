@@ -72,9 +72,20 @@ public struct Checkpoint: @unchecked Sendable {
     ///
     /// - Throws: ``SafeTensorsError`` when the file cannot be read or is not valid
     ///   safetensors; ``CheckpointError`` when it is not a checkpoint or its optimizer or
-    ///   random state entries are malformed.
+    ///   random state entries are malformed (a negative step count, or one above ``OptimizerState/maximumStepCount``, among them).
     public init(contentsOf url: URL) throws {
-        let file = try SafeTensorsFile(contentsOf: url)
+        try self.init(file: try SafeTensorsFile(contentsOf: url))
+    }
+
+    /// Reads a checkpoint held in `data` (the bytes ``write(to:)`` writes).
+    ///
+    /// - Throws: ``SafeTensorsError`` when `data` is not valid safetensors;
+    ///   ``CheckpointError`` as ``init(contentsOf:)``.
+    public init(data: Data) throws {
+        try self.init(file: try SafeTensorsFile(data: data))
+    }
+
+    private init(file: SafeTensorsFile) throws {
         let metadata = file.metadata
         guard metadata["format"] == Self.format else {
             throw CheckpointError.notACheckpoint(format: metadata["format"])
@@ -105,6 +116,9 @@ public struct Checkpoint: @unchecked Sendable {
                 let parts = item.split(separator: ":")
                 guard parts.count == 2, let index = Int(parts[0]), let step = Int(parts[1]), index >= 0 else {
                     throw CheckpointError.invalidEntry("optimizer.steps", problem: "expected index:count pairs separated by commas, got \"\(item)\"")
+                }
+                guard (0...OptimizerState.maximumStepCount).contains(step) else {
+                    throw CheckpointError.invalidEntry("optimizer.steps", problem: "expected step counts in 0...\(OptimizerState.maximumStepCount), got \(step) for parameter \(index)")
                 }
                 guard parameters[index] == nil else {
                     throw CheckpointError.invalidEntry("optimizer.steps", problem: "parameter \(index) appears twice")

@@ -112,36 +112,25 @@ public enum SafeTensors {
     /// Reads only the header of the safetensors file at `url`: names, dtypes, shapes, byte
     /// ranges and metadata, without converting any tensor.
     ///
+    /// Only a regular file is read (see ``SafeTensors/RegularFile``): a directory, a named
+    /// pipe or a device is an error before any read, so the call neither blocks nor reads
+    /// forever. The file's size is taken once; a file that shrinks while it is read is an
+    /// error, one that grows is read as it was.
+    ///
     /// - Throws: ``SafeTensorsError`` when the file cannot be read or is malformed.
     public static func readHeader(from url: URL) throws -> SafeTensorsHeader {
-        let handle: FileHandle
-        do {
-            handle = try FileHandle(forReadingFrom: url)
-        } catch {
-            throw SafeTensorsError.io(path: url.path, message: "cannot read: \(error.localizedDescription)")
+        let file = try RegularFile(url)
+        defer { file.closeFile() }
+        let fileByteCount = file.byteCount
+        guard fileByteCount >= 8 else { throw SafeTensorsError.fileTooShort(byteCount: fileByteCount) }
+        var prefix = try file.read(count: 8, at: 0)
+        let declared = prefix.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        // Only a declared length that the header checks would accept is read; the checks
+        // themselves (and their errors) are those of a whole-file read.
+        if declared <= UInt64(maximumHeaderByteCount), declared <= UInt64(fileByteCount - 8) {
+            prefix.append(try file.read(count: Int(declared), at: 8))
         }
-        defer { try? handle.close() }
-        do {
-            let fileByteCount = Int(try handle.seekToEnd())
-            try handle.seek(toOffset: 0)
-            var prefix = try handle.read(upToCount: 8) ?? Data()
-            guard prefix.count == 8 else { throw SafeTensorsError.fileTooShort(byteCount: prefix.count) }
-            let declared = prefix.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
-            // Only a declared length that the header checks would accept is read; the checks
-            // themselves (and their errors) are those of a whole-file read.
-            if declared <= UInt64(maximumHeaderByteCount), declared <= UInt64(fileByteCount - 8) {
-                let header = try handle.read(upToCount: Int(declared)) ?? Data()
-                guard header.count == Int(declared) else {
-                    throw SafeTensorsError.io(path: url.path, message: "the file shrank while it was read")
-                }
-                prefix.append(header)
-            }
-            return try prefix.withUnsafeBytes { try SafeTensorsHeader(prefix: $0, fileByteCount: fileByteCount) }
-        } catch let error as SafeTensorsError {
-            throw error
-        } catch {
-            throw SafeTensorsError.io(path: url.path, message: "cannot read: \(error.localizedDescription)")
-        }
+        return try prefix.withUnsafeBytes { try SafeTensorsHeader(prefix: $0, fileByteCount: fileByteCount) }
     }
 
     /// The tensors encoded as a safetensors file.
@@ -217,51 +206,195 @@ public enum SafeTensors {
     /// Creates a temporary file next to `url`, lets `body` write it, flushes it to disk and
     /// renames it over `url`; removes the temporary file if anything fails.
     ///
+    /// - A symbolic link at `url` is followed (up to 40 links, relative ones from the link's
+    ///   own directory): its target is replaced, and the link stays a link.
+    /// - The replaced file's permission bits (and, when the process may, its owner and
+    ///   group) are given to the new file; a new file gets `0666` less the umask, as any
+    ///   newly created file.
+    /// - Temporary files are named `.<name>.<UUID>.tmp` and stay locked (`flock`) by their
+    ///   writer until it has renamed or removed them. A save first removes the temporary
+    ///   files of the same target that no process holds locked: those left by a writer that
+    ///   was killed (a lock dies with its process, even after `SIGKILL`). So a killed save
+    ///   leaves a temporary file only until the next save of the same file.
+    ///
     /// - Throws: ``SafeTensorsError/io(path:message:)``, or what `body` throws.
     static func writeAtomically(to url: URL, _ body: (FileHandle) throws -> Void) throws {
-        let directory = url.deletingLastPathComponent()
-        let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
-        let manager = FileManager.default
-        guard manager.createFile(atPath: temporary.path, contents: nil) else {
-            throw SafeTensorsError.io(path: temporary.path, message: "cannot create a temporary file in \(directory.path)")
-        }
-        do {
-            let handle = try FileHandle(forWritingTo: temporary)
-            do {
-                try body(handle)
-                try handle.synchronize()
-                try handle.close()
-            } catch {
-                try? handle.close()
-                throw error
+        let target = try resolvedSymbolicLinks(url)
+        let directory = target.deletingLastPathComponent()
+        let name = target.lastPathComponent
+        sweepStaleTemporaryFiles(of: name, in: directory)
+        // The mode (and owner) of the file being replaced, if any.
+        var existing = stat()
+        let replacing = stat(target.path, &existing) == 0 && (existing.st_mode & S_IFMT) == S_IFREG
+
+        var temporary = directory
+        var descriptor: Int32 = -1
+        for _ in 0..<8 {
+            temporary = directory.appendingPathComponent(".\(name).\(UUID().uuidString).tmp")
+            descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+            guard descriptor >= 0 else {
+                throw SafeTensorsError.io(path: temporary.path, message: "cannot create a temporary file in \(directory.path): \(String(cString: strerror(errno)))")
             }
-            guard rename(temporary.path, url.path) == 0 else {
+            // Locked for as long as it is written; a sweeper that removed it between the
+            // creation and the lock leaves it with no link: then take another name.
+            while flock(descriptor, LOCK_EX) != 0 && errno == EINTR {}
+            var info = stat()
+            if fstat(descriptor, &info) == 0 && info.st_nlink > 0 { break }
+            _ = close(descriptor)
+            descriptor = -1
+        }
+        guard descriptor >= 0 else {
+            throw SafeTensorsError.io(path: directory.path, message: "cannot keep a temporary file in the directory (removed as soon as created, 8 times)")
+        }
+        defer { _ = close(descriptor) }
+        do {
+            let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: false)
+            try body(handle)
+            if replacing {
+                _ = fchown(descriptor, existing.st_uid, existing.st_gid)   // best effort: only root may give a file away
+                guard fchmod(descriptor, existing.st_mode & 0o7777) == 0 else {
+                    throw SafeTensorsError.io(path: temporary.path, message: "cannot give the new file the permissions of the old: \(String(cString: strerror(errno)))")
+                }
+            }
+            try handle.synchronize()
+            guard rename(temporary.path, target.path) == 0 else {
                 let reason = String(cString: strerror(errno))
-                throw SafeTensorsError.io(path: url.path, message: "cannot rename the temporary file into place: \(reason)")
+                throw SafeTensorsError.io(path: target.path, message: "cannot rename the temporary file into place: \(reason)")
             }
         } catch let error as SafeTensorsError {
-            try? manager.removeItem(at: temporary)
+            _ = unlink(temporary.path)
             throw error
         } catch {
-            try? manager.removeItem(at: temporary)
+            _ = unlink(temporary.path)
             throw SafeTensorsError.io(path: temporary.path, message: "cannot write: \(error.localizedDescription)")
         }
         // Make the rename itself durable (best effort: not every file system supports it).
-        let directoryDescriptor = open(directory.path, O_RDONLY)
+        let directoryDescriptor = open(directory.path, O_RDONLY | O_CLOEXEC)
         if directoryDescriptor >= 0 {
             _ = fsync(directoryDescriptor)
             _ = close(directoryDescriptor)
         }
     }
 
+    /// `url` with every symbolic link of its last component followed; a link whose target
+    /// does not exist yet resolves to that target (the save creates it).
+    ///
+    /// - Throws: ``SafeTensorsError/io(path:message:)`` for more than 40 links in a chain.
+    static func resolvedSymbolicLinks(_ url: URL) throws -> URL {
+        var current = url.standardizedFileURL
+        for _ in 0..<40 {
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let n = readlink(current.path, &buffer, buffer.count - 1)
+            guard n > 0 else { return current }
+            let destination = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            current = destination.hasPrefix("/")
+                ? URL(fileURLWithPath: destination).standardizedFileURL
+                : current.deletingLastPathComponent().appendingPathComponent(destination).standardizedFileURL
+        }
+        throw SafeTensorsError.io(path: url.path, message: "expected a file or a chain of at most 40 symbolic links, got a longer chain or a loop")
+    }
+
+    /// Removes the temporary files `.<name>.*.tmp` in `directory` that no writer holds
+    /// locked (left by a process that was killed during a save). Best effort: a file that
+    /// cannot be opened or removed is left.
+    static func sweepStaleTemporaryFiles(of name: String, in directory: URL) {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return }
+        let prefix = "." + name + "."
+        for entry in entries where entry.hasPrefix(prefix) && entry.hasSuffix(".tmp") && entry.count > prefix.count + 4 {
+            let path = directory.appendingPathComponent(entry).path
+            let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)
+            guard fd >= 0 else { continue }
+            defer { _ = close(fd) }
+            var opened = stat(), named = stat()
+            guard fstat(fd, &opened) == 0, (opened.st_mode & S_IFMT) == S_IFREG,
+                  flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }
+            // Locked by nobody else: its writer is gone. Remove it if the name still refers
+            // to the file we locked (not to one a writer has just created under it).
+            if lstat(path, &named) == 0, named.st_ino == opened.st_ino, named.st_dev == opened.st_dev {
+                _ = unlink(path)
+            }
+        }
+    }
+
     /// The contents of `url`, read into memory. The file is read, not memory-mapped, so that
     /// another process truncating it mid-read yields a short read (and a thrown error), never
-    /// a `SIGBUS` in the host process.
+    /// a `SIGBUS` in the host process; only a regular file is read, and only when its size
+    /// fits in the machine's memory.
     static func contents(of url: URL) throws -> Data {
-        do {
-            return try Data(contentsOf: url)
-        } catch {
-            throw SafeTensorsError.io(path: url.path, message: "cannot read: \(error.localizedDescription)")
+        let file = try RegularFile(url)
+        defer { file.closeFile() }
+        let physical = MemoryLimit.physicalMemory
+        guard file.byteCount <= physical else {
+            throw SafeTensorsError.exceedsMemory(what: "reading \(url.path)", needed: file.byteCount, physicalMemory: physical)
+        }
+        return try file.read(count: file.byteCount, at: 0)
+    }
+
+    /// A regular file open for reading, with its size at the time it was opened.
+    ///
+    /// The file is opened without blocking (`O_NONBLOCK`, so a named pipe without a writer
+    /// does not wait) and refused unless `fstat` says it is a regular file: a directory, a
+    /// named pipe, a socket or a device (`/dev/zero`, `/dev/stdin`) would fail late, block
+    /// or never end.
+    struct RegularFile {
+        let descriptor: Int32
+        let byteCount: Int
+        let path: String
+
+        init(_ url: URL) throws {
+            path = url.path
+            guard !path.isEmpty else { throw SafeTensorsError.io(path: path, message: "expected a file, got an empty path") }
+            let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+            guard fd >= 0 else {
+                throw SafeTensorsError.io(path: path, message: "cannot open: \(String(cString: strerror(errno)))")
+            }
+            var info = stat()
+            guard fstat(fd, &info) == 0 else {
+                let reason = String(cString: strerror(errno))
+                _ = close(fd)
+                throw SafeTensorsError.io(path: path, message: "cannot read its status: \(reason)")
+            }
+            guard (info.st_mode & S_IFMT) == S_IFREG else {
+                _ = close(fd)
+                throw SafeTensorsError.io(path: path, message: "expected a regular file, got \(Self.kind(info.st_mode))")
+            }
+            descriptor = fd
+            byteCount = Int(info.st_size)
+        }
+
+        /// `count` bytes from `offset`.
+        /// - Throws: ``SafeTensorsError/io(path:message:)`` when the file ends first (it shrank).
+        func read(count: Int, at offset: Int) throws -> Data {
+            var data = Data(count: count)
+            var done = 0
+            try data.withUnsafeMutableBytes { raw in
+                guard let base = raw.baseAddress else { return }
+                while done < count {
+                    let n = pread(descriptor, base + done, Swift.min(count - done, 1 << 30), off_t(offset + done))
+                    if n < 0 {
+                        if errno == EINTR || errno == EAGAIN { continue }
+                        throw SafeTensorsError.io(path: path, message: "cannot read: \(String(cString: strerror(errno)))")
+                    }
+                    if n == 0 {
+                        throw SafeTensorsError.io(path: path, message: "the file shrank while it was read (expected \(offset + count) bytes, it ends at \(offset + done))")
+                    }
+                    done += n
+                }
+            }
+            return data
+        }
+
+        func closeFile() { _ = close(descriptor) }
+
+        static func kind(_ mode: mode_t) -> String {
+            switch mode & S_IFMT {
+            case S_IFDIR: return "a directory"
+            case S_IFIFO: return "a named pipe"
+            case S_IFCHR: return "a character device"
+            case S_IFBLK: return "a block device"
+            case S_IFSOCK: return "a socket"
+            default: return "a file that is not regular"
+            }
         }
     }
 }
@@ -488,6 +621,13 @@ public struct SafeTensorsFile: @unchecked Sendable {
     public init(data: Data) throws {
         (header, tensors) = try data.withUnsafeBytes { bytes in
             let header = try SafeTensorsHeader(bytes: bytes)
+            // The tensors are converted to Float: a file of 1-byte elements needs four times
+            // its size. Bounded before the first is allocated.
+            let floats = MemoryLimit.elementCount(header.entries.map { [$0.count, MemoryLayout<Float>.stride] })
+            let physical = MemoryLimit.physicalMemory
+            if floats == nil || floats! > physical {
+                throw SafeTensorsError.exceedsMemory(what: "the file's \(header.entries.count) tensors as Float", needed: floats ?? Int.max, physicalMemory: physical)
+            }
             var tensors: [String: Tensor] = [:]
             tensors.reserveCapacity(header.entries.count)
             for entry in header.entries {

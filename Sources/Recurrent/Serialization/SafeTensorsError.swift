@@ -51,8 +51,14 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Equatable, Sendabl
     case trailingBytes(end: Int, dataByteCount: Int)
     /// A tensor to write is named `__metadata__`, the key the format reserves.
     case reservedName(String)
-    /// The file could not be read, written or renamed.
+    /// The file could not be read, written or renamed; or it is not a regular file (a
+    /// directory, a named pipe, a device such as `/dev/zero`), which is refused before any
+    /// read so that it can neither block nor read forever.
     case io(path: String, message: String)
+    /// Reading the file would need more memory than the machine has: `needed` bytes (the
+    /// file's bytes, or the `Float` tensors its header declares) against `physicalMemory`
+    /// (``MemoryLimit/physicalMemory``).
+    case exceedsMemory(what: String, needed: Int, physicalMemory: Int)
 
     /// The message.
     public var description: String {
@@ -101,6 +107,8 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Equatable, Sendabl
             return "safetensors: cannot write a tensor named \(quoted(name)), the key reserved for metadata"
         case let .io(path, message):
             return "safetensors: \(path): \(message)"
+        case let .exceedsMemory(what, needed, physicalMemory):
+            return "safetensors: \(what) would need \(MemoryLimit.describe(needed)), but the machine has \(MemoryLimit.describe(physicalMemory)) of physical memory"
         }
     }
 
