@@ -22,9 +22,10 @@ final class ThreadCountTests: XCTestCase {
 
     /// Everything a forward and backward of `module` produce: output, hN, (cN), and the
     /// gradients of the input, the initial states and every parameter.
-    private func everything(_ make: (Bool) throws -> RecurrentBase, batchFirst: Bool, lengths: [Int]?) throws -> [[Float]] {
+    private func everything(_ make: (Bool) throws -> RecurrentBase, batchFirst: Bool, lengths: [Int]?,
+                            batch: Int = 24, steps: Int = 7) throws -> [[Float]] {
         let module = try make(batchFirst)
-        let (T, B, I) = (7, 24, 12)
+        let (T, B, I) = (steps, batch, 12)
         let D = module.bidirectional ? 2 : 1
         var generator = SeededGenerator(seed: 5)
         let x = Tensor(uniform: batchFirst ? [B, T, I] : [T, B, I], low: -1, high: 1, using: &generator)
@@ -107,5 +108,30 @@ final class ThreadCountTests: XCTestCase {
         XCTAssertEqual(FusedRecurrence.teamSize(batch: 256, hidden: 32, gates: 4, depth: 32, hasProjection: false), 2)
         ComputeThreads.set(1)
         XCTAssertEqual(FusedRecurrence.teamSize(batch: 32, hidden: 128, gates: 4, depth: 128, hasProjection: false), 1)
+    }
+
+    /// The backward's packed paths (dX on the packed kernel; dW_ih and dW_hh on the AVX-512
+    /// transposed-A kernel, for products of 4M multiply-adds and more) agree with OpenBLAS's
+    /// (the portable level) to rounding, for every gradient of a layer large enough to take them.
+    func testPackedBackwardAgreesWithBLAS() throws {
+        ComputeThreads.set(1)
+        let levels = CPUCapability.allCases.filter { $0 <= CPUCapability.current }
+        guard levels.count > 1 else { throw XCTSkip("only the portable kernels run here") }
+        var results: [[[Float]]] = []
+        for level in levels {
+            results.append(try CPUCapability.withCapability(level) {
+                try everything({ try LSTM(inputSize: 12, hiddenSize: 128, numLayers: 2, batchFirst: $0, bidirectional: true, seed: 4) },
+                               batchFirst: true, lengths: nil, batch: 48, steps: 9)
+            })
+        }
+        for (level, result) in zip(levels.dropFirst(), results.dropFirst()) {
+            for (i, (a, b)) in zip(result, results[0]).enumerated() {
+                let scale = b.map { abs($0) }.max() ?? 1
+                for (x, y) in zip(a, b) where abs(x - y) > 1e-4 * Swift.max(scale, 1) {
+                    XCTFail("\(level): result \(i): \(x) against the portable \(y)")
+                    break
+                }
+            }
+        }
     }
 }

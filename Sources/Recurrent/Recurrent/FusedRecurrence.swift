@@ -713,8 +713,10 @@ enum FusedRecurrence {
         let (gradientRows, stateRows) = reverse ? (0, d) : (d, 0)
         let stateDepth = wholeStepRNN ? (T > 1 ? R - d : 0) : R
         let stateBase: UnsafePointer<Float> = wholeStepRNN ? UnsafePointer(saved.output + stateRows * Hr) : UnsafePointer(saved.hPrev)
-        let packsDX = PackedGEMM.isAvailable && xChunks > 0
-        let packsDW = PackedGEMM.isTransposedAvailable
+        // Packing pays from a few million multiply-adds on (`small`'s 0.5 to 2 million ran
+        // faster on OpenBLAS with nothing to pack).
+        let packsDX = PackedGEMM.isAvailable && xChunks > 0 && R * GH * I >= packedBackwardMultiplyAdds
+        let packsDW = PackedGEMM.isTransposedAvailable && R * GH * Swift.max(I, Hr) >= packedBackwardMultiplyAdds
         let dxPackCount = packsDX ? PackedGEMM.packedCount(columns: I, depth: GH) : 0
         let xPackCount = packsDW && wihChunks > 0 ? PackedGEMM.packedCount(columns: I, depth: R) : 0
         let statePackCount = packsDW && whhChunks > 0 && stateDepth > 0 ? PackedGEMM.packedCount(columns: Hr, depth: stateDepth) : 0
@@ -818,6 +820,10 @@ enum FusedRecurrence {
 }
 
 extension FusedRecurrence {
+    /// The backward's sequence-wide products run on the packed kernels from this many
+    /// multiply-adds on.
+    static let packedBackwardMultiplyAdds = 1 << 22
+
     /// The number of chunks a sequence-wide product of `multiplyAdds` is split into: one per
     /// 2²¹ multiply-adds, at most 8 (a function of the shape alone, never of the threads).
     static func productChunks(_ multiplyAdds: Int) -> Int {
