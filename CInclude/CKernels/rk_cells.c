@@ -2,6 +2,7 @@
 #include "rk_cells.h"
 #include "rk_vecmath.h"
 #include <math.h>
+#include <string.h>
 
 #if RK_X86
 // Lane masks for the tails: the AVX2 kernels load and store the last count % 8 lanes with
@@ -229,8 +230,6 @@ void rk_gru_backward_f32(const float *g, size_t gs, const float *hn, const float
 }
 
 // MARK: - Rows
-
-#include <string.h>
 
 void rk_lstm_cell_rows_f32(size_t rows, size_t count, float *g, size_t ldg, const float *bias, size_t gs,
                            float *c, size_t ldc, float *cprev, size_t ldcp, float *tanhc, size_t ldt,

@@ -30,6 +30,33 @@
 /* rk_cpu_has_avx2_fma() is defined in rk_elementwise.c. */
 
 /* ------------------------------------------------------------------------ */
+/* Row tiling                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* The row tiles of an m-row product, shared by every kernel so that a row's
+   arithmetic (its tile's height decides whether even and odd k run in two
+   chains) is the same in each: ntiles tiles, the first ntiles-2 of MR rows,
+   the last two r0 and r1 rows. Plain MR,...,MR,r leaves a weak 1..3-row tile,
+   so then the last MR+r rows are split in two nearly equal tiles
+   (7 -> 4,3; 13 -> 6,4,3; 32 -> 6,6,6,6,4,4; 16 -> 6,6,4). */
+struct row_tiling { int ntiles, r0, r1; };
+
+static inline struct row_tiling row_tiling_of(int m)
+{
+    struct row_tiling rt = { (m + MR - 1) / MR, MR, 0 };
+    rt.r1 = m - (rt.ntiles - 1) * MR;
+    if (rt.ntiles == 1) rt.r0 = 0;
+    else if (rt.r1 < 4) { rt.r0 = (MR + rt.r1 + 1) / 2; rt.r1 = (MR + rt.r1) / 2; }
+    return rt;
+}
+
+/* The height of tile t. */
+static inline int tile_height(struct row_tiling rt, int t)
+{
+    return t < rt.ntiles - 2 ? MR : (t == rt.ntiles - 2 ? rt.r0 : rt.r1);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Packing                                                                  */
 /* ------------------------------------------------------------------------ */
 
@@ -294,22 +321,14 @@ RK_TILE_FN(5)
 RK_TILE_FN(6)
 
 static RK_AVX void gemm_avx2(int m, int n, int k, const float *a, int lda,
-                             const float *packed, float beta, float *c, int ldc, int kc, int split, int prefetch)
+                             const float *packed, float beta, float *c, int ldc, int kc, int prefetch)
 {
     static const tile_fn tiles[MR + 1] = { 0, tile1, tile2, tile3, tile4, tile5, tile6 };
     static const tile_fn tilesp[MR + 1] = { 0, tile1p, tile2p, tile3p, tile4p, tile5p, tile6p };
     const size_t K = (size_t)k, LDA = (size_t)lda, LDC = (size_t)ldc;
     const int panels = (n + NR - 1) / NR;
     if (kc <= 0) kc = k;
-    /* Row tiling: ntiles tiles; the first ntiles-2 have 6 rows, the last two
-       r0 and r1 rows. Plain 6,6,...,6,r leaves a weak 1..3-row tile, so
-       then the last 6+r rows are split in two nearly equal tiles
-       (e.g. 7 -> 4,3; 13 -> 6,4,3; 32 -> 6,6,6,6,4,4; 16 -> 6,6,4). */
-    int ntiles = (m + MR - 1) / MR;
-    int r0 = MR, r1 = m - (ntiles - 1) * MR; /* heights of the last two tiles */
-    if (ntiles == 1) { r0 = 0; }
-    else if (split == 1 && r1 < 4) { r0 = (MR + r1 + 1) / 2; r1 = (MR + r1) / 2; }
-    /* split == 2 (tuning only): ceil(m/6) tiles of nearly equal height. */
+    const struct row_tiling rt = row_tiling_of(m);
     /* Loop order: (K block) > panel > row tile. A panel (64·K bytes) stays in
        L1/L2 while the row tiles of A stream over it. */
     for (int k0 = 0; k0 < k; k0 += kc) {
@@ -324,10 +343,8 @@ static RK_AVX void gemm_avx2(int m, int n, int k, const float *a, int lda,
                with computing on the current panel. */
             const float *pf = (p + 1 < panels) ? bp + (size_t)NR * K : bp;
             int i = 0;
-            for (int t = 0; t < ntiles; t++) {
-                int rows;
-                if (split == 2) rows = m / ntiles + (t < m % ntiles ? 1 : 0);
-                else rows = (t < ntiles - 2) ? MR : (t == ntiles - 2 ? r0 : r1);
+            for (int t = 0; t < rt.ntiles; t++) {
+                const int rows = tile_height(rt, t);
                 const tile_fn f = (t == 0 && prefetch) ? tilesp[rows] : tiles[rows];
                 f(kb, a + i * LDA + k0, LDA, bp, c + i * LDC + j0, LDC, bt, cols, pf);
                 i += rows;
@@ -466,11 +483,7 @@ static RK_AVX512_FN void gemm_avx512(int m, int n, int k, const float *a, int ld
     static const tile512_fn twop[MR + 1] = { 0, tile512_1_2p, tile512_2_2p, tile512_3_2p, tile512_4_2p, tile512_5_2p, tile512_6_2p };
     const size_t K = (size_t)k, LDA = (size_t)lda, LDC = (size_t)ldc;
     const int panels = (n + NR - 1) / NR;
-    /* The AVX2 path's row tiling (see gemm_avx2), so that a row's arithmetic is the same. */
-    int ntiles = (m + MR - 1) / MR;
-    int r0 = MR, r1 = m - (ntiles - 1) * MR;
-    if (ntiles == 1) { r0 = 0; }
-    else if (r1 < 4) { r0 = (MR + r1 + 1) / 2; r1 = (MR + r1) / 2; }
+    const struct row_tiling rt = row_tiling_of(m);
     for (int p = 0; p < panels; p += 2) {
         const int j0 = p * NR;
         const int pair = p + 1 < panels;
@@ -479,8 +492,8 @@ static RK_AVX512_FN void gemm_avx512(int m, int n, int k, const float *a, int ld
         const float *b1 = pair ? b0 + (size_t)NR * K : b0;
         const float *pf = (p + 2 < panels) ? b0 + (size_t)2 * NR * K : b0;
         int i = 0;
-        for (int t = 0; t < ntiles; t++) {
-            const int rows = (t < ntiles - 2) ? MR : (t == ntiles - 2 ? r0 : r1);
+        for (int t = 0; t < rt.ntiles; t++) {
+            const int rows = tile_height(rt, t);
             const tile512_fn f = !pair ? one[rows] : (t == 0 && prefetch) ? twop[rows] : two[rows];
             f(k, a + i * LDA, LDA, b0, b1, c + i * LDC + j0, LDC, beta, cols, pf);
             i += rows;
@@ -501,10 +514,7 @@ static RK_AVX512_FN void gemm_at_avx512(int m, int n, int k, const float *a, int
     static const tile512_fn two[MR + 1] = { 0, tile512t_1_2, tile512t_2_2, tile512t_3_2, tile512t_4_2, tile512t_5_2, tile512t_6_2 };
     const size_t K = (size_t)k, LDA = (size_t)lda, LDC = (size_t)ldc;
     const int panels = (n + NR - 1) / NR;
-    int ntiles = (m + MR - 1) / MR;
-    int r0 = MR, r1 = m - (ntiles - 1) * MR;
-    if (ntiles == 1) { r0 = 0; }
-    else if (r1 < 4) { r0 = (MR + r1 + 1) / 2; r1 = (MR + r1) / 2; }
+    const struct row_tiling rt = row_tiling_of(m);
     for (int k0 = 0; k0 < k; k0 += RK_AT_KC) {
         const int kb = (k - k0) < RK_AT_KC ? (k - k0) : RK_AT_KC;
         const float bt = k0 == 0 ? beta : 1.0f;
@@ -515,8 +525,8 @@ static RK_AVX512_FN void gemm_at_avx512(int m, int n, int k, const float *a, int
             const float *b0 = packed + (size_t)p * NR * K + (size_t)k0 * NR;
             const float *b1 = pair ? b0 + (size_t)NR * K : b0;
             int i = 0;
-            for (int t = 0; t < ntiles; t++) {
-                const int rows = (t < ntiles - 2) ? MR : (t == ntiles - 2 ? r0 : r1);
+            for (int t = 0; t < rt.ntiles; t++) {
+                const int rows = tile_height(rt, t);
                 const tile512_fn f = pair ? two[rows] : one[rows];
                 f(kb, a + (size_t)k0 * LDA + i, LDA, b0, b1, c + i * LDC + j0, LDC, bt, cols, b0);
                 i += rows;
@@ -561,7 +571,7 @@ void rk_gemm_packed(int m, int n, int k, const float *a, int lda,
            work, not the B stream, is the bottleneck (measured: it helps
            (6..64, 1760, 1760) by ~10%, hurts m = 1..3 by 5-20%). */
         const int prefetch = m >= 5 && (size_t)n * (size_t)k > ((size_t)1 << 18);
-        gemm_avx2(m, n, k, a, lda, packed, beta, c, ldc, RK_KC, 1, prefetch);
+        gemm_avx2(m, n, k, a, lda, packed, beta, c, ldc, RK_KC, prefetch);
         return;
     }
 #endif

@@ -66,7 +66,8 @@ static void *worker_main(void *arg) {
         unsigned spins = 0;
         unsigned long long now;
         while ((now = atomic_load_explicit(&pool.ticket, memory_order_acquire)) == seen) {
-            if (spins < RK_SPINS + RK_YIELDS) { spin_pause(&spins); if (spins >= RK_SPINS) spins++; continue; }
+            if (spins < RK_SPINS) { RK_PAUSE(); spins++; continue; }
+            if (spins < RK_SPINS + RK_YIELDS) { sched_yield(); spins++; continue; }
             pthread_mutex_lock(&pool.lock);
             pool.sleepers++;
             while ((now = atomic_load_explicit(&pool.ticket, memory_order_acquire)) == seen)

@@ -164,7 +164,7 @@ enum FusedRecurrence {
         let hFull: TensorBuffer? = hasProjection ? activeOnly(R * H) : nil
         let hhN: TensorBuffer? = recording && isGRU ? activeOnly(R * H) : nil
         let output = written(R * Hr)
-        let hN = TensorBuffer(copying: h0.storage.buffer)
+        let hN = T > 0 ? written(B * Hr) : TensorBuffer(copying: h0.storage.buffer)   // written after the steps
         let cN = c0.map { TensorBuffer(copying: $0.storage.buffer) }
         let hh = scratch + xpScratch + tanhCScratch
         let projected = hh + hhCount
@@ -207,10 +207,8 @@ enum FusedRecurrence {
                 }
             }
         }
-        // Without the packed kernels the steps run on BLAS, on one thread: OpenBLAS's threads
-        // would change the last bits with the thread count.
-        let stepThreadsToRestore = packs ? false : ComputeThreads.enterSingleThreadedRegion()
-        defer { restoreThreads(stepThreadsToRestore) }
+        // Everything below runs inside a team, where OpenBLAS stays on one thread (its own
+        // threads would change the last bits with the thread count).
 
         ComputeThreads.run(workers: workers) { member in
             // This member's hidden units (whole 16-column panels) and, per gate block, its columns.
@@ -586,7 +584,6 @@ enum FusedRecurrence {
         // (OpenBLAS's threads would change the last bits with the thread count).
         let layerThreadsToRestore = ComputeThreads.enterSingleThreadedRegion()
         defer { restoreThreads(layerThreadsToRestore) }
-        let threadsToRestore = packsWeight ? false : ComputeThreads.enterSingleThreadedRegion()
         // The steps in reverse, on a team of workers that each own a range of hidden units:
         // the elementwise backward of its units' gates, a barrier (every dG_t is needed
         // whole), then its columns of dh_{t−1} = dG_t · W_hh. No reduction is split.
@@ -687,7 +684,6 @@ enum FusedRecurrence {
                 }
             }
         }
-        restoreThreads(threadsToRestore)
         if let gH0 { for j in 0..<(B * Hr) { gH0[j] += dh[j] } }
         if let gC0, isLSTM { for j in 0..<(B * H) { gC0[j] += dc[j] } }
 
