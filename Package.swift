@@ -6,25 +6,43 @@ import PackageDescription
 // nothing here uses `unsafeFlags`, so the package stays usable as a dependency.
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 
-/// An example program under `Examples/<directory>`, built as the executable `product`.
-func example(_ name: String, product: String) -> (Product, Target) {
+/// An example under `Examples/<directory>`: its data set, model and training in
+/// `Library/` (the target `<directory>Example`, which the tests import) and its command in
+/// `Command/` (the executable `product`). `uses` names other examples' libraries it builds on.
+func example(_ name: String, product: String, resources: Bool = false, uses: [String] = []) -> (Product, [Target]) {
+    let library = Target.target(
+        name: "\(name)Example",
+        dependencies: ["Recurrent", "ExampleSupport", argumentParser] + uses.map { .target(name: "\($0)Example") },
+        path: "Examples/\(name)/Library",
+        resources: resources ? [.copy("Resources")] : nil)
+    let command = Target.executableTarget(
+        name: name,
+        dependencies: ["Recurrent", "ExampleSupport", .target(name: "\(name)Example"), argumentParser],
+        path: "Examples/\(name)/Command")
+    return (.executable(name: product, targets: [name]), [library, command])
+}
+
+/// An example small enough to be one file, `Examples/<directory>/main.swift`.
+func singleFileExample(_ name: String, product: String) -> (Product, [Target]) {
     (.executable(name: product, targets: [name]),
-     .executableTarget(name: name, dependencies: ["Recurrent", "ExampleSupport", argumentParser],
-                       path: "Examples/\(name)"))
+     [.executableTarget(name: name, dependencies: ["Recurrent", "ExampleSupport", argumentParser],
+                        path: "Examples/\(name)")])
 }
 
 let examples = [
-    example("SeedManualRNN", product: "seed-manual-rnn"),
-    example("SeedNNRNN", product: "seed-nn-rnn"),
-    example("Airline", product: "airline"),
-    example("Names", product: "names"),
+    singleFileExample("SeedManualRNN", product: "seed-manual-rnn"),
+    singleFileExample("SeedNNRNN", product: "seed-nn-rnn"),
+    example("Airline", product: "airline", resources: true),
+    example("Names", product: "names", resources: true),
     example("OneToOne", product: "one-to-one"),
-    example("Generate", product: "generate"),
-    example("Tagging", product: "tagging"),
+    example("Generate", product: "generate", uses: ["Names"]),
+    example("Tagging", product: "tagging", uses: ["Names"]),
     example("Translate", product: "translate"),
     example("LongRange", product: "long-range"),
     example("CTC", product: "ctc"),
 ]
+/// The examples' libraries, which the examples' tests reach.
+let exampleLibraries = examples.flatMap(\.1).filter { $0.type == .regular }.map { Target.Dependency.target(name: $0.name) }
 
 let package = Package(
     name: "Recurrent",
@@ -60,10 +78,9 @@ let package = Package(
         .target(name: "LinearAlgebra", dependencies: ["CBLAS", "CLAPACKE", "CKernels"]),
         .target(name: "Recurrent", dependencies: ["LinearAlgebra"]),
 
-        // What the example programs share: their data sets and loaders, progress lines,
-        // SVG plots, JSON reports. A library, so that the tests can reach the pipelines.
-        .target(name: "ExampleSupport", dependencies: ["Recurrent", argumentParser], path: "Examples/Support",
-                 resources: [.copy("Resources")]),
+        // What several example programs share: options, progress lines, SVG plots, JSON
+        // reports, reading bundled files. Each example's own code is under Examples/<Name>/.
+        .target(name: "ExampleSupport", dependencies: ["Recurrent", argumentParser], path: "Examples/Support"),
 
         // The benchmark (run it with `swift run -c release recurrent-bench`).
         .executableTarget(name: "RecurrentBench", dependencies: ["Recurrent", argumentParser],
@@ -78,9 +95,9 @@ let package = Package(
         ),
         .testTarget(
             name: "ExamplesTests",
-            dependencies: ["ExampleSupport", "Recurrent"]
+            dependencies: ["ExampleSupport", "Recurrent"] + exampleLibraries
         ),
-    ] + examples.map(\.1)
+    ] + examples.flatMap(\.1)
 )
 
 // Data-parallel training over MPI: a product of its own, so that the `Recurrent` product

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The airline example's protocol in PyTorch, for side-by-side figures with `airline`.
 
-Protocol (identical to Examples/Support/AirlineData.swift, `AirlineProtocol`):
-  - series: Examples/Support/Resources/airline-passengers.csv, 144 months;
+Protocol (identical to Examples/Airline/Library/AirlineData.swift, `AirlineProtocol`):
+  - series: Examples/Airline/Library/Resources/airline-passengers.csv, 144 months;
   - d[t] = log y[t] - log y[t-1]; standardised with the mean and the population standard
     deviation of the training differences d[1 .. n-25];
   - windows of 12 standardised differences predict the next one; training targets are the

@@ -6,7 +6,7 @@
 #   Scripts/fuzz_readers.sh libfuzzer <target> [s]    one target for s seconds (default 600)
 #   Scripts/fuzz_readers.sh seeds <target>            rewrite Fuzz/corpus/<target> from the harness
 #
-# The package's ExampleSupport target and what it depends on are built by SwiftPM in release
+# The package's AirlineExample and NamesExample targets and what they depend on are built by SwiftPM in release
 # with -sanitize=fuzzer,address in $FUZZ_WORK_DIR/spm-readers (default .build-fuzz/); the
 # harness is compiled against them with swiftc. Each target starts from its committed corpus
 # (Fuzz/corpus/<target>) with its dictionary (Fuzz/ReadersFuzzer/<target>.dict); ci runs
@@ -25,12 +25,14 @@ export RECURRENT_MEMORY_LIMIT="${RECURRENT_MEMORY_LIMIT:-1000000000}"
 
 build_harness() {
     local scratch="$WORK/spm-readers"
-    echo "== building ExampleSupport and its dependencies (release, -sanitize=fuzzer,address) in $scratch"
-    swift build -c release --sanitize=fuzzer --sanitize=address --scratch-path "$scratch" --target ExampleSupport >/dev/null
+    echo "== building AirlineExample, NamesExample and their dependencies (release, -sanitize=fuzzer,address) in $scratch"
+    for target in AirlineExample NamesExample; do
+        swift build -c release --sanitize=fuzzer --sanitize=address --scratch-path "$scratch" --target "$target" >/dev/null
+    done
     BIN="$(swift build -c release --sanitize=fuzzer --sanitize=address --scratch-path "$scratch" --show-bin-path)"
     MODULES="$BIN/Modules"
     [ -d "$MODULES" ] || MODULES="$BIN"
-    OBJECTS=$(find "$BIN/ExampleSupport.build" "$BIN/Recurrent.build" "$BIN/LinearAlgebra.build" "$BIN/CKernels.build" \
+    OBJECTS=$(find "$BIN/AirlineExample.build" "$BIN/NamesExample.build" "$BIN/ExampleSupport.build" "$BIN/Recurrent.build" "$BIN/LinearAlgebra.build" "$BIN/CKernels.build" \
         "$BIN/ArgumentParser.build" "$BIN/ArgumentParserToolInfo.build" -name '*.o')
     CFLAGS=()
     for flag in $(pkg-config --cflags openblas lapacke 2>/dev/null); do CFLAGS+=(-Xcc "$flag"); done

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The names example's protocol in PyTorch, for side-by-side figures with `names`.
 
-Protocol (identical to Examples/Support/NamesData.swift and NamesTraining.swift):
-  - data: Examples/Support/Resources/names/*.txt, languages in file-name order; each name
+Protocol (identical to Examples/Names/Library/NamesData.swift and NamesTraining.swift):
+  - data: Examples/Names/Library/Resources/names/*.txt, languages in file-name order; each name
     folded to ASCII (NFD, combining marks dropped, only a-z A-Z " .,;'" kept); within a
     language the name with index i goes to the test set when i % 5 == 0 (16,053 / 4,021);
   - tutorial (default): i2h = Linear(57 + 128, 128) over cat(onehot(letter), hidden),

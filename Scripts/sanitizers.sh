@@ -57,11 +57,11 @@ for sanitizer in "${sanitizers[@]}"; do
     races=$(grep -cE "WARNING: ThreadSanitizer" "$log")
     leakBlocks=$(grep -cE "^(Direct|Indirect) leak" "$log")
     # Leak reports are blank-line separated blocks; ours are those whose stack has a frame
-    # of our modules (Swift mangling $s9Recurrent, $s13LinearAlgebra, $s14ExampleSupport)
+    # of our modules (Swift mangling $s9Recurrent, $s13LinearAlgebra, $s14ExampleSupport, $s14AirlineExample, …)
     # and no frame of test-case construction.
     ownLeaks=$(awk 'BEGIN { RS = "" }
         /^(Direct|Indirect) leak/ {
-            ours = ($0 ~ /\$s9Recurrent|\$s13LinearAlgebra|\$s14ExampleSupport/)
+            ours = ($0 ~ /\$s9Recurrent|\$s13LinearAlgebra|\$s14ExampleSupport|\$s[0-9]+[A-Za-z]+Example[0-9A-Z_]/)
             harness = ($0 ~ /testClosure|setUpWithError|CaseC4name/)
             if (ours && !harness) { n++; print > "/dev/stderr" }
         }

@@ -118,7 +118,7 @@ struct RecurrentBench: ParsableCommand {
 
     func namesDirectory() throws -> String {
         if let namesData { return namesData }
-        let candidates = ["Examples/Support/Resources/names", "../shared/data/names", "/work/shared/data/names"]
+        let candidates = ["Examples/Names/Library/Resources/names", "../shared/data/names", "/work/shared/data/names"]
         for c in candidates where FileManager.default.fileExists(atPath: c) { return c }
         throw BenchError.noData(candidates.joined(separator: " or "))
     }

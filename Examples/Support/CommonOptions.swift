@@ -102,7 +102,7 @@ public struct CommonOptions: ParsableArguments {
 
 /// What keeps `url` from being read as a regular file (it does not exist, is a folder, a
 /// device or a pipe, or cannot be read), or `nil` when nothing does.
-func fileProblem(_ url: URL) -> String? {
+package func fileProblem(_ url: URL) -> String? {
     guard let attributes = try? FileManager.default.attributesOfItem(atPath: url.path) else {
         return "\(url.path) does not exist"
     }

@@ -129,3 +129,10 @@ public final class ProgressLine {
         return String(format: "%dm%02ds", whole / 60, whole % 60)
     }
 }
+
+/// The processor time used by this process so far, in seconds (all threads).
+public func processCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}

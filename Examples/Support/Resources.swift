@@ -4,17 +4,17 @@ import Glibc
 #endif
 import Recurrent
 
-/// The data sets shipped with the examples, found through the package's resource bundle
-/// (`Bundle.module`), so that `swift run` works from any directory.
+/// The data sets shipped with the examples, each in its example's resource bundle
+/// (`Examples/<Name>/Library/Resources`, reached as that module's `Bundle.module`), so that
+/// `swift run` works from any directory.
 public enum ExampleResources {
-    /// The URL of a bundled resource under `Resources/`, such as
-    /// `url("airline-passengers.csv")` or `url("names")`.
+    /// The URL of a resource under the `Resources/` folder copied into `bundle`, such as
+    /// `url("airline-passengers.csv", in: .module)` from the airline example's library.
     ///
     /// - Throws: ``ExampleDataError/missingResource(_:)`` when the bundle does not hold it.
-    public static func url(_ relativePath: String) throws -> URL {
+    public static func url(_ relativePath: String, in bundle: Bundle) throws -> URL {
         // The copied folder is `<bundle>/Resources`; Foundation reports the resource URL as
         // the bundle itself on some platforms and as its `Resources` folder on others.
-        let bundle = Bundle.module
         let roots = [bundle.bundleURL.appendingPathComponent("Resources"), bundle.resourceURL,
                      bundle.resourceURL?.appendingPathComponent("Resources")].compactMap { $0 }
         for root in roots {
@@ -55,7 +55,7 @@ public enum ExampleDataError: Error, CustomStringConvertible, Equatable, Sendabl
 /// that was checked (not through `Data(contentsOf:)`, whose read of an empty file leaks a
 /// buffer in swift-foundation).
 /// - Throws: ``ExampleDataError/unreadable(path:reason:)`` when it cannot be read or decoded.
-func readText(_ url: URL) throws -> String {
+package func readText(_ url: URL) throws -> String {
     if let problem = fileProblem(url) { throw ExampleDataError.unreadable(path: url.path, reason: problem) }
     let descriptor = open(url.path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
     guard descriptor >= 0 else {

@@ -20,6 +20,8 @@
 // is a crash libFuzzer records. $FUZZ_WRITE_SEEDS=<folder> writes the target's seed inputs
 // there and exits (the committed corpora under Fuzz/corpus come from it).
 import ExampleSupport
+import AirlineExample
+import NamesExample
 import Foundation
 import Recurrent
 

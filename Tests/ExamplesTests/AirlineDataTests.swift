@@ -1,4 +1,5 @@
 import ExampleSupport
+import AirlineExample
 import Foundation
 import Recurrent
 import XCTest

@@ -1,4 +1,5 @@
 import ExampleSupport
+import CTCExample
 import Recurrent
 import XCTest
 

@@ -1,4 +1,6 @@
 import ExampleSupport
+import GenerateExample
+import NamesExample
 import Foundation
 import Recurrent
 import XCTest

@@ -1,4 +1,6 @@
 import ExampleSupport
+import AirlineExample
+import NamesExample
 import Foundation
 import XCTest
 
@@ -75,7 +77,7 @@ final class LoaderErrorTests: XCTestCase {
     }
 
     func testMissingBundledResource() {
-        XCTAssertThrowsError(try ExampleResources.url("no-such-file.csv")) { error in
+        XCTAssertThrowsError(try ExampleResources.url("no-such-file.csv", in: Bundle(for: Self.self))) { error in
             guard case ExampleDataError.missingResource(let what) = error else { return XCTFail("\(error)") }
             XCTAssertTrue(what.contains("no-such-file.csv"), what)
         }

@@ -1,4 +1,5 @@
 import ExampleSupport
+import LongRangeExample
 import Recurrent
 import XCTest
 

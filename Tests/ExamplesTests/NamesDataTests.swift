@@ -1,4 +1,5 @@
 import ExampleSupport
+import NamesExample
 import Foundation
 import Recurrent
 import XCTest

@@ -1,4 +1,5 @@
 import ExampleSupport
+import OneToOneExample
 import Recurrent
 import XCTest
 

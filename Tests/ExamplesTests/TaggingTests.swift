@@ -1,4 +1,6 @@
 import ExampleSupport
+import NamesExample
+import TaggingExample
 import Foundation
 import Recurrent
 import XCTest

@@ -1,4 +1,5 @@
 import ExampleSupport
+import TranslateExample
 import Foundation
 import Recurrent
 import XCTest
