@@ -242,6 +242,11 @@ RK_AVX_INLINE void tile(const int mr, const int dopf, int k, const float *a, siz
     }
     const float *ar[MR];
     for (int i = 0; i < mr; i++) ar[i] = a + (size_t)i * lda;
+    /* C's rows, wanted after the k loop: asked for now (see tile512). */
+    for (int i = 0; i < mr; i++) {
+        _mm_prefetch((const char *)(c + (size_t)i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + (size_t)i * ldc + 15), _MM_HINT_T0);
+    }
 
     int kk = 0;
     if (dual) {
@@ -401,6 +406,14 @@ RK_AVX512_INLINE void tile512(const int mr, const int two, const int dopf, const
     }
     const float *ar[MR];
     for (int i = 0; i < mr; i++) ar[i] = at ? a : a + (size_t)i * lda;
+    /* The tile's rows of C are read (beta != 0) or written only after the k loop: ask for
+       them now, so that a C that is not in cache (a step's slice of the input projection,
+       written many steps ago) arrives while the tile computes. Prefetches change no value. */
+    for (int i = 0; i < mr; i++) {
+        _mm_prefetch((const char *)(c + (size_t)i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + (size_t)i * ldc + 15), _MM_HINT_T0);
+        if (two) _mm_prefetch((const char *)(c + (size_t)i * ldc + 31), _MM_HINT_T0);
+    }
 
     int kk = 0;
     if (dual) {
@@ -503,33 +516,63 @@ static RK_AVX512_FN void gemm_avx512(int m, int n, int k, const float *a, int ld
 
 /* C = Aᵀ·B + beta·C with A stored k × m (lda >= m): the weight gradients Σ_t dG_tᵀ·x_t of a
    sequence, whose depth k (the steps × batch) is long. K is blocked (RK_AT_KC rows of A and
-   of the packed B per block, the block of A re-read from L2 for every pair of panels); each
-   block's products are added to C in order, so the bits depend on k, m and the row tiling
-   only. */
+   of the packed B per block); each block's products are added to C in order, so the bits
+   depend on k, m and the row tiling only. Within a block, a strip of whole row tiles of A's
+   columns is first copied into a contiguous kb × width buffer (read in place, each k is a
+   row lda floats from the last: a new page every few k, which the FMA loop cannot hide),
+   then each of its tiles is multiplied with every pair of panels of a column block of B
+   small enough to stay in L2 (RK_AT_NC_BYTES). The order of the loops and
+   the copy change no element's arithmetic (the same fused multiply-adds over k in order,
+   the same tile heights), only what stays in cache. */
 #define RK_AT_KC 384
+#define RK_AT_NC_BYTES (512 * 1024)
+#define RK_AT_STRIP 96 /* columns of A copied at once: whole row tiles, six cache lines a k */
 static RK_AVX512_FN void gemm_at_avx512(int m, int n, int k, const float *a, int lda,
                                         const float *packed, float beta, float *c, int ldc)
 {
     static const tile512_fn one[MR + 1] = { 0, tile512t_1_1, tile512t_2_1, tile512t_3_1, tile512t_4_1, tile512t_5_1, tile512t_6_1 };
     static const tile512_fn two[MR + 1] = { 0, tile512t_1_2, tile512t_2_2, tile512t_3_2, tile512t_4_2, tile512t_5_2, tile512t_6_2 };
+    float strip[RK_AT_KC * RK_AT_STRIP] __attribute__((aligned(64)));
     const size_t K = (size_t)k, LDA = (size_t)lda, LDC = (size_t)ldc;
     const int panels = (n + NR - 1) / NR;
     const struct row_tiling rt = row_tiling_of(m);
     for (int k0 = 0; k0 < k; k0 += RK_AT_KC) {
         const int kb = (k - k0) < RK_AT_KC ? (k - k0) : RK_AT_KC;
         const float bt = k0 == 0 ? beta : 1.0f;
-        for (int p = 0; p < panels; p += 2) {
-            const int j0 = p * NR;
-            const int pair = p + 1 < panels;
-            const int cols = (n - j0) < 2 * NR ? (n - j0) : 2 * NR;
-            const float *b0 = packed + (size_t)p * NR * K + (size_t)k0 * NR;
-            const float *b1 = pair ? b0 + (size_t)NR * K : b0;
+        /* Panels per column block: an even number whose K slices fit RK_AT_NC_BYTES. */
+        int block = (int)(RK_AT_NC_BYTES / ((size_t)kb * NR * sizeof(float)));
+        block = block < 2 ? 2 : block & ~1;
+        for (int pb = 0; pb < panels; pb += block) {
+            const int pend = pb + block < panels ? pb + block : panels;
             int i = 0;
-            for (int t = 0; t < rt.ntiles; t++) {
-                const int rows = tile_height(rt, t);
-                const tile512_fn f = pair ? two[rows] : one[rows];
-                f(kb, a + (size_t)k0 * LDA + i, LDA, b0, b1, c + i * LDC + j0, LDC, bt, cols, b0);
-                i += rows;
+            for (int t = 0; t < rt.ntiles;) {
+                /* A strip of whole row tiles, at most RK_AT_STRIP columns of A. */
+                int t1 = t, width = 0;
+                while (t1 < rt.ntiles && width + tile_height(rt, t1) <= RK_AT_STRIP) width += tile_height(rt, t1++);
+                const float *src = a + (size_t)k0 * LDA + i;
+                for (int kk = 0; kk < kb; kk++, src += LDA) {
+                    float *dst = strip + (size_t)kk * width;
+                    for (int j = 0; j < width; j += 16) {
+                        const __mmask16 copy = mask16(width - j);
+                        _mm512_mask_storeu_ps(dst + j, copy, _mm512_maskz_loadu_ps(copy, src + j));
+                    }
+                }
+                int offset = 0;
+                for (; t < t1; t++) {
+                    const int rows = tile_height(rt, t);
+                    for (int p = pb; p < pend; p += 2) {
+                        const int j0 = p * NR;
+                        const int pair = p + 1 < pend;
+                        const int span = (pair ? 2 : 1) * NR;
+                        const int cols = (n - j0) < span ? (n - j0) : span;
+                        const float *b0 = packed + (size_t)p * NR * K + (size_t)k0 * NR;
+                        const float *b1 = pair ? b0 + (size_t)NR * K : b0;
+                        const tile512_fn f = pair ? two[rows] : one[rows];
+                        f(kb, strip + offset, (size_t)width, b0, b1, c + (i + offset) * LDC + j0, LDC, bt, cols, b0);
+                    }
+                    offset += rows;
+                }
+                i += width;
             }
         }
     }

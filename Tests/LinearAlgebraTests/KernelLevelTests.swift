@@ -191,11 +191,13 @@ final class KernelLevelTests: XCTestCase {
     }
 
     /// `aᵀ·B` with `a` read transposed in place (AVX-512 only): within rounding of a
-    /// double-precision product, over depths below and above its block size and row tails.
+    /// double-precision product, over depths below and above its block size, row tails, rows
+    /// over more than one copied strip (96 columns of `a`) and columns over more than one
+    /// block of panels (those whose slices fit in L2).
     func testTransposedProductAgreesWithDoublePrecision() throws {
         guard CPUCapability.current == .avx512 else { throw XCTSkip("the AVX-512 kernels do not run here") }
         var g = SeededGenerator(seed: 17)
-        for (m, n, k) in [(1, 3, 1), (5, 17, 9), (13, 40, 383), (32, 64, 385), (50, 33, 1000)] {
+        for (m, n, k) in [(1, 3, 1), (5, 17, 9), (13, 40, 383), (32, 64, 385), (50, 33, 1000), (151, 700, 769)] {
             let a = (0..<(k * m)).map { _ in g.uniform(Float(-1), 1) }
             let b = (0..<(k * n)).map { _ in g.uniform(Float(-1), 1) }
             let c = (0..<(m * n)).map { _ in g.uniform(Float(-1), 1) }
