@@ -142,6 +142,10 @@ def main():
     p.add_argument("--markdown", action="store_true", help="print Markdown tables (for BENCHMARKS.md)")
     p.add_argument("--no-build", action="store_true")
     p.add_argument("--save", default=None, help="write all raw results as JSON to this file")
+    p.add_argument("--isa", choices=["native", "avx2"], default="native",
+                   help="avx2: cap the library (RECURRENT_CPU_CAPABILITY), PyTorch (ATEN_CPU_CAPABILITY) and "
+                        "oneDNN (ONEDNN_MAX_CPU_ISA) at AVX2, to measure a machine without AVX-512 on one that "
+                        "has it; onnxruntime has no such switch and is left out")
     args = p.parse_args()
     if args.list:
         print("\n".join(RUNNABLE))
@@ -162,6 +166,11 @@ def main():
     raw = []
     notes = []
     onnx_available = not args.no_onnx
+    if args.isa == "avx2":
+        os.environ.update(RECURRENT_CPU_CAPABILITY="avx2", ATEN_CPU_CAPABILITY="avx2", ONEDNN_MAX_CPU_ISA="AVX2")
+        onnx_available = False
+        notes.append("--isa avx2: the library, PyTorch and oneDNN capped at AVX2 + FMA; onnxruntime left out "
+                     "(it cannot be capped)")
     if args.no_onnx:
         notes.append("onnxruntime left out (--no-onnx)")
     tables = {threads: {impl: {} for impl in IMPLS} for threads in thread_counts}

@@ -283,6 +283,10 @@ def main():
     torch.set_num_threads(args.threads)
     now = clock(args.clock)
     selected = selected_cases(args)
+    if args.json:
+        # Which vector kernels PyTorch's own ops run (oneDNN picks its LSTM/GRU kernels alike,
+        # within ONEDNN_MAX_CPU_ISA).
+        print(json.dumps({"note": f"PyTorch {torch.__version__} CPU capability: {torch.backends.cpu.get_cpu_capability()}"}), flush=True)
     if not args.json:
         print(f"torch_bench: torch {torch.__version__}, {torch.get_num_threads()} thread(s), median of {args.repeat}")
         print(f"{'case':18}{'mode':8}{'time':>13}{'GFLOP/s':>10}")
