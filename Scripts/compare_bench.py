@@ -17,7 +17,10 @@ per-round medians; a speed-up is the median over the rounds of the ratio within 
 same pairing gives time(1) / time(N) (above 1: the extra threads help). onnxruntime runs the
 module cases' forward passes only, each checked against PyTorch's output first; without
 onnxruntime its column is empty and a note says why. The seed names epoch runs in the first
-round only. The last column checks issue 15's targets (and issue 8's at one thread).
+round only. The last column checks issue 15's targets (and issue 8's at one thread); a line
+before the tables gives each case's peak resident memory of the library's process (forward and
+training, one process per case) at every thread count, and how much more it took than at the
+first. --isa avx2 caps the library, PyTorch and oneDNN at AVX2 on a machine with AVX-512.
 """
 import argparse
 import json
@@ -59,7 +62,12 @@ PEAK_CASES = {"large", "deepbench", "lstm-large"}
 def run_json(cmd, tolerate_failure=False):
     """The JSON lines a benchmark prints: (results, notes). A failing run raises, or with
     tolerate_failure gives a note with its last lines of stderr."""
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Read both pipes to the end, then reap the process ourselves for its peak resident memory.
+    stdout, stderr = proc.stdout.read(), proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.stdout, proc.stderr = stdout, stderr
     if proc.returncode != 0:
         if not tolerate_failure:
             sys.stderr.write(proc.stderr)
@@ -67,6 +75,8 @@ def run_json(cmd, tolerate_failure=False):
         tail = " ".join(proc.stderr.strip().splitlines()[-3:])
         return [], [f"{os.path.basename(cmd[1] if cmd[0] == sys.executable else cmd[0])} failed: {tail}"]
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    for r in lines:
+        r["max_rss_kb"] = usage.ru_maxrss
     return [r for r in lines if "case" in r], [r["note"] for r in lines if "note" in r]
 
 
@@ -242,6 +252,22 @@ def main():
         print(f"Note: {n}")
 
     base = thread_counts[0]
+    # Issue 15: a training step's peak resident memory with more threads no more than 10 %
+    # above one thread's. Each library run is one process per case (forward then training).
+    rss = {}
+    for r in swift_any:
+        key = (r["case"], r["threads"])
+        rss[key] = max(rss.get(key, 0), r.get("max_rss_kb", 0))
+    lines = []
+    for case in ORDER:
+        if (case, base) in rss and rss[(case, base)] > 0:
+            parts = [f"{rss[(case, t)] / 1024:.0f} MB" for t in thread_counts if (case, t) in rss]
+            worst = max(rss.get((case, t), 0) for t in thread_counts) / rss[(case, base)] - 1
+            lines.append(f"{case} {' / '.join(parts)} ({worst * 100:+.0f} %)")
+    if len(thread_counts) > 1 and lines:
+        print(f"Peak resident memory of the library's process per case at {', '.join(map(str, thread_counts))} "
+              f"thread(s) (forward and training): " + "; ".join(lines))
+
     for threads in thread_counts:
         swift, torch, onnx = (tables[threads][impl] for impl in IMPLS)
         rows = []
