@@ -30,15 +30,18 @@ final class LargeBlockCacheTests: XCTestCase {
     }
 
     func testRefusesBlocksBeyondItsLimits() {
-        let cache = LargeBlockCache()
+        XCTAssertGreaterThanOrEqual(LargeBlockCache.shared.maximumCachedFloats, LargeBlockCache.maximumCount)
+        XCTAssertLessThanOrEqual(LargeBlockCache.shared.maximumCachedFloats, 1 << 28)
+        // A cache holding three blocks of 4 Mi floats (the pointers are never touched).
+        let size = 1 << 22
+        let cache = LargeBlockCache(maximumCachedFloats: 3 * size)
         let huge = LargeBlockCache.maximumCount + 1
         let p = UnsafeMutablePointer<Float>.allocate(capacity: 1)
         defer { p.deallocate() }
         XCTAssertFalse(cache.give(p, capacity: huge), "above the kept sizes")
-        // The total: blocks of the largest kept size until 8 Mi floats are reached.
-        let size = LargeBlockCache.maximumCount
+        // The total: blocks until the cache's floats are reached.
         var kept: [UnsafeMutablePointer<Float>] = []
-        for _ in 0..<(LargeBlockCache.maximumCachedFloats / size) {
+        for _ in 0..<(cache.maximumCachedFloats / size) {
             let block = UnsafeMutablePointer<Float>.allocate(capacity: size)
             XCTAssertTrue(cache.give(block, capacity: size))
             kept.append(block)
@@ -47,7 +50,7 @@ final class LargeBlockCacheTests: XCTestCase {
         XCTAssertFalse(cache.give(extra, capacity: size), "the total is reached")
         extra.deallocate()
         while let block = cache.take(size) { block.pointer.deallocate() }
-        XCTAssertEqual(kept.count, LargeBlockCache.maximumCachedFloats / size)
+        XCTAssertEqual(kept.count, 3)
     }
 
     func testReusedBlocksStartAtZero() throws {
