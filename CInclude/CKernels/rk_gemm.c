@@ -526,7 +526,7 @@ static RK_AVX512_FN void gemm_avx512(int m, int n, int k, const float *a, int ld
    the same tile heights), only what stays in cache. */
 #define RK_AT_KC 384
 #define RK_AT_NC_BYTES (512 * 1024)
-#define RK_AT_STRIP 96 /* columns of A copied at once: whole row tiles, six cache lines a k */
+#define RK_AT_STRIP 48 /* columns of A copied at once: whole row tiles, three cache lines a k; the copy (72 KB) lives on the stack, which a Dispatch or Swift-concurrency thread has only 512 KB of */
 static RK_AVX512_FN void gemm_at_avx512(int m, int n, int k, const float *a, int lda,
                                         const float *packed, float beta, float *c, int ldc)
 {
