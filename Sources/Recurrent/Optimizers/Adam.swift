@@ -13,27 +13,11 @@ import Foundation
 ///
 /// Note where `eps` sits: it is added *after* the bias correction of `√v`, as in PyTorch.
 /// ``AdamW`` is the same with decoupled weight decay.
-public final class Adam: Optimizer {
-    /// The parameters of every group, in order.
-    public var parameters: [Parameter] { groups.parameters }
-    /// The first group's learning rate; setting it sets every group's.
-    public var learningRate: Float {
-        get { groups.learningRate }
-        set { groups.learningRate = newValue }
-    }
-    /// Each group's learning rate.
-    public var learningRates: [Float] {
-        get { groups.learningRates }
-        set { groups.learningRates = newValue }
-    }
-    /// Each group's parameters, learning rate and weight decay.
-    public var parameterGroups: [ParameterGroupSettings] { groups.settings }
+public final class Adam: GroupedOptimizer {
     /// The decay rates (β₁, β₂) of the first and second moment estimates.
     public internal(set) var betas: (Float, Float)
     /// The term added to the denominator for numerical stability.
     public private(set) var eps: Float
-    /// The first group's L2 penalty added to the gradient, `weightDecay · p`.
-    public var weightDecay: Float { groups.settings[0].weightDecay }
     /// Whether to use the AMSGrad variant (the running maximum of `v`).
     public let amsgrad: Bool
     var groups: GroupTable
@@ -86,27 +70,11 @@ public final class Adam: Optimizer {
 /// AdamW (`torch.optim.AdamW`, Loshchilov & Hutter): ``Adam`` with decoupled weight decay —
 /// before the Adam update, `p = p · (1 − lr · weightDecay)`, and the gradient itself is not
 /// penalised. PyTorch's default `weightDecay` is 0.01.
-public final class AdamW: Optimizer {
-    /// The parameters of every group, in order.
-    public var parameters: [Parameter] { groups.parameters }
-    /// The first group's learning rate; setting it sets every group's.
-    public var learningRate: Float {
-        get { groups.learningRate }
-        set { groups.learningRate = newValue }
-    }
-    /// Each group's learning rate.
-    public var learningRates: [Float] {
-        get { groups.learningRates }
-        set { groups.learningRates = newValue }
-    }
-    /// Each group's parameters, learning rate and weight decay.
-    public var parameterGroups: [ParameterGroupSettings] { groups.settings }
+public final class AdamW: GroupedOptimizer {
     /// The decay rates (β₁, β₂) of the first and second moment estimates.
     public internal(set) var betas: (Float, Float)
     /// The term added to the denominator for numerical stability.
     public private(set) var eps: Float
-    /// The first group's decoupled weight decay coefficient.
-    public var weightDecay: Float { groups.settings[0].weightDecay }
     /// Whether to use the AMSGrad variant.
     public let amsgrad: Bool
     var groups: GroupTable
