@@ -5,7 +5,7 @@ Writes Tests/RecurrentTests/Fixtures/ports/torch_generator.json: for a few seeds
 `random_()` draws PyTorch's DataLoader makes (two 32-bit words each), permutations from 1 to
 700 elements (past the twister's 624 words), and the batches of
 DataLoader(shuffle=True/False, drop_last=False/True, generator=g) over four epochs, the
-third left after its first batch.
+third left after its first batch, and the subsets of random_split (sizes and fractions).
 
 Usage: python3 Scripts/ports/torch_generator.py
 """
@@ -38,8 +38,14 @@ def main():
         epochs.append([b.tolist() for b in loader])
         loaders.append({"count": n, "batch_size": batch, "shuffle": shuffle, "drop_last": drop, "seed": 3,
                         "epochs": epochs})
+    splits = []
+    for n, lengths, seed in [(150, [.85, .15], 2024), (12, [3, 4, 5], 1), (11, [.3, .3, .4], 5), (7, [.5, .5], 0)]:
+        g = torch.Generator().manual_seed(seed)
+        parts = torch.utils.data.random_split(range(n), lengths, generator=g)
+        splits.append({"count": n, "lengths": lengths, "seed": seed, "subsets": [p.indices for p in parts],
+                       "after": torch.randperm(4, generator=g).tolist()})
     with open(OUT, "w") as f:
-        json.dump({"torch": torch.__version__, "seeds": seeds, "loaders": loaders}, f, separators=(",", ":"))
+        json.dump({"torch": torch.__version__, "seeds": seeds, "loaders": loaders, "splits": splits}, f, separators=(",", ":"))
 
 
 if __name__ == "__main__":

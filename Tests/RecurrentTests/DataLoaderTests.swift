@@ -126,8 +126,8 @@ private struct Indices: Dataset {
     subscript(index: Int) -> Int { index }
 }
 
-/// ``TorchGenerator`` and the loader's PyTorch order against `torch.Generator` and
-/// `torch.utils.data.DataLoader` (`Fixtures/ports/torch_generator.json`, from
+/// ``TorchGenerator``, the loader's PyTorch order and ``randomSplit(_:_:generator:)``
+/// against `torch.Generator`, `torch.utils.data.DataLoader` and `random_split` (`Fixtures/ports/torch_generator.json`, from
 /// `Scripts/ports/torch_generator.py`), and the loader's stream in checkpoints.
 final class TorchOrderTests: XCTestCase {
     func testTorchGeneratorDrawsWhatPyTorchDraws() throws {
@@ -166,6 +166,29 @@ final class TorchOrderTests: XCTestCase {
             XCTAssertEqual(iterator.next(), expected[2][0], "\(run)")   // an epoch left early
             XCTAssertEqual(Array(loader), expected[3], "\(run)")
         }
+    }
+
+    func testRandomSplitMatchesPyTorch() throws {
+        let f = try Fixture("ports/torch_generator")
+        let runs = try XCTUnwrap(f["splits"] as? [[String: Any]])
+        XCTAssertEqual(runs.count, 4)
+        for run in runs {
+            var g = TorchGenerator(seed: UInt64(run["seed"] as! Int))
+            let parts = try randomSplit(Indices(count: run["count"] as! Int), (run["lengths"] as! [NSNumber]).map(\.doubleValue),
+                                        generator: &g)
+            XCTAssertEqual(parts.map(\.indices), run["subsets"] as! [[Int]], "\(run)")
+            XCTAssertEqual(try g.randperm(4), run["after"] as! [Int])
+            // A subset's examples and batches are the dataset's at its indices.
+            XCTAssertEqual(parts[0].batch([1, 0]), [parts[0].indices[1], parts[0].indices[0]])
+            XCTAssertEqual(parts[0][0], parts[0].indices[0])
+        }
+        var g = TorchGenerator(seed: 1)
+        let before = g
+        for bad in [[3.0, 4], [0.5, 0.6], [-1, 11], [1.5, 8.5], [], [.nan]] {
+            XCTAssertThrowsError(try randomSplit(Indices(count: 10), bad, generator: &g), "\(bad)")
+        }
+        XCTAssertEqual(g, before)
+        XCTAssertThrowsError(try Subset(Indices(count: 3), indices: [0, 3]))
     }
 
     func testCheckpointCarriesTheLoadersStream() throws {
