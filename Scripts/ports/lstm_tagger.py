@@ -14,8 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torch.optim as optim
 # fixture:begin
-import json
-import os
+from fixture_io import enc, write_json
 torch.set_num_threads(1)
 # fixture:end
 
@@ -124,12 +123,6 @@ with torch.no_grad():
     print(tag_scores)
 
 # fixture:begin
-def enc(t):
-    return {"shape": list(t.shape), "data": [float(x) for x in t.reshape(-1).tolist()]}
-
-
-out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Tests", "RecurrentTests", "Fixtures", "ports", "lstm_tagger.json")
-with open(out, "w") as f:
-    json.dump({"torch": torch.__version__, "initial_state_dict": {k: enc(v) for k, v in initial.items()},
-               "tag_scores_before": enc(before), "losses": losses, "tag_scores_after": enc(tag_scores)}, f)
+write_json("lstm_tagger", {"torch": torch.__version__, "initial_state_dict": {k: enc(v) for k, v in initial.items()},
+                           "tag_scores_before": enc(before), "losses": losses, "tag_scores_after": enc(tag_scores)})
 # fixture:end

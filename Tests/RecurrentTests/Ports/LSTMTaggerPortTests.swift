@@ -52,7 +52,7 @@ final class LSTMTaggerPortTests: XCTestCase {
         let optimizer = try SGD(model.parameters(), lr: 0.1)
         // fixture:begin
         let fixture = try PortFixture("lstm_tagger")
-        try model.loadStateDict(fixture.initialStateDict)
+        try model.loadStateDict(try fixture.initialStateDict)
         var losses: [Float] = []
         // fixture:end
 

@@ -11,8 +11,15 @@ struct PortFixture {
     /// Reads `Fixtures/ports/<name>.json`.
     init(_ name: String) throws { fixture = try Fixture("ports/" + name) }
 
-    /// The model's initial weights, by PyTorch's state-dict keys.
-    var initialStateDict: [String: Tensor] { fixture.tensors("initial_state_dict") }
+    /// The model's initial weights, by PyTorch's state-dict keys: `Fixtures/ports/<name>.safetensors`
+    /// when the program wrote one (large weights), else the JSON's `initial_state_dict`.
+    var initialStateDict: [String: Tensor] {
+        get throws {
+            let url = Bundle.module.resourceURL!.appendingPathComponent("Fixtures/\(fixture.name).safetensors")
+            guard FileManager.default.fileExists(atPath: url.path) else { return fixture.tensors("initial_state_dict") }
+            return try SafeTensorsFile(contentsOf: url).tensors
+        }
+    }
 
     /// A tensor of the fixture.
     func tensor(_ key: String) throws -> Tensor { try XCTUnwrap(fixture.tensor(key), "fixture \(fixture.name): no tensor \(key)") }
