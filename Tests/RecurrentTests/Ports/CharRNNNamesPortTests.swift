@@ -10,7 +10,7 @@
 // the test outputs, guesses and confusion matrix.
 //
 // Lines (non-blank, non-comment, outside the fixture:begin/end regions; counted by
-// Scripts/ports/count_lines.py): PyTorch 105, Swift 99 (ratio 0.94).
+// Scripts/ports/count_lines.py): PyTorch 107, Swift 112 (ratio 1.05).
 import XCTest
 import Recurrent
 
@@ -101,7 +101,7 @@ final class CharRNNNamesPortTests: XCTestCase {
             // Keep track of losses for plotting
             var currentLoss: Float = 0
             var allLosses: [Float] = []
-            _ = rnn.train()
+            rnn.train()
             let optimizer = try SGD(rnn.parameters(), lr: learningRate)
             print("training on data set with n = \(trainingData.count)")
             let loader = try DataLoader(trainingData, batchSize: nBatchSize, shuffle: true, generator: TorchGenerator(seed: 17))
@@ -137,7 +137,7 @@ final class CharRNNNamesPortTests: XCTestCase {
 
         func evaluate(_ rnn: CharRNN, _ testingData: Subset<NamesDataset>, classes: [String]) throws -> [[Float]] {
             var confusion = [[Float]](repeating: [Float](repeating: 0, count: classes.count), count: classes.count)
-            _ = rnn.eval()  // set to eval mode
+            rnn.eval()  // set to eval mode
             try withoutGradients {  // do not record the gradients during eval phase
                 for i in 0..<testingData.count {
                     let (_, textTensor, label, _) = testingData[i]
@@ -165,7 +165,7 @@ final class CharRNNNamesPortTests: XCTestCase {
         XCTAssertEqual(trainSet.indices, try fixture.value("train_indices", as: [Int].self))
         try fixture.assertMatches(stepLosses, "step_losses", rtol: 1e-5)
         try fixture.assertMatches(allLosses, "all_losses", rtol: 1e-5)
-        try fixture.assertMatches(try Tensor.stack(outputs), "test_outputs", rtol: 1e-4, atol: 1e-5)
+        try fixture.assertMatches(try Tensor.stack(outputs), "test_outputs", rtol: 1e-5, atol: 1e-6)
         XCTAssertEqual(guesses, try fixture.value("guesses", as: [Int].self))
         try fixture.assertMatches(confusion.flatMap { $0 }, "confusion", rtol: 1e-6)
         // fixture:end

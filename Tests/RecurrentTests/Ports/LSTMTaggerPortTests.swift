@@ -5,7 +5,7 @@
 // matches PyTorch's numbers.
 //
 // Lines (non-blank, non-comment, outside the fixture:begin/end regions; counted by
-// Scripts/ports/count_lines.py): PyTorch 52, Swift 47 (ratio 0.90).
+// Scripts/ports/count_lines.py): PyTorch 54, Swift 51 (ratio 0.94).
 import XCTest
 import Recurrent
 
