@@ -751,6 +751,8 @@ def make_scheduler(spec: dict, opt: torch.optim.Optimizer):
     if kind == "SequentialLR":
         children = [make_scheduler(c, opt) for c in spec["children"]]
         return torch.optim.lr_scheduler.SequentialLR(opt, children, milestones=options["milestones"])
+    if kind == "ChainedScheduler":
+        return torch.optim.lr_scheduler.ChainedScheduler([make_scheduler(c, opt) for c in spec["children"]], optimizer=opt)
     return getattr(torch.optim.lr_scheduler, kind)(opt, **options)
 
 
@@ -790,6 +792,13 @@ SCHEDULER_SPECS = [
      "children": [{"scheduler": "LinearLR", "options": {"start_factor": 0.5, "total_iters": 5}},
                   {"scheduler": "StepLR", "options": {"step_size": 10, "gamma": 0.5}},
                   {"scheduler": "ExponentialLR", "options": {"gamma": 0.97}}]},
+    {"scheduler": "ChainedScheduler",
+     "children": [{"scheduler": "LinearLR", "options": {"start_factor": 0.2, "total_iters": 8}},
+                  {"scheduler": "ExponentialLR", "options": {"gamma": 0.96}}]},
+    {"scheduler": "ChainedScheduler",
+     "children": [{"scheduler": "StepLR", "options": {"step_size": 15, "gamma": 0.5}},
+                  {"scheduler": "ExponentialLR", "options": {"gamma": 0.99}},
+                  {"scheduler": "MultiStepLR", "options": {"milestones": [30, 70], "gamma": 0.3}}]},
 ]
 
 

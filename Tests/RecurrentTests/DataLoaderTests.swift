@@ -119,3 +119,110 @@ final class DataLoaderTests: XCTestCase {
         XCTAssertThrowsError(try SequenceDataset(sequences: [Tensor(zeros: [0, 2])], targets: [0]))
     }
 }
+
+/// A dataset of its own indices, to read a loader's order.
+private struct Indices: Dataset {
+    let count: Int
+    subscript(index: Int) -> Int { index }
+}
+
+/// ``TorchGenerator``, the loader's PyTorch order and ``randomSplit(_:_:generator:)``
+/// against `torch.Generator`, `torch.utils.data.DataLoader` and `random_split` (`Fixtures/ports/torch_generator.json`, from
+/// `Scripts/ports/torch_generator.py`), and the loader's stream in checkpoints.
+final class TorchOrderTests: XCTestCase {
+    func testTorchGeneratorDrawsWhatPyTorchDraws() throws {
+        let f = try Fixture("ports/torch_generator")
+        let seeds = try XCTUnwrap(f["seeds"] as? [[String: Any]])
+        XCTAssertEqual(seeds.count, 4)
+        for s in seeds {
+            var g = TorchGenerator(seed: UInt64(s["seed"] as! String)!)
+            // DataLoader's base seed: `random_()` on an int64, the 64-bit draw modulo 2⁶³.
+            let int64 = (s["int64"] as! [String]).map { UInt64($0)! }
+            XCTAssertEqual((0..<3).map { _ in g.random64() % (1 << 63) }, int64, "seed \(s["seed"]!)")
+            for (n, expected) in zip(s["randperm_sizes"] as! [Int], s["randperms"] as! [[Int]]) {
+                XCTAssertEqual(try g.randperm(n), expected, "seed \(s["seed"]!), n \(n)")
+            }
+            XCTAssertEqual(try g.randperm(5), s["after"] as! [Int])
+        }
+        var g = TorchGenerator(seed: 1)
+        let before = g
+        XCTAssertThrowsError(try g.randperm(-1))
+        XCTAssertEqual(g, before)
+    }
+
+    func testLoaderShufflesInPyTorchsOrder() throws {
+        let f = try Fixture("ports/torch_generator")
+        let runs = try XCTUnwrap(f["loaders"] as? [[String: Any]])
+        XCTAssertEqual(runs.count, 5)
+        for run in runs {
+            let loader = try DataLoader(Indices(count: run["count"] as! Int), batchSize: run["batch_size"] as! Int,
+                                        shuffle: run["shuffle"] as! Bool, dropLast: run["drop_last"] as! Bool,
+                                        generator: TorchGenerator(seed: UInt64(run["seed"] as! Int)))
+            let expected = run["epochs"] as! [[[Int]]]
+            var iterator = loader.makeIterator()
+            XCTAssertEqual(Array(IteratorSequence(iterator)), expected[0], "\(run)")
+            XCTAssertEqual(Array(loader), expected[1], "\(run)")
+            iterator = loader.makeIterator()
+            XCTAssertEqual(iterator.next(), expected[2][0], "\(run)")   // an epoch left early
+            XCTAssertEqual(Array(loader), expected[3], "\(run)")
+        }
+    }
+
+    func testRandomSplitMatchesPyTorch() throws {
+        let f = try Fixture("ports/torch_generator")
+        let runs = try XCTUnwrap(f["splits"] as? [[String: Any]])
+        XCTAssertEqual(runs.count, 4)
+        for run in runs {
+            var g = TorchGenerator(seed: UInt64(run["seed"] as! Int))
+            let parts = try randomSplit(Indices(count: run["count"] as! Int), (run["lengths"] as! [NSNumber]).map(\.doubleValue),
+                                        generator: &g)
+            XCTAssertEqual(parts.map(\.indices), run["subsets"] as! [[Int]], "\(run)")
+            XCTAssertEqual(try g.randperm(4), run["after"] as! [Int])
+            // A subset's examples and batches are the dataset's at its indices.
+            XCTAssertEqual(parts[0].batch([1, 0]), [parts[0].indices[1], parts[0].indices[0]])
+            XCTAssertEqual(parts[0][0], parts[0].indices[0])
+        }
+        var g = TorchGenerator(seed: 1)
+        let before = g
+        for bad in [[3.0, 4], [0.5, 0.6], [-1, 11], [1.5, 8.5], [], [.nan]] {
+            XCTAssertThrowsError(try randomSplit(Indices(count: 10), bad, generator: &g), "\(bad)")
+        }
+        XCTAssertEqual(g, before)
+        XCTAssertThrowsError(try Subset(Indices(count: 3), indices: [0, 3]))
+    }
+
+    func testCheckpointCarriesTheLoadersStream() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("loader-\(UUID().uuidString).ckpt")
+        defer { try? FileManager.default.removeItem(at: url) }
+        let model = try Linear(inFeatures: 1, outFeatures: 1)
+        for (make, other) in [({ try DataLoader(Indices(count: 10), batchSize: 3, shuffle: true, generator: TorchGenerator(seed: 5)) },
+                               { try DataLoader(Indices(count: 10), batchSize: 3, shuffle: true, generator: SeededGenerator(seed: 5)) }),
+                              ({ try DataLoader(Indices(count: 10), batchSize: 3, shuffle: true, generator: SeededGenerator(seed: 5)) },
+                               { try DataLoader(Indices(count: 10), batchSize: 3, shuffle: true) })] {
+            let loader = try make()
+            for _ in loader {}
+            try Checkpoint(model: model, dataLoader: loader.state).write(to: url)
+            let next = Array(loader), afterNext = Array(loader)
+            let resumed = try make()
+            try Checkpoint(contentsOf: url).restore(dataLoader: resumed)
+            XCTAssertEqual(Array(resumed), next)
+            XCTAssertEqual(Array(resumed), afterNext)
+            // Another kind of stream is refused and left as it was.
+            let mismatched = try other()
+            let state = mismatched.state
+            XCTAssertThrowsError(try Checkpoint(contentsOf: url).restore(dataLoader: mismatched))
+            XCTAssertEqual(mismatched.state, state)
+        }
+        try Checkpoint(model: model).write(to: url)
+        XCTAssertThrowsError(try Checkpoint(contentsOf: url).restore(dataLoader: try DataLoader(Indices(count: 3))))
+        // A malformed stream in the metadata is an error naming the entry.
+        for bad in [#"{"generator":"1,2,3"}"#, #"{"torch_generator":{"state":[1],"index":0,"initial_seed":"1"}}"#,
+                    #"{"generator":"1,2,3,4","torch_generator":{"state":[],"index":0,"initial_seed":"1"}}"#] {
+            try SafeTensors.write(["model.weight": Tensor(zeros: [1, 1]), "model.bias": Tensor(zeros: [1])],
+                                  metadata: ["format": Checkpoint.format, "data_loader.state": bad], to: url)
+            XCTAssertThrowsError(try Checkpoint(contentsOf: url)) { error in
+                XCTAssertTrue("\(error)".contains("data_loader.state"), "\(error)")
+            }
+        }
+    }
+}

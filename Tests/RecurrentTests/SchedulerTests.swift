@@ -36,6 +36,9 @@ final class SchedulerTests: XCTestCase {
         case "SequentialLR":
             let children = try (spec["children"] as! [[String: Any]]).map { try makeScheduler($0, optimizer) }
             return try SequentialLR(optimizer, schedulers: children, milestones: options["milestones"] as! [Int])
+        case "ChainedScheduler":
+            return try ChainedScheduler(try (spec["children"] as! [[String: Any]]).map { try makeScheduler($0, optimizer) },
+                                        optimizer: optimizer)
         default:
             throw TensorError.invalidArgument("the test does not know \(spec["scheduler"] ?? "")")
         }
@@ -55,7 +58,7 @@ final class SchedulerTests: XCTestCase {
     func testEveryScheduleMatchesPyTorchOver100Steps() throws {
         let f = try Fixture("schedulers")
         let runs = try XCTUnwrap(f["runs"] as? [[String: Any]])
-        XCTAssertEqual(runs.count, 13)
+        XCTAssertEqual(runs.count, 15)
         for run in runs {
             let label = "\(run["scheduler"] ?? "") \(run["options"] ?? "")"
             let expected = try XCTUnwrap(run["learning_rates"] as? [[Double]])
@@ -170,6 +173,46 @@ final class SchedulerTests: XCTestCase {
         XCTAssertEqual(cycle.lastLearningRates[0], 1, accuracy: 1e-12)   // the peak at step pctStart · total − 1
         for _ in 0..<5 { try cycle.step() }
         XCTAssertEqual(cycle.lastLearningRates[0], 1.0 / 25 / 1e4, accuracy: 1e-15)
+    }
+}
+
+/// ``ChainedScheduler``'s checks and state.
+final class ChainedSchedulerTests: XCTestCase {
+    func testChainedSchedulerChecksAndResumes() throws {
+        let optimizer = try SGD([Parameter(Tensor(zeros: [1]))], lr: 0.1)
+        let other = try SGD([Parameter(Tensor(zeros: [1]))], lr: 0.1)
+        XCTAssertThrowsError(try ChainedScheduler([]))
+        XCTAssertThrowsError(try ChainedScheduler([try StepLR(optimizer, stepSize: 2), try StepLR(other, stepSize: 2)]))
+        XCTAssertThrowsError(try ChainedScheduler([try StepLR(optimizer, stepSize: 2)], optimizer: other))
+        // A OneCycleLR at its end stops the chain before anything steps.
+        let cycle = try OneCycleLR(optimizer, maxLR: [0.5], totalSteps: 3, cycleMomentum: false)
+        let decay = try ExponentialLR(optimizer, gamma: 0.5)
+        let chained = try ChainedScheduler([decay, cycle])
+        var failed = false
+        for _ in 0..<6 where !failed {
+            let before = (chained.state, optimizer.learningRates)
+            do { try chained.step() } catch {
+                failed = true
+                XCTAssertEqual(chained.state, before.0)
+                XCTAssertEqual(optimizer.learningRates, before.1)
+            }
+        }
+        XCTAssertTrue(failed)
+
+        let make = { (o: SGD) in try ChainedScheduler([try LinearLR(o, startFactor: 0.2, totalIters: 4), try ExponentialLR(o, gamma: 0.9)]) }
+        let first = try make(optimizer)
+        for _ in 0..<3 { try first.step() }
+        let resumedOptimizer = try SGD([Parameter(Tensor(zeros: [1]))], lr: 0.1)
+        let resumed = try make(resumedOptimizer)
+        try resumed.loadState(first.state)
+        for _ in 0..<3 {
+            try first.step()
+            try resumed.step()
+            XCTAssertEqual(resumed.lastLearningRates, first.lastLearningRates)
+        }
+        var wrong = first.state
+        wrong.children.removeLast()
+        XCTAssertThrowsError(try resumed.loadState(wrong))
     }
 }
 

@@ -11,21 +11,7 @@ import Foundation
 /// ```
 ///
 /// Parameter groups (``ParameterGroup``) may set their own `lr` and `weightDecay`.
-public final class Adagrad: Optimizer {
-    /// The parameters of every group, in order.
-    public var parameters: [Parameter] { groups.parameters }
-    /// The first group's learning rate; setting it sets every group's.
-    public var learningRate: Float {
-        get { groups.learningRate }
-        set { groups.learningRate = newValue }
-    }
-    /// Each group's learning rate.
-    public var learningRates: [Float] {
-        get { groups.learningRates }
-        set { groups.learningRates = newValue }
-    }
-    /// Each group's parameters, learning rate and weight decay.
-    public var parameterGroups: [ParameterGroupSettings] { groups.settings }
+public final class Adagrad: GroupedOptimizer {
     /// The decay of the learning rate with the step count.
     public private(set) var lrDecay: Float
     /// The starting value of the sum of squared gradients.

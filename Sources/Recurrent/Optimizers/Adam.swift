@@ -13,27 +13,11 @@ import Foundation
 ///
 /// Note where `eps` sits: it is added *after* the bias correction of `√v`, as in PyTorch.
 /// ``AdamW`` is the same with decoupled weight decay.
-public final class Adam: Optimizer {
-    /// The parameters of every group, in order.
-    public var parameters: [Parameter] { groups.parameters }
-    /// The first group's learning rate; setting it sets every group's.
-    public var learningRate: Float {
-        get { groups.learningRate }
-        set { groups.learningRate = newValue }
-    }
-    /// Each group's learning rate.
-    public var learningRates: [Float] {
-        get { groups.learningRates }
-        set { groups.learningRates = newValue }
-    }
-    /// Each group's parameters, learning rate and weight decay.
-    public var parameterGroups: [ParameterGroupSettings] { groups.settings }
+public final class Adam: AdamFamily {
     /// The decay rates (β₁, β₂) of the first and second moment estimates.
     public internal(set) var betas: (Float, Float)
     /// The term added to the denominator for numerical stability.
-    public private(set) var eps: Float
-    /// The first group's L2 penalty added to the gradient, `weightDecay · p`.
-    public var weightDecay: Float { groups.settings[0].weightDecay }
+    public internal(set) var eps: Float
     /// Whether to use the AMSGrad variant (the running maximum of `v`).
     public let amsgrad: Bool
     var groups: GroupTable
@@ -62,51 +46,17 @@ public final class Adam: Optimizer {
         slots = OptimizerSlots(names: AdamKernel.bufferNames(amsgrad: amsgrad), parameters: self.groups.parameters)
     }
 
-    /// One Adam update of every parameter that has a gradient.
-    public func step() {
-        AdamKernel.step(groups, slots, betas: betas, eps: eps, decoupled: false, amsgrad: amsgrad)
-    }
-
-    /// The moment estimates (`exp_avg`, `exp_avg_sq`, and `max_exp_avg_sq` with amsgrad),
-    /// step counts, and every group's hyperparameters.
-    public var state: OptimizerState {
-        OptimizerState(optimizer: "Adam", learningRate: learningRate, parameters: slots.export(),
-                       groups: groups.export(AdamKernel.options(betas: betas, eps: eps, amsgrad: amsgrad)))
-    }
-
-    /// Restores a state taken from ``state``; its groups' hyperparameters replace this
-    /// optimizer's. See ``Optimizer/loadState(_:)``.
-    /// - Throws: see ``Optimizer/loadState(_:)``; also when the state's `amsgrad` differs
-    ///   from this optimizer's (the buffers differ).
-    public func loadState(_ state: OptimizerState) throws {
-        (betas, eps) = try AdamKernel.load(state, "Adam", &groups, slots, betas: betas, eps: eps, amsgrad: amsgrad)
-    }
+    static let kind = "Adam", decoupled = false
 }
 
 /// AdamW (`torch.optim.AdamW`, Loshchilov & Hutter): ``Adam`` with decoupled weight decay —
 /// before the Adam update, `p = p · (1 − lr · weightDecay)`, and the gradient itself is not
 /// penalised. PyTorch's default `weightDecay` is 0.01.
-public final class AdamW: Optimizer {
-    /// The parameters of every group, in order.
-    public var parameters: [Parameter] { groups.parameters }
-    /// The first group's learning rate; setting it sets every group's.
-    public var learningRate: Float {
-        get { groups.learningRate }
-        set { groups.learningRate = newValue }
-    }
-    /// Each group's learning rate.
-    public var learningRates: [Float] {
-        get { groups.learningRates }
-        set { groups.learningRates = newValue }
-    }
-    /// Each group's parameters, learning rate and weight decay.
-    public var parameterGroups: [ParameterGroupSettings] { groups.settings }
+public final class AdamW: AdamFamily {
     /// The decay rates (β₁, β₂) of the first and second moment estimates.
     public internal(set) var betas: (Float, Float)
     /// The term added to the denominator for numerical stability.
-    public private(set) var eps: Float
-    /// The first group's decoupled weight decay coefficient.
-    public var weightDecay: Float { groups.settings[0].weightDecay }
+    public internal(set) var eps: Float
     /// Whether to use the AMSGrad variant.
     public let amsgrad: Bool
     var groups: GroupTable
@@ -135,15 +85,32 @@ public final class AdamW: Optimizer {
         slots = OptimizerSlots(names: AdamKernel.bufferNames(amsgrad: amsgrad), parameters: self.groups.parameters)
     }
 
-    /// One AdamW update of every parameter that has a gradient.
+    static let kind = "AdamW", decoupled = true
+}
+
+/// ``Adam`` and ``AdamW``: one update, state and restore for both, which differ in how the
+/// weight decay applies.
+protocol AdamFamily: GroupedOptimizer {
+    /// The optimizer's name in its ``OptimizerState``.
+    static var kind: String { get }
+    /// Whether the weight decay is decoupled (AdamW) rather than an L2 penalty (Adam).
+    static var decoupled: Bool { get }
+    var betas: (Float, Float) { get set }
+    var eps: Float { get set }
+    var amsgrad: Bool { get }
+    var slots: OptimizerSlots { get }
+}
+
+extension AdamFamily {
+    /// One update of every parameter that has a gradient.
     public func step() {
-        AdamKernel.step(groups, slots, betas: betas, eps: eps, decoupled: true, amsgrad: amsgrad)
+        AdamKernel.step(groups, slots, betas: betas, eps: eps, decoupled: Self.decoupled, amsgrad: amsgrad)
     }
 
     /// The moment estimates (`exp_avg`, `exp_avg_sq`, and `max_exp_avg_sq` with amsgrad),
     /// step counts, and every group's hyperparameters.
     public var state: OptimizerState {
-        OptimizerState(optimizer: "AdamW", learningRate: learningRate, parameters: slots.export(),
+        OptimizerState(optimizer: Self.kind, learningRate: learningRate, parameters: slots.export(),
                        groups: groups.export(AdamKernel.options(betas: betas, eps: eps, amsgrad: amsgrad)))
     }
 
@@ -152,7 +119,7 @@ public final class AdamW: Optimizer {
     /// - Throws: see ``Optimizer/loadState(_:)``; also when the state's `amsgrad` differs
     ///   from this optimizer's (the buffers differ).
     public func loadState(_ state: OptimizerState) throws {
-        (betas, eps) = try AdamKernel.load(state, "AdamW", &groups, slots, betas: betas, eps: eps, amsgrad: amsgrad)
+        (betas, eps) = try AdamKernel.load(state, Self.kind, &groups, slots, betas: betas, eps: eps, amsgrad: amsgrad)
     }
 }
 

@@ -11,21 +11,7 @@ import Foundation
 /// ```
 ///
 /// Parameter groups (``ParameterGroup``) may set their own `lr` and `weightDecay`.
-public final class Adamax: Optimizer {
-    /// The parameters of every group, in order.
-    public var parameters: [Parameter] { groups.parameters }
-    /// The first group's learning rate; setting it sets every group's.
-    public var learningRate: Float {
-        get { groups.learningRate }
-        set { groups.learningRate = newValue }
-    }
-    /// Each group's learning rate.
-    public var learningRates: [Float] {
-        get { groups.learningRates }
-        set { groups.learningRates = newValue }
-    }
-    /// Each group's parameters, learning rate and weight decay.
-    public var parameterGroups: [ParameterGroupSettings] { groups.settings }
+public final class Adamax: GroupedOptimizer {
     /// The decay rates (β₁, β₂) of the first moment and of the infinity norm.
     public internal(set) var betas: (Float, Float)
     /// The term added to `|d|` for numerical stability.

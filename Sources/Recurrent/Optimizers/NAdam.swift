@@ -14,21 +14,7 @@ import Foundation
 /// The product `Πₜ` is kept in `Float`, as PyTorch's `mu_product`; it depends only on the
 /// step count and is recomputed from it when a state is loaded. Parameter groups
 /// (``ParameterGroup``) may set their own `lr` and `weightDecay`.
-public final class NAdam: Optimizer {
-    /// The parameters of every group, in order.
-    public var parameters: [Parameter] { groups.parameters }
-    /// The first group's learning rate; setting it sets every group's.
-    public var learningRate: Float {
-        get { groups.learningRate }
-        set { groups.learningRate = newValue }
-    }
-    /// Each group's learning rate.
-    public var learningRates: [Float] {
-        get { groups.learningRates }
-        set { groups.learningRates = newValue }
-    }
-    /// Each group's parameters, learning rate and weight decay.
-    public var parameterGroups: [ParameterGroupSettings] { groups.settings }
+public final class NAdam: GroupedOptimizer {
     /// The decay rates (β₁, β₂) of the first and second moment estimates.
     public internal(set) var betas: (Float, Float)
     /// The term added to the denominator for numerical stability.

@@ -23,6 +23,13 @@ public protocol Optimizer: AnyObject {
     /// The learning rate of each parameter group (see ``ParameterGroup``); what schedulers
     /// read and write. Setting it needs one value per group.
     var learningRates: [Float] { get set }
+    /// Each parameter group's parameters, learning rate and weight decay (PyTorch's
+    /// `param_groups`); by default one group of every parameter with ``learningRate`` and no
+    /// weight decay.
+    var parameterGroups: [ParameterGroupSettings] { get }
+    /// The first group's weight decay (an L2 penalty added to the gradient, or decoupled,
+    /// as the optimizer's description says); by default the first group's, or 0.
+    var weightDecay: Float { get }
     /// Updates every parameter that has a gradient, in place, by one step of the algorithm.
     func step()
     /// A copy of the optimizer's state — its per-parameter buffers and step counts, keyed

@@ -47,6 +47,45 @@ extension Optimizer {
         get { [learningRate] }
         set { if let first = newValue.first { learningRate = first } }
     }
+
+    /// One group of every parameter, with ``learningRate`` and no weight decay: the groups
+    /// of an optimizer that does not keep its own.
+    public var parameterGroups: [ParameterGroupSettings] {
+        [ParameterGroupSettings(parameterIndices: parameters.indices, learningRate: learningRate, weightDecay: 0)]
+    }
+
+    /// The first group's weight decay, or 0 without groups.
+    public var weightDecay: Float { parameterGroups.first?.weightDecay ?? 0 }
+}
+
+/// The library's optimizers: their parameters, learning rates and weight decays live in a
+/// ``GroupTable``, and these accessors read and write it, once for all of them.
+protocol GroupedOptimizer: Optimizer {
+    /// The parameter groups.
+    var groups: GroupTable { get set }
+}
+
+extension GroupedOptimizer {
+    /// The parameters of every group, in order.
+    public var parameters: [Parameter] { groups.parameters }
+
+    /// The first group's learning rate; setting it sets every group's.
+    public var learningRate: Float {
+        get { groups.learningRate }
+        set { groups.learningRate = newValue }
+    }
+
+    /// Each group's learning rate; setting it needs one value per group.
+    public var learningRates: [Float] {
+        get { groups.learningRates }
+        set { groups.learningRates = newValue }
+    }
+
+    /// Each group's parameters, learning rate and weight decay.
+    public var parameterGroups: [ParameterGroupSettings] { groups.settings }
+
+    /// The first group's weight decay (see the optimizer's description for how it applies).
+    public var weightDecay: Float { groups.settings[0].weightDecay }
 }
 
 /// The parameter groups of an optimizer: the flat parameter list, the group of each

@@ -10,27 +10,11 @@
 /// ```
 ///
 /// Parameter groups (``ParameterGroup``) may set their own `lr` and `weightDecay`.
-public final class RMSprop: Optimizer {
-    /// The parameters of every group, in order.
-    public var parameters: [Parameter] { groups.parameters }
-    /// The first group's learning rate; setting it sets every group's.
-    public var learningRate: Float {
-        get { groups.learningRate }
-        set { groups.learningRate = newValue }
-    }
-    /// Each group's learning rate.
-    public var learningRates: [Float] {
-        get { groups.learningRates }
-        set { groups.learningRates = newValue }
-    }
-    /// Each group's parameters, learning rate and weight decay.
-    public var parameterGroups: [ParameterGroupSettings] { groups.settings }
+public final class RMSprop: GroupedOptimizer {
     /// The smoothing constant α of the running average of squared gradients.
     public private(set) var alpha: Float
     /// The term added to the denominator for numerical stability.
     public private(set) var eps: Float
-    /// The first group's L2 penalty added to the gradient, `weightDecay · p`.
-    public var weightDecay: Float { groups.settings[0].weightDecay }
     /// The momentum factor (0: none).
     public internal(set) var momentum: Float
     /// Whether to normalise by the estimated variance (subtracting the squared running mean

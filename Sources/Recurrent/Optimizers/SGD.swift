@@ -11,27 +11,11 @@
 /// ```
 ///
 /// Parameter groups (``ParameterGroup``) may set their own `lr` and `weightDecay`.
-public final class SGD: Optimizer {
-    /// The parameters of every group, in order.
-    public var parameters: [Parameter] { groups.parameters }
-    /// The first group's learning rate; setting it sets every group's.
-    public var learningRate: Float {
-        get { groups.learningRate }
-        set { groups.learningRate = newValue }
-    }
-    /// Each group's learning rate.
-    public var learningRates: [Float] {
-        get { groups.learningRates }
-        set { groups.learningRates = newValue }
-    }
-    /// Each group's parameters, learning rate and weight decay.
-    public var parameterGroups: [ParameterGroupSettings] { groups.settings }
+public final class SGD: GroupedOptimizer {
     /// The momentum factor (0: plain SGD).
     public internal(set) var momentum: Float
     /// The dampening of the momentum (the new gradient is scaled by `1 − dampening`).
     public private(set) var dampening: Float
-    /// The first group's L2 penalty added to the gradient, `weightDecay · p`.
-    public var weightDecay: Float { groups.settings[0].weightDecay }
     /// Whether to use Nesterov momentum.
     public private(set) var nesterov: Bool
     var groups: GroupTable

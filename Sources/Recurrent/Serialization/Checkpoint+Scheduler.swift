@@ -2,18 +2,18 @@ import Foundation
 
 extension Checkpoint {
     /// A checkpoint of the current state with `scheduler`'s state as well: the model's
-    /// parameters, the optimizer's state and the random state, as the initialiser that takes
-    /// a module and an optimizer writes them.
-    public init(model: Module, optimizer: (any Optimizer)?, scheduler: LRScheduler,
+    /// parameters, the optimizer's state, the loader's stream and the random state, as the
+    /// initialiser that takes a module and an optimizer writes them.
+    public init(model: Module, optimizer: (any Optimizer)?, scheduler: LRScheduler, dataLoader: DataLoaderState? = nil,
                 randomState: SeededGenerator? = RandomState.state, extra: [String: String] = [:]) {
-        self.init(model: model, optimizer: optimizer, randomState: randomState, extra: extra)
+        self.init(model: model, optimizer: optimizer, dataLoader: dataLoader, randomState: randomState, extra: extra)
         self.scheduler = scheduler.state
     }
 
     /// A checkpoint of the current state with a ``ReduceLROnPlateau``'s state as well.
-    public init(model: Module, optimizer: (any Optimizer)?, scheduler: ReduceLROnPlateau,
+    public init(model: Module, optimizer: (any Optimizer)?, scheduler: ReduceLROnPlateau, dataLoader: DataLoaderState? = nil,
                 randomState: SeededGenerator? = RandomState.state, extra: [String: String] = [:]) {
-        self.init(model: model, optimizer: optimizer, randomState: randomState, extra: extra)
+        self.init(model: model, optimizer: optimizer, dataLoader: dataLoader, randomState: randomState, extra: extra)
         self.scheduler = scheduler.state
     }
 

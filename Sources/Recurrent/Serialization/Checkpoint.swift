@@ -24,8 +24,9 @@ import LinearAlgebra
 /// in `__metadata__`: `format` (``Checkpoint/format``), `optimizer.kind`,
 /// `optimizer.learning_rate`, `optimizer.steps` (`index:count,…`), `optimizer.param_groups`
 /// (JSON: each group's parameter indices and hyperparameters, see ``OptimizerState/Group``),
-/// `scheduler.state` (JSON, see ``SchedulerState``), `random.state` (four hexadecimal
-/// words) and the ``extra`` strings under `extra.<key>`.
+/// `scheduler.state` (JSON, see ``SchedulerState``), `data_loader.state` (JSON, see
+/// ``DataLoaderState``), `random.state` (four hexadecimal words) and the ``extra`` strings
+/// under `extra.<key>`.
 ///
 /// Restoring follows PyTorch's `load_state_dict`: the checkpoint's hyperparameters (each
 /// group's learning rate and weight decay, betas, eps, momentum, …) replace those the
@@ -47,14 +48,18 @@ public struct Checkpoint: @unchecked Sendable {
     /// A learning-rate scheduler's state (``LRScheduler/state``), or `nil`; restored with
     /// `restore(scheduler:)`.
     public var scheduler: SchedulerState?
+    /// The position of a ``DataLoader``'s shuffling stream (``DataLoader/state``), or `nil`;
+    /// restored with ``restore(dataLoader:)`` so that a resumed run draws the same orders.
+    public var dataLoader: DataLoaderState?
 
     /// A checkpoint of the current state: copies of `model`'s parameters, `optimizer`'s
-    /// state, and `randomState` (by default the default stream's current state, see
-    /// ``RandomState``).
-    public init(model: Module, optimizer: (any Optimizer)? = nil,
+    /// state, `randomState` (by default the default stream's current state, see
+    /// ``RandomState``) and, when given, a loader's shuffling stream (`loader.state`).
+    public init(model: Module, optimizer: (any Optimizer)? = nil, dataLoader: DataLoaderState? = nil,
                 randomState: SeededGenerator? = RandomState.state, extra: [String: String] = [:]) {
         self.model = model.stateDict()
         self.optimizer = optimizer?.state
+        self.dataLoader = dataLoader
         self.randomState = randomState
         self.extra = extra
     }
@@ -153,6 +158,13 @@ public struct Checkpoint: @unchecked Sendable {
         var extra: [String: String] = [:]
         for (key, value) in metadata where key.hasPrefix("extra.") { extra[String(key.dropFirst("extra.".count))] = value }
         self.init(model: model, optimizer: optimizer, randomState: randomState, extra: extra)
+        if let text = metadata["data_loader.state"] {
+            do {
+                dataLoader = try CheckpointJSON.decode(DataLoaderState.self, from: text)
+            } catch {
+                throw CheckpointError.invalidEntry("data_loader.state", problem: "expected a data loader state in JSON, got \"\(text.prefix(200))\"")
+            }
+        }
         if let text = metadata["scheduler.state"] {
             do {
                 scheduler = try CheckpointJSON.decode(SchedulerState.self, from: text)
@@ -187,6 +199,7 @@ public struct Checkpoint: @unchecked Sendable {
             metadata["random.state"] = [s.0, s.1, s.2, s.3].map { String($0, radix: 16) }.joined(separator: ",")
         }
         if let scheduler { metadata["scheduler.state"] = CheckpointJSON.encode(scheduler) }
+        if let dataLoader { metadata["data_loader.state"] = CheckpointJSON.encode(dataLoader) }
         for (key, value) in extra { metadata["extra." + key] = value }
         try SafeTensors.write(tensors, metadata: metadata, to: url)
     }
@@ -215,6 +228,18 @@ public struct Checkpoint: @unchecked Sendable {
             }
         }
         if restoreRandomState, let randomState { RandomState.state = randomState }
+    }
+
+    /// Puts `dataLoader`'s shuffling stream back where it was saved, so that the next epochs
+    /// go through the examples in the orders the saved run would have used.
+    /// - Throws: ``CheckpointError/invalidEntry(_:problem:)`` when the checkpoint holds no
+    ///   loader state; what ``DataLoader/loadState(_:)`` throws when the loader draws from
+    ///   another kind of stream.
+    public func restore<D>(dataLoader: DataLoader<D>) throws {
+        guard let state = self.dataLoader else {
+            throw CheckpointError.invalidEntry("data_loader.state", problem: "a DataLoader was given, but the checkpoint holds no data loader state")
+        }
+        try dataLoader.loadState(state)
     }
 }
 

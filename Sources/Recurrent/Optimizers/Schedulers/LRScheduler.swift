@@ -99,21 +99,31 @@ public class LRScheduler {
     /// The scheduler's settings, compared on ``loadState(_:)``.
     var configuration: [String: Double] { [:] }
 
-    /// The schedule's position and settings, Codable for checkpoints (PyTorch's
-    /// `state_dict()`).
+    /// The schedulers this one drives (``SequentialLR``, ``ChainedScheduler``); none by default.
+    var childSchedulers: [LRScheduler] { [] }
+
+    /// The schedule's position and settings, with those of the schedulers it drives,
+    /// Codable for checkpoints (PyTorch's `state_dict()`).
     public var state: SchedulerState {
         SchedulerState(kind: kind, lastEpoch: lastEpoch, stepCount: stepCount, baseLearningRates: baseLearningRates,
-                       lastLearningRates: lastLearningRates, values: configuration, children: [])
+                       lastLearningRates: lastLearningRates, values: configuration, children: childSchedulers.map(\.state))
     }
 
     /// Restores a state taken from ``state`` of a scheduler of the same kind and settings
-    /// over an optimizer with as many groups, and sets the optimizer's learning rates to
-    /// the state's last ones.
+    /// over an optimizer with as many groups (and the states of the schedulers it drives),
+    /// and sets the optimizer's learning rates to the state's last ones.
     /// - Throws: ``TensorError/invalidArgument(_:)`` when the state is of another kind, has
     ///   other settings (they are not replaced: build the scheduler with the saved ones) or
-    ///   another number of groups, a step below −1 or a negative rate; nothing changes then.
+    ///   another number of groups, a step below −1 or a negative rate, or when the number
+    ///   of driven schedulers differs or one of their states does not fit; nothing changes then.
     public func loadState(_ state: SchedulerState) throws {
         try check(state)
+        let children = childSchedulers
+        guard state.children.count == children.count else {
+            throw TensorError.invalidArgument("\(kind).loadState: expected the states of \(children.count) schedulers, got \(state.children.count)")
+        }
+        for (s, child) in zip(children, state.children) { try s.check(child) }
+        for (s, child) in zip(children, state.children) { s.restore(child) }
         restore(state)
     }
 
@@ -167,7 +177,7 @@ public struct SchedulerState: Codable, Equatable, Sendable {
     public var lastLearningRates: [Double]
     /// The scheduler's settings and, for ``ReduceLROnPlateau``, its counters, by PyTorch's names.
     public var values: [String: Double]
-    /// The states of the schedulers a ``SequentialLR`` chains.
+    /// The states of the schedulers a ``SequentialLR`` or ``ChainedScheduler`` drives.
     public var children: [SchedulerState]
 
     /// A scheduler state.

@@ -68,23 +68,5 @@ public final class SequentialLR: LRScheduler {
         return values
     }
 
-    /// This scheduler's position and those of the schedulers it chains.
-    public override var state: SchedulerState {
-        var s = super.state
-        s.children = schedulers.map(\.state)
-        return s
-    }
-
-    /// Restores a state taken from ``state``, with the states of the chained schedulers.
-    /// - Throws: see ``LRScheduler/loadState(_:)``; also when the number of chained
-    ///   schedulers differs or one of their states does not fit.
-    public override func loadState(_ state: SchedulerState) throws {
-        try check(state)
-        guard state.children.count == schedulers.count else {
-            throw TensorError.invalidArgument("SequentialLR.loadState: expected the states of \(schedulers.count) schedulers, got \(state.children.count)")
-        }
-        for (s, child) in zip(schedulers, state.children) { try s.check(child) }
-        for (s, child) in zip(schedulers, state.children) { s.restore(child) }
-        restore(state)
-    }
+    override var childSchedulers: [LRScheduler] { schedulers }
 }
