@@ -138,6 +138,7 @@ public func trainGenerator(_ dataset: NamesDataset, _ options: GenerationOptions
     for epoch in 1...options.epochs {
         optimizer.learningRate = options.learningRate(atEpoch: epoch)
         order.shuffle(using: &generator)
+        progress.resume()
         let start = Date(), cpuStart = processCPUSeconds()
         var total = 0.0, characters = 0
         for b in 0..<batches {
@@ -154,6 +155,7 @@ public func trainGenerator(_ dataset: NamesDataset, _ options: GenerationOptions
                             items: samples.count)
         }
         trainSeconds += Date().timeIntervalSince(start)
+        progress.pause()   // the evaluation that follows is not training time
         trainCPUSeconds += processCPUSeconds() - cpuStart
         trainLosses.append(total / Double(characters))
         if options.evaluateEveryEpoch || epoch == options.epochs {

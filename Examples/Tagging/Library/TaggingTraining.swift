@@ -272,6 +272,7 @@ public func trainTagger(_ dataset: TaggingDataset, _ options: TaggingOptions) th
 
     for epoch in stride(from: 1, through: options.epochs, by: 1) {
         order.shuffle(using: &generator)
+        progress.resume()
         let start = Date(), cpuStart = processCPUSeconds()
         var total = 0.0, tokens = 0
         var intervalTotal = 0.0, intervalTokens = 0
@@ -305,6 +306,7 @@ public func trainTagger(_ dataset: TaggingDataset, _ options: TaggingOptions) th
                             items: indices.count)
         }
         trainSeconds += Date().timeIntervalSince(start)
+        progress.pause()   // the evaluation that follows is not training time
         trainCPUSeconds += processCPUSeconds() - cpuStart
         losses.append(total / Double(max(tokens, 1)))
         predictions = try tagger.predict(test, constrained: options.constrainedDecoding)

@@ -192,6 +192,7 @@ public func trainTranslator(_ dataset: TranslationDataset, _ options: Translatio
     for epoch in stride(from: 1, through: options.epochs, by: 1) {
         optimizer.learningRate = options.learningRate(epoch: epoch)
         order.shuffle(using: &generator)
+        progress.resume()
         let start = Date(), cpuStart = processCPUSeconds()
         var total = 0.0
         for b in 0..<batches {
@@ -208,6 +209,7 @@ public func trainTranslator(_ dataset: TranslationDataset, _ options: Translatio
                             loss: total / Double(b * options.batchSize + examples.count), items: examples.count)
         }
         trainSeconds += Date().timeIntervalSince(start)
+        progress.pause()   // the evaluation that follows is not training time
         cpuSeconds += processCPUSeconds() - cpuStart
         epochLosses.append(total / Double(train.count))
         if options.evaluateEveryEpoch || epoch == options.epochs {
