@@ -79,15 +79,11 @@ struct Names: ParsableCommand {
         if let lr { guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive, got \(lr)") } }
         if let save { try CommonOptions.checkWritableFile(save, option: "--save") }
         if let load {
-            try CommonOptions.checkReadableFile(load, option: "--load")
-            let training = [("--model", model != nil), ("--epochs", epochs != nil), ("--hidden", hidden != nil), ("--lr", lr != nil),
-                            ("--batch-size", batchSize != nil), ("--seed", seed != nil), ("--class-weights", classWeights != nil),
-                            ("--save", save != nil)]
-                .filter(\.1).map(\.0)
-            guard training.isEmpty else {
-                throw ValidationError("--load takes the model (its kind and hidden size) from the file and trains nothing; "
-                                      + "remove \(training.joined(separator: ", ")), or drop --load to train a new model")
-            }
+            try CommonOptions.checkLoad(load, takes: "the model (its kind and hidden size)", rejecting: [
+                "--model": model != nil, "--epochs": epochs != nil, "--hidden": hidden != nil,
+                "--lr": lr != nil, "--batch-size": batchSize != nil, "--seed": seed != nil,
+                "--class-weights": classWeights != nil, "--save": save != nil
+            ])
         }
     }
 

@@ -246,7 +246,9 @@ public enum TranslationPlots {
         }
         let title = String(format: "Translate: %@ encoder–decoder (hidden %d), held-out exact match %.2f%%",
                            metrics.model.uppercased(), metrics.hidden, 100 * metrics.exactMatch)
-        return LineChart(title: title, xLabel: "Epoch", yLabel: "Loss / error rate", series: series, yScale: .logarithmic)
+        var chart = LineChart(title: title, xLabel: "Epoch", yLabel: "Loss / error rate", series: series, yScale: .logarithmic)
+        chart.legend = .below   // inside, it covered the start of the curves
+        return chart
     }
 
     /// The held-out exact match of each format after each epoch, as an annotated heat map
