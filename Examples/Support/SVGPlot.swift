@@ -62,8 +62,8 @@ public enum SVGPlot {
         let decades = last >= first ? last - first + 1 : 0
         var values: [Double] = []
         if decades >= 4 {
-            // The smallest of 1, 2, 5, 10, 20, 50, … decades apart that gives at most count + 1 ticks.
-            let target = Double(decades) / Double(max(count, 2) + 1)
+            // The smallest of 1, 2, 5, 10, 20, 50, … decades apart that gives at most about count + 2 ticks.
+            let target = Double(decades) / Double(max(count, 2) + 2)
             var every = 1
             for candidate in [1, 2, 5, 10, 20, 50, 100, 200, 500] { every = candidate; if Double(candidate) >= target { break } }
             // Multiples of `every` so that the labelled decades stay the same whatever the range.
@@ -511,7 +511,9 @@ public struct HeatMap: Sendable {
         let longestColumn = Double(columnLabels.map(\.count).max() ?? 0)
         let left = 40 + longestRow * 7.5, top = 50.0
         let gridWidth = Double(columns) * cellSize, gridHeight = Double(rows) * cellSize
-        let bottom = 40 + longestColumn * 7.5
+        // Column labels that fit in a cell are written level; longer ones turned upright.
+        let horizontalColumnLabels = longestColumn * 7.5 <= cellSize - 4
+        let bottom = horizontalColumnLabels ? 48 : 40 + longestColumn * 7.5
         let barWidth = 16.0, barGap = 24.0, barLabels = 50.0
         // Wide enough for the title too (bold 17 px text: about 9.5 px a character).
         let titleWidth = Double(title.count) * 9.5 + 40
@@ -546,8 +548,12 @@ public struct HeatMap: Sendable {
             out += "<text x=\"\(f(left - 6))\" y=\"\(f(top + (Double(r) + 0.5) * cellSize + 4))\" text-anchor=\"end\" font-size=\"12\">\(SVGPlot.escape(label))</text>\n"
         }
         for (c, label) in columnLabels.enumerated() {
-            let x = left + (Double(c) + 0.5) * cellSize + 4, y = top + gridHeight + 8
-            out += "<text transform=\"translate(\(f(x)) \(f(y))) rotate(-90)\" text-anchor=\"end\" font-size=\"12\">\(SVGPlot.escape(label))</text>\n"
+            if horizontalColumnLabels {
+                out += "<text x=\"\(f(left + (Double(c) + 0.5) * cellSize))\" y=\"\(f(top + gridHeight + 18))\" text-anchor=\"middle\" font-size=\"12\">\(SVGPlot.escape(label))</text>\n"
+            } else {
+                let x = left + (Double(c) + 0.5) * cellSize + 4, y = top + gridHeight + 8
+                out += "<text transform=\"translate(\(f(x)) \(f(y))) rotate(-90)\" text-anchor=\"end\" font-size=\"12\">\(SVGPlot.escape(label))</text>\n"
+            }
         }
         out += "<text x=\"\(f(left + gridWidth / 2))\" y=\"\(f(height - 10))\" text-anchor=\"middle\" font-size=\"14\">\(SVGPlot.escape(columnAxisLabel))</text>\n"
         out += "<text transform=\"translate(16 \(f(top + gridHeight / 2))) rotate(-90)\" text-anchor=\"middle\" font-size=\"14\">\(SVGPlot.escape(rowAxisLabel))</text>\n"
