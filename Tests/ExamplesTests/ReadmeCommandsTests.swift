@@ -153,6 +153,24 @@ final class ReadmeCommandsTests: XCTestCase {
         }
     }
 
+    /// Every example program answers `--help` with its description and usage, and runs
+    /// nothing (the seed programs used to train on `--help`).
+    func testEveryProgramDescribesItselfWithHelp() throws {
+        let programs = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let folder = FileManager.default.temporaryDirectory
+        for program in Self.smallSettings.keys.sorted() {
+            let url = programs.appendingPathComponent(program)
+            guard FileManager.default.isExecutableFile(atPath: url.path) else {
+                XCTFail("\(url.path) was not built")
+                continue
+            }
+            let (status, output) = try run(url, ["--help"], in: folder)
+            XCTAssertEqual(status, 0, "\(program) --help:\n\(output)")
+            XCTAssertTrue(output.contains("OVERVIEW:") && output.contains("USAGE: \(program)"), "\(program) --help:\n\(output)")
+            XCTAssertFalse(output.contains("Epoch") || output.contains("Output shape"), "\(program) --help ran the program:\n\(output)")
+        }
+    }
+
     /// Runs the program at `url` with `arguments` in `folder`; its exit status (a signal
     /// fails the test) and everything it wrote.
     func run(_ url: URL, _ arguments: [String], in folder: URL) throws -> (status: Int32, output: String) {
