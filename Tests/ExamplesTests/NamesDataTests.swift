@@ -135,7 +135,7 @@ final class NamesDataTests: XCTestCase {
 
     /// Balanced weights are N / (C · n_c): 4 names, 2 classes, 3 of class 0 and 1 of class 1.
     func testBalancedClassWeights() throws {
-        XCTAssertNil(try NamesClassWeights.none.weights(labels: [0, 0, 1], classes: 2))
+        XCTAssertNil(try NamesClassWeights.unweighted.weights(labels: [0, 0, 1], classes: 2))
         let weights = try XCTUnwrap(NamesClassWeights.balanced.weights(labels: [0, 1, 0, 0], classes: 2))
         XCTAssertEqual(weights[0], 4.0 / 6.0, accuracy: 1e-7)
         XCTAssertEqual(weights[1], 2, accuracy: 1e-7)

@@ -31,7 +31,7 @@ extension Names {
         guard load == nil else { throw ValidationError("--distributed trains a model; it does not take --load") }
         // Each rank's weighted mean divides by its own names' weights, and the ranks' gradients
         // are averaged by their counts: that is not the global weighted mean, so refuse it.
-        guard classWeights == nil || classWeights == NamesClassWeights.none else {
+        guard classWeights == nil || classWeights == .unweighted else {
             throw ValidationError("--distributed trains with the unweighted loss; --class-weights balanced runs on one process")
         }
         let group = try ProcessGroup.world()

@@ -181,8 +181,8 @@ public struct NamesOptions: Sendable {
     public var batchSize: Int = 32
     /// The seed of the default random stream, the initialisation and the shuffles.
     public var seed: UInt64 = 0
-    /// How the loss weighs the languages.
-    public var classWeights: NamesClassWeights = .none
+    /// How the loss weighs the languages (default: unweighted).
+    public var classWeights: NamesClassWeights = .unweighted
     /// How training progress is shown.
     public var progress: ProgressLine.Style = .silent
 
@@ -202,9 +202,10 @@ public struct NamesOptions: Sendable {
 
 /// How the training loss weighs the languages (`--class-weights`).
 public enum NamesClassWeights: String, CaseIterable, Codable, Sendable {
-    /// Every name counts the same: the plain mean of the negative log-likelihoods, which
-    /// favours the languages with many names (Russian has 9,408 of the 20,074).
-    case none
+    /// Every name counts the same (`--class-weights none`): the plain mean of the negative
+    /// log-likelihoods, which favours the languages with many names (Russian has 9,408 of
+    /// the 20,074).
+    case unweighted = "none"
     /// Each language weighs `N / (C · n_c)` (scikit-learn's `"balanced"`): `N` training names,
     /// `C` languages, `n_c` training names of language `c`, so that every language
     /// contributes the same total weight to an epoch. The loss is the weighted NLL with
@@ -213,7 +214,7 @@ public enum NamesClassWeights: String, CaseIterable, Codable, Sendable {
     case balanced
 
     /// The weight of each of `classes` classes for the training targets `labels`, or `nil`
-    /// for ``none``.
+    /// for ``unweighted``.
     ///
     /// - Throws: ``ExampleDataError/invalidData(_:)`` for a label outside `0..<classes`, or,
     ///   for ``balanced``, a class with no training sample (its weight would be infinite).
