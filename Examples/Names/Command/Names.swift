@@ -160,7 +160,8 @@ struct Names: ParsableCommand {
 
     func writeConfusion(_ confusion: [[Int]], languages: [String], accuracy: Double, kind: NamesModelKind) throws {
         let url = common.outputFolder.appendingPathComponent("names-confusion.svg")
-        let title = String(format: "Names: test confusion matrix (\(kind.rawValue), accuracy %.3f)", accuracy)
+        let title = String(format: "Names: test confusion matrix (\(kind.rawValue), accuracy %.3f, macro %.3f)",
+                           accuracy, macroAccuracy(perClassAccuracy(confusion)))
         try SVGPlot.write(NamesPlots.confusion(confusion, languages: languages, title: title).svg(), to: url)
         print("Plot: \(url.path)")
     }
