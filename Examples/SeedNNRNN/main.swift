@@ -10,6 +10,7 @@
 //             h0 = torch.zeros(self.num_layers, x.size(0), self.hidden_size)
 //             out, _ = self.rnn(x, h0)
 //             return self.fc(out[:, -1, :])
+import ArgumentParser
 import Recurrent
 
 final class RNNModel: Module, @unchecked Sendable {
@@ -32,10 +33,28 @@ final class RNNModel: Module, @unchecked Sendable {
     }
 }
 
-RandomState.manualSeed(0)
-let model = try RNNModel(inputSize: 10, hiddenSize: 20, outputSize: 1, numLayers: 2)
-var generator = SeededGenerator(seed: 0)
-let x = Tensor(normal: [5, 7, 10], using: &generator)      // batch 5, 7 steps, 10 features
-let output = try model(x)
-print("Output shape: \(output.shape)")
-print("Parameters: \(model.namedParameters().map(\.name).joined(separator: ", "))")
+/// The `seed-nn-rnn` command: builds the model and runs one batch through it.
+struct SeedNNRNN: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "seed-nn-rnn",
+        abstract: "The tutorial's nn.RNN model: two RNN layers (batch first) and a Linear head on the last step.",
+        discussion: """
+        Runs a random batch of 5 sequences of 7 steps of 10 features through RNN(10 → 20, 2 layers) + \
+        Linear(20 → 1) and prints the output's shape, [5, 1], and the parameters' PyTorch names.
+        """)
+
+    @Option(parsing: .unconditional, help: "The seed of the weights and the input.")
+    var seed: UInt64 = 0
+
+    func run() throws {
+        RandomState.manualSeed(seed)
+        let model = try RNNModel(inputSize: 10, hiddenSize: 20, outputSize: 1, numLayers: 2)
+        var generator = SeededGenerator(seed: seed)
+        let x = Tensor(normal: [5, 7, 10], using: &generator)      // batch 5, 7 steps, 10 features
+        let output = try model(x)
+        print("Output shape: \(output.shape)")
+        print("Parameters: \(model.namedParameters().map(\.name).joined(separator: ", "))")
+    }
+}
+
+SeedNNRNN.main()

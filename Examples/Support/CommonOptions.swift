@@ -92,6 +92,19 @@ public struct CommonOptions: ParsableArguments {
         try checkWritableFolder(url.deletingLastPathComponent().path, option: option)
     }
 
+    /// Checks the options given with `--load`: the file must be readable, and none of the
+    /// `training` options (name, whether given) may be given, since the model comes from the
+    /// file and nothing is trained; `takes` says what the file provides.
+    /// - Throws: `ValidationError` naming the file's problem, or the options to remove.
+    public static func checkLoad(_ path: String, takes: String, rejecting training: KeyValuePairs<String, Bool>) throws {
+        try checkReadableFile(path, option: "--load")
+        let given = training.filter(\.value).map(\.key)
+        guard given.isEmpty else {
+            throw ValidationError("--load takes \(takes) from the file and trains nothing; remove \(given.joined(separator: ", ")), "
+                                  + "or drop --load to train a new model")
+        }
+    }
+
     /// Checks that `path` names an existing regular file.
     /// - Throws: `ValidationError` naming the option, the path and what is wrong.
     public static func checkReadableFile(_ path: String, option: String) throws {

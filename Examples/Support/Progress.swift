@@ -5,8 +5,12 @@ import Glibc
 import Darwin
 #endif
 
-/// A training progress line: epoch (or step, with `unit: "step"`), loss, elapsed time and
+/// A training progress line: epoch (or step, with `unit: "step"`), loss, training time and
 /// rate, after an optional label.
+///
+/// The clock counts training only: a program that evaluates between epochs calls
+/// ``pause()`` before and ``resume()`` after, so that the time shown (and the rate) is the
+/// same span as the program's "Trained in".
 ///
 /// On a terminal (standard output is a TTY) it redraws one live line with `\r` and a bar,
 /// at most ~20 times a second; otherwise (a pipe, a file, CI logs) it prints plain lines,
@@ -14,7 +18,7 @@ import Darwin
 ///
 /// ```
 /// [██████████░░░░░░░░░░]  epoch 100/200  loss 0.2143  1.2s  83.1 epochs/s
-/// epoch 100/200  loss 0.2143  elapsed 1.2s  83.1 epochs/s
+/// epoch 100/200  loss 0.2143  training 1.2s  83.1 epochs/s
 /// ```
 public final class ProgressLine {
     /// How the progress is shown.
@@ -40,7 +44,8 @@ public final class ProgressLine {
     public let unit: String
     /// Written before the count (`"lstm T=100"`), or `nil` for nothing.
     public let label: String?
-    private let start = Date()
+    private var clockStart: Date? = Date()
+    private var accumulated = 0.0
     private var lastDraw = Date.distantPast
     private var lastLength = 0
     private var items = 0
@@ -68,8 +73,23 @@ public final class ProgressLine {
     /// ``Style/live`` when standard output is a terminal, else ``Style/plain``.
     public static var defaultStyle: Style { isatty(STDOUT_FILENO) != 0 ? .live : .plain }
 
-    /// The seconds since the progress line was made.
-    public var elapsed: Double { Date().timeIntervalSince(start) }
+    /// The seconds the clock has run: since the progress line was made, less the spans
+    /// between ``pause()`` and ``resume()``.
+    public var elapsed: Double { accumulated + (clockStart.map { Date().timeIntervalSince($0) } ?? 0) }
+
+    /// Stops the clock (before an evaluation that is not training); does nothing when it is
+    /// stopped already.
+    public func pause() {
+        if let clockStart {
+            accumulated += Date().timeIntervalSince(clockStart)
+            self.clockStart = nil
+        }
+    }
+
+    /// Restarts the clock after ``pause()``; does nothing when it runs.
+    public func resume() {
+        if clockStart == nil { clockStart = Date() }
+    }
 
     /// Reports progress within epoch `epoch` (1-based): `fraction` of it done, the running
     /// `loss`, and `items` processed since the last report (for the rate). Only the live
@@ -96,7 +116,7 @@ public final class ProgressLine {
             guard fraction >= 1, epoch != lastPlainEpoch,
                   epoch % plainEvery == 0 || epoch == totalEpochs || epoch == 1 else { return }
             lastPlainEpoch = epoch
-            print(fields(epoch: epoch, loss: loss, elapsedLabel: "elapsed "))
+            print(fields(epoch: epoch, loss: loss, elapsedLabel: "training "))
         }
     }
 

@@ -91,6 +91,21 @@ final class CommandLineTests: XCTestCase {
         try Data().write(to: url)
         try assertFails("names", ["--load", url.path, "--model", "lstm", "--hidden", "64"],
                         saying: ["--load", "--model", "--hidden"])
+        try assertFails("names", ["--load", url.path, "--class-weights", "balanced"], saying: ["--load", "--class-weights"])
+        try assertFails("generate", ["--load", url.path, "--epochs", "2", "--dropout", "0.1"],
+                        saying: ["--load", "--epochs", "--dropout"])
+        try assertFails("tagging", ["--load", url.path, "--seed", "3", "--train-sentences", "10"],
+                        saying: ["--load", "--seed", "--train-sentences"])
+        try assertFails("translate", ["--load", url.path, "--test-size", "10", "--save", "x.safetensors"],
+                        saying: ["--load", "--test-size", "--save"])
+        // An empty file is no model: an error naming the file, before anything is trained.
+        try assertFails("translate", ["--load", url.path], saying: [url.path, "expected a safetensors model file"])
+    }
+
+    func testDistributedNamesRefusesClassWeights() throws {
+        try assertFails("names", ["--model", "lstm", "--distributed", "--class-weights", "balanced"],
+                        saying: ["--distributed", "--class-weights balanced"])
+        try assertFails("names", ["--class-weights", "inverse"], saying: ["--class-weights", "inverse"])
     }
 
     func testCraftedNamesMetadataIsAnErrorNotACrash() throws {

@@ -114,4 +114,80 @@ final class NamesDataTests: XCTestCase {
         let svg = map.svg()
         XCTAssertTrue(svg.contains("0.75") && svg.contains("Predicted language") && svg.contains(">B<"))
     }
+
+    /// Per-class accuracy is each row's diagonal over its total; macro accuracy their mean
+    /// over the classes that have samples; micro accuracy (the trace over the total) differs
+    /// when the classes are unbalanced.
+    func testPerLanguageAndMacroAccuracy() {
+        // Class 0: 8 of 10 right; class 1: 1 of 2; class 2: no sample; class 3: 0 of 3.
+        let confusion = [[8, 1, 0, 1], [1, 1, 0, 0], [0, 0, 0, 0], [2, 1, 0, 0]]
+        let perClass = perClassAccuracy(confusion)
+        XCTAssertEqual(perClass[0], 0.8)
+        XCTAssertEqual(perClass[1], 0.5)
+        XCTAssertTrue(perClass[2].isNaN)
+        XCTAssertEqual(perClass[3], 0)
+        XCTAssertEqual(macroAccuracy(perClass), (0.8 + 0.5 + 0) / 3, accuracy: 1e-15)
+        XCTAssertTrue(macroAccuracy([.nan, .nan]).isNaN)
+        // Micro: 9 right of 15.
+        let trace = (0..<4).map { confusion[$0][$0] }.reduce(0, +)
+        XCTAssertEqual(Double(trace) / 15, 0.6)
+    }
+
+    /// Balanced weights are N / (C · n_c): 4 names, 2 classes, 3 of class 0 and 1 of class 1.
+    func testBalancedClassWeights() throws {
+        XCTAssertNil(try NamesClassWeights.unweighted.weights(labels: [0, 0, 1], classes: 2))
+        let weights = try XCTUnwrap(NamesClassWeights.balanced.weights(labels: [0, 1, 0, 0], classes: 2))
+        XCTAssertEqual(weights[0], 4.0 / 6.0, accuracy: 1e-7)
+        XCTAssertEqual(weights[1], 2, accuracy: 1e-7)
+        // Every class's weights sum to N / C over its names.
+        XCTAssertEqual(3 * weights[0], 1 * weights[1], accuracy: 1e-6)
+        XCTAssertThrowsError(try NamesClassWeights.balanced.weights(labels: [0, 0], classes: 2))   // class 1 has none
+        XCTAssertThrowsError(try NamesClassWeights.balanced.weights(labels: [0, 2], classes: 2))   // label out of range
+    }
+
+    /// The weighted loss the names training uses: PyTorch's weighted mean, Σ w_y·(−log p_y) / Σ w_y.
+    func testWeightedCrossEntropyIsPyTorchsWeightedMean() throws {
+        let logits = Tensor(shape: [2, 2], scalars: [0, 0, 0, Float(log(3.0))])   // p = (1/2, 1/2), (1/4, 3/4)
+        let weight = Tensor(shape: [2], scalars: [Float(4.0 / 6.0), 2])
+        let loss = try crossEntropy(logits, target: [0, 1], weight: weight).item
+        let expected = (4.0 / 6.0 * log(2.0) + 2 * -log(0.75)) / (4.0 / 6.0 + 2)
+        XCTAssertEqual(Double(loss), expected, accuracy: 1e-6)
+    }
+
+    /// A balanced run reports its weighting, and the macro accuracy is the mean of the
+    /// per-language accuracies it reports; the tutorial cell (one name per step, where a
+    /// weighted mean would cancel the weight) trains with the weighted sum.
+    func testBalancedRunsReportMacroAccuracy() throws {
+        let data = try NamesDataset.loadBundled().subset(perLanguage: 6)
+        for kind in [NamesModelKind.tutorial, .lstm] {
+            var options = NamesOptions()
+            options.model = kind
+            options.epochs = 2
+            options.hidden = 8
+            options.batchSize = 8
+            options.classWeights = .balanced
+            let (_, result) = try trainNames(data, options)
+            let m = result.metrics
+            XCTAssertEqual(m.classWeights, "balanced")
+            let perLanguage = data.languages.map { m.perLanguageAccuracy[$0]! }
+            XCTAssertEqual(m.macroAccuracy, perLanguage.reduce(0, +) / Double(perLanguage.count), accuracy: 1e-12)
+            XCTAssertEqual(perLanguage, perClassAccuracy(result.confusion))
+        }
+        // Weighted and unweighted tutorial runs differ when the languages are unbalanced
+        // (the weights reach the gradients); with equal counts every weight is 1.
+        let full = try NamesDataset.loadBundled()
+        let files = full.languages.prefix(3).enumerated().map { k, language in
+            (language: language, text: full.train.filter { $0.language == k }.prefix(5 + 10 * k).map(\.name).joined(separator: "\n"))
+        }
+        let unbalanced = NamesDataset(files: files)
+        var options = NamesOptions()
+        options.epochs = 1
+        options.hidden = 8
+        XCTAssertEqual(try NamesClassWeights.balanced.weights(labels: data.train.map(\.language), classes: data.languages.count),
+                       [Float](repeating: 1, count: data.languages.count))
+        let plain = try trainNames(unbalanced, options).result.metrics.epochLosses
+        options.classWeights = .balanced
+        let weighted = try trainNames(unbalanced, options).result.metrics.epochLosses
+        XCTAssertNotEqual(plain, weighted)
+    }
 }

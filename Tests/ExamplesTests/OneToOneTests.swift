@@ -94,8 +94,13 @@ final class OneToOneTests: XCTestCase {
         XCTAssertLessThan(baseline.testAccuracy, 0.9)
         XCTAssertGreaterThan(result.testAccuracy, baseline.testAccuracy + 0.05)
         XCTAssertEqual(result.parameterCount, 2 * 16 + 16 + 16 * 16 + 16 + 16 * 2 + 2)
-        let grid = try oneToOneProbabilityGrid(network, resolution: 5)
+        let grid = try oneToOneProbabilityGrid(network, columns: 8, rows: 5)
         XCTAssertEqual(grid.values.count, 5)
+        XCTAssertTrue(grid.values.allSatisfy { $0.count == 8 })
         XCTAssertTrue(grid.values.joined().allSatisfy { $0 >= 0 && $0 <= 1 })
+        // The training points that the plot draws are the ones the network was trained on.
+        let train = try oneToOneTrainingSet(options)
+        XCTAssertEqual(train.count, 200)
+        XCTAssertEqual(try oneToOneTrainingSet(options).features, train.features)
     }
 }

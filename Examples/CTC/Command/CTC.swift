@@ -115,7 +115,7 @@ struct CTC: ParsableCommand {
 
         let folder = common.outputFolder
         let lossURL = folder.appendingPathComponent("ctc-loss.svg")
-        let chart = LineChart(
+        var chart = LineChart(
             title: String(format: "CTC: training loss (test label error rate: greedy %.1f%%, beam %.1f%%, baseline %.1f%%)",
                           100 * result.greedyErrorRate, 100 * result.beamErrorRate, 100 * result.baselineErrorRate),
             xLabel: "epoch", yLabel: "mean CTC loss",
@@ -123,6 +123,7 @@ struct CTC: ParsableCommand {
                                 x: result.losses.indices.map { Double($0 + 1) }, y: result.losses.map(Double.init),
                                 markers: epochs <= 60)],
             yScale: .logarithmic)
+        chart.legend = .insideTopRight   // the loss falls from the top left
         try SVGPlot.write(chart.svg(), to: lossURL)
 
         print("")

@@ -94,6 +94,40 @@ public final class NameGenerator: Module, @unchecked Sendable {
     }
 }
 
+extension NameGenerator {
+    /// A generator saved by ``save(to:)``, in evaluation mode.
+    ///
+    /// The metadata is checked against the file's tensors before the model is built: the
+    /// head `fc.weight` must be `(58, hidden_size)` and the layer's `weight_ih_l0` must read
+    /// the languages and the 58 tokens.
+    ///
+    /// - Throws: ``ExampleDataError`` when the file is missing, is not a generator saved by
+    ///   `generate --save`, or its metadata disagrees with its tensors; the library's
+    ///   ``SafeTensorsError`` or ``StateDictError`` when its tensors do not fit the model.
+    public static func load(from url: URL) throws -> NameGenerator {
+        let file = try ModelFile(url: url, task: "generate")
+        let kind = try file.choice("model", as: CellKindOption.self)
+        let hidden = try file.integer("hidden_size", in: 1...(1 << 20))
+        let languages = try file.string("languages").split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        guard !languages.isEmpty, !languages.contains(""), Set(languages).count == languages.count else {
+            throw ExampleDataError.invalidData("\(url.path): expected distinct, non-empty languages in the metadata, got \(languages)")
+        }
+        let dropoutText = try file.string("dropout")
+        guard let dropout = Float(dropoutText), dropout >= 0, dropout < 1 else {
+            throw ExampleDataError.invalidData("\(url.path): expected \"dropout\" to be a probability in [0, 1), got \"\(dropoutText)\"")
+        }
+        try file.requireShape("fc.weight", [GenerationTokens.count, hidden])
+        guard let input = file.header.entries.first(where: { $0.name == "rnn.weight_ih_l0" }), input.shape.count == 2,
+              input.shape[1] == languages.count + GenerationTokens.count else {
+            throw ExampleDataError.invalidData("\(url.path): expected rnn.weight_ih_l0 to read \(languages.count) languages + \(GenerationTokens.count) tokens")
+        }
+        let model = try NameGenerator(kind: kind, hiddenSize: hidden, languages: languages, dropout: dropout, seed: 0)
+        try file.load(into: model)
+        model.eval()
+        return model
+    }
+}
+
 /// The mean negative log-likelihood per predicted character (nats/char) of `model` on
 /// `samples`: `Σ −log P(target)` over every letter and the end of every name, divided by
 /// the number of those characters (padding excluded), computed in batches of `batchSize`

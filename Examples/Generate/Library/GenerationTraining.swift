@@ -138,6 +138,7 @@ public func trainGenerator(_ dataset: NamesDataset, _ options: GenerationOptions
     for epoch in 1...options.epochs {
         optimizer.learningRate = options.learningRate(atEpoch: epoch)
         order.shuffle(using: &generator)
+        progress.resume()
         let start = Date(), cpuStart = processCPUSeconds()
         var total = 0.0, characters = 0
         for b in 0..<batches {
@@ -154,6 +155,7 @@ public func trainGenerator(_ dataset: NamesDataset, _ options: GenerationOptions
                             items: samples.count)
         }
         trainSeconds += Date().timeIntervalSince(start)
+        progress.pause()   // the evaluation that follows is not training time
         trainCPUSeconds += processCPUSeconds() - cpuStart
         trainLosses.append(total / Double(characters))
         if options.evaluateEveryEpoch || epoch == options.epochs {
@@ -163,17 +165,37 @@ public func trainGenerator(_ dataset: NamesDataset, _ options: GenerationOptions
     progress.finish()
     model.eval()
 
-    let unigram = try LetterNGramModel(fitting: train, languageCount: L, order: .unigram)
-    let bigram = try LetterNGramModel(fitting: train, languageCount: L, order: .bigram)
+    let baselines = try GenerationBaselines(dataset)
     let metrics = GenerationMetrics(
         model: options.model.rawValue, hidden: options.hidden, epochs: options.epochs,
         learningRate: options.learningRate, dropout: options.dropout, batchSize: options.batchSize, seed: options.seed,
-        trainCount: train.count, testCount: dataset.test.count,
-        testCharacters: dataset.test.reduce(0) { $0 + $1.letters.count + 1 },
-        testLoss: testLosses.last ?? .nan, bigramLoss: try bigram.loss(on: dataset.test),
-        unigramLoss: try unigram.loss(on: dataset.test), trainLosses: trainLosses, testLosses: testLosses,
-        trainSeconds: trainSeconds, trainCPUSeconds: trainCPUSeconds)
+        trainCount: train.count, testCount: dataset.test.count, testCharacters: baselines.testCharacters,
+        testLoss: testLosses.last ?? .nan, bigramLoss: baselines.bigramLoss, unigramLoss: baselines.unigramLoss,
+        trainLosses: trainLosses, testLosses: testLosses, trainSeconds: trainSeconds, trainCPUSeconds: trainCPUSeconds)
     return (model, metrics)
+}
+
+/// The held-out loss of the per-language unigram and bigram letter models fitted on a data
+/// set's training names, the yardsticks of a generator's held-out loss.
+public struct GenerationBaselines: Sendable {
+    /// The number of predicted characters of the held-out names (letters and ends).
+    public var testCharacters: Int
+    /// The bigram model's held-out loss, nats per character.
+    public var bigramLoss: Double
+    /// The unigram model's held-out loss, nats per character.
+    public var unigramLoss: Double
+
+    /// Fits both models on `dataset.train` and measures them on `dataset.test`.
+    ///
+    /// - Throws: what ``LetterNGramModel`` throws for names outside the data set's languages.
+    public init(_ dataset: NamesDataset) throws {
+        let L = dataset.languages.count
+        let unigram = try LetterNGramModel(fitting: dataset.train, languageCount: L, order: .unigram)
+        let bigram = try LetterNGramModel(fitting: dataset.train, languageCount: L, order: .bigram)
+        testCharacters = dataset.test.reduce(0) { $0 + $1.letters.count + 1 }
+        bigramLoss = try bigram.loss(on: dataset.test)
+        unigramLoss = try unigram.loss(on: dataset.test)
+    }
 }
 
 /// Names generated for every pair of a language and a start letter.
@@ -228,6 +250,8 @@ public enum GenerationPlots {
                                  x: span, y: [metrics.bigramLoss, metrics.bigramLoss], color: "#7f7f7f", dashed: true))
         let title = "Name generation: \(metrics.model.uppercased())(\(metrics.hidden)), "
             + String(format: "held-out loss %.3f nats/char (bigram %.3f)", metrics.testLoss, metrics.bigramLoss)
-        return LineChart(title: title, xLabel: "Epoch", yLabel: "Cross-entropy (nats per character)", series: series)
+        var chart = LineChart(title: title, xLabel: "Epoch", yLabel: "Cross-entropy (nats per character)", series: series)
+        chart.legend = .below   // inside, it covered the start of the curves
+        return chart
     }
 }

@@ -53,8 +53,14 @@ struct LongRange: ParsableCommand {
     @Option(name: .customLong("test-size"), parsing: .unconditional, help: "The number of test sequences.")
     var testSize: Int = 1000
 
-    @Option(name: .customLong("probe-length"), parsing: .unconditional, help: "The length T (one of --lengths) at which ‖∂L/∂h_t‖ and the spectra are reported.")
-    var probeLength: Int = 100
+    @Option(name: .customLong("probe-length"), parsing: .unconditional,
+            help: "The length T (one of --lengths) at which ‖∂L/∂h_t‖ and the spectra are reported (default: 100 when --lengths has it, else the longest of --lengths).")
+    var probeLength: Int?
+
+    /// `--probe-length`, or its default: 100 when `lengths` has it, else the longest length.
+    static func probeLength(_ requested: Int?, lengths: [Int]) -> Int {
+        requested ?? (lengths.contains(100) ? 100 : lengths.max() ?? 100)
+    }
 
     @Option(name: .customLong("probe-size"), parsing: .unconditional, help: "The number of sequences of the gradient probe's batch.")
     var probeSize: Int = 256
@@ -102,8 +108,9 @@ struct LongRange: ParsableCommand {
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr: expected a positive number, got \(lr)") }
         guard clipNorm >= 0, clipNorm.isFinite else { throw ValidationError("--clip-norm: expected 0 (off) or a positive number, got \(clipNorm)") }
         guard testSize >= 1 else { throw ValidationError("--test-size: expected at least 1, got \(testSize)") }
-        guard parsed.contains(probeLength) else {
-            throw ValidationError("--probe-length: expected one of the --lengths \(parsed.map(String.init).joined(separator: ", ")), got \(probeLength)")
+        let probe = Self.probeLength(probeLength, lengths: parsed)
+        guard parsed.contains(probe) else {
+            throw ValidationError("--probe-length: expected one of the --lengths \(parsed.map(String.init).joined(separator: ", ")), got \(probe)")
         }
         guard probeSize >= 1 else { throw ValidationError("--probe-size: expected at least 1, got \(probeSize)") }
         guard explodeGain > 0, explodeGain.isFinite else { throw ValidationError("--explode-gain: expected a positive number, got \(explodeGain)") }
@@ -116,6 +123,7 @@ struct LongRange: ParsableCommand {
         common.applyThreads()
         let lengthList = try parsedLengths()
         let kinds = try LongRangeModelKind.parseList(models)
+        let probeLength = Self.probeLength(self.probeLength, lengths: lengthList)
         let started = Date()
         print("long-range: the adding problem, T ∈ {\(lengthList.map(String.init).joined(separator: ", "))}, "
               + "models \(kinds.map(\.rawValue).joined(separator: ", ")); layer(2 → \(hidden)) + Linear(\(hidden) → 1), "
@@ -272,6 +280,13 @@ struct LongRange: ParsableCommand {
                   + cell(m.divergedAtStep.map(String.init) ?? "—", 15) + cell(number(m.initialLoss, "%.3g"), 12)
                   + cell(number(m.finalLoss, "%.3g"), 12) + cell(number(m.firstGradNorm, "%.3g"), 12) + cell(number(m.maxGradNorm, "%.3g"), 11)
                   + cell(number(m.testMSE, "%.4f"), 10) + (m.spectralRadiusAfter.map { number($0, "%.3f") } ?? "n/a (non-finite weights)"))
+        }
+        let clipped = report.clipped
+        if clipped.divergedAtStep == nil && clipped.testMSE.isFinite {
+            // Clipping keeps the run finite; whether it also learned is the test MSE against predicting 1.
+            let learned = clipped.testMSE < 0.9 * AddingProblem.baselineMSE
+            print(String(format: "  The clipped run's test MSE %.4f against %.4f for always predicting 1: ", clipped.testMSE, AddingProblem.baselineMSE)
+                  + (learned ? "it learned something beyond the mean." : "clipping kept it finite, but it learned no more than the mean."))
         }
     }
 }

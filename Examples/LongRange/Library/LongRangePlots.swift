@@ -37,14 +37,44 @@ public enum LongRangePlots {
         }
     }
 
+    /// The dash pattern of each model (`nil`: solid), so that lines that coincide can still
+    /// be told apart.
+    public static func dashPattern(_ kind: LongRangeModelKind) -> String? {
+        switch kind {
+        case .rnn: return nil
+        case .rnnOrthogonal: return "9 5"
+        case .gru: return "2 3"
+        case .lstm: return "12 4 3 4"
+        }
+    }
+
+    /// The marker of each model.
+    public static func marker(_ kind: LongRangeModelKind) -> MarkerShape {
+        switch kind {
+        case .rnn: return .circle
+        case .rnnOrthogonal: return .square
+        case .gru: return .triangle
+        case .lstm: return .diamond
+        }
+    }
+
+    /// A line of `kind` in its colour, dash pattern and marker; with `markerEvery` points
+    /// between markers, staggered by model so that coinciding lines show both.
+    static func series(_ kind: LongRangeModelKind, name: String, x: [Double], y: [Double], markerEvery: Int = 1,
+                       lineWidth: Double = 2.2) -> LineSeries {
+        let index = LongRangeModelKind.allCases.firstIndex(of: kind) ?? 0
+        return LineSeries(name: name, x: x, y: y, color: color(kind), lineWidth: lineWidth, markers: true,
+                          dashPattern: dashPattern(kind), markerShape: marker(kind), markerEvery: markerEvery,
+                          markerOffset: markerEvery > 1 ? index * markerEvery / LongRangeModelKind.allCases.count : 0)
+    }
+
     /// Test MSE against the sequence length, one line per model, and the 1/6 line of always
     /// predicting 1 (log scale).
     public static func mse(runs: [LongRangeRunMetrics], models: [LongRangeModelKind], lengths: [Int]) -> LineChart {
         var series: [LineSeries] = []
         for kind in models {
             let points = lengths.compactMap { T in runs.first { $0.model == kind.rawValue && $0.length == T }.map { (Double(T), $0.testMSE) } }
-            series.append(LineSeries(name: kind.displayName, x: points.map(\.0), y: points.map(\.1),
-                                     color: color(kind), lineWidth: 2.2, markers: true))
+            series.append(Self.series(kind, name: kind.displayName, x: points.map(\.0), y: points.map(\.1)))
         }
         let xs = lengths.map(Double.init)
         series.append(LineSeries(name: "always predict 1 (MSE 1/6 ≈ 0.167)", x: [xs.min() ?? 0, xs.max() ?? 1],
@@ -55,20 +85,24 @@ public enum LongRangePlots {
         return chart
     }
 
-    /// `log₁₀ ‖∂L/∂h_t‖` against `t`: solid after training, dashed at initialisation. (The
-    /// logarithm is plotted on a linear axis: the norms span dozens of decades, more than a
-    /// log axis can label; a norm that underflowed to 0 breaks the line.)
+    /// `‖∂L/∂h_t‖` against `t` on a log axis: after training in each model's line style, at
+    /// initialisation thin and dotted in the same colour. A norm that underflowed to 0 (which a
+    /// log axis cannot place) is a ▼ on the bottom edge.
     public static func gradients(_ profiles: [GradientNormProfile]) -> LineChart {
         let series = profiles.map { p -> LineSeries in
             let kind = LongRangeModelKind(rawValue: p.model)
-            return LineSeries(name: (kind?.displayName ?? p.model) + (p.trained ? ", trained" : ", at initialisation"),
-                              x: p.norms.indices.map(Double.init), y: p.norms.map { $0 > 0 ? log10($0) : -.infinity },
-                              color: kind.map(color), dashed: !p.trained, lineWidth: p.trained ? 2.2 : 1.4)
+            let name = (kind?.displayName ?? p.model) + (p.trained ? ", trained" : ", at initialisation")
+            let x = p.norms.indices.map(Double.init)
+            if let kind, p.trained {
+                return Self.series(kind, name: name, x: x, y: p.norms, markerEvery: max(p.norms.count / 10, 1))
+            }
+            return LineSeries(name: name, x: x, y: p.norms, color: kind.map(color), lineWidth: 1.3, dashPattern: "1.5 3")
         }
         let T = profiles.first?.length ?? 0
         var chart = LineChart(title: "Adding problem, T = \(T): gradient of the loss w.r.t. each hidden state",
-                              xLabel: "Step t", yLabel: "log₁₀ ‖∂L/∂h_t‖", series: series)
+                              xLabel: "Step t", yLabel: "‖∂L/∂h_t‖ (log scale)", series: series, yScale: .logarithmic)
         chart.legend = .below
+        chart.zeroLabel = "‖∂L/∂h_t‖ = 0 in Float (underflow), drawn on the bottom edge"
         return chart
     }
 
@@ -76,8 +110,8 @@ public enum LongRangePlots {
     /// `window` steps (log scale), with the 1/6 line.
     public static func loss(runs: [(kind: LongRangeModelKind, losses: [Double])], length: Int, window: Int = 25) -> LineChart {
         var series = runs.map { run in
-            LineSeries(name: run.kind.displayName, x: run.losses.indices.map { Double($0 + 1) },
-                       y: runningMean(run.losses, window: window), color: color(run.kind))
+            Self.series(run.kind, name: run.kind.displayName, x: run.losses.indices.map { Double($0 + 1) },
+                        y: runningMean(run.losses, window: window), markerEvery: max(run.losses.count / 12, 1), lineWidth: 1.8)
         }
         let steps = Double(runs.map(\.losses.count).max() ?? 1)
         series.append(LineSeries(name: "always predict 1", x: [1, steps], y: [AddingProblem.baselineMSE, AddingProblem.baselineMSE],
@@ -88,8 +122,9 @@ public enum LongRangePlots {
         return chart
     }
 
-    /// The losses of the exploding experiment's two runs (log scale; a diverged run's line
-    /// stops where the loss stopped being finite).
+    /// The losses of the exploding experiment's two runs (log scale). A run that diverged
+    /// is drawn up to its last finite loss, with a × where its loss stopped being finite
+    /// (on the top edge) and the step written beside it.
     public static func clipping(unclipped: ExplodingRun, clipped: ExplodingRun, options: ExplodingOptions) -> LineChart {
         func label(_ run: ExplodingRun, _ name: String) -> String {
             run.metrics.divergedAtStep.map { "\(name) (non-finite at step \($0))" } ?? name
@@ -98,14 +133,21 @@ public enum LongRangePlots {
             title: "ReLU RNN, spectral radius \(options.gain), T = \(options.length), SGD lr \(options.learningRate): training loss",
             xLabel: "Step", yLabel: "MSE (log scale)",
             series: [
-                LineSeries(name: label(unclipped, "no clipping"), x: unclipped.losses.indices.map { Double($0 + 1) },
-                           y: unclipped.losses, color: "#d62728", lineWidth: 2, markers: unclipped.losses.count < 30),
                 LineSeries(name: label(clipped, "clipGradNorm(maxNorm: \(options.maxNorm))"), x: clipped.losses.indices.map { Double($0 + 1) },
                            y: clipped.losses, color: "#1f77b4", lineWidth: 2),
+                LineSeries(name: label(unclipped, "no clipping"), x: unclipped.losses.indices.map { Double($0 + 1) },
+                           y: unclipped.losses, color: "#d62728", lineWidth: 2, markers: true, markerShape: .square,
+                           markerEvery: max(unclipped.losses.count / 20, 1)),
                 LineSeries(name: "always predict 1", x: [1, Double(options.steps)],
                            y: [AddingProblem.baselineMSE, AddingProblem.baselineMSE], color: "#555555", dashed: true, lineWidth: 1.4),
             ],
             yScale: .logarithmic)
+        for (run, name, color) in [(unclipped, "no clipping", "#d62728"), (clipped, "clipped", "#1f77b4")] {
+            if let step = run.metrics.divergedAtStep {
+                chart.marks.append(PointMark(x: Double(step), y: nil, label: "\(name): loss non-finite at step \(step), run stopped",
+                                             color: color, shape: .cross))
+            }
+        }
         chart.legend = .below
         return chart
     }

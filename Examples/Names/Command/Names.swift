@@ -13,6 +13,7 @@ import Foundation
 import Recurrent
 
 extension NamesModelKind: ExpressibleByArgument {}
+extension NamesClassWeights: ExpressibleByArgument {}
 
 /// The `names` command.
 @main
@@ -48,6 +49,10 @@ struct Names: ParsableCommand {
     @Option(parsing: .unconditional, help: "The seed of the initialisation and of the shuffles (default: 0).")
     var seed: UInt64?
 
+    @Option(name: .customLong("class-weights"),
+            help: "How the loss weighs the languages: none (every name the same), or balanced (each language N / (languages · its names), a weighted NLL) (default: none).")
+    var classWeights: NamesClassWeights?
+
     @Option(name: .customLong("per-language"), parsing: .unconditional,
             help: "Use only the first N training and test names of each language (for quick runs).")
     var perLanguage: Int?
@@ -74,14 +79,11 @@ struct Names: ParsableCommand {
         if let lr { guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive, got \(lr)") } }
         if let save { try CommonOptions.checkWritableFile(save, option: "--save") }
         if let load {
-            try CommonOptions.checkReadableFile(load, option: "--load")
-            let training = [("--model", model != nil), ("--epochs", epochs != nil), ("--hidden", hidden != nil), ("--lr", lr != nil),
-                            ("--batch-size", batchSize != nil), ("--seed", seed != nil), ("--save", save != nil)]
-                .filter(\.1).map(\.0)
-            guard training.isEmpty else {
-                throw ValidationError("--load takes the model (its kind and hidden size) from the file and trains nothing; "
-                                      + "remove \(training.joined(separator: ", ")), or drop --load to train a new model")
-            }
+            try CommonOptions.checkLoad(load, takes: "the model (its kind and hidden size)", rejecting: [
+                "--model": model != nil, "--epochs": epochs != nil, "--hidden": hidden != nil,
+                "--lr": lr != nil, "--batch-size": batchSize != nil, "--seed": seed != nil,
+                "--class-weights": classWeights != nil, "--save": save != nil
+            ])
         }
     }
 
@@ -105,7 +107,7 @@ struct Names: ParsableCommand {
                 try writeConfusion(confusion, languages: dataset.languages, accuracy: accuracy, kind: namesModel.kind)
                 loadedMetrics = LoadedModelMetrics(
                     model: namesModel.kind.rawValue, hidden: namesModel.hiddenSize, testAccuracy: accuracy,
-                    perLanguageAccuracy: Dictionary(uniqueKeysWithValues: zip(dataset.languages, perLanguage)))
+                    macroAccuracy: macroAccuracy(perLanguage), perLanguageAccuracy: Dictionary(uniqueKeysWithValues: zip(dataset.languages, perLanguage)))
             }
             if !predict.isEmpty { try printPredictions(namesModel) }
             if common.json, let loadedMetrics { try JSONReport.print(loadedMetrics) }
@@ -118,12 +120,14 @@ struct Names: ParsableCommand {
             options.learningRate = lr
             options.batchSize = batchSize ?? options.batchSize
             options.seed = seed ?? options.seed
+            options.classWeights = classWeights ?? options.classWeights
             let (model, hidden, epochs, batchSize, seed) = (options.model, options.hidden, options.epochs, options.batchSize, options.seed)
             options.progress = common.progressStyle
             let what = model == .tutorial
                 ? "tutorial cell (i2h: Linear(57+\(hidden) → \(hidden)), i2o: Linear(\(hidden) → 18), LogSoftmax), SGD lr \(options.effectiveLearningRate), one name per step"
                 : "\(model.rawValue.uppercased())(57 → \(hidden)) + Linear(\(hidden) → 18), Adam lr \(options.effectiveLearningRate), batch \(batchSize)"
-            print("names: \(what), \(epochs) epochs over \(dataset.train.count) names, seed \(seed)")
+            let weighting = options.classWeights == .balanced ? ", balanced class weights" : ""
+            print("names: \(what), \(epochs) epochs over \(dataset.train.count) names\(weighting), seed \(seed)")
             let (trained, result) = try trainNames(dataset, options)
             namesModel = trained
             let m = result.metrics
@@ -143,7 +147,8 @@ struct Names: ParsableCommand {
     func report(accuracy: Double, perLanguage: [Double], languages: [String], secondsPerEpoch: Double?,
                 cpuSecondsPerEpoch: Double?) {
         print("")
-        print(String(format: "Test accuracy: %.4f", accuracy))
+        print(String(format: "Test accuracy: %.4f (micro: the fraction of names), %.4f (macro: the mean over languages)",
+                     accuracy, macroAccuracy(perLanguage)))
         if let secondsPerEpoch, let cpuSecondsPerEpoch {
             print(String(format: "Seconds per epoch: %.3f (processor time %.3f)", secondsPerEpoch, cpuSecondsPerEpoch))
         }
@@ -155,7 +160,8 @@ struct Names: ParsableCommand {
 
     func writeConfusion(_ confusion: [[Int]], languages: [String], accuracy: Double, kind: NamesModelKind) throws {
         let url = common.outputFolder.appendingPathComponent("names-confusion.svg")
-        let title = String(format: "Names: test confusion matrix (\(kind.rawValue), accuracy %.3f)", accuracy)
+        let title = String(format: "Names: test confusion matrix (\(kind.rawValue), accuracy %.3f, macro %.3f)",
+                           accuracy, macroAccuracy(perClassAccuracy(confusion)))
         try SVGPlot.write(NamesPlots.confusion(confusion, languages: languages, title: title).svg(), to: url)
         print("Plot: \(url.path)")
     }
@@ -178,6 +184,8 @@ struct LoadedModelMetrics: Codable {
     var hidden: Int
     /// The fraction of test names classified correctly.
     var testAccuracy: Double
+    /// The mean of the languages' test accuracies.
+    var macroAccuracy: Double
     /// The test accuracy of each language.
     var perLanguageAccuracy: [String: Double]
 }

@@ -29,6 +29,11 @@ extension Names {
             throw ValidationError("--distributed trains the rnn, lstm or gru models on mini-batches; got --model \(model.rawValue)")
         }
         guard load == nil else { throw ValidationError("--distributed trains a model; it does not take --load") }
+        // Each rank's weighted mean divides by its own names' weights, and the ranks' gradients
+        // are averaged by their counts: that is not the global weighted mean, so refuse it.
+        guard classWeights == nil || classWeights == .unweighted else {
+            throw ValidationError("--distributed trains with the unweighted loss; --class-weights balanced runs on one process")
+        }
         let group = try ProcessGroup.world()
         guard batchSize % group.size == 0 else {
             throw ValidationError("--batch-size (\(batchSize)) must be a multiple of the number of ranks (\(group.size)) with --distributed")
@@ -103,7 +108,9 @@ extension Names {
             if common.json {
                 try JSONReport.print(DistributedNamesMetrics(
                     model: model.rawValue, ranks: group.size, batchSize: batchSize, epochs: epochs, seed: seed,
-                    learningRate: learningRate, testAccuracy: accuracy, epochLosses: epochLosses,
+                    learningRate: learningRate, testAccuracy: accuracy, macroAccuracy: macroAccuracy(perLanguage),
+                    perLanguageAccuracy: Dictionary(uniqueKeysWithValues: zip(dataset.languages, perLanguage)),
+                    epochLosses: epochLosses,
                     secondsPerEpoch: trainSeconds / Double(epochs), replicasIdentical: identical))
             }
         }
@@ -128,6 +135,10 @@ struct DistributedNamesMetrics: Codable {
     var learningRate: Float
     /// The fraction of test names classified correctly.
     var testAccuracy: Double
+    /// The mean of the languages' test accuracies.
+    var macroAccuracy: Double
+    /// The test accuracy of each language.
+    var perLanguageAccuracy: [String: Double]
     /// The mean training loss of each epoch, over every rank's names.
     var epochLosses: [Double]
     /// Training seconds per epoch (rank 0's wall clock).

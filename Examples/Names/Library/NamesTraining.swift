@@ -181,10 +181,13 @@ public struct NamesOptions: Sendable {
     public var batchSize: Int = 32
     /// The seed of the default random stream, the initialisation and the shuffles.
     public var seed: UInt64 = 0
+    /// How the loss weighs the languages (default: unweighted).
+    public var classWeights: NamesClassWeights = .unweighted
     /// How training progress is shown.
     public var progress: ProgressLine.Style = .silent
 
-    /// The defaults: the tutorial cell, 5 epochs, hidden 128, batch 32, seed 0, no progress.
+    /// The defaults: the tutorial cell, 5 epochs, hidden 128, batch 32, seed 0, unweighted
+    /// loss, no progress.
     public init() {}
 
     /// The learning rate used when none is given: 0.005 (plain SGD) for the tutorial cell
@@ -195,6 +198,47 @@ public struct NamesOptions: Sendable {
 
     /// The learning rate of this run.
     public var effectiveLearningRate: Float { learningRate ?? Self.defaultLearningRate(for: model) }
+}
+
+/// How the training loss weighs the languages (`--class-weights`).
+public enum NamesClassWeights: String, CaseIterable, Codable, Sendable {
+    /// Every name counts the same (`--class-weights none`): the plain mean of the negative
+    /// log-likelihoods, which favours the languages with many names (Russian has 9,408 of
+    /// the 20,074).
+    case unweighted = "none"
+    /// Each language weighs `N / (C · n_c)` (scikit-learn's `"balanced"`): `N` training names,
+    /// `C` languages, `n_c` training names of language `c`, so that every language
+    /// contributes the same total weight to an epoch. The loss is the weighted NLL with
+    /// PyTorch's `weight=` semantics (the weighted mean divides by the sum of the targets'
+    /// weights).
+    case balanced
+
+    /// The weight of each of `classes` classes for the training targets `labels`, or `nil`
+    /// for ``unweighted``.
+    ///
+    /// - Throws: ``ExampleDataError/invalidData(_:)`` for a label outside `0..<classes`, or,
+    ///   for ``balanced``, a class with no training sample (its weight would be infinite).
+    public func weights(labels: [Int], classes: Int) throws -> [Float]? {
+        guard self == .balanced else { return nil }
+        var counts = [Int](repeating: 0, count: classes)
+        for label in labels {
+            guard label >= 0 && label < classes else {
+                throw ExampleDataError.invalidData("class weights: expected labels in 0..<\(classes), got \(label)")
+            }
+            counts[label] += 1
+        }
+        if let empty = counts.firstIndex(of: 0) {
+            throw ExampleDataError.invalidData("balanced class weights: class \(empty) has no training sample")
+        }
+        return counts.map { Float(Double(labels.count) / (Double(classes) * Double($0))) }
+    }
+}
+
+/// The macro-averaged accuracy: the mean of the per-class accuracies (each class's recall),
+/// skipping the classes without a sample (NaN); NaN when no class has one.
+public func macroAccuracy(_ perClass: [Double]) -> Double {
+    let present = perClass.filter { !$0.isNaN }
+    return present.isEmpty ? .nan : present.reduce(0, +) / Double(present.count)
 }
 
 /// The metrics of a names run, as printed by `--json`.
@@ -213,11 +257,16 @@ public struct NamesMetrics: Codable, Sendable, Equatable {
     public var seed: UInt64
     /// The numbers of training and test names.
     public var trainCount: Int, testCount: Int
-    /// The fraction of test names classified correctly.
+    /// How the loss weighed the languages (`"none"` or `"balanced"`).
+    public var classWeights: String
+    /// The fraction of test names classified correctly (micro-averaged accuracy).
     public var testAccuracy: Double
+    /// The mean of the languages' test accuracies (macro-averaged: every language counts
+    /// the same, however many names it has).
+    public var macroAccuracy: Double
     /// The test accuracy of each language.
     public var perLanguageAccuracy: [String: Double]
-    /// The mean training loss of each epoch.
+    /// The mean training loss of each epoch (weighted as the training loss was).
     public var epochLosses: [Double]
     /// The training time per epoch in seconds, wall clock (evaluation excluded).
     public var secondsPerEpoch: Double
@@ -266,6 +315,8 @@ public func trainNames(_ dataset: NamesDataset, _ options: NamesOptions) throws 
     let cpuStart = processCPUSeconds()
     let optimizerName: String
     var order = Array(train.indices)
+    let classWeights = try options.classWeights.weights(labels: train.map(\.language), classes: dataset.languages.count)
+    let weightTensor = classWeights.map { Tensor(shape: [$0.count], scalars: $0) }
 
     if let cell = model.module as? CombinedCell {
         optimizerName = "SGD"
@@ -281,7 +332,10 @@ public func trainNames(_ dataset: NamesDataset, _ options: NamesOptions) throws 
                 var output = hidden
                 // Every letter's step, as one node over the whole name.
                 if !sample.letters.isEmpty { (output, hidden) = try cell(oneHot: sample.letters, hidden) }
-                let loss = try nllLoss(output, target: [sample.language])
+                // One name per step: a weighted *mean* over one item would divide the weight
+                // away (PyTorch's semantics), so a weighted run sums, which is w_c · NLL.
+                let loss = try nllLoss(output, target: [sample.language], weight: weightTensor,
+                                       reduction: weightTensor == nil ? .mean : .sum)
                 optimizer.zeroGrad(setToNil: false)
                 loss.backward()
                 optimizer.step()
@@ -308,7 +362,8 @@ public func trainNames(_ dataset: NamesDataset, _ options: NamesOptions) throws 
                 let samples = indices.map { train[$0] }
                 let (input, lengths) = NamesEncoding.batch(samples)
                 optimizer.zeroGrad()
-                let loss = try crossEntropy(classifier(input, lengths: lengths), target: samples.map(\.language))
+                let loss = try crossEntropy(classifier(input, lengths: lengths), target: samples.map(\.language),
+                                            weight: weightTensor)
                 loss.backward()
                 optimizer.step()
                 total += Double(loss.item) * Double(samples.count)
@@ -328,7 +383,8 @@ public func trainNames(_ dataset: NamesDataset, _ options: NamesOptions) throws 
     let metrics = NamesMetrics(
         model: options.model.rawValue, optimizer: optimizerName, learningRate: lr,
         batchSize: options.model == .tutorial ? 1 : options.batchSize, epochs: options.epochs, seed: options.seed,
-        trainCount: train.count, testCount: dataset.test.count, testAccuracy: accuracy,
+        trainCount: train.count, testCount: dataset.test.count, classWeights: options.classWeights.rawValue,
+        testAccuracy: accuracy, macroAccuracy: macroAccuracy(perLanguage),
         perLanguageAccuracy: Dictionary(uniqueKeysWithValues: zip(dataset.languages, perLanguage)),
         epochLosses: epochLosses, secondsPerEpoch: options.epochs > 0 ? trainSeconds / Double(options.epochs) : 0,
         cpuSecondsPerEpoch: options.epochs > 0 ? trainCPUSeconds / Double(options.epochs) : 0)
@@ -351,11 +407,16 @@ public func evaluateNames(_ model: NamesModel, _ samples: [NameSample]) throws
         confusion[sample.language][best] += 1
         if best == sample.language { correct += 1 }
     }
-    let perLanguage = confusion.enumerated().map { k, row -> Double in
+    return (samples.isEmpty ? .nan : Double(correct) / Double(samples.count), perClassAccuracy(confusion), confusion)
+}
+
+/// The accuracy of each class from confusion counts `confusion[true][predicted]`: the
+/// diagonal over the row's total (the class's recall), NaN for a class with no sample.
+public func perClassAccuracy(_ confusion: [[Int]]) -> [Double] {
+    confusion.enumerated().map { k, row -> Double in
         let total = row.reduce(0, +)
-        return total > 0 ? Double(row[k]) / Double(total) : .nan
+        return total > 0 && k < row.count ? Double(row[k]) / Double(total) : .nan
     }
-    return (samples.isEmpty ? .nan : Double(correct) / Double(samples.count), perLanguage, confusion)
 }
 
 /// The names plots.

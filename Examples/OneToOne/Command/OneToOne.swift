@@ -106,12 +106,17 @@ struct OneToOne: ParsableCommand {
         try SVGPlot.write(LineChart(title: "One-to-one: training loss on the two moons", xLabel: "epoch",
                                     yLabel: "cross-entropy", series: series).svg(), to: lossURL)
         if let trained {
-            let grid = try oneToOneProbabilityGrid(trained, resolution: 24)
-            let map = HeatMap(title: "P(lower moon), \(activation.rawValue) network, hidden \(hidden)",
-                              rowAxisLabel: "y", columnAxisLabel: "x",
-                              rowLabels: grid.ys.enumerated().map { $0.offset % 4 == 0 ? String(format: "%.1f", $0.element) : "" },
-                              columnLabels: grid.xs.enumerated().map { $0.offset % 4 == 0 ? String(format: "%.1f", $0.element) : "" },
-                              values: grid.values, minimum: 0, maximum: 1, annotationFormat: nil, cellSize: 16)
+            // A fine grid (the field of 120 × 75 cells over x −1.5…2.5, y −1…1.5, square
+            // cells) and the training points on top.
+            let grid = try oneToOneProbabilityGrid(trained, columns: 120, rows: 75)
+            let train = try oneToOneTrainingSet(options(hidden: hidden))
+            let points = (0..<train.count).map { i in
+                (x: Double(train.features[2 * i]), y: Double(train.features[2 * i + 1]), label: train.labels[i])
+            }
+            let map = FieldPlot(title: "P(lower moon), \(activation.rawValue) network, hidden \(hidden)", xLabel: "x", yLabel: "y",
+                                xRange: grid.xRange, yRange: grid.yRange, values: grid.values, points: points,
+                                classNames: ["upper moon (training)", "lower moon (training)"], valueLabel: "P(lower)",
+                                plotWidth: 560, plotHeight: 350)
             try SVGPlot.write(map.svg(), to: mapURL)
         }
 

@@ -218,6 +218,20 @@ public func classificationAccuracy(logits: Tensor, labels: [Int]) throws -> Doub
     return Double(correct) / Double(labels.count)
 }
 
+/// The training points that ``trainOneToOne(_:onEpoch:)`` draws for `options` (the first
+/// draw from a generator seeded with `options.seed`), for plotting them.
+///
+/// - Throws: ``OneToOneError/invalidConfiguration(_:)`` for a bad setting.
+public func oneToOneTrainingSet(_ options: OneToOneOptions) throws -> MoonsDataset {
+    var generator = SeededGenerator(seed: options.seed)
+    return try oneToOneTrainingSet(options, using: &generator)
+}
+
+/// The training set of `options` drawn from `generator`.
+func oneToOneTrainingSet(_ options: OneToOneOptions, using generator: inout SeededGenerator) throws -> MoonsDataset {
+    try MoonsDataset.generate(count: options.trainCount, noise: options.noise, using: &generator)
+}
+
 /// Trains the one-to-one network of `options` on fresh two-moons data and tests it on
 /// another fresh draw; returns the network and the result. `onEpoch` is called after each
 /// epoch with its number (from 1) and mean loss.
@@ -228,7 +242,7 @@ public func trainOneToOne(_ options: OneToOneOptions,
                           onEpoch: (Int, Double) -> Void = { _, _ in }) throws -> (network: Sequential, result: OneToOneResult) {
     try options.validate()
     var generator = SeededGenerator(seed: options.seed)
-    let train = try MoonsDataset.generate(count: options.trainCount, noise: options.noise, using: &generator)
+    let train = try oneToOneTrainingSet(options, using: &generator)
     let test = try MoonsDataset.generate(count: options.testCount, noise: options.noise, using: &generator)
     let network = try makeOneToOneNetwork(hidden: options.hidden, activation: options.activation, using: &generator)
     try TrainingMemory.check(network, optimizerBuffers: 2, activations: [[options.batchSize, 4, options.hidden]],
@@ -271,23 +285,28 @@ public func trainOneToOne(_ options: OneToOneOptions,
     return (network, result)
 }
 
-/// The probability of class 1 that `network` gives on a `resolution × resolution` grid over
-/// x in −1.5…2.5 and y in −1…1.5, top row first (largest y), for a decision-boundary map.
+/// The probability of class 1 that `network` gives at the centres of a `columns × rows`
+/// grid of cells covering x in −1.5…2.5 and y in −1…1.5, top row first (largest y), for a
+/// decision-boundary map; and the two ranges.
 ///
-/// - Throws: ``OneToOneError/invalidConfiguration(_:)`` when `resolution` is below 2; the
-///   network's errors.
-public func oneToOneProbabilityGrid(_ network: Sequential, resolution: Int) throws
-    -> (values: [[Double]], xs: [Double], ys: [Double]) {
-    guard resolution >= 2 else { throw OneToOneError.invalidConfiguration("the grid needs ≥ 2 points a side, got \(resolution)") }
-    let xs = (0..<resolution).map { -1.5 + 4.0 * Double($0) / Double(resolution - 1) }
-    let ys = (0..<resolution).map { 1.5 - 2.5 * Double($0) / Double(resolution - 1) }
+/// - Throws: ``OneToOneError/invalidConfiguration(_:)`` when `columns` or `rows` is below 2
+///   or above 2,000; the network's errors.
+public func oneToOneProbabilityGrid(_ network: Sequential, columns: Int, rows: Int) throws
+    -> (values: [[Double]], xRange: ClosedRange<Double>, yRange: ClosedRange<Double>) {
+    guard (2...2000).contains(columns), (2...2000).contains(rows) else {
+        throw OneToOneError.invalidConfiguration("the grid needs 2…2000 cells a side, got \(columns) × \(rows)")
+    }
+    let xRange = -1.5...2.5, yRange = -1.0...1.5
+    let xs = (0..<columns).map { xRange.lowerBound + (xRange.upperBound - xRange.lowerBound) * (Double($0) + 0.5) / Double(columns) }
+    let ys = (0..<rows).map { yRange.upperBound - (yRange.upperBound - yRange.lowerBound) * (Double($0) + 0.5) / Double(rows) }
     var points: [Float] = []
+    points.reserveCapacity(2 * rows * columns)
     for y in ys { for x in xs { points += [Float(x), Float(y)] } }
     let probabilities = try withoutGradients {
-        try network(Tensor(shape: [resolution * resolution, 2], scalars: points)).softmax(dim: 1).scalars
+        try network(Tensor(shape: [rows * columns, 2], scalars: points)).softmax(dim: 1).scalars
     }
-    let values = (0..<resolution).map { row in
-        (0..<resolution).map { column in Double(probabilities[2 * (row * resolution + column) + 1]) }
+    let values = (0..<rows).map { row in
+        (0..<columns).map { column in Double(probabilities[2 * (row * columns + column) + 1]) }
     }
-    return (values, xs, ys)
+    return (values, xRange, yRange)
 }

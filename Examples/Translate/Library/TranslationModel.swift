@@ -212,4 +212,43 @@ public final class DateTranslator: Module, @unchecked Sendable {
         }
         return try greedyDecode(inputs).map(ISOVocabulary.decode)
     }
+
+    /// Saves the parameters as a safetensors state dict, with the kind, the hidden size and
+    /// the data set's `seed`, `trainSize` and `testDates` in its metadata, so that
+    /// ``load(from:)`` rebuilds the model and the loader can rebuild the same held-out dates.
+    ///
+    /// - Throws: ``SafeTensorsError`` when the file cannot be written, or the file system's
+    ///   error when its folder cannot be made.
+    public func save(to url: URL, seed: UInt64, trainSize: Int, testDates: Int) throws {
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try saveStateDict(to: url, metadata: [
+            "format": "pt", "task": "translate", "model": kind.rawValue, "hidden_size": String(hiddenSize),
+            "seed": String(seed), "train_size": String(trainSize), "test_dates": String(testDates),
+        ])
+    }
+
+    /// A translator saved by ``save(to:seed:trainSize:testDates:)`` and the data set it was
+    /// trained on (its seed and sizes).
+    ///
+    /// The metadata is checked against the file's tensors before the model is built: the
+    /// head `head.weight` must be `(classes, hidden_size)`.
+    ///
+    /// - Throws: ``ExampleDataError`` when the file is missing, is not a translator saved by
+    ///   `translate --save`, or its metadata disagrees with its tensors; the library's
+    ///   ``SafeTensorsError`` or ``StateDictError`` when its tensors do not fit the model.
+    public static func load(from url: URL) throws -> (model: DateTranslator, seed: UInt64, trainSize: Int, testDates: Int) {
+        let file = try ModelFile(url: url, task: "translate")
+        let kind = try file.choice("model", as: TranslationModelKind.self)
+        let hidden = try file.integer("hidden_size", in: 1...(1 << 20))
+        let seedText = try file.string("seed")
+        guard let seed = UInt64(seedText) else {
+            throw ExampleDataError.invalidData("\(url.path): expected \"seed\" to be a whole number ≥ 0, got \"\(seedText)\"")
+        }
+        let trainSize = try file.integer("train_size", in: 1...Int.max)
+        let testDates = try file.integer("test_dates", in: 1...(TranslationDataset.dayCount - 1))
+        try file.requireShape("head.weight", [ISOVocabulary.classCount, hidden])
+        let model = try DateTranslator(kind: kind, hiddenSize: hidden, seed: 0)
+        try file.load(into: model)
+        return (model, seed, trainSize, testDates)
+    }
 }

@@ -192,6 +192,7 @@ public func trainTranslator(_ dataset: TranslationDataset, _ options: Translatio
     for epoch in stride(from: 1, through: options.epochs, by: 1) {
         optimizer.learningRate = options.learningRate(epoch: epoch)
         order.shuffle(using: &generator)
+        progress.resume()
         let start = Date(), cpuStart = processCPUSeconds()
         var total = 0.0
         for b in 0..<batches {
@@ -208,6 +209,7 @@ public func trainTranslator(_ dataset: TranslationDataset, _ options: Translatio
                             loss: total / Double(b * options.batchSize + examples.count), items: examples.count)
         }
         trainSeconds += Date().timeIntervalSince(start)
+        progress.pause()   // the evaluation that follows is not training time
         cpuSeconds += processCPUSeconds() - cpuStart
         epochLosses.append(total / Double(train.count))
         if options.evaluateEveryEpoch || epoch == options.epochs {
@@ -244,7 +246,9 @@ public enum TranslationPlots {
         }
         let title = String(format: "Translate: %@ encoder–decoder (hidden %d), held-out exact match %.2f%%",
                            metrics.model.uppercased(), metrics.hidden, 100 * metrics.exactMatch)
-        return LineChart(title: title, xLabel: "Epoch", yLabel: "Loss / error rate", series: series, yScale: .logarithmic)
+        var chart = LineChart(title: title, xLabel: "Epoch", yLabel: "Loss / error rate", series: series, yScale: .logarithmic)
+        chart.legend = .below   // inside, it covered the start of the curves
+        return chart
     }
 
     /// The held-out exact match of each format after each epoch, as an annotated heat map
