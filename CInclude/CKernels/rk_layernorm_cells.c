@@ -12,41 +12,55 @@
 
 #define RK_INLINE static inline __attribute__((always_inline))
 
-/// Σ x[j], in eight partial sums.
+// Eight floats as one generic vector (one AVX register in the AVX2 instances, two SSE ones
+// elsewhere); `aligned(4)`: loads and stores need no alignment. Only used inside the
+// always-inline bodies, never across a call.
+typedef float v8 __attribute__((vector_size(32), aligned(4)));
+#define LD(p) (*(const v8 *)(const void *)(p))
+#define ST(p, v) (*(v8 *)(void *)(p) = (v))
+#define SPLAT(x) ((v8){(x), (x), (x), (x), (x), (x), (x), (x)})
+#define HSUM(a) ((((a)[0] + (a)[4]) + ((a)[1] + (a)[5])) + (((a)[2] + (a)[6]) + ((a)[3] + (a)[7])))
+
+// The row sums run in four independent eight-lane accumulators (32 floats a round), so that
+// the additions' latency overlaps, then added pairwise.
+#define SUM4(a0, a1, a2, a3) HSUM(((a0) + (a1)) + ((a2) + (a3)))
+
+/// Σ x[j].
 RK_INLINE float row_sum(const float *x, size_t n) {
-    float a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    v8 a0 = SPLAT(0.0f), a1 = a0, a2 = a0, a3 = a0;
     size_t j = 0;
-    for (; j + 8 <= n; j += 8)
-        for (int k = 0; k < 8; k++) a[k] += x[j + k];
-    float s = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+    for (; j + 32 <= n; j += 32) {
+        a0 += LD(x + j); a1 += LD(x + j + 8); a2 += LD(x + j + 16); a3 += LD(x + j + 24);
+    }
+    for (; j + 8 <= n; j += 8) a0 += LD(x + j);
+    float s = SUM4(a0, a1, a2, a3);
     for (; j < n; j++) s += x[j];
     return s;
 }
 
-/// Σ (x[j] − mu)², in eight partial sums.
+/// Σ (x[j] − mu)².
 RK_INLINE float row_squared_deviations(const float *x, size_t n, float mu) {
-    float a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    v8 a0 = SPLAT(0.0f), a1 = a0, a2 = a0, a3 = a0, m = SPLAT(mu);
     size_t j = 0;
-    for (; j + 8 <= n; j += 8)
-        for (int k = 0; k < 8; k++) { float d = x[j + k] - mu; a[k] += d * d; }
-    float s = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+    for (; j + 32 <= n; j += 32) {
+        v8 d0 = LD(x + j) - m, d1 = LD(x + j + 8) - m, d2 = LD(x + j + 16) - m, d3 = LD(x + j + 24) - m;
+        a0 += d0 * d0; a1 += d1 * d1; a2 += d2 * d2; a3 += d3 * d3;
+    }
+    for (; j + 8 <= n; j += 8) { v8 d = LD(x + j) - m; a0 += d * d; }
+    float s = SUM4(a0, a1, a2, a3);
     for (; j < n; j++) { float d = x[j] - mu; s += d * d; }
     return s;
 }
 
-/// Σ dy[j]·w[j] and Σ dy[j]·w[j]·xhat[j] (w NULL: ones), in eight partial sums each.
+/// Σ dy[j]·w[j] and Σ dy[j]·w[j]·xhat[j] (w NULL: ones).
 RK_INLINE void row_backward_sums(const float *dy, const float *w, const float *xhat, size_t n, float *sg, float *sgx) {
-    float a[8] = {0, 0, 0, 0, 0, 0, 0, 0}, b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    v8 a0 = SPLAT(0.0f), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
     size_t j = 0;
-    if (w) {
-        for (; j + 8 <= n; j += 8)
-            for (int k = 0; k < 8; k++) { float gh = dy[j + k] * w[j + k]; a[k] += gh; b[k] += gh * xhat[j + k]; }
-    } else {
-        for (; j + 8 <= n; j += 8)
-            for (int k = 0; k < 8; k++) { float gh = dy[j + k]; a[k] += gh; b[k] += gh * xhat[j + k]; }
-    }
-    float s = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
-    float t = ((b[0] + b[4]) + (b[1] + b[5])) + ((b[2] + b[6]) + (b[3] + b[7]));
+#define RK_BSUM(k, a, b) { v8 gh = w ? LD(dy + j + k) * LD(w + j + k) : LD(dy + j + k); a += gh; b += gh * LD(xhat + j + k); }
+    for (; j + 32 <= n; j += 32) { RK_BSUM(0, a0, b0) RK_BSUM(8, a1, b1) RK_BSUM(16, a2, b2) RK_BSUM(24, a3, b3) }
+    for (; j + 8 <= n; j += 8) RK_BSUM(0, a0, b0)
+#undef RK_BSUM
+    float s = SUM4(a0, a1, a2, a3), t = SUM4(b0, b1, b2, b3);
     for (; j < n; j++) { float gh = w ? dy[j] * w[j] : dy[j]; s += gh; t += gh * xhat[j]; }
     *sg = s;
     *sgx = t;
@@ -57,44 +71,51 @@ RK_INLINE float normalize_row(const float *x, float *xhat, size_t n, float eps) 
     float nf = (float)(n > 0 ? n : 1);
     float mu = row_sum(x, n) / nf;
     float rstd = 1.0f / sqrtf(row_squared_deviations(x, n, mu) / nf + eps);
-    for (size_t j = 0; j < n; j++) xhat[j] = (x[j] - mu) * rstd;
+    v8 m = SPLAT(mu), r = SPLAT(rstd);
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8) ST(xhat + j, (LD(x + j) - m) * r);
+    for (; j < n; j++) xhat[j] = (x[j] - mu) * rstd;
     return rstd;
 }
 
-/// dx = rstd·(dy·w − mean(dy·w) − xhat·mean(dy·w·xhat)) over one row.
+/// dx = rstd·(dy·w − mean(dy·w) − xhat·mean(dy·w·xhat)) over one row (dx may be dy).
 RK_INLINE void ln_backward_row(const float *dy, const float *xhat, float rstd, const float *w, float *dx, size_t n) {
     float sg, sgx;
     row_backward_sums(dy, w, xhat, n, &sg, &sgx);
     float nf = (float)(n > 0 ? n : 1);
     float mg = sg / nf, mgx = sgx / nf;
+    v8 r = SPLAT(rstd), vg = SPLAT(mg), vgx = SPLAT(mgx);
+    size_t j = 0;
     if (w) {
-        for (size_t j = 0; j < n; j++) dx[j] = rstd * (dy[j] * w[j] - mg - xhat[j] * mgx);
+        for (; j + 8 <= n; j += 8) ST(dx + j, r * (LD(dy + j) * LD(w + j) - vg - LD(xhat + j) * vgx));
+        for (; j < n; j++) dx[j] = rstd * (dy[j] * w[j] - mg - xhat[j] * mgx);
     } else {
-        for (size_t j = 0; j < n; j++) dx[j] = rstd * (dy[j] - mg - xhat[j] * mgx);
+        for (; j + 8 <= n; j += 8) ST(dx + j, r * (LD(dy + j) - vg - LD(xhat + j) * vgx));
+        for (; j < n; j++) dx[j] = rstd * (dy[j] - mg - xhat[j] * mgx);
     }
 }
 
-/// out[j] = a[j]·wa[j] + b[j]·wb[j] (+ ba[j]) (+ bb[j]).
+/// out[j] = (a[j]·wa[j] + ba[j]) + (b[j]·wb[j] + bb[j]), a missing shift read as 0.
 RK_INLINE void affine_sum(const float *a, const float *wa, const float *ba, const float *b, const float *wb,
                           const float *bb, float *out, size_t n) {
+    size_t j = 0;
     if (ba && bb) {
-        for (size_t j = 0; j < n; j++) out[j] = (a[j] * wa[j] + ba[j]) + (b[j] * wb[j] + bb[j]);
-    } else if (ba) {
-        for (size_t j = 0; j < n; j++) out[j] = (a[j] * wa[j] + ba[j]) + b[j] * wb[j];
-    } else if (bb) {
-        for (size_t j = 0; j < n; j++) out[j] = a[j] * wa[j] + (b[j] * wb[j] + bb[j]);
-    } else {
-        for (size_t j = 0; j < n; j++) out[j] = a[j] * wa[j] + b[j] * wb[j];
+        for (; j + 8 <= n; j += 8) ST(out + j, (LD(a + j) * LD(wa + j) + LD(ba + j)) + (LD(b + j) * LD(wb + j) + LD(bb + j)));
+    } else if (!ba && !bb) {
+        for (; j + 8 <= n; j += 8) ST(out + j, LD(a + j) * LD(wa + j) + LD(b + j) * LD(wb + j));
     }
+    for (; j < n; j++) out[j] = (a[j] * wa[j] + (ba ? ba[j] : 0.0f)) + (b[j] * wb[j] + (bb ? bb[j] : 0.0f));
 }
 
-/// out[j] = a[j]·w[j] (+ b[j]).
+/// out[j] = a[j]·w[j] + b[j] (b NULL: no shift).
 RK_INLINE void affine(const float *a, const float *w, const float *b, float *out, size_t n) {
+    size_t j = 0;
     if (b) {
-        for (size_t j = 0; j < n; j++) out[j] = a[j] * w[j] + b[j];
+        for (; j + 8 <= n; j += 8) ST(out + j, LD(a + j) * LD(w + j) + LD(b + j));
     } else {
-        for (size_t j = 0; j < n; j++) out[j] = a[j] * w[j];
+        for (; j + 8 <= n; j += 8) ST(out + j, LD(a + j) * LD(w + j));
     }
+    for (; j < n; j++) out[j] = b ? a[j] * w[j] + b[j] : a[j] * w[j];
 }
 
 // MARK: - Bodies
@@ -113,8 +134,15 @@ RK_INLINE void param_grads_body(size_t rows, size_t n, const float *dy, size_t l
                                 float *gw, float *gb) {
     for (size_t r = 0; r < rows; r++) {
         const float *d = dy + r * lddy, *x = xhat + r * ldxh;
-        if (gw) for (size_t j = 0; j < n; j++) gw[j] += d[j] * x[j];
-        if (gb) for (size_t j = 0; j < n; j++) gb[j] += d[j];
+        size_t j = 0;
+        if (gw) {
+            for (; j + 8 <= n; j += 8) ST(gw + j, LD(gw + j) + LD(d + j) * LD(x + j));
+            for (; j < n; j++) gw[j] += d[j] * x[j];
+        }
+        if (gb) {
+            for (j = 0; j + 8 <= n; j += 8) ST(gb + j, LD(gb + j) + LD(d + j));
+            for (; j < n; j++) gb[j] += d[j];
+        }
     }
 }
 
@@ -129,23 +157,42 @@ RK_INLINE void lnlstm_forward_body(size_t H, const float *xi, const float *wi, c
     rk_tanh_f32(g + 2 * H, g + 2 * H, H);
     rk_sigmoid_f32(g + 3 * H, g + 3 * H, H);
     const float *gi = g, *gf = g + H, *gg = g + 2 * H, *go = g + 3 * H;
-    for (size_t j = 0; j < H; j++) chat[j] = gf[j] * c[j] + gi[j] * gg[j];
+    size_t j = 0;
+    for (; j + 8 <= H; j += 8) ST(chat + j, LD(gf + j) * LD(c + j) + LD(gi + j) * LD(gg + j));
+    for (; j < H; j++) chat[j] = gf[j] * c[j] + gi[j] * gg[j];
     *rstdc = normalize_row(chat, chat, H, epsc);
     affine(chat, wc, bc, c, H);
     rk_tanh_f32(c, tanhc, H);
-    for (size_t j = 0; j < H; j++) h[j] = go[j] * tanhc[j];
+    for (j = 0; j + 8 <= H; j += 8) ST(h + j, LD(go + j) * LD(tanhc + j));
+    for (; j < H; j++) h[j] = go[j] * tanhc[j];
 }
 
 RK_INLINE void lnlstm_backward_body(size_t H, const float *g, const float *hhat, float rstdh, const float *wh,
                                     const float *chat, float rstdc, const float *wc, const float *tanhc,
                                     const float *cprev, const float *dh, float *dc, float *dcpost, float *dg, float *dhh) {
     const float *gi = g, *gf = g + H, *gg = g + 2 * H, *go = g + 3 * H;
-    for (size_t j = 0; j < H; j++) dcpost[j] = dc[j] + dh[j] * go[j] * (1.0f - tanhc[j] * tanhc[j]);
+    const v8 one = SPLAT(1.0f);
+    size_t j = 0;
+    for (; j + 8 <= H; j += 8) {
+        v8 t = LD(tanhc + j);
+        ST(dcpost + j, LD(dc + j) + LD(dh + j) * LD(go + j) * (one - t * t));
+    }
+    for (; j < H; j++) dcpost[j] = dc[j] + dh[j] * go[j] * (1.0f - tanhc[j] * tanhc[j]);
     float sg, sgx;
     row_backward_sums(dcpost, wc, chat, H, &sg, &sgx);
     float nf = (float)(H > 0 ? H : 1);
     float mg = sg / nf, mgx = sgx / nf;
-    for (size_t j = 0; j < H; j++) {
+    const v8 vr = SPLAT(rstdc), vg = SPLAT(mg), vgx = SPLAT(mgx);
+    for (j = 0; j + 8 <= H; j += 8) {
+        v8 dcpre = vr * (LD(dcpost + j) * LD(wc + j) - vg - LD(chat + j) * vgx);
+        v8 i = LD(gi + j), f = LD(gf + j), c = LD(gg + j), o = LD(go + j);
+        ST(dg + j, dcpre * c * (i * (one - i)));
+        ST(dg + H + j, dcpre * LD(cprev + j) * (f * (one - f)));
+        ST(dg + 2 * H + j, dcpre * i * (one - c * c));
+        ST(dg + 3 * H + j, LD(dh + j) * LD(tanhc + j) * (o * (one - o)));
+        ST(dc + j, dcpre * f);
+    }
+    for (; j < H; j++) {
         float dcpre = rstdc * (dcpost[j] * wc[j] - mg - chat[j] * mgx);
         float i = gi[j], f = gf[j], c = gg[j], o = go[j];
         dg[j] = dcpre * c * (i * (1.0f - i));
@@ -167,16 +214,35 @@ RK_INLINE void lngru_forward_body(size_t H, const float *xi, const float *wi, co
     rk_sigmoid_f32(g, g, 2 * H);
     float *gn = g + 2 * H;
     const float *gr = g, *gz = g + H;
-    for (size_t j = 0; j < H; j++) gn[j] = gn[j] + gr[j] * hn[j];
+    const v8 one = SPLAT(1.0f);
+    size_t j = 0;
+    for (; j + 8 <= H; j += 8) ST(gn + j, LD(gn + j) + LD(gr + j) * LD(hn + j));
+    for (; j < H; j++) gn[j] = gn[j] + gr[j] * hn[j];
     rk_tanh_f32(gn, gn, H);
-    for (size_t j = 0; j < H; j++) h[j] = (1.0f - gz[j]) * gn[j] + gz[j] * hprev[j];
+    for (j = 0; j + 8 <= H; j += 8) {
+        v8 z = LD(gz + j);
+        ST(h + j, (one - z) * LD(gn + j) + z * LD(hprev + j));
+    }
+    for (; j < H; j++) h[j] = (1.0f - gz[j]) * gn[j] + gz[j] * hprev[j];
 }
 
 RK_INLINE void lngru_backward_body(size_t H, const float *g, const float *hn, const float *hhat, float rstdh,
                                    const float *wh, const float *hprev, const float *dh, float *dhprev,
                                    float *dgx, float *dgh, float *dhh) {
     const float *gr = g, *gz = g + H, *gn = g + 2 * H;
-    for (size_t j = 0; j < H; j++) {
+    const v8 one = SPLAT(1.0f);
+    size_t j = 0;
+    for (; j + 8 <= H; j += 8) {
+        v8 r = LD(gr + j), z = LD(gz + j), n = LD(gn + j), d = LD(dh + j);
+        v8 dpn = d * (one - z) * (one - n * n);
+        v8 dr = dpn * LD(hn + j) * (r * (one - r));
+        v8 dz = d * (LD(hprev + j) - n) * (z * (one - z));
+        ST(dgx + j, dr); ST(dgh + j, dr);
+        ST(dgx + H + j, dz); ST(dgh + H + j, dz);
+        ST(dgx + 2 * H + j, dpn); ST(dgh + 2 * H + j, dpn * r);
+        ST(dhprev + j, d * z);
+    }
+    for (; j < H; j++) {
         float r = gr[j], z = gz[j], n = gn[j], d = dh[j];
         float dpn = d * (1.0f - z) * (1.0f - n * n);
         float dr = dpn * hn[j] * (r * (1.0f - r));

@@ -117,14 +117,16 @@ final class LayerNormRecurrenceTests: XCTestCase {
         }
     }
 
-    /// Outputs, final states and every gradient, as bits, for one configuration.
-    private func bits(_ kind: CellKind, threads: Int) throws -> [[UInt32]] {
+    /// The loss, the input's gradient and every parameter's gradient for one configuration:
+    /// two bidirectional layers with lengths, large enough that a step's product is split
+    /// between four workers (``LayerNormRecurrence/teamSize(batch:hidden:gates:)``) and that the
+    /// sequence-wide products of the second layer run on the packed kernels.
+    private func results(_ kind: CellKind, threads: Int) throws -> [[Float]] {
         ComputeThreads.set(threads)
-        // Large enough that a step's product is split between four workers
-        // (LayerNormRecurrence.teamSize), with lengths so that rows are skipped.
-        let (I, H, T, B) = (16, 64, 5, 24)
+        let (I, H, T, B) = (16, 64, 12, 24)
         XCTAssertEqual(LayerNormRecurrence.teamSize(batch: B, hidden: H, gates: kind.gateCount),
                        PackedGEMM.isAvailable ? min(threads, 4) : 1)
+        XCTAssertGreaterThanOrEqual(T * B * kind.gateCount * H * 2 * H, FusedRecurrence.packedBackwardMultiplyAdds)
         let lengths = (0..<B).map { 1 + ($0 * 5) % T }
         var generator = SeededGenerator(seed: 42)
         let x = Tensor(shape: [B, T, I], scalars: (0..<(B * T * I)).map { _ in Float.random(in: -1...1, using: &generator) })
@@ -145,14 +147,29 @@ final class LayerNormRecurrenceTests: XCTestCase {
         loss.backward()
         var result = [loss.scalars, x.grad!.scalars]
         for (_, p) in module.namedParameters() { result.append(p.grad!.scalars) }
-        return result.map { $0.map(\.bitPattern) }
+        return result
     }
 
     func testResultsDoNotDependOnTheThreadCount() throws {
         for kind in [CellKind.lstm, .gru] {
-            let one = try bits(kind, threads: 1)
+            let one = try results(kind, threads: 1).map { $0.map(\.bitPattern) }
             for threads in [2, 4] {
-                XCTAssertEqual(try bits(kind, threads: threads), one, "\(kind) with \(threads) threads")
+                XCTAssertEqual(try results(kind, threads: threads).map { $0.map(\.bitPattern) }, one, "\(kind) with \(threads) threads")
+            }
+        }
+    }
+
+    /// The packed products and vector kernels agree with the portable path (BLAS and plain
+    /// loops) at sizes the fixtures do not reach.
+    func testKernelLevelsAgreeAtLargerSizes() throws {
+        for kind in [CellKind.lstm, .gru] {
+            let levels = CPUCapability.allCases.filter { $0 <= CPUCapability.current }
+            let all = try levels.map { level in try CPUCapability.withCapability(level) { try results(kind, threads: 2) } }
+            for (level, result) in zip(levels.dropFirst(), all.dropFirst()) {
+                for (a, b) in zip(result, all[0]) {
+                    let scale = b.map(abs).max() ?? 1
+                    assertClose(a, b, rtol: 1e-3, atol: 1e-4 * scale, "\(kind) at \(level)")
+                }
             }
         }
     }

@@ -74,7 +74,7 @@ enum LayerNormRecurrence {
         func written(_ count: Int) -> TensorBuffer { TensorBuffer(uninitializedCount: count) }
         func activeOnly(_ count: Int) -> TensorBuffer { lengths == nil ? written(count) : TensorBuffer(count: count) }
         let stepRows = recording ? R : B
-        let xHatI = written(R * GH), rstdI = written(R)                  // LN_i's normalised rows and 1/σ
+        let rstdI = written(R)                                           // LN_i's 1/σ
         let hHat = written(stepRows * GH), rstdH = written(stepRows)    // h·W_hhᵀ, then LN_h's normalised rows
         let gates = written(stepRows * GH)                               // activated gates
         let cHat = isLSTM ? activeOnly(stepRows * H) : nil               // LN_c's normalised rows
@@ -88,81 +88,109 @@ enum LayerNormRecurrence {
         let cN = c0.map { TensorBuffer(copying: $0.storage.buffer) }
         let packs = PackedGEMM.isAvailable && H > 0
         let packedCount = packs ? PackedGEMM.packedCount(columns: GH, depth: H) : 0
-        let scratchBlock = ScratchPool.shared.take(packedCount + 2 * B * H)
+        let packedWihCount = packs && I > 0 ? PackedGEMM.packedCount(columns: GH, depth: I) : 0
+        // Not recording, LN_i's rows are scratch too (a fresh buffer of that size costs its page
+        // faults at every call).
+        let xHatICount = recording ? 0 : R * GH
+        let scratchBlock = ScratchPool.shared.take(packedCount + packedWihCount + 2 * B * H + xHatICount)
         defer { ScratchPool.shared.give(scratchBlock) }
         let packedWhh = scratchBlock.pointer
-        let states = scratchBlock.pointer + packedCount                 // h_{t−1} and h_t, alternating
+        let packedWih = packedWhh + packedCount
+        let states = packedWih + packedWihCount                       // h_{t−1} and h_t, alternating
+        let xHatI = recording ? written(R * GH) : TensorBuffer(count: 0)
+        let xHatIPointer = recording ? xHatI.pointer : states + 2 * B * H
         let workers = teamSize(batch: B, hidden: H, gates: G)
         let h0p = UnsafePointer(h0.storage.pointer)
         /// The row of the step buffers that item `b` of step `t` uses.
         func stepRow(_ t: Int, _ b: Int) -> Int { recording ? layout.firstRow(t) + b * rs : b }
 
-        // 1. The input projection of every step (chunks fixed by the shape, each one BLAS call).
-        projectInputs(x, rows: R, inputSize: I, weight: wih, gates: GH, into: xHatI.pointer)
+        // The input projection of every step: on the packed kernels inside the team below (by
+        // columns), else here on BLAS.
+        let packsInput = packs && I > 0 && R > 0
+        if !packsInput { projectInputs(x, rows: R, inputSize: I, weight: wih, gates: GH, into: xHatIPointer) }
         let whhView = MatrixView(UnsafePointer(whh), rows: GH, columns: H, leadingDimension: max(H, 1))
 
-        ComputeThreads.run(workers: workers) { member in
-            let rows = member.share(of: B)
-            let columns = member.share(of: GH, granularity: packs ? PackedGEMM.panelWidth : max(GH, 1))
-            // LN_i over every row of the sequence (split by rows), and this member's panels of W_hhᵀ.
-            let allRows = member.share(of: R)
-            LayerNormCellKernels.normalizeRows(rows: allRows.count, columns: GH, xHatI.pointer + allRows.lowerBound * GH, stride: GH,
-                                               into: xHatI.pointer + allRows.lowerBound * GH, stride: GH,
-                                               rstd: rstdI.pointer + allRows.lowerBound, eps: p.epsI)
-            if packs && !columns.isEmpty {
-                PackedGEMM.pack(MatrixView(UnsafePointer(whh + columns.lowerBound * H), rows: columns.count, columns: H, leadingDimension: H),
-                                .transpose, into: packedWhh + columns.lowerBound * H)
-            }
-            member.barrier()
-            for s in 0..<T {
-                let t = reverse ? T - 1 - s : s
-                let hRead = s == 0 ? h0p : UnsafePointer(states + ((s - 1) % 2) * B * H)
-                let hWrite = states + (s % 2) * B * H
-                let hReadView = MatrixView(hRead, rows: B, columns: H, leadingDimension: max(H, 1))
-                // The step's raw recurrent product, this member's columns.
-                let hhBase = hHat.pointer + stepRow(t, 0) * GH, hhLD = recording ? rs * GH : GH
-                if packs {
-                    if !columns.isEmpty {
-                        PackedGEMM.multiply(hReadView, packed: packedWhh + columns.lowerBound * H, columns: columns.count,
-                                            into: MutableMatrixView(hhBase + columns.lowerBound, rows: B, columns: columns.count,
-                                                                    leadingDimension: hhLD))
-                    }
-                } else if member.index == 0 {
-                    BLAS.gemm(hReadView, .noTranspose, whhView, .transpose,
-                              into: MutableMatrixView(hhBase, rows: B, columns: GH, leadingDimension: hhLD))
+        // Raw pointers for the team (no reference counting per row).
+        let hPrevP = hPrev?.pointer, cPrevP = cPrev?.pointer, cNP = cN?.pointer, cHatP = cHat?.pointer
+        let rstdCP = rstdC?.pointer, tanhCP = tanhC?.pointer, hnP = hn?.pointer
+        let gatesP = gates.pointer, hHatP = hHat.pointer, rstdHP = rstdH.pointer, outputP = output.pointer
+        let rstdIP = rstdI.pointer
+        // Item b is active at step t when t < limits[b].
+        let limitArray = lengths ?? [Int](repeating: T, count: B)
+        limitArray.withUnsafeBufferPointer { limits in
+            ComputeThreads.run(workers: workers) { member in
+                let rows = member.share(of: B)
+                let columns = member.share(of: GH, granularity: packs ? PackedGEMM.panelWidth : max(GH, 1))
+                // LN_i over every row of the sequence (split by rows), and this member's panels of W_hhᵀ.
+                if packsInput && !columns.isEmpty {
+                    PackedGEMM.pack(MatrixView(wih + columns.lowerBound * I, rows: columns.count, columns: I, leadingDimension: I),
+                                    .transpose, into: packedWih + columns.lowerBound * I)
+                    PackedGEMM.multiply(MatrixView(x, rows: R, columns: I, leadingDimension: I), packed: packedWih + columns.lowerBound * I,
+                                        columns: columns.count,
+                                        into: MutableMatrixView(xHatIPointer + columns.lowerBound, rows: R, columns: columns.count,
+                                                                leadingDimension: GH))
                 }
                 member.barrier()
-                // The fused row kernels, this member's items.
-                for b in rows {
-                    let row = layout.firstRow(t) + b * rs, sr = stepRow(t, b)
-                    let hp = hRead + b * H, hw = hWrite + b * H
-                    if let hPrev { (hPrev.pointer + row * H).update(from: hp, count: H) }
-                    if let cPrev, let cN { (cPrev.pointer + row * H).update(from: cN.pointer + b * H, count: H) }
-                    let active = lengths.map { t < $0[b] } ?? true
-                    guard active else {
-                        hw.update(from: hp, count: H)
-                        (output.pointer + row * H).update(repeating: 0, count: H)
-                        continue
-                    }
-                    if isLSTM, let cN, let cHat, let rstdC, let tanhC {
-                        let r = LayerNormCellKernels.lstmForwardRow(
-                            hidden: H, inputSide: xHatI.pointer + row * GH, weightI: p.wI, biasI: p.bI,
-                            recurrent: hHat.pointer + sr * GH, weightH: p.wH, biasH: p.bH, gates: gates.pointer + sr * GH,
-                            c: cN.pointer + b * H, cHat: cHat.pointer + sr * H, weightC: p.wC!, biasC: p.bC,
-                            tanhC: tanhC.pointer + sr * H, h: hw, epsH: p.epsH, epsC: p.epsC)
-                        rstdH.pointer[sr] = r.rstdH
-                        rstdC.pointer[sr] = r.rstdC
-                    } else if let hn {
-                        rstdH.pointer[sr] = LayerNormCellKernels.gruForwardRow(
-                            hidden: H, inputSide: xHatI.pointer + row * GH, weightI: p.wI, biasI: p.bI,
-                            recurrent: hHat.pointer + sr * GH, weightH: p.wH, biasH: p.bH, gates: gates.pointer + sr * GH,
-                            hn: hn.pointer + sr * H, hPrev: hp, h: hw, epsH: p.epsH)
-                    }
-                    (output.pointer + row * H).update(from: hw, count: H)
+                let allRows = member.share(of: R)
+                LayerNormCellKernels.normalizeRows(rows: allRows.count, columns: GH, xHatIPointer + allRows.lowerBound * GH, stride: GH,
+                                                   into: xHatIPointer + allRows.lowerBound * GH, stride: GH,
+                                                   rstd: rstdIP + allRows.lowerBound, eps: p.epsI)
+                if packs && !columns.isEmpty {
+                    PackedGEMM.pack(MatrixView(UnsafePointer(whh + columns.lowerBound * H), rows: columns.count, columns: H, leadingDimension: H),
+                                    .transpose, into: packedWhh + columns.lowerBound * H)
                 }
                 member.barrier()
+                for s in 0..<T {
+                    let t = reverse ? T - 1 - s : s
+                    let hRead = s == 0 ? h0p : UnsafePointer(states + ((s - 1) % 2) * B * H)
+                    let hWrite = states + (s % 2) * B * H
+                    let hReadView = MatrixView(hRead, rows: B, columns: H, leadingDimension: max(H, 1))
+                    // The step's raw recurrent product, this member's columns.
+                    let hhBase = hHatP + stepRow(t, 0) * GH, hhLD = recording ? rs * GH : GH
+                    if packs {
+                        if !columns.isEmpty {
+                            PackedGEMM.multiply(hReadView, packed: packedWhh + columns.lowerBound * H, columns: columns.count,
+                                                into: MutableMatrixView(hhBase + columns.lowerBound, rows: B, columns: columns.count,
+                                                                        leadingDimension: hhLD))
+                        }
+                    } else if member.index == 0 {
+                        BLAS.gemm(hReadView, .noTranspose, whhView, .transpose,
+                                  into: MutableMatrixView(hhBase, rows: B, columns: GH, leadingDimension: hhLD))
+                    }
+                    member.barrier()
+                    // The fused row kernels, this member's items.
+                    for b in rows {
+                        let row = layout.firstRow(t) + b * rs, sr = stepRow(t, b)
+                        let hp = hRead + b * H, hw = hWrite + b * H
+                        if let hPrevP { (hPrevP + row * H).update(from: hp, count: H) }
+                        if let cPrevP, let cNP { (cPrevP + row * H).update(from: cNP + b * H, count: H) }
+                        guard t < limits[b] else {
+                            hw.update(from: hp, count: H)
+                            (outputP + row * H).update(repeating: 0, count: H)
+                            continue
+                        }
+                        if let cNP, let cHatP, let rstdCP, let tanhCP, let wC = p.wC {
+                            let r = LayerNormCellKernels.lstmForwardRow(
+                                hidden: H, inputSide: xHatIPointer + row * GH, weightI: p.wI, biasI: p.bI,
+                                recurrent: hHatP + sr * GH, weightH: p.wH, biasH: p.bH, gates: gatesP + sr * GH,
+                                c: cNP + b * H, cHat: cHatP + sr * H, weightC: wC, biasC: p.bC,
+                                tanhC: tanhCP + sr * H, h: hw, epsH: p.epsH, epsC: p.epsC)
+                            rstdHP[sr] = r.rstdH
+                            rstdCP[sr] = r.rstdC
+                        } else if let hnP {
+                            rstdHP[sr] = LayerNormCellKernels.gruForwardRow(
+                                hidden: H, inputSide: xHatIPointer + row * GH, weightI: p.wI, biasI: p.bI,
+                                recurrent: hHatP + sr * GH, weightH: p.wH, biasH: p.bH, gates: gatesP + sr * GH,
+                                hn: hnP + sr * H, hPrev: hp, h: hw, epsH: p.epsH)
+                        }
+                        (outputP + row * H).update(from: hw, count: H)
+                    }
+                    member.barrier()
+                }
             }
         }
+        // The buffers were handed to the team as raw pointers: they live until here.
+        withExtendedLifetime((xHatI, rstdI, hHat, rstdH, gates, cHat, rstdC, tanhC, hn, hPrev, cPrev)) {}
         if T > 0 {
             hN.pointer.update(from: states + ((T - 1) % 2) * B * H, count: B * H)
         } else {
@@ -250,23 +278,45 @@ enum LayerNormRecurrence {
         }
     }
 
-    /// `c += op(a)·b` into `c` `(m × n)`, in chunks of `c`'s rows fixed by the shape, each one
-    /// single-threaded BLAS call: `op(a) = a` stored `(m × k)`, or with `transposed` `aᵀ` where
-    /// `a` is stored `(k × m)`; `b` is `(k × n)`. Row-major, rows as wide as the matrices.
+    /// `c += op(a)·b` into `c` `(m × n)`: `op(a) = a` stored `(m × k)`, or with `transposed`
+    /// `aᵀ` where `a` is stored `(k × m)`; `b` is `(k × n)`. Row-major, rows as wide as the
+    /// matrices. In chunks of `c`'s rows fixed by the shape: from
+    /// ``FusedRecurrence/packedBackwardMultiplyAdds`` on, `b` is packed once (by all workers,
+    /// by columns) and each chunk is one packed product (``PackedGEMM``, where it runs);
+    /// otherwise each chunk is one single-threaded BLAS call. Either way the bits depend on
+    /// the shapes alone, not on the thread count.
     static func accumulateProduct(_ a: UnsafePointer<Float>, transposed: Bool, _ b: UnsafePointer<Float>, rows m: Int,
                                   depth k: Int, columns n: Int, into c: UnsafeMutablePointer<Float>) {
         guard k > 0 && m > 0 && n > 0 else { return }
         let chunks = FusedRecurrence.productChunks(k * m * n)
+        let packs = (transposed ? PackedGEMM.isTransposedAvailable : PackedGEMM.isAvailable)
+            && k * m * n >= FusedRecurrence.packedBackwardMultiplyAdds
+        let packBlock = ScratchPool.shared.take(packs ? PackedGEMM.packedCount(columns: n, depth: k) : 0)
+        defer { ScratchPool.shared.give(packBlock) }
+        let packed = packBlock.pointer
         ComputeThreads.run(workers: chunks) { member in
+            if packs {
+                let mine = member.share(of: n, granularity: PackedGEMM.panelWidth)
+                if !mine.isEmpty {
+                    PackedGEMM.pack(MatrixView(b + mine.lowerBound, rows: k, columns: mine.count, leadingDimension: n), .noTranspose,
+                                    into: packed + mine.lowerBound * k)
+                }
+                member.barrier()
+            }
             for ch in stride(from: member.index, to: chunks, by: member.count) {
                 let rows = FusedRecurrence.chunk(ch, of: chunks, total: m)
                 guard !rows.isEmpty else { continue }
                 let left = transposed
                     ? MatrixView(a + rows.lowerBound, rows: k, columns: rows.count, leadingDimension: m)
                     : MatrixView(a + rows.lowerBound * k, rows: rows.count, columns: k, leadingDimension: k)
-                BLAS.gemm(left, transposed ? .transpose : .noTranspose,
-                          MatrixView(b, rows: k, columns: n, leadingDimension: n), .noTranspose,
-                          into: MutableMatrixView(c + rows.lowerBound * n, rows: rows.count, columns: n, leadingDimension: n), beta: 1)
+                let into = MutableMatrixView(c + rows.lowerBound * n, rows: rows.count, columns: n, leadingDimension: n)
+                switch (packs, transposed) {
+                case (true, true): PackedGEMM.multiplyTransposed(left, packed: packed, columns: n, into: into, beta: 1)
+                case (true, false): PackedGEMM.multiply(left, packed: packed, columns: n, into: into, beta: 1)
+                case (false, _):
+                    BLAS.gemm(left, transposed ? .transpose : .noTranspose,
+                              MatrixView(b, rows: k, columns: n, leadingDimension: n), .noTranspose, into: into, beta: 1)
+                }
             }
         }
     }
@@ -324,88 +374,97 @@ enum LayerNormRecurrence {
         if let gCN { dc.update(from: gCN, count: B * H) } else { dc.update(repeating: 0, count: B * H) }
         let whhView = MatrixView(whh, rows: GH, columns: H, leadingDimension: max(H, 1))
         let workers = teamSize(batch: B, hidden: H, gates: G)
+        // Raw pointers for the team (no reference counting per row); `saved` keeps them alive.
+        let gatesP = saved.gates.pointer, hHatP = saved.hHat.pointer, rstdHP = saved.rstdH.pointer
+        let cHatP = saved.cHat.pointer, rstdCP = saved.rstdC.pointer, tanhCP = saved.tanhC.pointer
+        let cPrevP = saved.cPrev.pointer, hnP = saved.hn.pointer, hPrevP = saved.hPrev.pointer
+        let xHatIP = saved.xHatI.pointer, rstdIP = saved.rstdI.pointer
+        let limitArray = lengths ?? [Int](repeating: T, count: B)
 
-        ComputeThreads.run(workers: workers) { member in
-            let rows = member.share(of: B)
-            let units = member.share(of: H, granularity: packs ? PackedGEMM.panelWidth : max(H, 1))
-            if packs && !units.isEmpty {
-                PackedGEMM.pack(MatrixView(whh + units.lowerBound, rows: GH, columns: units.count, leadingDimension: H), .noTranspose,
-                                into: packedWhh + units.lowerBound * GH)
-            }
-            for s in stride(from: T - 1, through: 0, by: -1) {
-                let t = reverse ? T - 1 - s : s
-                let first = layout.firstRow(t)
-                for b in rows {
-                    guard lengths.map({ t < $0[b] }) ?? true else { continue }
-                    let row = first + b * rs
-                    let dhb = dh + b * H, carryb = carry + b * H
-                    if let gY {
-                        let y = gY + row * H
-                        for j in 0..<H { dhb[j] = carryb[j] + y[j] }
-                    } else {
-                        dhb.update(from: carryb, count: H)
+        limitArray.withUnsafeBufferPointer { limits in
+            ComputeThreads.run(workers: workers) { member in
+                let rows = member.share(of: B)
+                let units = member.share(of: H, granularity: packs ? PackedGEMM.panelWidth : max(H, 1))
+                if packs && !units.isEmpty {
+                    PackedGEMM.pack(MatrixView(whh + units.lowerBound, rows: GH, columns: units.count, leadingDimension: H), .noTranspose,
+                                    into: packedWhh + units.lowerBound * GH)
+                }
+                for s in stride(from: T - 1, through: 0, by: -1) {
+                    let t = reverse ? T - 1 - s : s
+                    let first = layout.firstRow(t)
+                    for b in rows {
+                        guard t < limits[b] else { continue }
+                        let row = first + b * rs
+                        let dhb = dh + b * H, carryb = carry + b * H
+                        if let gY {
+                            let y = gY + row * H
+                            for j in 0..<H { dhb[j] = carryb[j] + y[j] }
+                        } else {
+                            dhb.update(from: carryb, count: H)
+                        }
+                        if isLSTM {
+                            LayerNormCellKernels.lstmBackwardRow(
+                                hidden: H, gates: gatesP + row * GH, hHat: hHatP + row * GH,
+                                rstdH: rstdHP[row], weightH: p.wH, cHat: cHatP + row * H,
+                                rstdC: rstdCP[row], weightC: p.wC!, tanhC: tanhCP + row * H,
+                                cPrev: cPrevP + row * H, dh: dhb, dc: dc + b * H, dcPost: dCPost + row * H,
+                                dGates: dGx + row * GH, dRecurrent: dHH + row * GH)
+                            carryb.update(repeating: 0, count: H)
+                        } else {
+                            LayerNormCellKernels.gruBackwardRow(
+                                hidden: H, gates: gatesP + row * GH, hn: hnP + row * H,
+                                hHat: hHatP + row * GH, rstdH: rstdHP[row], weightH: p.wH,
+                                hPrev: hPrevP + row * H, dh: dhb, dhPrev: carryb,
+                                dInputSide: dGx + row * GH, dRecurrentSide: dGh + row * GH, dRecurrent: dHH + row * GH)
+                        }
                     }
-                    if isLSTM {
-                        LayerNormCellKernels.lstmBackwardRow(
-                            hidden: H, gates: saved.gates.pointer + row * GH, hHat: saved.hHat.pointer + row * GH,
-                            rstdH: saved.rstdH.pointer[row], weightH: p.wH, cHat: saved.cHat.pointer + row * H,
-                            rstdC: saved.rstdC.pointer[row], weightC: p.wC!, tanhC: saved.tanhC.pointer + row * H,
-                            cPrev: saved.cPrev.pointer + row * H, dh: dhb, dc: dc + b * H, dcPost: dCPost + row * H,
-                            dGates: dGx + row * GH, dRecurrent: dHH + row * GH)
-                        carryb.update(repeating: 0, count: H)
-                    } else {
-                        LayerNormCellKernels.gruBackwardRow(
-                            hidden: H, gates: saved.gates.pointer + row * GH, hn: saved.hn.pointer + row * H,
-                            hHat: saved.hHat.pointer + row * GH, rstdH: saved.rstdH.pointer[row], weightH: p.wH,
-                            hPrev: saved.hPrev.pointer + row * H, dh: dhb, dhPrev: carryb,
-                            dInputSide: dGx + row * GH, dRecurrentSide: dGh + row * GH, dRecurrent: dHH + row * GH)
+                    member.barrier()
+                    // carry += dHH_t · W_hh, this member's columns (inactive items' rows of dHH are zero).
+                    let step = MatrixView(UnsafePointer(dHH + first * GH), rows: B, columns: GH, leadingDimension: max(rs * GH, 1))
+                    if packs {
+                        if !units.isEmpty {
+                            PackedGEMM.multiply(step, packed: packedWhh + units.lowerBound * GH, columns: units.count,
+                                                into: MutableMatrixView(carry + units.lowerBound, rows: B, columns: units.count, leadingDimension: H),
+                                                beta: 1)
+                        }
+                    } else if member.index == 0 {
+                        BLAS.gemm(step, .noTranspose, whhView, .noTranspose,
+                                  into: MutableMatrixView(carry, rows: B, columns: H, leadingDimension: max(H, 1)), beta: 1)
                     }
+                    member.barrier()
+                }
+                // The layer norms' parameters (columns split), then LN_i's input gradient, in place
+                // (rows split).
+                let gateColumns = member.share(of: GH), cellColumns = member.share(of: H)
+                if !gateColumns.isEmpty {
+                    let c0 = gateColumns.lowerBound, n = gateColumns.count
+                    LayerNormCellKernels.accumulateParameterGradients(rows: R, columns: n, dGx + c0, stride: GH,
+                                                                      xhat: xHatIP + c0, stride: GH,
+                                                                      gradWeight: gWI.map { $0 + c0 }, gradBias: gBI.map { $0 + c0 })
+                    LayerNormCellKernels.accumulateParameterGradients(rows: R, columns: n, dGh + c0, stride: GH,
+                                                                      xhat: hHatP + c0, stride: GH,
+                                                                      gradWeight: gWH.map { $0 + c0 }, gradBias: gBH.map { $0 + c0 })
+                }
+                if isLSTM && !cellColumns.isEmpty {
+                    let c0 = cellColumns.lowerBound, n = cellColumns.count
+                    LayerNormCellKernels.accumulateParameterGradients(rows: R, columns: n, dCPost + c0, stride: H,
+                                                                      xhat: cHatP + c0, stride: H,
+                                                                      gradWeight: gWC.map { $0 + c0 }, gradBias: gBC.map { $0 + c0 })
                 }
                 member.barrier()
-                // carry += dHH_t · W_hh, this member's columns (inactive items' rows of dHH are zero).
-                let step = MatrixView(UnsafePointer(dHH + first * GH), rows: B, columns: GH, leadingDimension: max(rs * GH, 1))
-                if packs {
-                    if !units.isEmpty {
-                        PackedGEMM.multiply(step, packed: packedWhh + units.lowerBound * GH, columns: units.count,
-                                            into: MutableMatrixView(carry + units.lowerBound, rows: B, columns: units.count, leadingDimension: H),
-                                            beta: 1)
-                    }
-                } else if member.index == 0 {
-                    BLAS.gemm(step, .noTranspose, whhView, .noTranspose,
-                              into: MutableMatrixView(carry, rows: B, columns: H, leadingDimension: max(H, 1)), beta: 1)
-                }
-                member.barrier()
+                let allRows = member.share(of: R)
+                LayerNormCellKernels.backwardRows(rows: allRows.count, columns: GH, dGx + allRows.lowerBound * GH, stride: GH,
+                                                  xhat: xHatIP + allRows.lowerBound * GH, stride: GH,
+                                                  rstd: rstdIP + allRows.lowerBound, weight: p.wI,
+                                                  into: dGx + allRows.lowerBound * GH, stride: GH)
             }
-            // The layer norms' parameters (columns split), then LN_i's input gradient, in place
-            // (rows split).
-            let gateColumns = member.share(of: GH), cellColumns = member.share(of: H)
-            if !gateColumns.isEmpty {
-                let c0 = gateColumns.lowerBound, n = gateColumns.count
-                LayerNormCellKernels.accumulateParameterGradients(rows: R, columns: n, dGx + c0, stride: GH,
-                                                                  xhat: saved.xHatI.pointer + c0, stride: GH,
-                                                                  gradWeight: gWI.map { $0 + c0 }, gradBias: gBI.map { $0 + c0 })
-                LayerNormCellKernels.accumulateParameterGradients(rows: R, columns: n, dGh + c0, stride: GH,
-                                                                  xhat: saved.hHat.pointer + c0, stride: GH,
-                                                                  gradWeight: gWH.map { $0 + c0 }, gradBias: gBH.map { $0 + c0 })
-            }
-            if isLSTM && !cellColumns.isEmpty {
-                let c0 = cellColumns.lowerBound, n = cellColumns.count
-                LayerNormCellKernels.accumulateParameterGradients(rows: R, columns: n, dCPost + c0, stride: H,
-                                                                  xhat: saved.cHat.pointer + c0, stride: H,
-                                                                  gradWeight: gWC.map { $0 + c0 }, gradBias: gBC.map { $0 + c0 })
-            }
-            member.barrier()
-            let allRows = member.share(of: R)
-            LayerNormCellKernels.backwardRows(rows: allRows.count, columns: GH, dGx + allRows.lowerBound * GH, stride: GH,
-                                              xhat: saved.xHatI.pointer + allRows.lowerBound * GH, stride: GH,
-                                              rstd: saved.rstdI.pointer + allRows.lowerBound, weight: p.wI,
-                                              into: dGx + allRows.lowerBound * GH, stride: GH)
         }
+        withExtendedLifetime(saved) {}
         if let gH0 { for j in 0..<(B * H) { gH0[j] += carry[j] } }
         if let gC0 { for j in 0..<(B * H) { gC0[j] += dc[j] } }
         // The sequence-wide products: dX += dXP·W_ih, dW_ih += dXPᵀ·X, dW_hh += dHHᵀ·H_prev.
         if let gX { accumulateProduct(dGx, transposed: false, wih, rows: R, depth: GH, columns: I, into: gX) }
         if let gWih { accumulateProduct(dGx, transposed: true, x, rows: GH, depth: R, columns: I, into: gWih) }
-        if let gWhh { accumulateProduct(dHH, transposed: true, saved.hPrev.pointer, rows: GH, depth: R, columns: H, into: gWhh) }
+        if let gWhh { accumulateProduct(dHH, transposed: true, hPrevP, rows: GH, depth: R, columns: H, into: gWhh) }
     }
 }
