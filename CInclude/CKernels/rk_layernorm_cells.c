@@ -66,6 +66,52 @@ RK_INLINE void row_backward_sums(const float *dy, const float *w, const float *x
     *sgx = t;
 }
 
+/// The mean and 1/√(var + eps) of one row.
+RK_INLINE void row_statistics(const float *x, size_t n, float eps, float *mu, float *rstd) {
+    float nf = (float)(n > 0 ? n : 1);
+    float m = row_sum(x, n) / nf;
+    *mu = m;
+    *rstd = 1.0f / sqrtf(row_squared_deviations(x, n, m) / nf + eps);
+}
+
+/// In one pass: hh ← (hh − mu)·rstd (normalised in place) and
+/// out = (xi·wi + bi) + (hh·wh + bh), a missing shift read as 0.
+RK_INLINE void normalize_affine_sum(float *hh, float mu, float rstd, const float *xi, const float *wi, const float *bi,
+                                    const float *wh, const float *bh, float *out, size_t n) {
+    v8 m = SPLAT(mu), r = SPLAT(rstd);
+    size_t j = 0;
+    if (bi && bh) {
+        for (; j + 8 <= n; j += 8) {
+            v8 y = (LD(hh + j) - m) * r;
+            ST(hh + j, y);
+            ST(out + j, (LD(xi + j) * LD(wi + j) + LD(bi + j)) + (y * LD(wh + j) + LD(bh + j)));
+        }
+    } else if (!bi && !bh) {
+        for (; j + 8 <= n; j += 8) {
+            v8 y = (LD(hh + j) - m) * r;
+            ST(hh + j, y);
+            ST(out + j, LD(xi + j) * LD(wi + j) + y * LD(wh + j));
+        }
+    }
+    for (; j < n; j++) {
+        float y = (hh[j] - mu) * rstd;
+        hh[j] = y;
+        out[j] = (xi[j] * wi[j] + (bi ? bi[j] : 0.0f)) + (y * wh[j] + (bh ? bh[j] : 0.0f));
+    }
+}
+
+/// In one pass: xhat ← (x − mu)·rstd (in place) and out = xhat·w + b (b NULL: no shift).
+RK_INLINE void normalize_affine(float *x, float mu, float rstd, const float *w, const float *b, float *out, size_t n) {
+    v8 m = SPLAT(mu), r = SPLAT(rstd);
+    size_t j = 0;
+    if (b) {
+        for (; j + 8 <= n; j += 8) { v8 y = (LD(x + j) - m) * r; ST(x + j, y); ST(out + j, y * LD(w + j) + LD(b + j)); }
+    } else {
+        for (; j + 8 <= n; j += 8) { v8 y = (LD(x + j) - m) * r; ST(x + j, y); ST(out + j, y * LD(w + j)); }
+    }
+    for (; j < n; j++) { float y = (x[j] - mu) * rstd; x[j] = y; out[j] = b ? y * w[j] + b[j] : y * w[j]; }
+}
+
 /// xhat = (x − mean)·rstd over one row; returns rstd.
 RK_INLINE float normalize_row(const float *x, float *xhat, size_t n, float eps) {
     float nf = (float)(n > 0 ? n : 1);
@@ -146,13 +192,38 @@ RK_INLINE void param_grads_body(size_t rows, size_t n, const float *dy, size_t l
     }
 }
 
+RK_INLINE void param_grads2_body(size_t rows, size_t n, const float *dy, size_t lddy, const float *x1, size_t ld1,
+                                 const float *x2, size_t ld2, float *gw1, float *gw2, float *gb) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *d = dy + r * lddy, *a = x1 + r * ld1, *b = x2 + r * ld2;
+        size_t j = 0;
+        if (gb) {
+            for (; j + 8 <= n; j += 8) {
+                v8 g = LD(d + j);
+                ST(gw1 + j, LD(gw1 + j) + g * LD(a + j));
+                ST(gw2 + j, LD(gw2 + j) + g * LD(b + j));
+                ST(gb + j, LD(gb + j) + g);
+            }
+            for (; j < n; j++) { gw1[j] += d[j] * a[j]; gw2[j] += d[j] * b[j]; gb[j] += d[j]; }
+        } else {
+            for (; j + 8 <= n; j += 8) {
+                v8 g = LD(d + j);
+                ST(gw1 + j, LD(gw1 + j) + g * LD(a + j));
+                ST(gw2 + j, LD(gw2 + j) + g * LD(b + j));
+            }
+            for (; j < n; j++) { gw1[j] += d[j] * a[j]; gw2[j] += d[j] * b[j]; }
+        }
+    }
+}
+
 RK_INLINE void lnlstm_forward_body(size_t H, const float *xi, const float *wi, const float *bi,
                                    float *hh, float *rstdh, const float *wh, const float *bh,
                                    float *g, float *c, float *chat, float *rstdc, const float *wc, const float *bc,
                                    float *tanhc, float *h, float epsh, float epsc) {
     size_t G = 4 * H;
-    *rstdh = normalize_row(hh, hh, G, epsh);
-    affine_sum(xi, wi, bi, hh, wh, bh, g, G);
+    float mu;
+    row_statistics(hh, G, epsh, &mu, rstdh);
+    normalize_affine_sum(hh, mu, *rstdh, xi, wi, bi, wh, bh, g, G);
     rk_sigmoid_f32(g, g, 2 * H);
     rk_tanh_f32(g + 2 * H, g + 2 * H, H);
     rk_sigmoid_f32(g + 3 * H, g + 3 * H, H);
@@ -160,8 +231,8 @@ RK_INLINE void lnlstm_forward_body(size_t H, const float *xi, const float *wi, c
     size_t j = 0;
     for (; j + 8 <= H; j += 8) ST(chat + j, LD(gf + j) * LD(c + j) + LD(gi + j) * LD(gg + j));
     for (; j < H; j++) chat[j] = gf[j] * c[j] + gi[j] * gg[j];
-    *rstdc = normalize_row(chat, chat, H, epsc);
-    affine(chat, wc, bc, c, H);
+    row_statistics(chat, H, epsc, &mu, rstdc);
+    normalize_affine(chat, mu, *rstdc, wc, bc, c, H);
     rk_tanh_f32(c, tanhc, H);
     for (j = 0; j + 8 <= H; j += 8) ST(h + j, LD(go + j) * LD(tanhc + j));
     for (; j < H; j++) h[j] = go[j] * tanhc[j];
@@ -182,16 +253,24 @@ RK_INLINE void lnlstm_backward_body(size_t H, const float *g, const float *hhat,
     row_backward_sums(dcpost, wc, chat, H, &sg, &sgx);
     float nf = (float)(H > 0 ? H : 1);
     float mg = sg / nf, mgx = sgx / nf;
+    // The gate gradients, and on the way LN_h's sums Σ ĝ and Σ ĝ·ĥ (ĝ = dg·wh), one lane set
+    // per gate block.
     const v8 vr = SPLAT(rstdc), vg = SPLAT(mg), vgx = SPLAT(mgx);
+    v8 s0 = SPLAT(0.0f), s1 = s0, s2 = s0, s3 = s0, t0 = s0, t1 = s0, t2 = s0, t3 = s0;
+#define RK_GSUM(k, d, sa, sb) { v8 gh = (d) * LD(wh + (k) * H + j); sa += gh; sb += gh * LD(hhat + (k) * H + j); }
     for (j = 0; j + 8 <= H; j += 8) {
         v8 dcpre = vr * (LD(dcpost + j) * LD(wc + j) - vg - LD(chat + j) * vgx);
         v8 i = LD(gi + j), f = LD(gf + j), c = LD(gg + j), o = LD(go + j);
-        ST(dg + j, dcpre * c * (i * (one - i)));
-        ST(dg + H + j, dcpre * LD(cprev + j) * (f * (one - f)));
-        ST(dg + 2 * H + j, dcpre * i * (one - c * c));
-        ST(dg + 3 * H + j, LD(dh + j) * LD(tanhc + j) * (o * (one - o)));
+        v8 d0 = dcpre * c * (i * (one - i));
+        v8 d1 = dcpre * LD(cprev + j) * (f * (one - f));
+        v8 d2 = dcpre * i * (one - c * c);
+        v8 d3 = LD(dh + j) * LD(tanhc + j) * (o * (one - o));
+        ST(dg + j, d0); ST(dg + H + j, d1); ST(dg + 2 * H + j, d2); ST(dg + 3 * H + j, d3);
         ST(dc + j, dcpre * f);
+        RK_GSUM(0, d0, s0, t0) RK_GSUM(1, d1, s1, t1) RK_GSUM(2, d2, s2, t2) RK_GSUM(3, d3, s3, t3)
     }
+#undef RK_GSUM
+    float sh = SUM4(s0, s1, s2, s3), shx = SUM4(t0, t1, t2, t3);
     for (; j < H; j++) {
         float dcpre = rstdc * (dcpost[j] * wc[j] - mg - chat[j] * mgx);
         float i = gi[j], f = gf[j], c = gg[j], o = go[j];
@@ -200,8 +279,19 @@ RK_INLINE void lnlstm_backward_body(size_t H, const float *g, const float *hhat,
         dg[2 * H + j] = dcpre * i * (1.0f - c * c);
         dg[3 * H + j] = dh[j] * tanhc[j] * (o * (1.0f - o));
         dc[j] = dcpre * f;
+        for (int k = 0; k < 4; k++) {
+            float gh = dg[k * H + j] * wh[k * H + j];
+            sh += gh;
+            shx += gh * hhat[k * H + j];
+        }
     }
-    ln_backward_row(dg, hhat, rstdh, wh, dhh, 4 * H);
+    // LN_h's input gradient from those sums.
+    float nh = (float)(4 * H > 0 ? 4 * H : 1);
+    float mh = sh / nh, mhx = shx / nh;
+    const v8 rh = SPLAT(rstdh), vh = SPLAT(mh), vhx = SPLAT(mhx);
+    size_t G = 4 * H;
+    for (j = 0; j + 8 <= G; j += 8) ST(dhh + j, rh * (LD(dg + j) * LD(wh + j) - vh - LD(hhat + j) * vhx));
+    for (; j < G; j++) dhh[j] = rstdh * (dg[j] * wh[j] - mh - hhat[j] * mhx);
 }
 
 RK_INLINE void lngru_forward_body(size_t H, const float *xi, const float *wi, const float *bi,
@@ -270,6 +360,10 @@ RK_AVX2 static void param_grads_avx2(size_t rows, size_t n, const float *dy, siz
                                      float *gw, float *gb) {
     param_grads_body(rows, n, dy, lddy, xhat, ldxh, gw, gb);
 }
+RK_AVX2 static void param_grads2_avx2(size_t rows, size_t n, const float *dy, size_t lddy, const float *x1, size_t ld1,
+                                      const float *x2, size_t ld2, float *gw1, float *gw2, float *gb) {
+    param_grads2_body(rows, n, dy, lddy, x1, ld1, x2, ld2, gw1, gw2, gb);
+}
 RK_AVX2 static void lnlstm_forward_avx2(size_t H, const float *xi, const float *wi, const float *bi,
                                         float *hh, float *rstdh, const float *wh, const float *bh,
                                         float *g, float *c, float *chat, float *rstdc, const float *wc, const float *bc,
@@ -318,6 +412,14 @@ void rk_ln_param_grads_f32(size_t rows, size_t n, const float *dy, size_t lddy, 
     if (RK_VECTOR) { param_grads_avx2(rows, n, dy, lddy, xhat, ldxh, gw, gb); return; }
 #endif
     param_grads_body(rows, n, dy, lddy, xhat, ldxh, gw, gb);
+}
+
+void rk_ln_param_grads2_f32(size_t rows, size_t n, const float *dy, size_t lddy, const float *x1, size_t ld1,
+                            const float *x2, size_t ld2, float *gw1, float *gw2, float *gb) {
+#if RK_X86
+    if (RK_VECTOR) { param_grads2_avx2(rows, n, dy, lddy, x1, ld1, x2, ld2, gw1, gw2, gb); return; }
+#endif
+    param_grads2_body(rows, n, dy, lddy, x1, ld1, x2, ld2, gw1, gw2, gb);
 }
 
 void rk_lnlstm_forward_row_f32(size_t H, const float *xi, const float *wi, const float *bi,

@@ -37,6 +37,18 @@ public enum LayerNormCellKernels {
         rk_ln_param_grads_f32(rows, columns, dy, lddy, xhat, ldxh, gradWeight, gradBias)
     }
 
+    /// The parameter gradients of two layer norms whose outputs are summed (so they receive the
+    /// same `dy`), in one pass: `gradWeight1 += Σ_r dy·xhat1`, `gradWeight2 += Σ_r dy·xhat2`,
+    /// `gradBias += Σ_r dy` (both shifts' gradient), for the `columns` given.
+    public static func accumulateParameterGradients(rows: Int, columns: Int, _ dy: UnsafePointer<Float>, stride lddy: Int,
+                                                    xhat1: UnsafePointer<Float>, stride ld1: Int,
+                                                    xhat2: UnsafePointer<Float>, stride ld2: Int,
+                                                    gradWeight1: UnsafeMutablePointer<Float>, gradWeight2: UnsafeMutablePointer<Float>,
+                                                    gradBias: UnsafeMutablePointer<Float>?) {
+        guard rows > 0 && columns > 0 else { return }
+        rk_ln_param_grads2_f32(rows, columns, dy, lddy, xhat1, ld1, xhat2, ld2, gradWeight1, gradWeight2, gradBias)
+    }
+
     /// One row of a layer-normalised LSTM step (rk_lnlstm_forward_row_f32): `hh` (4H, the raw
     /// `h·W_hhᵀ`) becomes its normalisation, `gates` the activated i, f, g, o, `c` the new cell
     /// state (read as the old one), `cHat` the normalised pre-norm cell state, `h` the new

@@ -35,6 +35,13 @@ void rk_ln_backward_rows_f32(size_t rows, size_t n, const float *dy, size_t lddy
 void rk_ln_param_grads_f32(size_t rows, size_t n, const float *dy, size_t lddy, const float *xhat, size_t ldxh,
                            float *gw, float *gb);
 
+/// The parameters' gradients of two layer norms that receive the same upstream gradient `dy`
+/// (the LSTM's LN_i and LN_h, whose outputs are summed), in one pass over `dy`:
+/// gw1[j] += Σ_r dy·x1, gw2[j] += Σ_r dy·x2, gb[j] += Σ_r dy (the shifts' gradient, the same
+/// for both; `gb` NULL: not wanted). Rows in order, as rk_ln_param_grads_f32.
+void rk_ln_param_grads2_f32(size_t rows, size_t n, const float *dy, size_t lddy, const float *x1, size_t ld1,
+                            const float *x2, size_t ld2, float *gw1, float *gw2, float *gb);
+
 /// One row of a layer-normalised LSTM step over `H` hidden units (gates i, f, g, o):
 /// `xi` is the normalised input projection (4H, before its affine `wi`, `bi`); `hh` holds
 /// h_{t−1}·W_hhᵀ (4H) and is replaced by its normalisation (its 1/σ into `*rstdh`); the gates

@@ -359,7 +359,7 @@ enum LayerNormRecurrence {
         let dGCount = R * GH, dGhCount = isLSTM ? 0 : R * GH, dCCount = isLSTM ? R * H : 0
         let packs = PackedGEMM.isAvailable && H > 0
         let packedCount = packs ? PackedGEMM.packedCount(columns: H, depth: GH) : 0
-        let scratchBlock = ScratchPool.shared.take(2 * dGCount + dGhCount + dCCount + 3 * B * H + packedCount)
+        let scratchBlock = ScratchPool.shared.take(2 * dGCount + dGhCount + dCCount + 3 * B * H + packedCount + GH)
         defer { ScratchPool.shared.give(scratchBlock) }
         let dGx = scratchBlock.pointer
         let dHH = dGx + dGCount
@@ -369,6 +369,7 @@ enum LayerNormRecurrence {
         let dc = carry + B * H                // the gradient reaching c_t (B × H)
         let dh = dc + B * H                   // the step's whole gradient of h_t (B × H)
         let packedWhh = dh + B * H
+        let biasSums = packedWhh + packedCount   // the LSTM's shift gradient, summed once for LN_i and LN_h (GH)
         if lengths != nil { dGx.update(repeating: 0, count: 2 * dGCount + dGhCount + dCCount) }
         if let gHN { carry.update(from: gHN, count: B * H) } else { carry.update(repeating: 0, count: B * H) }
         if let gCN { dc.update(from: gCN, count: B * H) } else { dc.update(repeating: 0, count: B * H) }
@@ -436,7 +437,20 @@ enum LayerNormRecurrence {
                 // The layer norms' parameters (columns split), then LN_i's input gradient, in place
                 // (rows split).
                 let gateColumns = member.share(of: GH), cellColumns = member.share(of: H)
-                if !gateColumns.isEmpty {
+                if isLSTM, !gateColumns.isEmpty, let gWI, let gWH {
+                    // The LSTM's two sides are summed: one pass for both norms, one shift sum.
+                    let c0 = gateColumns.lowerBound, n = gateColumns.count
+                    let wantsBias = gBI != nil || gBH != nil
+                    if wantsBias { (biasSums + c0).update(repeating: 0, count: n) }
+                    LayerNormCellKernels.accumulateParameterGradients(rows: R, columns: n, dGx + c0, stride: GH,
+                                                                      xhat1: xHatIP + c0, stride: GH, xhat2: hHatP + c0, stride: GH,
+                                                                      gradWeight1: gWI + c0, gradWeight2: gWH + c0,
+                                                                      gradBias: wantsBias ? biasSums + c0 : nil)
+                    for j in c0..<(c0 + n) {
+                        gBI?[j] += biasSums[j]
+                        gBH?[j] += biasSums[j]
+                    }
+                } else if !gateColumns.isEmpty {
                     let c0 = gateColumns.lowerBound, n = gateColumns.count
                     LayerNormCellKernels.accumulateParameterGradients(rows: R, columns: n, dGx + c0, stride: GH,
                                                                       xhat: xHatIP + c0, stride: GH,
