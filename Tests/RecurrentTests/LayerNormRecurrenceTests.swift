@@ -123,7 +123,7 @@ final class LayerNormRecurrenceTests: XCTestCase {
     /// sequence-wide products of the second layer run on the packed kernels.
     private func results(_ kind: CellKind, threads: Int) throws -> [[Float]] {
         ComputeThreads.set(threads)
-        let (I, H, T, B) = (16, 64, 12, 24)
+        let (I, H, T, B) = (16, 64, 12, 64)
         XCTAssertEqual(LayerNormRecurrence.teamSize(batch: B, hidden: H, gates: kind.gateCount),
                        PackedGEMM.isAvailable ? min(threads, 4) : 1)
         XCTAssertGreaterThanOrEqual(T * B * kind.gateCount * H * 2 * H, FusedRecurrence.packedBackwardMultiplyAdds)

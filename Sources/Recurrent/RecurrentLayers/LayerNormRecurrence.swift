@@ -40,10 +40,12 @@ struct LayerNormRecurrentWeights {
 /// gradients and the weight gradients are sums and GEMMs over all steps at the end. Buffers
 /// are allocated once per call, none per step.
 ///
-/// Threads: the products are split between the workers by columns (whole 16-column panels),
-/// the row kernels by batch rows (a layer norm is a reduction over a row, so a row is never
-/// split), the parameter sums by columns; each element is computed the same way whichever
-/// worker computes it, so the results do not depend on the thread count.
+/// Threads: batch rows are independent through the whole recurrence, so the workers split
+/// the steps by blocks of ``rowBlock`` batch rows (a layer norm is a reduction over a row, so a
+/// row is never split): each worker runs its blocks' products with `W_hh` and their fused row
+/// kernels with no barrier per step. The sequence-wide products are split by columns or in
+/// chunks fixed by the shape, the parameter sums by columns. Every element is computed the
+/// same way whichever worker computes it, so the results do not depend on the thread count.
 ///
 /// Variable lengths: item `b` is active at step `t` when `t < lengths[b]`; an inactive item
 /// keeps its state and outputs zeros (as ``FusedRecurrence``).
@@ -100,6 +102,7 @@ enum LayerNormRecurrence {
         let xHatI = recording ? written(R * GH) : TensorBuffer(count: 0)
         let xHatIPointer = recording ? xHatI.pointer : states + 2 * B * H
         let workers = teamSize(batch: B, hidden: H, gates: G)
+        let rowBlock = Self.rowBlock, blockCount = (B + rowBlock - 1) / rowBlock
         let h0p = UnsafePointer(h0.storage.pointer)
         /// The row of the step buffers that item `b` of step `t` uses.
         func stepRow(_ t: Int, _ b: Int) -> Int { recording ? layout.firstRow(t) + b * rs : b }
@@ -119,7 +122,7 @@ enum LayerNormRecurrence {
         let limitArray = lengths ?? [Int](repeating: T, count: B)
         limitArray.withUnsafeBufferPointer { limits in
             ComputeThreads.run(workers: workers) { member in
-                let rows = member.share(of: B)
+                let blocks = member.share(of: blockCount)
                 let columns = member.share(of: GH, granularity: packs ? PackedGEMM.panelWidth : max(GH, 1))
                 // LN_i over every row of the sequence (split by rows), and this member's panels of W_hhᵀ.
                 if packsInput && !columns.isEmpty {
@@ -140,52 +143,51 @@ enum LayerNormRecurrence {
                                     .transpose, into: packedWhh + columns.lowerBound * H)
                 }
                 member.barrier()
+                // The steps, over this member's blocks of batch rows: each block's product with
+                // W_hh reads only the block's own states, so the members never wait for each other.
                 for s in 0..<T {
                     let t = reverse ? T - 1 - s : s
                     let hRead = s == 0 ? h0p : UnsafePointer(states + ((s - 1) % 2) * B * H)
                     let hWrite = states + (s % 2) * B * H
-                    let hReadView = MatrixView(hRead, rows: B, columns: H, leadingDimension: max(H, 1))
-                    // The step's raw recurrent product, this member's columns.
+                    // The step's raw recurrent products go to LN_h's rows.
                     let hhBase = hHatP + stepRow(t, 0) * GH, hhLD = recording ? rs * GH : GH
-                    if packs {
-                        if !columns.isEmpty {
-                            PackedGEMM.multiply(hReadView, packed: packedWhh + columns.lowerBound * H, columns: columns.count,
-                                                into: MutableMatrixView(hhBase + columns.lowerBound, rows: B, columns: columns.count,
-                                                                        leadingDimension: hhLD))
+                    for block in blocks {
+                        let r0 = block * rowBlock, rows = r0..<Swift.min(B, r0 + rowBlock)
+                        let hBlock = MatrixView(hRead + r0 * H, rows: rows.count, columns: H, leadingDimension: max(H, 1))
+                        let hhBlock = MutableMatrixView(hhBase + r0 * hhLD, rows: rows.count, columns: GH, leadingDimension: hhLD)
+                        if packs {
+                            PackedGEMM.multiply(hBlock, packed: packedWhh, columns: GH, into: hhBlock)
+                        } else {
+                            BLAS.gemm(hBlock, .noTranspose, whhView, .transpose, into: hhBlock)
                         }
-                    } else if member.index == 0 {
-                        BLAS.gemm(hReadView, .noTranspose, whhView, .transpose,
-                                  into: MutableMatrixView(hhBase, rows: B, columns: GH, leadingDimension: hhLD))
+                        // The fused row kernels, this member's items.
+                        for b in rows {
+                            let row = layout.firstRow(t) + b * rs, sr = stepRow(t, b)
+                            let hp = hRead + b * H, hw = hWrite + b * H
+                            if let hPrevP { (hPrevP + row * H).update(from: hp, count: H) }
+                            if let cPrevP, let cNP { (cPrevP + row * H).update(from: cNP + b * H, count: H) }
+                            guard t < limits[b] else {
+                                hw.update(from: hp, count: H)
+                                (outputP + row * H).update(repeating: 0, count: H)
+                                continue
+                            }
+                            if let cNP, let cHatP, let rstdCP, let tanhCP, let wC = p.wC {
+                                let r = LayerNormCellKernels.lstmForwardRow(
+                                    hidden: H, inputSide: xHatIPointer + row * GH, weightI: p.wI, biasI: p.bI,
+                                    recurrent: hHatP + sr * GH, weightH: p.wH, biasH: p.bH, gates: gatesP + sr * GH,
+                                    c: cNP + b * H, cHat: cHatP + sr * H, weightC: wC, biasC: p.bC,
+                                    tanhC: tanhCP + sr * H, h: hw, epsH: p.epsH, epsC: p.epsC)
+                                rstdHP[sr] = r.rstdH
+                                rstdCP[sr] = r.rstdC
+                            } else if let hnP {
+                                rstdHP[sr] = LayerNormCellKernels.gruForwardRow(
+                                    hidden: H, inputSide: xHatIPointer + row * GH, weightI: p.wI, biasI: p.bI,
+                                    recurrent: hHatP + sr * GH, weightH: p.wH, biasH: p.bH, gates: gatesP + sr * GH,
+                                    hn: hnP + sr * H, hPrev: hp, h: hw, epsH: p.epsH)
+                            }
+                            (outputP + row * H).update(from: hw, count: H)
+                        }
                     }
-                    member.barrier()
-                    // The fused row kernels, this member's items.
-                    for b in rows {
-                        let row = layout.firstRow(t) + b * rs, sr = stepRow(t, b)
-                        let hp = hRead + b * H, hw = hWrite + b * H
-                        if let hPrevP { (hPrevP + row * H).update(from: hp, count: H) }
-                        if let cPrevP, let cNP { (cPrevP + row * H).update(from: cNP + b * H, count: H) }
-                        guard t < limits[b] else {
-                            hw.update(from: hp, count: H)
-                            (outputP + row * H).update(repeating: 0, count: H)
-                            continue
-                        }
-                        if let cNP, let cHatP, let rstdCP, let tanhCP, let wC = p.wC {
-                            let r = LayerNormCellKernels.lstmForwardRow(
-                                hidden: H, inputSide: xHatIPointer + row * GH, weightI: p.wI, biasI: p.bI,
-                                recurrent: hHatP + sr * GH, weightH: p.wH, biasH: p.bH, gates: gatesP + sr * GH,
-                                c: cNP + b * H, cHat: cHatP + sr * H, weightC: wC, biasC: p.bC,
-                                tanhC: tanhCP + sr * H, h: hw, epsH: p.epsH, epsC: p.epsC)
-                            rstdHP[sr] = r.rstdH
-                            rstdCP[sr] = r.rstdC
-                        } else if let hnP {
-                            rstdHP[sr] = LayerNormCellKernels.gruForwardRow(
-                                hidden: H, inputSide: xHatIPointer + row * GH, weightI: p.wI, biasI: p.bI,
-                                recurrent: hHatP + sr * GH, weightH: p.wH, biasH: p.bH, gates: gatesP + sr * GH,
-                                hn: hnP + sr * H, hPrev: hp, h: hw, epsH: p.epsH)
-                        }
-                        (outputP + row * H).update(from: hw, count: H)
-                    }
-                    member.barrier()
                 }
             }
         }
@@ -246,17 +248,22 @@ enum LayerNormRecurrence {
         }
     }
 
-    /// The number of workers a layer's steps are split between: as many of
-    /// ``ComputeThreads/count`` as leave each one at least
-    /// ``FusedRecurrence/minimumStepMultiplyAddsPerWorker`` multiply-adds of every step's
-    /// product, one 16-column panel and one batch row; one where the packed kernels do not run.
+    /// The batch rows of one block: the steps run block by block, each block's product with
+    /// `W_hh` one call over its rows. A constant, so that the products' row tiling (which the
+    /// packed kernels' arithmetic depends on) is the same for every team size.
+    static let rowBlock = 16
+
+    /// The number of workers a layer's steps are split between (by blocks of ``rowBlock``
+    /// batch rows): as many of ``ComputeThreads/count`` as there are blocks and as leave each
+    /// one at least ``FusedRecurrence/minimumStepMultiplyAddsPerWorker`` multiply-adds of every
+    /// step's product; one where the packed kernels do not run.
     static func teamSize(batch B: Int, hidden H: Int, gates G: Int) -> Int {
         let threads = ComputeThreads.count
         guard threads > 1, PackedGEMM.isAvailable else { return 1 }
-        let panels = (H + PackedGEMM.panelWidth - 1) / PackedGEMM.panelWidth
+        let blocks = (B + rowBlock - 1) / rowBlock
         let (work, overflow) = (B * G).multipliedReportingOverflow(by: H * H)
         let byWork = overflow ? threads : work / FusedRecurrence.minimumStepMultiplyAddsPerWorker
-        return Swift.max(1, Swift.min(threads, panels, B, byWork))
+        return Swift.max(1, Swift.min(threads, blocks, byWork))
     }
 
     /// `out (rows × gates) = x (rows × inputSize) · Wᵀ` in row chunks fixed by the shape, each
@@ -382,58 +389,66 @@ enum LayerNormRecurrence {
         let xHatIP = saved.xHatI.pointer, rstdIP = saved.rstdI.pointer
         let limitArray = lengths ?? [Int](repeating: T, count: B)
 
+        let rowBlock = Self.rowBlock, blockCount = (B + rowBlock - 1) / rowBlock
+
         limitArray.withUnsafeBufferPointer { limits in
+            /// The fused backward of item `b` at step `t` (sequence row `row`), if active: its
+            /// rows of dGx, dGh, dHH, dCPost, its `dc`, and its `carry` set to the direct part of
+            /// h_{t−1}'s gradient (GRU) or zero (LSTM), before the product adds the rest.
+            func backwardRow(t: Int, b: Int, row: Int) {
+                guard t < limits[b] else { return }
+                let dhb = dh + b * H, carryb = carry + b * H
+                if let gY {
+                    let y = gY + row * H
+                    for j in 0..<H { dhb[j] = carryb[j] + y[j] }
+                } else {
+                    dhb.update(from: carryb, count: H)
+                }
+                if isLSTM {
+                    LayerNormCellKernels.lstmBackwardRow(
+                        hidden: H, gates: gatesP + row * GH, hHat: hHatP + row * GH,
+                        rstdH: rstdHP[row], weightH: p.wH, cHat: cHatP + row * H,
+                        rstdC: rstdCP[row], weightC: p.wC!, tanhC: tanhCP + row * H,
+                        cPrev: cPrevP + row * H, dh: dhb, dc: dc + b * H, dcPost: dCPost + row * H,
+                        dGates: dGx + row * GH, dRecurrent: dHH + row * GH)
+                    carryb.update(repeating: 0, count: H)
+                } else {
+                    LayerNormCellKernels.gruBackwardRow(
+                        hidden: H, gates: gatesP + row * GH, hn: hnP + row * H,
+                        hHat: hHatP + row * GH, rstdH: rstdHP[row], weightH: p.wH,
+                        hPrev: hPrevP + row * H, dh: dhb, dhPrev: carryb,
+                        dInputSide: dGx + row * GH, dRecurrentSide: dGh + row * GH, dRecurrent: dHH + row * GH)
+                }
+            }
             ComputeThreads.run(workers: workers) { member in
-                let rows = member.share(of: B)
                 let units = member.share(of: H, granularity: packs ? PackedGEMM.panelWidth : max(H, 1))
                 if packs && !units.isEmpty {
                     PackedGEMM.pack(MatrixView(whh + units.lowerBound, rows: GH, columns: units.count, leadingDimension: H), .noTranspose,
                                     into: packedWhh + units.lowerBound * GH)
                 }
+                member.barrier()
+                // The steps in reverse over this member's blocks of batch rows, which need no other
+                // member's rows: the fused row kernels, then carry += dHH_t · W_hh for the block
+                // (inactive items' rows of dHH are zero).
                 for s in stride(from: T - 1, through: 0, by: -1) {
                     let t = reverse ? T - 1 - s : s
                     let first = layout.firstRow(t)
-                    for b in rows {
-                        guard t < limits[b] else { continue }
-                        let row = first + b * rs
-                        let dhb = dh + b * H, carryb = carry + b * H
-                        if let gY {
-                            let y = gY + row * H
-                            for j in 0..<H { dhb[j] = carryb[j] + y[j] }
-                        } else {
-                            dhb.update(from: carryb, count: H)
+                    for block in member.share(of: blockCount) {
+                        let r0 = block * rowBlock, rows = r0..<Swift.min(B, r0 + rowBlock)
+                        for b in rows {
+                            backwardRow(t: t, b: b, row: first + b * rs)
                         }
-                        if isLSTM {
-                            LayerNormCellKernels.lstmBackwardRow(
-                                hidden: H, gates: gatesP + row * GH, hHat: hHatP + row * GH,
-                                rstdH: rstdHP[row], weightH: p.wH, cHat: cHatP + row * H,
-                                rstdC: rstdCP[row], weightC: p.wC!, tanhC: tanhCP + row * H,
-                                cPrev: cPrevP + row * H, dh: dhb, dc: dc + b * H, dcPost: dCPost + row * H,
-                                dGates: dGx + row * GH, dRecurrent: dHH + row * GH)
-                            carryb.update(repeating: 0, count: H)
+                        let dHHBlock = MatrixView(UnsafePointer(dHH + (first + r0 * rs) * GH), rows: rows.count, columns: GH,
+                                                  leadingDimension: max(rs * GH, 1))
+                        let carryBlock = MutableMatrixView(carry + r0 * H, rows: rows.count, columns: H, leadingDimension: max(H, 1))
+                        if packs {
+                            PackedGEMM.multiply(dHHBlock, packed: packedWhh, columns: H, into: carryBlock, beta: 1)
                         } else {
-                            LayerNormCellKernels.gruBackwardRow(
-                                hidden: H, gates: gatesP + row * GH, hn: hnP + row * H,
-                                hHat: hHatP + row * GH, rstdH: rstdHP[row], weightH: p.wH,
-                                hPrev: hPrevP + row * H, dh: dhb, dhPrev: carryb,
-                                dInputSide: dGx + row * GH, dRecurrentSide: dGh + row * GH, dRecurrent: dHH + row * GH)
+                            BLAS.gemm(dHHBlock, .noTranspose, whhView, .noTranspose, into: carryBlock, beta: 1)
                         }
                     }
-                    member.barrier()
-                    // carry += dHH_t · W_hh, this member's columns (inactive items' rows of dHH are zero).
-                    let step = MatrixView(UnsafePointer(dHH + first * GH), rows: B, columns: GH, leadingDimension: max(rs * GH, 1))
-                    if packs {
-                        if !units.isEmpty {
-                            PackedGEMM.multiply(step, packed: packedWhh + units.lowerBound * GH, columns: units.count,
-                                                into: MutableMatrixView(carry + units.lowerBound, rows: B, columns: units.count, leadingDimension: H),
-                                                beta: 1)
-                        }
-                    } else if member.index == 0 {
-                        BLAS.gemm(step, .noTranspose, whhView, .noTranspose,
-                                  into: MutableMatrixView(carry, rows: B, columns: H, leadingDimension: max(H, 1)), beta: 1)
-                    }
-                    member.barrier()
                 }
+                member.barrier()
                 // The layer norms' parameters (columns split), then LN_i's input gradient, in place
                 // (rows split).
                 let gateColumns = member.share(of: GH), cellColumns = member.share(of: H)
