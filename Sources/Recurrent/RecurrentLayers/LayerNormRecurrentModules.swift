@@ -141,36 +141,14 @@ public class LayerNormRecurrentBase: Module, @unchecked Sendable {
                 throw TensorError.invalidArgument("\(typeName): every length must be in 1...\(T) (the sequence length), got \(bad)")
             }
         }
-        let isLSTM = kind == .lstm
-        var x = unbatched ? try input.reshaped([T, 1, inputSize]) : input
-        let h0b = try h0.map { unbatched ? try $0.reshaped([D * numLayers, 1, H]) : $0 }
-        let c0b = try c0.map { unbatched ? try $0.reshaped([D * numLayers, 1, H]) : $0 }
-        var hFinals: [Tensor] = [], cFinals: [Tensor] = []
-        for layer in 0..<numLayers {
-            var outputs: [Tensor] = []
-            for d in 0..<D {
-                let index = layer * D + d
-                let hInit = try h0b.map { try $0.select(dim: 0, index: index) } ?? Tensor(zeros: [B, H])
-                let cInit = isLSTM ? (try c0b.map { try $0.select(dim: 0, index: index) } ?? Tensor(zeros: [B, H])) : nil
-                let (y, hN, cN) = LayerNormRecurrence.run(kind: kind, input: x, layout: layout, reverse: d == 1, h0: hInit, c0: cInit,
-                                                          weights: weights[layer][d], lengths: lengths)
-                outputs.append(y)
-                hFinals.append(hN)
-                if let cN { cFinals.append(cN) }
-            }
-            x = D == 1 ? outputs[0] : try Tensor.cat(outputs, dim: -1)
-            if layer < numLayers - 1 && isTraining && dropout > 0 {
-                x = try RandomState.withGenerator { try x.dropout(p: dropout, training: true, using: &$0) }
+        return try RecurrentStack.run(input, layout: layout, unbatched: unbatched, numLayers: numLayers, directions: D,
+                                      stateSize: H, cellSize: kind == .lstm ? H : nil, h0: h0, c0: c0,
+                                      dropout: dropout, isTraining: isTraining) { layer, x, h0s, c0s in
+            (0..<D).map { d in
+                LayerNormRecurrence.run(kind: kind, input: x, layout: layout, reverse: d == 1, h0: h0s[d], c0: c0s[d],
+                                        weights: weights[layer][d], lengths: lengths)
             }
         }
-        var hN = try Tensor.stack(hFinals, dim: 0)
-        var cN = isLSTM ? try Tensor.stack(cFinals, dim: 0) : nil
-        if unbatched {
-            x = try x.reshaped([T, D * H])
-            hN = try hN.reshaped([D * numLayers, H])
-            cN = try cN?.reshaped([D * numLayers, H])
-        }
-        return (x, hN, cN)
     }
 }
 
