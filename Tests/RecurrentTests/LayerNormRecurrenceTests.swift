@@ -198,6 +198,27 @@ final class LayerNormRecurrenceTests: XCTestCase {
         assertClose(single.output, try output.select(dim: 1, index: 0), rtol: 1e-6, atol: 1e-6)
     }
 
+    /// An empty batch runs (as `nn.LSTM`'s), and a second backward through a retained graph
+    /// gives the same gradients again (the node does not consume what it saved).
+    func testEmptyBatchAndRepeatedBackward() throws {
+        let lstm = try LayerNormLSTM(inputSize: 3, hiddenSize: 4, numLayers: 2, bidirectional: true, seed: 2)
+        let (empty, emptyState) = try lstm(Tensor(zeros: [5, 0, 3]))
+        XCTAssertEqual(empty.shape, [5, 0, 8])
+        XCTAssertEqual(emptyState.h.shape, [4, 0, 4])
+        let gru = try LayerNormGRU(inputSize: 3, hiddenSize: 4, seed: 3)
+        var generator = SeededGenerator(seed: 9)
+        let x = Tensor(shape: [4, 2, 3], scalars: (0..<24).map { _ in Float.random(in: -1...1, using: &generator) })
+        x.requiresGrad = true
+        let (output, _) = try gru(x, lengths: [4, 2])
+        let loss = (output * output).sum()
+        loss.backward(retainGraph: true)
+        let first = x.grad!.scalars
+        x.grad = nil
+        loss.backward()
+        XCTAssertEqual(x.grad!.scalars, first)
+        XCTAssertTrue(first.contains { $0 != 0 })
+    }
+
     func testBadShapesAndSettingsThrow() throws {
         XCTAssertThrowsError(try LayerNormLSTM(inputSize: 0, hiddenSize: 4))
         XCTAssertThrowsError(try LayerNormGRU(inputSize: 2, hiddenSize: 4, dropout: 1.5))
