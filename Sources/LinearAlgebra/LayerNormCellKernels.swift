@@ -52,7 +52,7 @@ public enum LayerNormCellKernels {
     /// One row of a layer-normalised LSTM step (rk_lnlstm_forward_row_f32): `hh` (4H, the raw
     /// `h·W_hhᵀ`) becomes its normalisation, `gates` the activated i, f, g, o, `c` the new cell
     /// state (read as the old one), `cHat` the normalised pre-norm cell state, `h` the new
-    /// hidden state. Returns the rows' `(rstdH, rstdC)`.
+    /// hidden state; the two norms' `1/σ` go to `rstdH` and `rstdC`.
     @inline(__always)
     public static func lstmForwardRow(hidden H: Int, inputSide xi: UnsafePointer<Float>, weightI: UnsafePointer<Float>,
                                       biasI: UnsafePointer<Float>?, recurrent hh: UnsafeMutablePointer<Float>,
@@ -60,14 +60,13 @@ public enum LayerNormCellKernels {
                                       gates: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>,
                                       cHat: UnsafeMutablePointer<Float>, weightC: UnsafePointer<Float>, biasC: UnsafePointer<Float>?,
                                       tanhC: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>,
-                                      epsH: Float, epsC: Float) -> (rstdH: Float, rstdC: Float) {
-        var rh: Float = 0, rc: Float = 0
-        rk_lnlstm_forward_row_f32(H, xi, weightI, biasI, hh, &rh, weightH, biasH, gates, c, cHat, &rc, weightC, biasC,
+                                      rstdH: UnsafeMutablePointer<Float>, rstdC: UnsafeMutablePointer<Float>,
+                                      epsH: Float, epsC: Float) {
+        rk_lnlstm_forward_row_f32(H, xi, weightI, biasI, hh, rstdH, weightH, biasH, gates, c, cHat, rstdC, weightC, biasC,
                                   tanhC, h, epsH, epsC)
-        return (rh, rc)
     }
 
-    /// The backward of ``lstmForwardRow(hidden:inputSide:weightI:biasI:recurrent:weightH:biasH:gates:c:cHat:weightC:biasC:tanhC:h:epsH:epsC:)``
+    /// The backward of ``lstmForwardRow(hidden:inputSide:weightI:biasI:recurrent:weightH:biasH:gates:c:cHat:weightC:biasC:tanhC:h:rstdH:rstdC:epsH:epsC:)``
     /// for one row (rk_lnlstm_backward_row_f32): writes `dcPost` (H), `dGates` (4H), `dRecurrent`
     /// (4H, the gradient of the raw `h·W_hhᵀ`) and replaces `dc` (the gradient of `c_t`) with
     /// that of `c_{t−1}`.
@@ -82,20 +81,19 @@ public enum LayerNormCellKernels {
     }
 
     /// One row of a layer-normalised GRU step (rk_lngru_forward_row_f32): `hh` (3H) becomes its
-    /// normalisation, `gates` the activated r, z, n, `hn` the normalised recurrent n block after
-    /// its affine, `h` the new state from `hPrev`. Returns the row's `rstdH`.
+    /// normalisation (its `1/σ` to `rstdH`), `gates` the activated r, z, n, `hn` the normalised
+    /// recurrent n block after its affine, `h` the new state from `hPrev`.
     @inline(__always)
     public static func gruForwardRow(hidden H: Int, inputSide xi: UnsafePointer<Float>, weightI: UnsafePointer<Float>,
                                      biasI: UnsafePointer<Float>?, recurrent hh: UnsafeMutablePointer<Float>,
                                      weightH: UnsafePointer<Float>, biasH: UnsafePointer<Float>?,
                                      gates: UnsafeMutablePointer<Float>, hn: UnsafeMutablePointer<Float>,
-                                     hPrev: UnsafePointer<Float>, h: UnsafeMutablePointer<Float>, epsH: Float) -> Float {
-        var rh: Float = 0
-        rk_lngru_forward_row_f32(H, xi, weightI, biasI, hh, &rh, weightH, biasH, gates, hn, hPrev, h, epsH)
-        return rh
+                                     hPrev: UnsafePointer<Float>, h: UnsafeMutablePointer<Float>,
+                                     rstdH: UnsafeMutablePointer<Float>, epsH: Float) {
+        rk_lngru_forward_row_f32(H, xi, weightI, biasI, hh, rstdH, weightH, biasH, gates, hn, hPrev, h, epsH)
     }
 
-    /// The backward of ``gruForwardRow(hidden:inputSide:weightI:biasI:recurrent:weightH:biasH:gates:hn:hPrev:h:epsH:)``
+    /// The backward of ``gruForwardRow(hidden:inputSide:weightI:biasI:recurrent:weightH:biasH:gates:hn:hPrev:h:rstdH:epsH:)``
     /// for one row (rk_lngru_backward_row_f32): writes `dInputSide` and `dRecurrentSide` (3H,
     /// after the affine), `dRecurrent` (3H, of the raw `h·W_hhᵀ`) and `dhPrev = dh·z`.
     @inline(__always)

@@ -172,18 +172,16 @@ enum LayerNormRecurrence {
                                 continue
                             }
                             if let cNP, let cHatP, let rstdCP, let tanhCP, let wC = p.wC {
-                                let r = LayerNormCellKernels.lstmForwardRow(
+                                LayerNormCellKernels.lstmForwardRow(
                                     hidden: H, inputSide: xHatIPointer + row * GH, weightI: p.wI, biasI: p.bI,
                                     recurrent: hHatP + sr * GH, weightH: p.wH, biasH: p.bH, gates: gatesP + sr * GH,
                                     c: cNP + b * H, cHat: cHatP + sr * H, weightC: wC, biasC: p.bC,
-                                    tanhC: tanhCP + sr * H, h: hw, epsH: p.epsH, epsC: p.epsC)
-                                rstdHP[sr] = r.rstdH
-                                rstdCP[sr] = r.rstdC
+                                    tanhC: tanhCP + sr * H, h: hw, rstdH: rstdHP + sr, rstdC: rstdCP + sr, epsH: p.epsH, epsC: p.epsC)
                             } else if let hnP {
-                                rstdHP[sr] = LayerNormCellKernels.gruForwardRow(
+                                LayerNormCellKernels.gruForwardRow(
                                     hidden: H, inputSide: xHatIPointer + row * GH, weightI: p.wI, biasI: p.bI,
                                     recurrent: hHatP + sr * GH, weightH: p.wH, biasH: p.bH, gates: gatesP + sr * GH,
-                                    hn: hnP + sr * H, hPrev: hp, h: hw, epsH: p.epsH)
+                                    hn: hnP + sr * H, hPrev: hp, h: hw, rstdH: rstdHP + sr, epsH: p.epsH)
                             }
                             (outputP + row * H).update(from: hw, count: H)
                         }
