@@ -219,6 +219,23 @@ final class LayerNormRecurrenceTests: XCTestCase {
         XCTAssertTrue(first.contains { $0 != 0 })
     }
 
+    /// The example of the LayerNormCells article, as written there.
+    func testArticleExample() throws {
+        var generator = SeededGenerator(seed: 11)
+        let x = Tensor(shape: [3, 50, 64], scalars: (0..<(3 * 50 * 64)).map { _ in Float.random(in: -1...1, using: &generator) })
+        let lstm = try LayerNormLSTM(inputSize: 64, hiddenSize: 128, numLayers: 2, batchFirst: true,
+                                     dropout: 0.1, bidirectional: true)
+        let (output, state) = try lstm(x, lengths: [50, 31, 12])   // x: (3, 50, 64)
+        XCTAssertEqual(output.shape, [3, 50, 256])
+        XCTAssertEqual(state.h.shape, [4, 3, 128])
+        XCTAssertEqual(state.c.shape, [4, 3, 128])
+        let loss = output.sum()
+        loss.backward()
+        XCTAssertEqual(lstm.namedParameters().first { $0.name == "layernorm_c_l1_reverse.weight" }?.parameter.grad?.shape, [128])
+        // Past each length the outputs are zero.
+        XCTAssertEqual(try output.select(dim: 0, index: 2).select(dim: 0, index: 12).scalars, [Float](repeating: 0, count: 256))
+    }
+
     func testBadShapesAndSettingsThrow() throws {
         XCTAssertThrowsError(try LayerNormLSTM(inputSize: 0, hiddenSize: 4))
         XCTAssertThrowsError(try LayerNormGRU(inputSize: 2, hiddenSize: 4, dropout: 1.5))
