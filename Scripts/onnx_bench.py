@@ -135,7 +135,9 @@ def main():
     failed = []
     for name in selected:
         case = next((c for c in MODULE_CASES if c.name == name), None)
-        if case is None:
+        # Only PyTorch's own recurrent layers export to ONNX's recurrent operators
+        # (ln-lstm-medium's reference is a Python loop).
+        if case is None or case.kind not in ("RNN", "LSTM", "GRU"):
             continue
         try:
             r = run_case(case, args, now, ort)

@@ -44,9 +44,12 @@ MODULE_CASES = [
     Case("gru-bidir", 64, 128, 2, 32, 50, "GRU", bidirectional=True),
     Case("lstm-large", 256, 512, 2, 64, 100, "LSTM"),
     Case("lstm-latency", 64, 256, 2, 1, 100, "LSTM", forward_only=True),
+    # PyTorch has no fused layer-normalised LSTM: its reference cell (benchmarks/fastrnns/
+    # custom_lstms.py, written out in Scripts/layernorm_cells_reference.py) in a Python loop.
+    Case("ln-lstm-medium", 64, 128, 2, 32, 50, "LayerNormLSTM"),
 ]
 EXTRA_CASES = ["stream-step", "autograd-op", "names-epoch"]
-GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
+GATES = {"RNN": 1, "LSTM": 4, "GRU": 3, "LayerNormLSTM": 4}
 
 
 def clock(kind):
@@ -89,8 +92,14 @@ def build_case(case):
     """The case's module (weights drawn right after torch.manual_seed(1)) and its input
     (batch, steps, input) from U(-1, 1), drawn next."""
     torch.manual_seed(1)
-    module = getattr(nn, case.kind)(case.input, case.hidden, num_layers=case.layers, batch_first=True,
-                                    bidirectional=case.bidirectional)
+    if case.kind == "LayerNormLSTM":
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from layernorm_cells_reference import LayerNormLSTM
+        kind = LayerNormLSTM
+    else:
+        kind = getattr(nn, case.kind)
+    module = kind(case.input, case.hidden, num_layers=case.layers, batch_first=True,
+                  bidirectional=case.bidirectional)
     x = torch.rand(case.batch, case.steps, case.input) * 2 - 1
     return module, x
 

@@ -4,12 +4,14 @@
 /// The kind of recurrent module a case runs.
 enum ModuleKind: String {
     case rnn = "RNN", lstm = "LSTM", gru = "GRU"
+    /// ``LayerNormLSTM`` (PyTorch's reference `LayerNormLSTMCell`, fused).
+    case layerNormLSTM = "LayerNormLSTM"
 
     /// Gate blocks stacked in `W_ih` and `W_hh`.
     var gates: Int {
         switch self {
         case .rnn: return 1
-        case .lstm: return 4
+        case .lstm, .layerNormLSTM: return 4
         case .gru: return 3
         }
     }
@@ -95,6 +97,8 @@ let moduleCases: [ModuleCase] = [
     ModuleCase(name: "lstm-large", input: 256, hidden: 512, layers: 2, batch: 64, steps: 100, kind: .lstm),
     ModuleCase(name: "lstm-latency", input: 64, hidden: 256, layers: 2, batch: 1, steps: 100, kind: .lstm,
                forwardOnly: true),
+    // Issue 20: the layer-normalised LSTM against lstm-medium (the same sizes).
+    ModuleCase(name: "ln-lstm-medium", input: 64, hidden: 128, layers: 2, batch: 32, steps: 50, kind: .layerNormLSTM),
 ]
 
 /// The other cases: one streaming step, the cost of a small recorded autograd op, and one

@@ -43,6 +43,10 @@ func makeModuleAndParameters(_ c: ModuleCase) throws -> (forward: (Tensor) throw
         let m = try LSTM(inputSize: c.input, hiddenSize: c.hidden, numLayers: c.layers, batchFirst: true,
                          bidirectional: c.bidirectional, seed: 1)
         return ({ try m($0).output }, m.parameters())
+    case .layerNormLSTM:
+        let m = try LayerNormLSTM(inputSize: c.input, hiddenSize: c.hidden, numLayers: c.layers, batchFirst: true,
+                                  bidirectional: c.bidirectional, seed: 1)
+        return ({ try m($0).output }, m.parameters())
     }
 }
 

@@ -7,6 +7,7 @@
 #include "rk_elementwise.h"
 #include "rk_gemm.h"
 #include "rk_cells.h"
+#include "rk_layernorm_cells.h"
 #include "rk_team.h"
 #include "rk_peak.h"
 #endif

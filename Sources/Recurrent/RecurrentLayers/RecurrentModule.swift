@@ -260,39 +260,11 @@ public class RecurrentBase: Module, @unchecked Sendable {
             try checkState(c0, name: "c0", size: hiddenSize, batch: layout.batch, unbatched: unbatched)
         }
         try checkLengths(lengths, layout: layout)
-        let B = layout.batch, D = numDirections, Hr = outputHiddenSize
-        let isLSTM = kind == .lstm
-        var x = unbatched ? try input.reshaped([layout.steps, 1, inputSize]) : input
-        let h0b = try h0.map { unbatched ? try $0.reshaped([D * numLayers, 1, Hr]) : $0 }
-        let c0b = try c0.map { unbatched ? try $0.reshaped([D * numLayers, 1, hiddenSize]) : $0 }
-        var hFinals: [Tensor] = [], cFinals: [Tensor] = []
-        for layer in 0..<numLayers {
-            var outputs: [Tensor] = []
-            var hInits: [Tensor] = [], cInits: [Tensor?] = []
-            for d in 0..<D {
-                let index = layer * D + d
-                hInits.append(try h0b.map { try $0.select(dim: 0, index: index) } ?? Tensor(zeros: [B, Hr]))
-                cInits.append(isLSTM ? (try c0b.map { try $0.select(dim: 0, index: index) } ?? Tensor(zeros: [B, hiddenSize])) : nil)
-            }
-            for (y, hN, cN) in FusedRecurrence.runDirections(kind: kind, input: x, layout: layout, h0: hInits, c0: cInits,
-                                                             weights: weights[layer], lengths: lengths) {
-                outputs.append(y)
-                hFinals.append(hN)
-                if let cN { cFinals.append(cN) }
-            }
-            x = D == 1 ? outputs[0] : try Tensor.cat(outputs, dim: -1)
-            if layer < numLayers - 1 && isTraining && dropout > 0 {
-                x = try RandomState.withGenerator { try x.dropout(p: dropout, training: true, using: &$0) }
-            }
+        return try RecurrentStack.run(input, layout: layout, unbatched: unbatched, numLayers: numLayers, directions: numDirections,
+                                      stateSize: outputHiddenSize, cellSize: kind == .lstm ? hiddenSize : nil, h0: h0, c0: c0,
+                                      dropout: dropout, isTraining: isTraining) { layer, x, h0s, c0s in
+            FusedRecurrence.runDirections(kind: kind, input: x, layout: layout, h0: h0s, c0: c0s, weights: weights[layer], lengths: lengths)
         }
-        var hN = try Tensor.stack(hFinals, dim: 0)
-        var cN = isLSTM ? try Tensor.stack(cFinals, dim: 0) : nil
-        if unbatched {
-            x = try x.reshaped([layout.steps, D * Hr])
-            hN = try hN.reshaped([D * numLayers, Hr])
-            cN = try cN?.reshaped([D * numLayers, hiddenSize])
-        }
-        return (x, hN, cN)
     }
 }
 

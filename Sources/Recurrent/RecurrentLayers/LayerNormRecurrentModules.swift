@@ -1,0 +1,239 @@
+import LinearAlgebra
+
+/// The shared machinery of ``LayerNormLSTM`` and ``LayerNormGRU``: configuration, parameters
+/// named like `nn.LSTM`'s, input checking, and the stack of fused layer-normalised layers
+/// (``LayerNormRecurrence``, one autograd node per layer and direction).
+///
+/// Shapes (`D` = 2 if bidirectional else 1): input `(L, N, inputSize)`, `(N, L, inputSize)`
+/// with `batchFirst`, or unbatched `(L, inputSize)`; initial states `(D · numLayers, N,
+/// hiddenSize)` (`(D · numLayers, hiddenSize)` unbatched); output `(L, N, D · hiddenSize)` (or
+/// batch first); final states like the initial ones, `h_n[layer · D + direction]`.
+///
+/// State-dict keys, per layer `k` (and `_reverse` for the reverse direction), in this order:
+/// `weight_ih_l{k}` `(G·hiddenSize, inputs)`, `weight_hh_l{k}` `(G·hiddenSize, hiddenSize)`
+/// for every layer and direction, then the layer norms `layernorm_i_l{k}.weight`/`.bias`
+/// `(G·hiddenSize)`, `layernorm_h_l{k}.*` `(G·hiddenSize)` and, for the LSTM,
+/// `layernorm_c_l{k}.*` `(hiddenSize)` — the names of `Scripts/layernorm_cells_reference.py`'s
+/// PyTorch modules, whose `state_dict()` loads as it is. `G` is 4 (i, f, g, o) or 3 (r, z, n).
+public class LayerNormRecurrentBase: Module, @unchecked Sendable {
+    /// The cell every layer runs (`.lstm` or `.gru`).
+    public let kind: CellKind
+    /// The number of features of each input element.
+    public let inputSize: Int
+    /// The number of features of the hidden (and, for the LSTM, cell) state.
+    public let hiddenSize: Int
+    /// The number of stacked layers.
+    public let numLayers: Int
+    /// Whether the layer norms have their shift (`bias`), which takes the role of the usual
+    /// gate biases.
+    public let bias: Bool
+    /// Whether inputs and outputs are `(N, L, features)` instead of `(L, N, features)`.
+    public let batchFirst: Bool
+    /// The dropout probability applied to the outputs of every layer but the last, in
+    /// training mode.
+    public let dropout: Float
+    /// Whether each layer also reads the sequence in reverse.
+    public let bidirectional: Bool
+    /// The layer norms' `eps` (added to the variance).
+    public let eps: Float
+
+    let weights: [[LayerNormRecurrentWeights]]
+    let weightNames: [(String, Parameter)]
+    let normNames: [(String, Module)]
+
+    /// `2` for bidirectional layers, else `1`.
+    public var numDirections: Int { bidirectional ? 2 : 1 }
+
+    init(kind: CellKind, inputSize: Int, hiddenSize: Int, numLayers: Int, bias: Bool, batchFirst: Bool,
+         dropout: Float, bidirectional: Bool, eps: Float, seed: UInt64?) throws {
+        let name = kind == .lstm ? "LayerNormLSTM" : "LayerNormGRU"
+        guard inputSize > 0, hiddenSize > 0 else {
+            throw TensorError.invalidArgument("\(name): expected inputSize and hiddenSize > 0, got \(inputSize) and \(hiddenSize)")
+        }
+        guard numLayers >= 1 else { throw TensorError.invalidArgument("\(name): expected numLayers >= 1, got \(numLayers)") }
+        guard dropout >= 0 && dropout <= 1 else {
+            throw TensorError.invalidArgument("\(name): expected dropout in [0, 1], got \(dropout)")
+        }
+        guard eps >= 0, eps.isFinite else { throw TensorError.invalidArgument("\(name): expected a finite, non-negative eps, got \(eps)") }
+        let D = bidirectional ? 2 : 1, G = kind.gateCount
+        try MemoryLimit.check(floats: [
+            [D, G, hiddenSize, inputSize], [D, numLayers - 1, G, hiddenSize, hiddenSize, D],
+            [D, numLayers, G, hiddenSize, hiddenSize], [D, numLayers, 6, G, hiddenSize],
+        ], for: "\(name)(inputSize: \(inputSize), hiddenSize: \(hiddenSize), numLayers: \(numLayers)) weights")
+        var generator = seed.map { SeededGenerator(seed: $0) } ?? RandomState.withGenerator { SeededGenerator(seed: $0.next()) }
+        self.kind = kind
+        self.inputSize = inputSize
+        self.hiddenSize = hiddenSize
+        self.numLayers = numLayers
+        self.bias = bias
+        self.batchFirst = batchFirst
+        self.dropout = dropout
+        self.bidirectional = bidirectional
+        self.eps = eps
+        let GH = G * hiddenSize, bound = 1 / Float(hiddenSize).squareRoot()
+        var weights: [[LayerNormRecurrentWeights]] = []
+        var weightNames: [(String, Parameter)] = [], normNames: [(String, Module)] = []
+        for layer in 0..<numLayers {
+            var directions: [LayerNormRecurrentWeights] = []
+            for direction in 0..<D {
+                let suffix = "_l\(layer)" + (direction == 1 ? "_reverse" : "")
+                let wih = try Parameter(uniform: [GH, layer == 0 ? inputSize : hiddenSize * D], bound: bound, using: &generator)
+                let whh = try Parameter(uniform: [GH, hiddenSize], bound: bound, using: &generator)
+                let normI = try LayerNorm(normalizedShape: [GH], eps: eps, bias: bias)
+                let normH = try LayerNorm(normalizedShape: [GH], eps: eps, bias: bias)
+                let normC = kind == .lstm ? try LayerNorm(normalizedShape: [hiddenSize], eps: eps, bias: bias) : nil
+                weightNames += [("weight_ih" + suffix, wih), ("weight_hh" + suffix, whh)]
+                normNames += [("layernorm_i" + suffix, normI), ("layernorm_h" + suffix, normH)]
+                if let normC { normNames.append(("layernorm_c" + suffix, normC)) }
+                directions.append(LayerNormRecurrentWeights(weightIH: wih, weightHH: whh, normI: normI, normH: normH, normC: normC))
+            }
+            weights.append(directions)
+        }
+        self.weights = weights
+        self.weightNames = weightNames
+        self.normNames = normNames
+        super.init()
+    }
+
+    /// `weight_ih_l{k}` and `weight_hh_l{k}` (with `_reverse`), layer by layer.
+    public override var localParameters: [(name: String, parameter: Parameter)] { weightNames }
+
+    /// The layer norms, ``LayerNorm`` modules named `layernorm_i_l{k}`, `layernorm_h_l{k}`
+    /// and (LSTM) `layernorm_c_l{k}` (with `_reverse`).
+    public override var children: [(name: String, module: Module)] { normNames }
+
+    /// `inputSize, hiddenSize` and the settings that differ from the defaults.
+    public override var extraDescription: String {
+        var s = "\(inputSize), \(hiddenSize)"
+        if numLayers != 1 { s += ", num_layers=\(numLayers)" }
+        if !bias { s += ", bias=False" }
+        if batchFirst { s += ", batch_first=True" }
+        if dropout != 0 { s += ", dropout=\(dropout)" }
+        if bidirectional { s += ", bidirectional=True" }
+        return s
+    }
+
+    var typeName: String { kind == .lstm ? "LayerNormLSTM" : "LayerNormGRU" }
+
+    /// Checks everything, then runs every layer and direction.
+    func forwardLayers(_ input: Tensor, h0: Tensor?, c0: Tensor?, lengths: [Int]?) throws -> (output: Tensor, hN: Tensor, cN: Tensor?) {
+        guard input.rank == 3 || input.rank == 2, input.shape[input.rank - 1] == inputSize else {
+            throw TensorError.shapeMismatch("\(typeName): expected input (L, N, \(inputSize)), (N, L, \(inputSize)) with batchFirst, or (L, \(inputSize)), got \(input.shape)")
+        }
+        let unbatched = input.rank == 2
+        let (T, B) = unbatched ? (input.shape[0], 1) : batchFirst ? (input.shape[1], input.shape[0]) : (input.shape[0], input.shape[1])
+        guard T > 0 else {
+            throw TensorError.shapeMismatch("\(typeName): expected sequence length to be larger than 0, got input of shape \(input.shape)")
+        }
+        let layout = SequenceLayout(steps: T, batch: B, batchFirst: unbatched ? false : batchFirst)
+        let D = numDirections, H = hiddenSize
+        let expected = unbatched ? [numLayers * D, H] : [numLayers * D, B, H]
+        for (name, state) in [("h0", h0), ("c0", c0)] {
+            if let state, state.shape != expected {
+                throw TensorError.shapeMismatch("\(typeName): expected \(name) of shape \(expected), got \(state.shape)")
+            }
+        }
+        if let lengths {
+            guard lengths.count == B else {
+                throw TensorError.shapeMismatch("\(typeName): expected \(B) lengths (one per sequence), got \(lengths.count)")
+            }
+            if let bad = lengths.first(where: { $0 < 1 || $0 > T }) {
+                throw TensorError.invalidArgument("\(typeName): every length must be in 1...\(T) (the sequence length), got \(bad)")
+            }
+        }
+        return try RecurrentStack.run(input, layout: layout, unbatched: unbatched, numLayers: numLayers, directions: D,
+                                      stateSize: H, cellSize: kind == .lstm ? H : nil, h0: h0, c0: c0,
+                                      dropout: dropout, isTraining: isTraining) { layer, x, h0s, c0s in
+            (0..<D).map { d in
+                LayerNormRecurrence.run(kind: kind, input: x, layout: layout, reverse: d == 1, h0: h0s[d], c0: c0s[d],
+                                        weights: weights[layer][d], lengths: lengths)
+            }
+        }
+    }
+}
+
+/// A multi-layer layer-normalised LSTM (Ba, Kiros and Hinton 2016), as PyTorch's reference
+/// `LayerNormLSTMCell` (`benchmarks/fastrnns/custom_lstms.py`) run over a sequence, fused:
+///
+/// ```
+/// gates = LN_i(x·W_ihᵀ) + LN_h(h·W_hhᵀ)      i, f, g, o = gates.chunk(4)
+/// c' = LN_c(σ(f)⊙c + σ(i)⊙tanh(g))            h' = σ(o)⊙tanh(c')
+/// ```
+///
+/// No separate biases: the layer norms' shifts take their role. See
+/// ``LayerNormRecurrentBase`` for shapes and state-dict keys, and the article
+/// <doc:LayerNormCells>.
+///
+/// ```swift
+/// let lstm = try LayerNormLSTM(inputSize: 64, hiddenSize: 128, numLayers: 2, batchFirst: true)
+/// let (output, state) = try lstm(x, lengths: lengths)     // x: (N, L, 64)
+/// ```
+public final class LayerNormLSTM: LayerNormRecurrentBase, @unchecked Sendable {
+    /// A multi-layer layer-normalised LSTM: `W_ih`, `W_hh` from U(−1/√hiddenSize,
+    /// 1/√hiddenSize) (as `nn.LSTM`; the default random stream or `seed`), layer norms with
+    /// weight 1 and shift 0 (as `nn.LayerNorm`).
+    ///
+    /// - Parameters:
+    ///   - bias: whether the layer norms have their shift (the gates' biases).
+    ///   - dropout: the dropout probability between layers, in training mode.
+    ///   - eps: the layer norms' `eps` (`nn.LayerNorm`'s default `1e-5`).
+    /// - Throws: ``TensorError/invalidArgument(_:)`` for sizes below 1, a dropout outside
+    ///   [0, 1] or an `eps` that is negative or not finite.
+    public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, bias: Bool = true, batchFirst: Bool = false,
+                dropout: Float = 0, bidirectional: Bool = false, eps: Float = 1e-5, seed: UInt64? = nil) throws {
+        try super.init(kind: .lstm, inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, bias: bias,
+                       batchFirst: batchFirst, dropout: dropout, bidirectional: bidirectional, eps: eps, seed: seed)
+    }
+
+    /// Runs the LSTM over `input` from the state `(h, c)` (zeros when `nil`).
+    ///
+    /// - Parameters:
+    ///   - input: `(L, N, inputSize)`, `(N, L, inputSize)` with `batchFirst`, or `(L, inputSize)`.
+    ///   - state: `h` and `c`, each `(D · numLayers, N, hiddenSize)` (without `N` unbatched).
+    ///   - lengths: each sequence's length, in any order: outputs past it are zero, the final
+    ///     state is the one at the sequence's own last step, and the reverse direction starts
+    ///     there (packed-sequence semantics, as ``LSTM``).
+    /// - Returns: the last layer's output at every step `(L, N, D · hiddenSize)` and the final
+    ///   `(h, c)` of every layer and direction.
+    /// - Throws: ``TensorError`` when a shape or a length does not fit.
+    public func callAsFunction(_ input: Tensor, _ state: LSTMState? = nil, lengths: [Int]? = nil) throws
+        -> (output: Tensor, state: LSTMState) {
+        let (output, hN, cN) = try forwardLayers(input, h0: state?.h, c0: state?.c, lengths: lengths)
+        guard let cN else { fatalError("LayerNormLSTM: the fused recurrence returned no cell state") }
+        return (output, LSTMState(h: hN, c: cN))
+    }
+}
+
+/// A multi-layer layer-normalised GRU, the analogue of ``LayerNormLSTM`` (gates r, z, n in
+/// PyTorch's order):
+///
+/// ```
+/// x = LN_i(x·W_ihᵀ), y = LN_h(h·W_hhᵀ)        (each over 3·hiddenSize)
+/// r = σ(x_r + y_r), z = σ(x_z + y_z), n = tanh(x_n + r⊙y_n)
+/// h' = (1 − z)⊙n + z⊙h
+/// ```
+///
+/// `nn.GRU`'s equations with its biases replaced by the layer norms' shifts (`y_n`, which `r`
+/// gates, includes the recurrent shift as `b_hn` is inside `r ⊙ (·)` in `nn.GRU`). The state
+/// is not normalised: `h'` is a convex combination of `n` and `h`, already bounded. See
+/// ``LayerNormRecurrentBase`` for shapes and state-dict keys, and <doc:LayerNormCells>.
+public final class LayerNormGRU: LayerNormRecurrentBase, @unchecked Sendable {
+    /// A multi-layer layer-normalised GRU, initialised as ``LayerNormLSTM``.
+    /// - Throws: ``TensorError/invalidArgument(_:)`` for sizes below 1, a dropout outside
+    ///   [0, 1] or an `eps` that is negative or not finite.
+    public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, bias: Bool = true, batchFirst: Bool = false,
+                dropout: Float = 0, bidirectional: Bool = false, eps: Float = 1e-5, seed: UInt64? = nil) throws {
+        try super.init(kind: .gru, inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, bias: bias,
+                       batchFirst: batchFirst, dropout: dropout, bidirectional: bidirectional, eps: eps, seed: seed)
+    }
+
+    /// Runs the GRU over `input` from `h0` (`(D · numLayers, N, hiddenSize)`, zeros when
+    /// `nil`); see ``LayerNormLSTM/callAsFunction(_:_:lengths:)`` for shapes and `lengths`.
+    /// - Returns: the last layer's output at every step and the final state of every layer
+    ///   and direction.
+    /// - Throws: ``TensorError`` when a shape or a length does not fit.
+    public func callAsFunction(_ input: Tensor, _ h0: Tensor? = nil, lengths: [Int]? = nil) throws -> (output: Tensor, hN: Tensor) {
+        let (output, hN, _) = try forwardLayers(input, h0: h0, c0: nil, lengths: lengths)
+        return (output, hN)
+    }
+}
