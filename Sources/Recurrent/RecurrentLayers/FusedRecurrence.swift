@@ -56,10 +56,20 @@ struct RecurrentWeights {
     @usableFromInline let biasIH: Tensor?       // (G·H)
     @usableFromInline let biasHH: Tensor?       // (G·H)
     @usableFromInline let weightHR: Tensor?     // (Hr, H), LSTM projections only
+    /// LSTM peepholes `(3, H)` (p_i, p_f, p_o), run by ``FusedVariantRecurrence`` only; not in ``tensors``.
+    @usableFromInline let peepholes: Tensor?
 
-    @usableFromInline init(weightIH: Tensor, weightHH: Tensor, biasIH: Tensor?, biasHH: Tensor?, weightHR: Tensor?) {
+    @usableFromInline init(weightIH: Tensor, weightHH: Tensor, biasIH: Tensor?, biasHH: Tensor?, weightHR: Tensor?,
+                           peepholes: Tensor? = nil) {
         self.weightIH = weightIH; self.weightHH = weightHH
         self.biasIH = biasIH; self.biasHH = biasHH; self.weightHR = weightHR
+        self.peepholes = peepholes
+    }
+
+    /// The same weights with `W_hh` replaced (weight drop).
+    func replacingWeightHH(_ weightHH: Tensor) -> RecurrentWeights {
+        RecurrentWeights(weightIH: weightIH, weightHH: weightHH, biasIH: biasIH, biasHH: biasHH, weightHR: weightHR,
+                         peepholes: peepholes)
     }
 
     /// The tensors in node-input order (after the input and the initial states).
@@ -386,23 +396,11 @@ enum FusedRecurrence {
             }
         }
 
-        var outShape = input.shape
-        outShape[outShape.count - 1] = Hr
-
-        guard recording else {
-            return (Tensor(shape: outShape, storage: output), Tensor(shape: [B, Hr], storage: hN),
-                    cN.map { Tensor(shape: [B, H], storage: $0) })
-        }
-        var shapes = [outShape, [B, Hr]]
-        var storages = [output, hN]
-        if let cN { shapes.append([B, H]); storages.append(cN) }
         let empty = TensorBuffer(count: 0)
         let gates = gatesBuffer ?? empty, hPrevB = hPrev ?? empty, cPrevB = cPrev ?? empty
         let tanhCB = tanhC ?? empty, hFullB = hFull ?? empty, hhNB = hhN ?? empty
-        let results = Tensor.results(
-            nodeName(kind, reverse: reverse), shapes: shapes, storages: storages,
-            inputs: inputs, recording: true
-        ) { gradOutputs, gradInputs in
+        return layerResults(nodeName(kind, reverse: reverse), input: input, batch: B, hidden: H, outputHidden: Hr,
+                            output: output, hN: hN, cN: cN, inputs: inputs, recording: recording) { gradOutputs, gradInputs in
             backward(kind: kind, layout: layout, reverse: reverse, lengths: lengths,
                      sizes: (I: I, H: H, Hr: Hr, GH: GH), hasC0: c0 != nil,
                      x: x, wih: wih, whh: whh, whr: whr, hasBiasIH: bih != nil, hasBiasHH: bhh != nil,
@@ -412,7 +410,43 @@ enum FusedRecurrence {
             // Keep the saved buffers alive as long as the node.
             withExtendedLifetime((gates, hPrevB, cPrevB, tanhCB, hFullB, hhNB, output, input, h0, weights.tensors)) {}
         }
+    }
+
+    /// A layer's results as tensors: the output (the input's shape with `outputHidden`
+    /// features), `h_n` `(B, outputHidden)` and, when `cN` is given, `c_n` `(B, hidden)`;
+    /// when `recording`, outputs of one node over `inputs` whose backward is `backward`.
+    static func layerResults(_ name: String, input: Tensor, batch B: Int, hidden H: Int, outputHidden Hr: Int,
+                             output: TensorBuffer, hN: TensorBuffer, cN: TensorBuffer?, inputs: [Tensor], recording: Bool,
+                             backward: @escaping Node.Backward) -> (output: Tensor, hN: Tensor, cN: Tensor?) {
+        var outShape = input.shape
+        outShape[outShape.count - 1] = Hr
+        guard recording else {
+            return (Tensor(shape: outShape, storage: output), Tensor(shape: [B, Hr], storage: hN),
+                    cN.map { Tensor(shape: [B, H], storage: $0) })
+        }
+        var shapes = [outShape, [B, Hr]]
+        var storages = [output, hN]
+        if let cN { shapes.append([B, H]); storages.append(cN) }
+        let results = Tensor.results(name, shapes: shapes, storages: storages, inputs: inputs, recording: true, backward: backward)
         return (results[0], results[1], results.count > 2 ? results[2] : nil)
+    }
+
+    /// The gradient buffers of a layer node's inputs, in ``run(kind:input:layout:reverse:h0:c0:weights:lengths:gradMode:)``'s
+    /// order (input, h0, c0, W_ih, W_hh, b_ih, b_hh, then W_hr or the peepholes); `nil` where
+    /// an input needs none or is absent.
+    struct GradientSlots {
+        let x, h0, c0, wih, whh, bih, bhh, last: UnsafeMutablePointer<Float>?
+
+        init(_ gradInputs: [UnsafeMutablePointer<Float>?], hasC0: Bool, hasBiasIH: Bool, hasBiasHH: Bool, hasLast: Bool) {
+            var k = 0
+            func next(_ present: Bool = true) -> UnsafeMutablePointer<Float>? {
+                guard present else { return nil }
+                defer { k += 1 }
+                return gradInputs[k]
+            }
+            x = next(); h0 = next(); c0 = next(hasC0); wih = next(); whh = next()
+            bih = next(hasBiasIH); bhh = next(hasBiasHH); last = next(hasLast)
+        }
     }
 
     /// Runs the directions of one layer (one, or two for a bidirectional layer) over the same
@@ -539,15 +573,9 @@ enum FusedRecurrence {
         let isLSTM = kind == .lstm, isGRU = kind == .gru
         let hasProjection = whr != nil
         let wholeStepRNN = statesAreOutputs(kind, lengths: lengths)
-        var k = 0
-        let gX = gradInputs[k]; k += 1
-        let gH0 = gradInputs[k]; k += 1
-        let gC0 = hasC0 ? gradInputs[k] : nil; if hasC0 { k += 1 }
-        let gWih = gradInputs[k]; k += 1
-        let gWhh = gradInputs[k]; k += 1
-        let gBih = hasBiasIH ? gradInputs[k] : nil; if hasBiasIH { k += 1 }
-        let gBhh = hasBiasHH ? gradInputs[k] : nil; if hasBiasHH { k += 1 }
-        let gWhr = hasProjection ? gradInputs[k] : nil
+        let slots = GradientSlots(gradInputs, hasC0: hasC0, hasBiasIH: hasBiasIH, hasBiasHH: hasBiasHH, hasLast: hasProjection)
+        let (gX, gH0, gC0, gWih, gWhh) = (slots.x, slots.h0, slots.c0, slots.wih, slots.whh)
+        let (gBih, gBhh, gWhr) = (slots.bih, slots.bhh, slots.last)
         let gY = gradOutputs[0], gHN = gradOutputs[1], gCN = gradOutputs.count > 2 ? gradOutputs[2] : nil
 
         // Pre-activation gradients of every step: dGx feeds W_ih, b_ih and the input;
