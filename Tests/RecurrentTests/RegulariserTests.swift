@@ -6,7 +6,7 @@ import XCTest
 /// masks: outputs, final states and every gradient. Then, through the modules: equality with
 /// the plain layer at probability 0, zoneout's expectation in evaluation mode, weight drop as
 /// the plain layer with the dropped `W_hh`, and masks that repeat from a seed.
-final class RegularizerTests: XCTestCase {
+final class RegulariserTests: XCTestCase {
     private let (T, B, I, H) = (5, 3, 4, 6)
 
     /// One layer, one direction, sequence first, as a loop of tensor ops: the state mask `md`
