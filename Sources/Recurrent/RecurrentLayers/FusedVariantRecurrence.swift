@@ -41,14 +41,20 @@ struct ZoneoutMask {
 
 /// One recurrent layer in one direction with a ``CellVariant``, as a single autograd node with
 /// a hand-written backpropagation through time, like ``FusedRecurrence`` (whose plain cells
-/// keep their own faster path, untouched by these variants).
+/// keep their own path, untouched by these variants).
 ///
-/// Forward: one GEMM projects every step's input; each step is one GEMM with `W_hh` (two for
-/// the reset-before GRU: `W_h{r,z} h`, then `W_hn (r ⊙ h)`) and one fused C kernel per row.
-/// Backward: the steps in reverse, one GEMM (two for the reset-before GRU) per step for the
-/// state gradient; the weight gradients are single GEMMs over the whole sequence. Everything
-/// runs on the calling thread with OpenBLAS on one thread, so the results do not depend on
-/// the thread count. Variable lengths as in ``FusedRecurrence``. No projections.
+/// Forward: where the packed kernels run, the layer is one team of ``ComputeThreads`` workers
+/// (as many as ``FusedRecurrence/teamSize(batch:hidden:gates:depth:hasProjection:)`` gives a
+/// plain layer of its size), each owning a range of hidden units (whole 16-column panels): it
+/// projects its columns of every step's input, and at each step computes its columns of the
+/// recurrent product (two products for the reset-before GRU, `W_h{r,z} h` and then
+/// `W_hn (r ⊙ h)`, a barrier between them) and its units' fused cell kernel; one barrier per
+/// step publishes the new state (one more when a recurrent-dropout mask must be applied to the
+/// whole state first). Backward: the steps in reverse, each member its units' elementwise
+/// backward, a barrier, then its columns of the state gradient; the weight gradients are
+/// GEMMs over the whole sequence in chunks fixed by the shapes. No reduction is split, so the
+/// results are the same for every team size. Elsewhere: one worker, OpenBLAS on one thread.
+/// Variable lengths as in ``FusedRecurrence``. No projections.
 @usableFromInline
 enum FusedVariantRecurrence {
     /// Runs the layer; shapes as ``FusedRecurrence/run(kind:input:layout:reverse:h0:c0:weights:lengths:gradMode:)``
@@ -98,127 +104,164 @@ enum FusedVariantRecurrence {
         let output = written(R * H)
         let hN = written(B * H)
         let cN = c0.map { TensorBuffer(copying: $0.storage.buffer) }
-        // Scratch: two alternating states and the step's recurrent product.
+
+        // The packed kernels (where they run) take every product, W_ihᵀ and W_hhᵀ packed once
+        // per call gate block by gate block, so that a range of units is whole panels of each.
+        let packs = PackedGEMM.isAvailable && GH > 0
+        let workers = packs ? FusedRecurrence.teamSize(batch: B, hidden: H, gates: G, depth: Swift.max(H, 1), hasProjection: false) : 1
+        let whhBlock = packs ? PackedGEMM.packedCount(columns: H, depth: H) : 0
+        let wihBlock = packs && I > 0 && R > 0 ? PackedGEMM.packedCount(columns: H, depth: I) : 0
+        // Scratch: two alternating states, the step's recurrent product, the packed weights and
+        // the summed biases.
         let recCount = isGRU ? B * GH : 0
-        let scratchBlock = ScratchPool.shared.take(2 * B * H + recCount)
+        let scratchBlock = ScratchPool.shared.take(2 * B * H + recCount + G * (whhBlock + wihBlock) + GH)
         defer { ScratchPool.shared.give(scratchBlock) }
         let states = scratchBlock.pointer, rec = states + 2 * B * H
-
+        let packedWhh = rec + recCount, packedWih = packedWhh + G * whhBlock
+        let summedBias = packedWih + G * wihBlock
         // b_ih + b_hh, except GRU's n block, whose recurrent bias is added apart (``bhn``).
         let folded = isGRU ? 2 * H : GH
-        var stepBiasStorage: [Float] = []
-        if bih != nil || bhh != nil {
-            stepBiasStorage = (0..<GH).map { j in (bih?[j] ?? 0) + (j < folded ? (bhh?[j] ?? 0) : 0) }
+        let stepBias: UnsafePointer<Float>? = bih != nil || bhh != nil ? UnsafePointer(summedBias) : nil
+        if stepBias != nil {
+            for j in 0..<GH { summedBias[j] = (bih?[j] ?? 0) + (j < folded ? (bhh?[j] ?? 0) : 0) }
         }
         let bhn = isGRU ? bhh.map { UnsafePointer($0 + 2 * H) } : nil
 
         let threadsToRestore = ComputeThreads.enterSingleThreadedRegion()
         defer { FusedRecurrence.restoreThreads(threadsToRestore) }
-        let wihView = MatrixView(wih, rows: GH, columns: I, leadingDimension: max(I, 1))
-        let whhView = MatrixView(whh, rows: GH, columns: H, leadingDimension: max(H, 1))
         let xp = gates.pointer
-        if R > 0 && GH > 0 {
+        let xView = MatrixView(x, rows: R, columns: I, leadingDimension: max(I, 1))
+        if !packs && R > 0 && GH > 0 {
             if I > 0 {
-                BLAS.gemm(MatrixView(x, rows: R, columns: I, leadingDimension: max(I, 1)), .noTranspose, wihView, .transpose,
+                BLAS.gemm(xView, .noTranspose, MatrixView(wih, rows: GH, columns: I, leadingDimension: max(I, 1)), .transpose,
                           into: MutableMatrixView(xp, rows: R, columns: GH, leadingDimension: max(GH, 1)))
             } else {
                 xp.update(repeating: 0, count: R * GH)
             }
         }
-        stepBiasStorage.withUnsafeBufferPointer { biasBuffer in
-            let stepBias = biasBuffer.isEmpty ? nil : biasBuffer.baseAddress
+        ComputeThreads.run(workers: workers) { member in
+            let units = member.share(of: H, granularity: packs ? PackedGEMM.panelWidth : Swift.max(H, 1))
+            let j0 = units.lowerBound, n = units.count
+            if packs && n > 0 {
+                for g in 0..<G {
+                    PackedGEMM.pack(MatrixView(whh + (g * H + j0) * H, rows: n, columns: H, leadingDimension: max(H, 1)),
+                                    .transpose, into: packedWhh + g * whhBlock + j0 * H)
+                    if wihBlock > 0 {
+                        PackedGEMM.pack(MatrixView(wih + (g * H + j0) * I, rows: n, columns: I, leadingDimension: max(I, 1)),
+                                        .transpose, into: packedWih + g * wihBlock + j0 * I)
+                    }
+                }
+                for g in 0..<G {
+                    let block = MutableMatrixView(xp + g * H + j0, rows: R, columns: n, leadingDimension: max(GH, 1))
+                    if wihBlock > 0 {
+                        PackedGEMM.multiply(xView, packed: packedWih + g * wihBlock + j0 * I, columns: n, into: block)
+                    } else {
+                        BLAS.scale(block, by: 0)
+                    }
+                }
+            }
+            /// This member's columns `j0..<j0+n` of `c ← a · W_gᵀ + beta·c` for gate block `g`
+            /// (`a` is `B × H`; `c` points at the block's unit 0, rows `ldc` apart).
+            func product(_ a: MatrixView<Float>, block g: Int, into c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float) {
+                guard n > 0 && B > 0 else { return }
+                if packs {
+                    PackedGEMM.multiply(a, packed: packedWhh + g * whhBlock + j0 * H, columns: n,
+                                        into: MutableMatrixView(c + j0, rows: B, columns: n, leadingDimension: max(ldc, 1)), beta: beta)
+                } else {
+                    BLAS.gemm(a, .noTranspose, MatrixView(whh + g * H * H, rows: H, columns: H, leadingDimension: max(H, 1)), .transpose,
+                              into: MutableMatrixView(c, rows: B, columns: H, leadingDimension: max(ldc, 1)), beta: beta)
+                }
+            }
             for s in 0..<T {
                 let t = reverse ? T - 1 - s : s
                 let first = layout.firstRow(t)
                 let hRead = s == 0 ? UnsafePointer(h0.storage.pointer) : UnsafePointer(states + ((s - 1) % 2) * B * H)
                 let hWrite = states + (s % 2) * B * H
-                // The state as the product reads it, kept for the weight gradient.
-                let hmStep = layout.step(t, of: hm.pointer, width: H)
-                for b in 0..<B {
+                // The state as the product reads it (this member's units), kept for the weight gradient.
+                for b in 0..<B where n > 0 {
                     let row = first + b * rs
                     if let md {
-                        Elementwise.multiplyVectorised(hRead + b * H, md + b * H, into: hm.pointer + row * H, count: H)
+                        Elementwise.multiplyVectorised(hRead + b * H + j0, md + b * H + j0, into: hm.pointer + row * H + j0, count: n)
                     } else {
-                        (hm.pointer + row * H).update(from: hRead + b * H, count: H)
+                        (hm.pointer + row * H + j0).update(from: hRead + b * H + j0, count: n)
                     }
-                    if let hPrev { (hPrev.pointer + row * H).update(from: hRead + b * H, count: H) }
+                    if let hPrev { (hPrev.pointer + row * H + j0).update(from: hRead + b * H + j0, count: n) }
+                }
+                let a: MatrixView<Float>
+                if md != nil {
+                    member.barrier()           // the product reads every unit of the masked state
+                    a = layout.step(t, of: hm.pointer, width: H).readOnly
+                } else {
+                    a = MatrixView(hRead, rows: B, columns: H, leadingDimension: max(H, 1))
                 }
                 let stepXP = layout.step(t, of: xp, width: GH)
-                if H > 0 && B > 0 {
-                    if resetBefore {
-                        BLAS.gemm(hmStep.readOnly, .noTranspose,
-                                  MatrixView(whh, rows: 2 * H, columns: H, leadingDimension: max(H, 1)), .transpose,
-                                  into: MutableMatrixView(stepXP.base, rows: B, columns: 2 * H, leadingDimension: stepXP.leadingDimension),
-                                  beta: 1)
-                    } else if isGRU {
-                        BLAS.gemm(hmStep.readOnly, .noTranspose, whhView, .transpose,
-                                  into: MutableMatrixView(rec, rows: B, columns: GH, leadingDimension: max(GH, 1)))
+                for g in 0..<(resetBefore ? 2 : G) {
+                    if isGRU && !resetBefore {
+                        product(a, block: g, into: rec + g * H, ldc: GH, beta: 0)
                     } else {
-                        BLAS.gemm(hmStep.readOnly, .noTranspose, whhView, .transpose, into: stepXP, beta: 1)
+                        product(a, block: g, into: stepXP.base + g * H, ldc: stepXP.leadingDimension, beta: 1)
                     }
                 }
-                for b in 0..<B {
+                for b in 0..<B where n > 0 {
                     let row = first + b * rs
                     let active = lengths.map { t < $0[b] } ?? true
-                    let hOld = hRead + b * H, hNew = hWrite + b * H
-                    if let cPrev { (cPrev.pointer + row * H).update(from: cN!.pointer + b * H, count: H) }
+                    let hOld = hRead + b * H + j0, hNew = hWrite + b * H + j0
+                    if let cPrev { (cPrev.pointer + row * H + j0).update(from: cN!.pointer + b * H + j0, count: n) }
                     guard active else {
-                        (output.pointer + row * H).update(repeating: 0, count: H)
-                        hNew.update(from: hOld, count: H)
+                        (output.pointer + row * H + j0).update(repeating: 0, count: n)
+                        hNew.update(from: hOld, count: n)
                         continue
                     }
-                    let pre = xp + row * GH
-                    let zhRow = zh?.row(row, item: b, width: H)
+                    let pre = xp + row * GH + j0, bias = stepBias.map { $0 + j0 }
                     switch kind {
                     case .lstm:
-                        let c = cN!.pointer + b * H
+                        let c = cN!.pointer + b * H + j0, tc = tanhC!.pointer + row * H + j0
                         if let p {
-                            Elementwise.lstmPeepholeCell(gates: pre, bias: stepBias, gateStride: H, peepholes: p, c: c,
-                                                         tanhC: tanhC!.pointer + row * H, h: hNew, count: H)
-                            (cNew!.pointer + row * H).update(from: c, count: H)
+                            Elementwise.lstmPeepholeCell(gates: pre, bias: bias, gateStride: H, peepholes: p + j0, c: c,
+                                                         tanhC: tc, h: hNew, count: n)
+                            (cNew!.pointer + row * H + j0).update(from: c, count: n)
                         } else {
-                            Elementwise.lstmCell(gates: pre, bias: stepBias, gateStride: H, c: c,
-                                                 tanhC: tanhC!.pointer + row * H, h: hNew, count: H)
+                            Elementwise.lstmCell(gates: pre, bias: bias, gateStride: H, c: c, tanhC: tc, h: hNew, count: n)
                         }
                         if let zc {
-                            Elementwise.zoneout(previous: cPrev!.pointer + row * H, current: c, mask: zc.row(row, item: b, width: H), count: H)
+                            Elementwise.zoneout(previous: cPrev!.pointer + row * H + j0, current: c,
+                                                mask: zc.row(row, item: b, width: H) + j0, count: n)
                         }
                     case .gru:
                         if resetBefore {
-                            Elementwise.gruResetBeforeGates(gates: pre, bias: stepBias, gateStride: H, state: hm.pointer + row * H,
-                                                            reset: reset!.pointer + row * H, count: H)
+                            Elementwise.gruResetBeforeGates(gates: pre, bias: bias, gateStride: H, state: hm.pointer + row * H + j0,
+                                                            reset: reset!.pointer + row * H + j0, count: n)
                             continue    // n and h after the second product
                         }
-                        hNew.update(from: hOld, count: H)
-                        Elementwise.gruCell(gates: pre, bias: stepBias, recurrent: rec + b * GH, gateStride: H, biasN: bhn,
-                                            h: hNew, count: H)
-                        (recurrentN!.pointer + row * H).update(from: rec + b * GH + 2 * H, count: H)
+                        hNew.update(from: hOld, count: n)
+                        Elementwise.gruCell(gates: pre, bias: bias, recurrent: rec + b * GH + j0, gateStride: H,
+                                            biasN: bhn.map { $0 + j0 }, h: hNew, count: n)
+                        (recurrentN!.pointer + row * H + j0).update(from: rec + b * GH + 2 * H + j0, count: n)
                     case .rnnTanh, .rnnReLU:
-                        let preView = MatrixView(UnsafePointer(pre), rows: 1, columns: H, leadingDimension: max(H, 1))
-                        let into = MutableMatrixView(hTilde!.pointer + row * H, rows: 1, columns: H, leadingDimension: max(H, 1))
-                        if kind == .rnnTanh { Elementwise.tanh(preView, adding: stepBias, into: into) } else {
-                            Elementwise.relu(preView, adding: stepBias, into: into)
+                        let preView = MatrixView(UnsafePointer(pre), rows: 1, columns: n, leadingDimension: max(n, 1))
+                        let into = MutableMatrixView(hTilde!.pointer + row * H + j0, rows: 1, columns: n, leadingDimension: max(n, 1))
+                        if kind == .rnnTanh { Elementwise.tanh(preView, adding: bias, into: into) } else {
+                            Elementwise.relu(preView, adding: bias, into: into)
                         }
-                        hNew.update(from: into.base, count: H)
+                        hNew.update(from: into.base, count: n)
                     }
-                    if let zhRow { Elementwise.zoneout(previous: hOld, current: hNew, mask: zhRow, count: H) }
-                    (output.pointer + row * H).update(from: hNew, count: H)
+                    if let zh { Elementwise.zoneout(previous: hOld, current: hNew, mask: zh.row(row, item: b, width: H) + j0, count: n) }
+                    (output.pointer + row * H + j0).update(from: hNew, count: n)
                 }
-                guard resetBefore else { continue }
-                // n = tanh(W_in x + b_in + W_hn (r ⊙ hm) + b_hn), then h.
-                if H > 0 && B > 0 {
-                    BLAS.gemm(layout.step(t, of: reset!.pointer, width: H).readOnly, .noTranspose,
-                              MatrixView(whh + 2 * H * H, rows: H, columns: H, leadingDimension: max(H, 1)), .transpose,
-                              into: MutableMatrixView(rec, rows: B, columns: H, leadingDimension: max(H, 1)))
+                if resetBefore {
+                    // n = tanh(W_in x + b_in + W_hn (r ⊙ hm) + b_hn), then h, once every unit's r ⊙ hm is in.
+                    member.barrier()
+                    product(layout.step(t, of: reset!.pointer, width: H).readOnly, block: 2, into: rec, ldc: H, beta: 0)
+                    for b in 0..<B where n > 0 && (lengths.map({ t < $0[b] }) ?? true) {
+                        let row = first + b * rs
+                        let hOld = hRead + b * H + j0, hNew = hWrite + b * H + j0
+                        Elementwise.gruResetBeforeUpdate(gates: xp + row * GH + j0, bias: stepBias.map { $0 + j0 }, gateStride: H,
+                                                         recurrent: rec + b * H + j0, biasN: bhn.map { $0 + j0 }, hPrev: hOld, h: hNew, count: n)
+                        if let zh { Elementwise.zoneout(previous: hOld, current: hNew, mask: zh.row(row, item: b, width: H) + j0, count: n) }
+                        (output.pointer + row * H + j0).update(from: hNew, count: n)
+                    }
                 }
-                for b in 0..<B where lengths.map({ t < $0[b] }) ?? true {
-                    let row = first + b * rs
-                    let hOld = hRead + b * H, hNew = hWrite + b * H
-                    Elementwise.gruResetBeforeUpdate(gates: xp + row * GH, bias: stepBias, gateStride: H, recurrent: rec + b * H,
-                                                     biasN: bhn, hPrev: hOld, h: hNew, count: H)
-                    if let zh { Elementwise.zoneout(previous: hOld, current: hNew, mask: zh.row(row, item: b, width: H), count: H) }
-                    (output.pointer + row * H).update(from: hNew, count: H)
-                }
+                member.barrier()
             }
         }
         if T > 0 { hN.pointer.update(from: states + ((T - 1) % 2) * B * H, count: B * H) } else {
@@ -256,6 +299,7 @@ enum FusedVariantRecurrence {
     ) {
         let (I, H, GH) = sizes
         let T = layout.steps, B = layout.batch, R = layout.rows, rs = layout.rowStride
+        let G = kind.gateCount
         let isLSTM = kind == .lstm, isGRU = kind == .gru
         let resetBefore = isGRU && variant.resetBeforeProduct
         let p = isLSTM ? variant.peepholes.map { UnsafePointer($0.storage.pointer) } : nil
@@ -268,15 +312,21 @@ enum FusedVariantRecurrence {
 
         // dG: the pre-activation gradients of every step (W_ih, b_ih, the input; and W_hh,
         // b_hh, the state, except for GRU's n block in PyTorch's form, which has its own dGh).
+        // W_hh is packed (no transpose) for the state gradients, by columns: with the reset
+        // before the product, its n rows and its r, z rows apart.
+        let packs = PackedGEMM.isAvailable && H > 0 && GH > 0
+        let workers = packs ? FusedRecurrence.teamSize(batch: B, hidden: H, gates: G, depth: H, hasProjection: false) : 1
+        let packedCount = packs ? PackedGEMM.packedCount(columns: H, depth: GH) : 0
         let dGCount = R * GH, dGhCount = isGRU && !resetBefore ? R * GH : 0
         let stepCount = B * H
-        let scratchBlock = ScratchPool.shared.take(dGCount + dGhCount + 6 * stepCount + 3 * H)
+        let scratchBlock = ScratchPool.shared.take(dGCount + dGhCount + 5 * stepCount + 3 * H + packedCount)
         defer { ScratchPool.shared.give(scratchBlock) }
         let dG = scratchBlock.pointer
         let dGh = isGRU && !resetBefore ? dG + dGCount : dG
         let dh = dG + dGCount + dGhCount, dc = dh + stepCount
         let dProduct = dc + stepCount, directH = dProduct + stepCount, directC = directH + stepCount
         let dPeepholes = directC + stepCount
+        let packedWhh = dPeepholes + 3 * H
         if lengths != nil { dG.update(repeating: 0, count: dGCount + dGhCount) }
         if let gHN { dh.update(from: gHN, count: stepCount) } else { dh.update(repeating: 0, count: stepCount) }
         if let gCN, isLSTM { dc.update(from: gCN, count: stepCount) } else { dc.update(repeating: 0, count: stepCount) }
@@ -286,74 +336,104 @@ enum FusedVariantRecurrence {
         defer { FusedRecurrence.restoreThreads(threadsToRestore) }
         let g = saved.gates.pointer, hm = saved.hm.pointer
         let hp = (saved.hPrev ?? saved.hm).pointer          // the unmasked h_{t−1}
-        for s in stride(from: T - 1, through: 0, by: -1) {
-            let t = reverse ? T - 1 - s : s
-            let first = layout.firstRow(t)
-            func isActive(_ b: Int) -> Bool { lengths.map { t < $0[b] } ?? true }
-            for b in 0..<B where isActive(b) {
-                let row = first + b * rs
-                let dhb = dh + b * H
-                if let gY { Elementwise.add(dhb, gY + row * H, into: dhb, count: H) }
-                if let zh { Elementwise.zoneoutBackward(mask: zh.row(row, item: b, width: H), gradient: dhb, direct: directH + b * H, count: H) }
-                let dgRow = dG + row * GH, gRow = g + row * GH
-                switch kind {
-                case .lstm:
-                    let dcb = dc + b * H
-                    if let zc { Elementwise.zoneoutBackward(mask: zc.row(row, item: b, width: H), gradient: dcb, direct: directC + b * H, count: H) }
-                    if let p {
-                        Elementwise.lstmPeepholeCellBackward(gates: gRow, gateStride: H, peepholes: p, tanhC: saved.tanhC!.pointer + row * H,
-                                                             cPrev: saved.cPrev!.pointer + row * H, cNew: saved.cNew!.pointer + row * H,
-                                                             dh: dhb, dc: dcb, dG: dgRow, dPeepholes: dPeepholes, count: H)
-                    } else {
-                        Elementwise.lstmCellBackward(gates: gRow, gateStride: H, tanhC: saved.tanhC!.pointer + row * H,
-                                                     cPrev: saved.cPrev!.pointer + row * H, dh: dhb, dc: dcb, dG: dgRow, count: H)
-                    }
-                    if zc != nil { Elementwise.add(dcb, directC + b * H, into: dcb, count: H) }
-                    dhb.update(repeating: 0, count: H)
-                case .gru:
-                    if resetBefore {
-                        Elementwise.gruResetBeforeBackwardUpdate(gates: gRow, gateStride: H, hPrev: hp + row * H, dh: dhb, dG: dgRow, count: H)
-                    } else {
-                        Elementwise.gruCellBackward(gates: gRow, gateStride: H, recurrentN: saved.recurrentN!.pointer + row * H,
-                                                    hPrev: hp + row * H, dh: dhb, dGx: dgRow, dGh: dGh + row * GH, count: H)
-                    }
-                case .rnnTanh, .rnnReLU:
-                    let y = MatrixView(UnsafePointer(saved.hTilde!.pointer + row * H), rows: 1, columns: H, leadingDimension: max(H, 1))
-                    let d = MatrixView(UnsafePointer(dhb), rows: 1, columns: H, leadingDimension: max(H, 1))
-                    let into = MutableMatrixView(dgRow, rows: 1, columns: H, leadingDimension: max(H, 1))
-                    if kind == .rnnTanh { Elementwise.tanhBackward(output: y, gradient: d, adding: nil, into: into) } else {
-                        Elementwise.reluBackward(output: y, gradient: d, adding: nil, into: into)
-                    }
-                    dhb.update(repeating: 0, count: H)
-                }
-                if zh != nil { Elementwise.add(dhb, directH + b * H, into: dhb, count: H) }
-            }
-            // The gradient reaching the state the product read (hm).
-            guard H > 0 && B > 0 else { continue }
-            let stepDG = layout.step(t, of: dG, width: GH)
-            if resetBefore {
-                // ds = dG_n · W_hn; dG_r from it; then dhm = ds ⊙ r + [dG_r dG_z] · W_h{r,z}.
-                BLAS.gemm(MatrixView(UnsafePointer(stepDG.base + 2 * H), rows: B, columns: H, leadingDimension: stepDG.leadingDimension), .noTranspose,
-                          MatrixView(whh + 2 * H * H, rows: H, columns: H, leadingDimension: max(H, 1)), .noTranspose,
-                          into: MutableMatrixView(dProduct, rows: B, columns: H, leadingDimension: max(H, 1)))
-                for b in 0..<B where isActive(b) {
-                    let row = first + b * rs
-                    Elementwise.gruResetBeforeBackwardGates(gates: g + row * GH, state: hm + row * H, ds: dProduct + b * H,
-                                                            dG: dG + row * GH, count: H)
-                }
-                BLAS.gemm(MatrixView(UnsafePointer(stepDG.base), rows: B, columns: 2 * H, leadingDimension: stepDG.leadingDimension), .noTranspose,
-                          MatrixView(whh, rows: 2 * H, columns: H, leadingDimension: max(H, 1)), .noTranspose,
-                          into: MutableMatrixView(dProduct, rows: B, columns: H, leadingDimension: max(H, 1)), beta: 1)
-            } else {
-                BLAS.gemm(layout.step(t, of: dGh, width: GH).readOnly, .noTranspose,
-                          MatrixView(whh, rows: GH, columns: H, leadingDimension: max(H, 1)), .noTranspose,
-                          into: MutableMatrixView(dProduct, rows: B, columns: H, leadingDimension: max(H, 1)))
-            }
-            for b in 0..<B where isActive(b) {
-                if let md {
-                    Elementwise.multiplyAddVectorised(dProduct + b * H, md + b * H, into: dh + b * H, count: H)
+        ComputeThreads.run(workers: workers) { member in
+            let units = member.share(of: H, granularity: packs ? PackedGEMM.panelWidth : Swift.max(H, 1))
+            let u0 = units.lowerBound, n = units.count
+            // Packed: W_hh[rows, u0..<u0+n] for rows 0..<GH, or (reset before) rows 2H..<3H
+            // first and then rows 0..<2H, each a depth of its own.
+            let panels = (n + PackedGEMM.panelWidth - 1) / PackedGEMM.panelWidth * PackedGEMM.panelWidth
+            let packedN = packedWhh + u0 * GH, packedRZ = packedN + panels * H
+            if packs && n > 0 {
+                if resetBefore {
+                    PackedGEMM.pack(MatrixView(whh + 2 * H * H + u0, rows: H, columns: n, leadingDimension: max(H, 1)), .noTranspose, into: packedN)
+                    PackedGEMM.pack(MatrixView(whh + u0, rows: 2 * H, columns: n, leadingDimension: max(H, 1)), .noTranspose, into: packedRZ)
                 } else {
-                    Elementwise.add(dh + b * H, dProduct + b * H, into: dh + b * H, count: H)
+                    PackedGEMM.pack(MatrixView(whh + u0, rows: GH, columns: n, leadingDimension: max(H, 1)), .noTranspose, into: packedN)
+                }
+            }
+            /// This member's columns of `dProduct (B × H) ← dG · W + beta·dProduct`, where `dG` is
+            /// `B × depth` and `W` the `depth` rows of W_hh from `firstRow` (`packed` if packed).
+            func stateGradient(_ stepDG: MatrixView<Float>, firstRow: Int, packed: UnsafeMutablePointer<Float>, beta: Float) {
+                guard n > 0 && B > 0 else { return }
+                if packs {
+                    PackedGEMM.multiply(stepDG, packed: packed, columns: n,
+                                        into: MutableMatrixView(dProduct + u0, rows: B, columns: n, leadingDimension: max(H, 1)), beta: beta)
+                } else {
+                    BLAS.gemm(stepDG, .noTranspose, MatrixView(whh + firstRow * H, rows: stepDG.columns, columns: H, leadingDimension: max(H, 1)),
+                              .noTranspose, into: MutableMatrixView(dProduct, rows: B, columns: H, leadingDimension: max(H, 1)), beta: beta)
+                }
+            }
+            for s in stride(from: T - 1, through: 0, by: -1) {
+                let t = reverse ? T - 1 - s : s
+                let first = layout.firstRow(t)
+                func isActive(_ b: Int) -> Bool { lengths.map { t < $0[b] } ?? true }
+                for b in 0..<B where n > 0 && isActive(b) {
+                    let row = first + b * rs
+                    let dhb = dh + b * H + u0
+                    if let gY { Elementwise.add(dhb, gY + row * H + u0, into: dhb, count: n) }
+                    if let zh {
+                        Elementwise.zoneoutBackward(mask: zh.row(row, item: b, width: H) + u0, gradient: dhb, direct: directH + b * H + u0, count: n)
+                    }
+                    let dgRow = dG + row * GH + u0, gRow = g + row * GH + u0
+                    switch kind {
+                    case .lstm:
+                        let dcb = dc + b * H + u0
+                        if let zc {
+                            Elementwise.zoneoutBackward(mask: zc.row(row, item: b, width: H) + u0, gradient: dcb, direct: directC + b * H + u0, count: n)
+                        }
+                        let tc = saved.tanhC!.pointer + row * H + u0, cp = saved.cPrev!.pointer + row * H + u0
+                        if let p {
+                            Elementwise.lstmPeepholeCellBackward(gates: gRow, gateStride: H, peepholes: p + u0, tanhC: tc, cPrev: cp,
+                                                                 cNew: saved.cNew!.pointer + row * H + u0, dh: dhb, dc: dcb, dG: dgRow,
+                                                                 dPeepholes: dPeepholes + u0, count: n)
+                        } else {
+                            Elementwise.lstmCellBackward(gates: gRow, gateStride: H, tanhC: tc, cPrev: cp, dh: dhb, dc: dcb, dG: dgRow, count: n)
+                        }
+                        if zc != nil { Elementwise.add(dcb, directC + b * H + u0, into: dcb, count: n) }
+                        dhb.update(repeating: 0, count: n)
+                    case .gru:
+                        if resetBefore {
+                            Elementwise.gruResetBeforeBackwardUpdate(gates: gRow, gateStride: H, hPrev: hp + row * H + u0, dh: dhb, dG: dgRow, count: n)
+                        } else {
+                            Elementwise.gruCellBackward(gates: gRow, gateStride: H, recurrentN: saved.recurrentN!.pointer + row * H + u0,
+                                                        hPrev: hp + row * H + u0, dh: dhb, dGx: dgRow, dGh: dGh + row * GH + u0, count: n)
+                        }
+                    case .rnnTanh, .rnnReLU:
+                        let y = MatrixView(UnsafePointer(saved.hTilde!.pointer + row * H + u0), rows: 1, columns: n, leadingDimension: max(n, 1))
+                        let d = MatrixView(UnsafePointer(dhb), rows: 1, columns: n, leadingDimension: max(n, 1))
+                        let into = MutableMatrixView(dgRow, rows: 1, columns: n, leadingDimension: max(n, 1))
+                        if kind == .rnnTanh { Elementwise.tanhBackward(output: y, gradient: d, adding: nil, into: into) } else {
+                            Elementwise.reluBackward(output: y, gradient: d, adding: nil, into: into)
+                        }
+                        dhb.update(repeating: 0, count: n)
+                    }
+                    if zh != nil { Elementwise.add(dhb, directH + b * H + u0, into: dhb, count: n) }
+                }
+                member.barrier()               // every unit's dG_t is in
+                // The gradient reaching the state the product read (hm), this member's columns.
+                let stepDG = layout.step(t, of: dG, width: GH)
+                if resetBefore {
+                    // ds = dG_n · W_hn; dG_r from it; then dhm = ds ⊙ r + [dG_r dG_z] · W_h{r,z}.
+                    stateGradient(MatrixView(UnsafePointer(stepDG.base + 2 * H), rows: B, columns: H, leadingDimension: stepDG.leadingDimension),
+                                  firstRow: 2 * H, packed: packedN, beta: 0)
+                    for b in 0..<B where n > 0 && isActive(b) {
+                        let row = first + b * rs
+                        Elementwise.gruResetBeforeBackwardGates(gates: g + row * GH + u0, state: hm + row * H + u0, ds: dProduct + b * H + u0,
+                                                                dG: dG + row * GH + u0, count: n)
+                    }
+                    member.barrier()           // every unit's dG_r is in
+                    stateGradient(MatrixView(UnsafePointer(stepDG.base), rows: B, columns: 2 * H, leadingDimension: stepDG.leadingDimension),
+                                  firstRow: 0, packed: packedRZ, beta: 1)
+                } else {
+                    stateGradient(layout.step(t, of: dGh, width: GH).readOnly, firstRow: 0, packed: packedN, beta: 0)
+                }
+                for b in 0..<B where n > 0 && isActive(b) {
+                    let dhb = dh + b * H + u0, dpb = dProduct + b * H + u0
+                    if let md {
+                        Elementwise.multiplyAddVectorised(dpb, md + b * H + u0, into: dhb, count: n)
+                    } else {
+                        Elementwise.add(dhb, dpb, into: dhb, count: n)
+                    }
                 }
             }
         }
@@ -362,30 +442,40 @@ enum FusedVariantRecurrence {
         if let gP { Elementwise.add(gP, dPeepholes, into: gP, count: 3 * H) }
 
         guard R > 0 && GH > 0 else { return }
-        let dGView = MatrixView(UnsafePointer(dG), rows: R, columns: GH, leadingDimension: max(GH, 1))
-        let dGhView = MatrixView(UnsafePointer(dGh), rows: R, columns: GH, leadingDimension: max(GH, 1))
-        if let gX, I > 0 {
-            BLAS.gemm(dGView, .noTranspose, MatrixView(wih, rows: GH, columns: I, leadingDimension: max(I, 1)), .noTranspose,
-                      into: MutableMatrixView(gX, rows: R, columns: I, leadingDimension: max(I, 1)), beta: 1)
-        }
-        if let gWih, I > 0 {
-            BLAS.gemm(dGView, .transpose, MatrixView(x, rows: R, columns: I, leadingDimension: max(I, 1)), .noTranspose,
-                      into: MutableMatrixView(gWih, rows: GH, columns: I, leadingDimension: max(I, 1)), beta: 1)
-        }
-        if let gWhh, H > 0 {
-            let hmView = MatrixView(UnsafePointer(hm), rows: R, columns: H, leadingDimension: max(H, 1))
-            if resetBefore {
-                BLAS.gemm(MatrixView(UnsafePointer(dG), rows: R, columns: 2 * H, leadingDimension: max(GH, 1)), .transpose, hmView, .noTranspose,
-                          into: MutableMatrixView(gWhh, rows: 2 * H, columns: H, leadingDimension: max(H, 1)), beta: 1)
-                BLAS.gemm(MatrixView(UnsafePointer(dG + 2 * H), rows: R, columns: H, leadingDimension: max(GH, 1)), .transpose,
-                          MatrixView(UnsafePointer(saved.reset!.pointer), rows: R, columns: H, leadingDimension: max(H, 1)), .noTranspose,
-                          into: MutableMatrixView(gWhh + 2 * H * H, rows: H, columns: H, leadingDimension: max(H, 1)), beta: 1)
-            } else {
-                BLAS.gemm(dGhView, .transpose, hmView, .noTranspose,
-                          into: MutableMatrixView(gWhh, rows: GH, columns: H, leadingDimension: max(H, 1)), beta: 1)
+        // The sequence-wide products, in chunks fixed by the shapes alone (rows of dX, gate
+        // rows of dW_ih and dW_hh), each one single-threaded BLAS call; then the bias sums.
+        let xChunks = gX != nil && I > 0 ? FusedRecurrence.productChunks(R * GH * I) : 0
+        let wihChunks = gWih != nil && I > 0 ? FusedRecurrence.productChunks(R * GH * I) : 0
+        let whhChunks = gWhh != nil && H > 0 ? FusedRecurrence.productChunks(R * GH * H) : 0
+        let chunks = xChunks + wihChunks + whhChunks + 1
+        let xView = MatrixView(UnsafePointer(x), rows: R, columns: I, leadingDimension: max(I, 1))
+        ComputeThreads.run(workers: chunks) { member in
+            for c in stride(from: member.index, to: chunks, by: member.count) {
+                if c < xChunks, let gX {                                    // dX += dG · W_ih
+                    let rows = FusedRecurrence.chunk(c, of: xChunks, total: R)
+                    BLAS.gemm(MatrixView(UnsafePointer(dG + rows.lowerBound * GH), rows: rows.count, columns: GH, leadingDimension: max(GH, 1)),
+                              .noTranspose, MatrixView(wih, rows: GH, columns: I, leadingDimension: max(I, 1)), .noTranspose,
+                              into: MutableMatrixView(gX + rows.lowerBound * I, rows: rows.count, columns: I, leadingDimension: max(I, 1)), beta: 1)
+                } else if c < xChunks + wihChunks, let gWih {               // dW_ih += dGᵀ · X
+                    let rows = FusedRecurrence.chunk(c - xChunks, of: wihChunks, total: GH)
+                    BLAS.gemm(MatrixView(UnsafePointer(dG + rows.lowerBound), rows: R, columns: rows.count, leadingDimension: max(GH, 1)),
+                              .transpose, xView, .noTranspose,
+                              into: MutableMatrixView(gWih + rows.lowerBound * I, rows: rows.count, columns: I, leadingDimension: max(I, 1)), beta: 1)
+                } else if c < xChunks + wihChunks + whhChunks, let gWhh {   // dW_hh += dGhᵀ · states
+                    let rows = FusedRecurrence.chunk(c - xChunks - wihChunks, of: whhChunks, total: GH)
+                    // The reset-before GRU's n rows pair with r ⊙ hm, every other row with hm.
+                    let split = resetBefore ? Swift.min(Swift.max(2 * H, rows.lowerBound), rows.upperBound) : rows.upperBound
+                    for (part, states) in [(rows.lowerBound..<split, hm), (split..<rows.upperBound, saved.reset?.pointer ?? hm)] where !part.isEmpty {
+                        BLAS.gemm(MatrixView(UnsafePointer(dGh + part.lowerBound), rows: R, columns: part.count, leadingDimension: max(GH, 1)),
+                                  .transpose, MatrixView(UnsafePointer(states), rows: R, columns: H, leadingDimension: max(H, 1)), .noTranspose,
+                                  into: MutableMatrixView(gWhh + part.lowerBound * H, rows: part.count, columns: H, leadingDimension: max(H, 1)),
+                                  beta: 1)
+                    }
+                } else if c == chunks - 1 {
+                    if let gBih { Elementwise.accumulateColumnSums(of: MatrixView(UnsafePointer(dG), rows: R, columns: GH, leadingDimension: max(GH, 1)), into: gBih) }
+                    if let gBhh { Elementwise.accumulateColumnSums(of: MatrixView(UnsafePointer(dGh), rows: R, columns: GH, leadingDimension: max(GH, 1)), into: gBhh) }
+                }
             }
         }
-        if let gBih { Elementwise.accumulateColumnSums(of: dGView, into: gBih) }
-        if let gBhh { Elementwise.accumulateColumnSums(of: dGhView, into: gBhh) }
     }
 }
