@@ -396,11 +396,15 @@ enum FusedRecurrence {
             }
         }
 
+        guard recording else {
+            return layerResults("", input: input, batch: B, hidden: H, outputHidden: Hr, output: output, hN: hN, cN: cN,
+                                inputs: [], recording: false) { _, _ in }
+        }
         let empty = TensorBuffer(count: 0)
         let gates = gatesBuffer ?? empty, hPrevB = hPrev ?? empty, cPrevB = cPrev ?? empty
         let tanhCB = tanhC ?? empty, hFullB = hFull ?? empty, hhNB = hhN ?? empty
         return layerResults(nodeName(kind, reverse: reverse), input: input, batch: B, hidden: H, outputHidden: Hr,
-                            output: output, hN: hN, cN: cN, inputs: inputs, recording: recording) { gradOutputs, gradInputs in
+                            output: output, hN: hN, cN: cN, inputs: inputs, recording: true) { gradOutputs, gradInputs in
             backward(kind: kind, layout: layout, reverse: reverse, lengths: lengths,
                      sizes: (I: I, H: H, Hr: Hr, GH: GH), hasC0: c0 != nil,
                      x: x, wih: wih, whh: whh, whr: whr, hasBiasIH: bih != nil, hasBiasHH: bhh != nil,
