@@ -92,8 +92,8 @@ final class ONNXVariantPathTests: XCTestCase {
     }
 
     /// Outputs, final states and every gradient of a forward and backward.
-    private func everything(_ module: RecurrentBase, lengths: [Int]?) throws -> [[Float]] {
-        let (T, B, I) = (6, 24, module.inputSize)
+    private func everything(_ module: RecurrentBase, lengths: [Int]?, steps T: Int = 6, batch B: Int = 24) throws -> [[Float]] {
+        let I = module.inputSize
         var generator = SeededGenerator(seed: 39)
         let D = module.numDirections, L = module.numLayers, H = module.hiddenSize
         let x = Tensor(uniform: module.batchFirst ? [B, T, I] : [T, B, I], low: -1, high: 1, using: &generator)
@@ -153,9 +153,19 @@ final class ONNXVariantPathTests: XCTestCase {
     func testVariantsAgreeAcrossKernelLevels() throws {
         let levels = CPUCapability.allCases.filter { $0 <= CPUCapability.current }
         guard levels.count > 1 else { throw XCTSkip("only the portable kernels run here") }
-        for module in try variantModules() {
+        // The small modules, with lengths; then layers whose backward's sequence-wide products
+        // are large enough for the packed kernels (``FusedRecurrence/packedBackwardMultiplyAdds``).
+        let large: [RecurrentBase] = [
+            try LSTM(inputSize: 16, hiddenSize: 96, batchFirst: true, peepholes: true, seed: 46),
+            try GRU(inputSize: 16, hiddenSize: 96, resetAfter: false, seed: 47),
+        ]
+        let lengths = [6, 2, 5, 6, 1, 3, 6, 6, 4, 6, 6, 2, 6, 5, 6, 3, 6, 6, 6, 1, 2, 6, 6, 4]
+        for module in try variantModules() + large {
+            let isLarge = large.contains { $0 === module }
             let results = try levels.map { level in
-                try CPUCapability.withCapability(level) { try everything(module, lengths: [6, 2, 5, 6, 1, 3, 6, 6, 4, 6, 6, 2, 6, 5, 6, 3, 6, 6, 6, 1, 2, 6, 6, 4]) }
+                try CPUCapability.withCapability(level) {
+                    try isLarge ? everything(module, lengths: nil, steps: 12, batch: 32) : everything(module, lengths: lengths)
+                }
             }
             for (level, result) in zip(levels.dropFirst(), results.dropFirst()) {
                 for (i, (a, b)) in zip(result, results[0]).enumerated() {

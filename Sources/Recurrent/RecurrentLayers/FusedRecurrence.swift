@@ -726,15 +726,10 @@ enum FusedRecurrence {
         let firstRowsNeeded = gWhh != nil && Hr > 0 && wholeStepRNN
             ? prepareFirstStepStates(layout: layout, reverse: reverse, output: saved.output, h0: saved.h0, H: Hr, into: dhNext)
             : false
-        let wihView = MatrixView(wih, rows: GH, columns: I, leadingDimension: max(I, 1))
-        let xView = MatrixView(x, rows: R, columns: I, leadingDimension: max(I, 1))
-        let xChunks = gX != nil && I > 0 ? productChunks(R * GH * I) : 0
-        let wihChunks = gWih != nil && I > 0 ? productChunks(R * GH * I) : 0
         let whhChunks = gWhh != nil && Hr > 0 ? productChunks(R * GH * Hr) : 0
         // The bias gradients: column sums of dG, in column chunks (each column summed in one
         // order); RNN and LSTM share one sum for b_ih and b_hh.
-        let biasChunks = gBih != nil || gBhh != nil ? Swift.min(8, Swift.max(1, (R * GH) >> 17), Swift.max(1, GH / 16)) : 0
-        let chunks = xChunks + wihChunks + whhChunks + biasChunks
+        let biasChunks = biasChunkCount(rows: R, columns: GH, needed: gBih != nil || gBhh != nil)
         // With the packed kernels, W_ih (for dX), X and the states (for the weight gradients,
         // read as Σ_t dG_tᵀ·x_t with dG transposed in place) are packed first, by all members.
         let d = layout.batchFirst ? 1 : B
@@ -743,98 +738,59 @@ enum FusedRecurrence {
         let stateBase: UnsafePointer<Float> = wholeStepRNN ? UnsafePointer(saved.output + stateRows * Hr) : UnsafePointer(saved.hPrev)
         // Packing pays from a few million multiply-adds on (`small`'s 0.5 to 2 million ran
         // faster on OpenBLAS with nothing to pack).
-        let packsDX = PackedGEMM.isAvailable && xChunks > 0 && R * GH * I >= packedBackwardMultiplyAdds
         let packsDW = PackedGEMM.isTransposedAvailable && R * GH * Swift.max(I, Hr) >= packedBackwardMultiplyAdds
-        let dxPackCount = packsDX ? PackedGEMM.packedCount(columns: I, depth: GH) : 0
-        let xPackCount = packsDW && wihChunks > 0 ? PackedGEMM.packedCount(columns: I, depth: R) : 0
         let statePackCount = packsDW && whhChunks > 0 && stateDepth > 0 ? PackedGEMM.packedCount(columns: Hr, depth: stateDepth) : 0
-        let packBlock = ScratchPool.shared.take(dxPackCount + xPackCount + statePackCount)
+        let packBlock = ScratchPool.shared.take(statePackCount)
         defer { ScratchPool.shared.give(packBlock) }
-        let packedW = packBlock.pointer, packedX = packBlock.pointer + dxPackCount
-        let packedS = packedX + xPackCount
-        ComputeThreads.run(workers: chunks) { member in
-            if dxPackCount + xPackCount + statePackCount > 0 {
-                if dxPackCount > 0 {
-                    let mine = member.share(of: I, granularity: PackedGEMM.panelWidth)
-                    if !mine.isEmpty {
-                        PackedGEMM.pack(MatrixView(wih + mine.lowerBound, rows: GH, columns: mine.count, leadingDimension: max(I, 1)),
-                                        .noTranspose, into: packedW + mine.lowerBound * GH)
-                    }
+        let packedS = packBlock.pointer
+        inputGradients(rows: R, gates: GH, inputs: I, x: x, wih: wih, dG: dGx, gX: gX, gWih: gWih, packsTransposed: packsDW,
+                       chunks: whhChunks + biasChunks) { member in
+            if statePackCount > 0 {
+                let mine = member.share(of: Hr, granularity: PackedGEMM.panelWidth)
+                if !mine.isEmpty {
+                    PackedGEMM.pack(MatrixView(stateBase + mine.lowerBound, rows: stateDepth, columns: mine.count, leadingDimension: max(Hr, 1)),
+                                    .noTranspose, into: packedS + mine.lowerBound * stateDepth)
                 }
-                if xPackCount > 0 {
-                    let mine = member.share(of: I, granularity: PackedGEMM.panelWidth)
-                    if !mine.isEmpty {
-                        PackedGEMM.pack(MatrixView(x + mine.lowerBound, rows: R, columns: mine.count, leadingDimension: max(I, 1)),
-                                        .noTranspose, into: packedX + mine.lowerBound * R)
-                    }
-                }
-                if statePackCount > 0 {
-                    let mine = member.share(of: Hr, granularity: PackedGEMM.panelWidth)
-                    if !mine.isEmpty {
-                        PackedGEMM.pack(MatrixView(stateBase + mine.lowerBound, rows: stateDepth, columns: mine.count, leadingDimension: max(Hr, 1)),
-                                        .noTranspose, into: packedS + mine.lowerBound * stateDepth)
-                    }
-                }
-                member.barrier()
             }
-            for c in stride(from: member.index, to: chunks, by: member.count) {
-                if c < xChunks, let gX {                       // dX += dGx · W_ih, rows
-                    let rows = chunk(c, of: xChunks, total: R)
-                    let dG = MatrixView(UnsafePointer(dGx + rows.lowerBound * GH), rows: rows.count, columns: GH, leadingDimension: max(GH, 1))
-                    let into = MutableMatrixView(gX + rows.lowerBound * I, rows: rows.count, columns: I, leadingDimension: max(I, 1))
-                    if packsDX {
-                        PackedGEMM.multiply(dG, packed: packedW, columns: I, into: into, beta: 1)
+        } chunk: { c in
+            if c >= whhChunks {                            // bias gradients, columns
+                let columns = chunk(c - whhChunks, of: biasChunks, total: GH)
+                let c0 = columns.lowerBound, n = columns.count
+                if n == 0 { return }
+                let sumsX = MatrixView(UnsafePointer(dGx + c0), rows: R, columns: n, leadingDimension: max(GH, 1))
+                let sumsH = MatrixView(UnsafePointer(dGh + c0), rows: R, columns: n, leadingDimension: max(GH, 1))
+                if let gBih, let gBhh, biasSumCount > 0 {
+                    (biasSums + c0).update(repeating: 0, count: n)
+                    Elementwise.accumulateColumnSums(of: sumsX, into: biasSums + c0)
+                    for j in c0..<(c0 + n) { gBih[j] += biasSums[j]; gBhh[j] += biasSums[j] }
+                } else {
+                    if let gBih { Elementwise.accumulateColumnSums(of: sumsX, into: gBih + c0) }
+                    if let gBhh { Elementwise.accumulateColumnSums(of: sumsH, into: gBhh + c0) }
+                }
+            } else if let gWhh {                          // dW_hh += dGhᵀ · H_prev, gate rows
+                let rows = chunk(c, of: whhChunks, total: GH)
+                let into = MutableMatrixView(gWhh + rows.lowerBound * Hr, rows: rows.count, columns: Hr, leadingDimension: max(Hr, 1))
+                if wholeStepRNN {
+                    if statePackCount > 0 {
+                        // Every row of dG with the output one step earlier, then the first step's rows.
+                        PackedGEMM.multiplyTransposed(MatrixView(UnsafePointer(dGx + gradientRows * GH + rows.lowerBound), rows: stateDepth,
+                                                                 columns: rows.count, leadingDimension: max(GH, 1)),
+                                                      packed: packedS, columns: Hr, into: into, beta: 1)
+                        accumulateGradientFromOutputs(layout: layout, reverse: reverse, dG: dGx + rows.lowerBound, dGStride: GH,
+                                                      output: saved.output, firstStates: firstRowsNeeded ? UnsafePointer(dhNext) : nil,
+                                                      into: into, pairsSteps: false)
                     } else {
-                        BLAS.gemm(dG, .noTranspose, wihView, .noTranspose, into: into, beta: 1)
+                        accumulateGradientFromOutputs(layout: layout, reverse: reverse, dG: dGx + rows.lowerBound, dGStride: GH,
+                                                      output: saved.output, firstStates: firstRowsNeeded ? UnsafePointer(dhNext) : nil,
+                                                      into: into)
                     }
-                } else if c < xChunks + wihChunks, let gWih {  // dW_ih += dGxᵀ · X, gate rows
-                    let rows = chunk(c - xChunks, of: wihChunks, total: GH)
-                    let dG = MatrixView(UnsafePointer(dGx + rows.lowerBound), rows: R, columns: rows.count, leadingDimension: max(GH, 1))
-                    let into = MutableMatrixView(gWih + rows.lowerBound * I, rows: rows.count, columns: I, leadingDimension: max(I, 1))
-                    if xPackCount > 0 {
-                        PackedGEMM.multiplyTransposed(dG, packed: packedX, columns: I, into: into, beta: 1)
+                } else {
+                    let dG = MatrixView(UnsafePointer(dGh + rows.lowerBound), rows: R, columns: rows.count, leadingDimension: max(GH, 1))
+                    if statePackCount > 0 {
+                        PackedGEMM.multiplyTransposed(dG, packed: packedS, columns: Hr, into: into, beta: 1)
                     } else {
-                        BLAS.gemm(dG, .transpose, xView, .noTranspose, into: into, beta: 1)
-                    }
-                } else if c >= xChunks + wihChunks + whhChunks {   // bias gradients, columns
-                    let columns = chunk(c - xChunks - wihChunks - whhChunks, of: biasChunks, total: GH)
-                    let c0 = columns.lowerBound, n = columns.count
-                    if n == 0 { continue }
-                    let sumsX = MatrixView(UnsafePointer(dGx + c0), rows: R, columns: n, leadingDimension: max(GH, 1))
-                    let sumsH = MatrixView(UnsafePointer(dGh + c0), rows: R, columns: n, leadingDimension: max(GH, 1))
-                    if let gBih, let gBhh, biasSumCount > 0 {
-                        (biasSums + c0).update(repeating: 0, count: n)
-                        Elementwise.accumulateColumnSums(of: sumsX, into: biasSums + c0)
-                        for j in c0..<(c0 + n) { gBih[j] += biasSums[j]; gBhh[j] += biasSums[j] }
-                    } else {
-                        if let gBih { Elementwise.accumulateColumnSums(of: sumsX, into: gBih + c0) }
-                        if let gBhh { Elementwise.accumulateColumnSums(of: sumsH, into: gBhh + c0) }
-                    }
-                } else if let gWhh {                          // dW_hh += dGhᵀ · H_prev, gate rows
-                    let rows = chunk(c - xChunks - wihChunks, of: whhChunks, total: GH)
-                    let into = MutableMatrixView(gWhh + rows.lowerBound * Hr, rows: rows.count, columns: Hr, leadingDimension: max(Hr, 1))
-                    if wholeStepRNN {
-                        if statePackCount > 0 {
-                            // Every row of dG with the output one step earlier, then the first step's rows.
-                            PackedGEMM.multiplyTransposed(MatrixView(UnsafePointer(dGx + gradientRows * GH + rows.lowerBound), rows: stateDepth,
-                                                                     columns: rows.count, leadingDimension: max(GH, 1)),
-                                                          packed: packedS, columns: Hr, into: into, beta: 1)
-                            accumulateGradientFromOutputs(layout: layout, reverse: reverse, dG: dGx + rows.lowerBound, dGStride: GH,
-                                                          output: saved.output, firstStates: firstRowsNeeded ? UnsafePointer(dhNext) : nil,
-                                                          into: into, pairsSteps: false)
-                        } else {
-                            accumulateGradientFromOutputs(layout: layout, reverse: reverse, dG: dGx + rows.lowerBound, dGStride: GH,
-                                                          output: saved.output, firstStates: firstRowsNeeded ? UnsafePointer(dhNext) : nil,
-                                                          into: into)
-                        }
-                    } else {
-                        let dG = MatrixView(UnsafePointer(dGh + rows.lowerBound), rows: R, columns: rows.count, leadingDimension: max(GH, 1))
-                        if statePackCount > 0 {
-                            PackedGEMM.multiplyTransposed(dG, packed: packedS, columns: Hr, into: into, beta: 1)
-                        } else {
-                            BLAS.gemm(dG, .transpose, MatrixView(saved.hPrev, rows: R, columns: Hr, leadingDimension: max(Hr, 1)), .noTranspose,
-                                      into: into, beta: 1)
-                        }
+                        BLAS.gemm(dG, .transpose, MatrixView(saved.hPrev, rows: R, columns: Hr, leadingDimension: max(Hr, 1)), .noTranspose,
+                                  into: into, beta: 1)
                     }
                 }
             }
@@ -856,6 +812,71 @@ extension FusedRecurrence {
     /// 2²¹ multiply-adds, at most 8 (a function of the shape alone, never of the threads).
     static func productChunks(_ multiplyAdds: Int) -> Int {
         Swift.max(1, Swift.min(8, multiplyAdds >> 21))
+    }
+
+    /// The number of column chunks of a bias gradient's sums over `rows × columns` gradients
+    /// (each column summed in one order): 0 when `needed` is false.
+    static func biasChunkCount(rows: Int, columns: Int, needed: Bool) -> Int {
+        needed ? Swift.min(8, Swift.max(1, (rows * columns) >> 17), Swift.max(1, columns / 16)) : 0
+    }
+
+    /// The sequence-wide products of a layer's backward that every cell shares, on a team:
+    /// `dX += dG · W_ih` (rows of `dX`, W_ih packed when the product is large) and
+    /// `dW_ih += dGᵀ · X` (gate rows; X packed for the transposed AVX-512 kernel when
+    /// `packsTransposed`), in chunks fixed by the shapes alone, each one single-threaded call;
+    /// then `chunks` more chunks, `0..<chunks`, by `chunk`. `pack` runs on every member before
+    /// any chunk, for the caller's own packing (a barrier follows it).
+    static func inputGradients(rows R: Int, gates GH: Int, inputs I: Int, x: UnsafeMutablePointer<Float>, wih: UnsafeMutablePointer<Float>,
+                               dG: UnsafeMutablePointer<Float>, gX: UnsafeMutablePointer<Float>?, gWih: UnsafeMutablePointer<Float>?,
+                               packsTransposed: Bool, chunks extra: Int,
+                               pack: (TeamMember) -> Void, chunk extraChunk: (Int) -> Void) {
+        let wihView = MatrixView(wih, rows: GH, columns: I, leadingDimension: max(I, 1))
+        let xView = MatrixView(x, rows: R, columns: I, leadingDimension: max(I, 1))
+        let xChunks = gX != nil && I > 0 ? productChunks(R * GH * I) : 0
+        let wihChunks = gWih != nil && I > 0 ? productChunks(R * GH * I) : 0
+        let chunks = xChunks + wihChunks + extra
+        let packsDX = PackedGEMM.isAvailable && xChunks > 0 && R * GH * I >= packedBackwardMultiplyAdds
+        let dxPackCount = packsDX ? PackedGEMM.packedCount(columns: I, depth: GH) : 0
+        let xPackCount = packsTransposed && wihChunks > 0 ? PackedGEMM.packedCount(columns: I, depth: R) : 0
+        let packBlock = ScratchPool.shared.take(dxPackCount + xPackCount)
+        defer { ScratchPool.shared.give(packBlock) }
+        let packedW = packBlock.pointer, packedX = packBlock.pointer + dxPackCount
+        ComputeThreads.run(workers: chunks) { member in
+            let mine = member.share(of: I, granularity: PackedGEMM.panelWidth)
+            if dxPackCount > 0 && !mine.isEmpty {
+                PackedGEMM.pack(MatrixView(wih + mine.lowerBound, rows: GH, columns: mine.count, leadingDimension: max(I, 1)),
+                                .noTranspose, into: packedW + mine.lowerBound * GH)
+            }
+            if xPackCount > 0 && !mine.isEmpty {
+                PackedGEMM.pack(MatrixView(x + mine.lowerBound, rows: R, columns: mine.count, leadingDimension: max(I, 1)),
+                                .noTranspose, into: packedX + mine.lowerBound * R)
+            }
+            pack(member)
+            member.barrier()
+            for c in stride(from: member.index, to: chunks, by: member.count) {
+                if c < xChunks, let gX {                       // dX += dG · W_ih, rows
+                    let rows = chunk(c, of: xChunks, total: R)
+                    let dGRows = MatrixView(UnsafePointer(dG + rows.lowerBound * GH), rows: rows.count, columns: GH, leadingDimension: max(GH, 1))
+                    let into = MutableMatrixView(gX + rows.lowerBound * I, rows: rows.count, columns: I, leadingDimension: max(I, 1))
+                    if packsDX {
+                        PackedGEMM.multiply(dGRows, packed: packedW, columns: I, into: into, beta: 1)
+                    } else {
+                        BLAS.gemm(dGRows, .noTranspose, wihView, .noTranspose, into: into, beta: 1)
+                    }
+                } else if c < xChunks + wihChunks, let gWih {  // dW_ih += dGᵀ · X, gate rows
+                    let rows = chunk(c - xChunks, of: wihChunks, total: GH)
+                    let dGColumns = MatrixView(UnsafePointer(dG + rows.lowerBound), rows: R, columns: rows.count, leadingDimension: max(GH, 1))
+                    let into = MutableMatrixView(gWih + rows.lowerBound * I, rows: rows.count, columns: I, leadingDimension: max(I, 1))
+                    if xPackCount > 0 {
+                        PackedGEMM.multiplyTransposed(dGColumns, packed: packedX, columns: I, into: into, beta: 1)
+                    } else {
+                        BLAS.gemm(dGColumns, .transpose, xView, .noTranspose, into: into, beta: 1)
+                    }
+                } else {
+                    extraChunk(c - xChunks - wihChunks)
+                }
+            }
+        }
     }
 
     /// Chunk `index` of `count` near-equal contiguous chunks of `0..<total`.

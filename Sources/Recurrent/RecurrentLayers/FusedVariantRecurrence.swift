@@ -442,39 +442,45 @@ enum FusedVariantRecurrence {
         if let gP { Elementwise.add(gP, dPeepholes, into: gP, count: 3 * H) }
 
         guard R > 0 && GH > 0 else { return }
-        // The sequence-wide products, in chunks fixed by the shapes alone (rows of dX, gate
-        // rows of dW_ih and dW_hh), each one single-threaded BLAS call; then the bias sums.
-        let xChunks = gX != nil && I > 0 ? FusedRecurrence.productChunks(R * GH * I) : 0
-        let wihChunks = gWih != nil && I > 0 ? FusedRecurrence.productChunks(R * GH * I) : 0
+        // The sequence-wide products, in chunks fixed by the shapes alone: dX and dW_ih as the
+        // plain layers run them; dW_hh += dGhᵀ · states by gate rows (the reset-before GRU's
+        // n rows pair with r ⊙ hm, every other row with hm), the states packed for the
+        // transposed kernel where it runs; the bias sums by columns.
         let whhChunks = gWhh != nil && H > 0 ? FusedRecurrence.productChunks(R * GH * H) : 0
-        let chunks = xChunks + wihChunks + whhChunks + 1
-        let xView = MatrixView(UnsafePointer(x), rows: R, columns: I, leadingDimension: max(I, 1))
-        ComputeThreads.run(workers: chunks) { member in
-            for c in stride(from: member.index, to: chunks, by: member.count) {
-                if c < xChunks, let gX {                                    // dX += dG · W_ih
-                    let rows = FusedRecurrence.chunk(c, of: xChunks, total: R)
-                    BLAS.gemm(MatrixView(UnsafePointer(dG + rows.lowerBound * GH), rows: rows.count, columns: GH, leadingDimension: max(GH, 1)),
-                              .noTranspose, MatrixView(wih, rows: GH, columns: I, leadingDimension: max(I, 1)), .noTranspose,
-                              into: MutableMatrixView(gX + rows.lowerBound * I, rows: rows.count, columns: I, leadingDimension: max(I, 1)), beta: 1)
-                } else if c < xChunks + wihChunks, let gWih {               // dW_ih += dGᵀ · X
-                    let rows = FusedRecurrence.chunk(c - xChunks, of: wihChunks, total: GH)
-                    BLAS.gemm(MatrixView(UnsafePointer(dG + rows.lowerBound), rows: R, columns: rows.count, leadingDimension: max(GH, 1)),
-                              .transpose, xView, .noTranspose,
-                              into: MutableMatrixView(gWih + rows.lowerBound * I, rows: rows.count, columns: I, leadingDimension: max(I, 1)), beta: 1)
-                } else if c < xChunks + wihChunks + whhChunks, let gWhh {   // dW_hh += dGhᵀ · states
-                    let rows = FusedRecurrence.chunk(c - xChunks - wihChunks, of: whhChunks, total: GH)
-                    // The reset-before GRU's n rows pair with r ⊙ hm, every other row with hm.
-                    let split = resetBefore ? Swift.min(Swift.max(2 * H, rows.lowerBound), rows.upperBound) : rows.upperBound
-                    for (part, states) in [(rows.lowerBound..<split, hm), (split..<rows.upperBound, saved.reset?.pointer ?? hm)] where !part.isEmpty {
-                        BLAS.gemm(MatrixView(UnsafePointer(dGh + part.lowerBound), rows: R, columns: part.count, leadingDimension: max(GH, 1)),
-                                  .transpose, MatrixView(UnsafePointer(states), rows: R, columns: H, leadingDimension: max(H, 1)), .noTranspose,
-                                  into: MutableMatrixView(gWhh + part.lowerBound * H, rows: part.count, columns: H, leadingDimension: max(H, 1)),
-                                  beta: 1)
+        let biasChunks = FusedRecurrence.biasChunkCount(rows: R, columns: GH, needed: gBih != nil || gBhh != nil)
+        let packsDW = PackedGEMM.isTransposedAvailable && R * GH * Swift.max(I, H) >= FusedRecurrence.packedBackwardMultiplyAdds
+        let statePackCount = packsDW && whhChunks > 0 ? PackedGEMM.packedCount(columns: H, depth: R) : 0
+        let stateSets: [UnsafeMutablePointer<Float>] = resetBefore ? [hm, saved.reset!.pointer] : [hm]
+        let packBlock = ScratchPool.shared.take(stateSets.count * statePackCount)
+        defer { ScratchPool.shared.give(packBlock) }
+        FusedRecurrence.inputGradients(rows: R, gates: GH, inputs: I, x: x, wih: wih, dG: dG, gX: gX, gWih: gWih,
+                                       packsTransposed: packsDW, chunks: whhChunks + biasChunks) { member in
+            let mine = member.share(of: H, granularity: PackedGEMM.panelWidth)
+            guard statePackCount > 0 && !mine.isEmpty else { return }
+            for (k, states) in stateSets.enumerated() {
+                PackedGEMM.pack(MatrixView(states + mine.lowerBound, rows: R, columns: mine.count, leadingDimension: max(H, 1)),
+                                .noTranspose, into: packBlock.pointer + k * statePackCount + mine.lowerBound * R)
+            }
+        } chunk: { c in
+            if c < whhChunks, let gWhh {
+                let rows = FusedRecurrence.chunk(c, of: whhChunks, total: GH)
+                let split = resetBefore ? Swift.min(Swift.max(2 * H, rows.lowerBound), rows.upperBound) : rows.upperBound
+                for (k, part) in [rows.lowerBound..<split, split..<rows.upperBound].enumerated() where !part.isEmpty {
+                    let dGPart = MatrixView(UnsafePointer(dGh + part.lowerBound), rows: R, columns: part.count, leadingDimension: max(GH, 1))
+                    let into = MutableMatrixView(gWhh + part.lowerBound * H, rows: part.count, columns: H, leadingDimension: max(H, 1))
+                    if statePackCount > 0 {
+                        PackedGEMM.multiplyTransposed(dGPart, packed: packBlock.pointer + k * statePackCount, columns: H, into: into, beta: 1)
+                    } else {
+                        BLAS.gemm(dGPart, .transpose, MatrixView(UnsafePointer(stateSets[k]), rows: R, columns: H, leadingDimension: max(H, 1)),
+                                  .noTranspose, into: into, beta: 1)
                     }
-                } else if c == chunks - 1 {
-                    if let gBih { Elementwise.accumulateColumnSums(of: MatrixView(UnsafePointer(dG), rows: R, columns: GH, leadingDimension: max(GH, 1)), into: gBih) }
-                    if let gBhh { Elementwise.accumulateColumnSums(of: MatrixView(UnsafePointer(dGh), rows: R, columns: GH, leadingDimension: max(GH, 1)), into: gBhh) }
                 }
+            } else if c >= whhChunks {
+                let columns = FusedRecurrence.chunk(c - whhChunks, of: biasChunks, total: GH)
+                guard !columns.isEmpty else { return }
+                let c0 = columns.lowerBound
+                if let gBih { Elementwise.accumulateColumnSums(of: MatrixView(UnsafePointer(dG + c0), rows: R, columns: columns.count, leadingDimension: max(GH, 1)), into: gBih + c0) }
+                if let gBhh { Elementwise.accumulateColumnSums(of: MatrixView(UnsafePointer(dGh + c0), rows: R, columns: columns.count, leadingDimension: max(GH, 1)), into: gBhh + c0) }
             }
         }
     }
