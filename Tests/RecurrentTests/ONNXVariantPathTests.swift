@@ -176,4 +176,24 @@ final class ONNXVariantPathTests: XCTestCase {
             }
         }
     }
+    /// Edge shapes: an empty batch, one step, unbatched input, one hidden unit.
+    func testEdgeShapes() throws {
+        let r = RecurrentRegularizers(recurrentDropout: 0.3, zoneoutHidden: 0.3, zoneoutCell: 0.3, weightDrop: 0.3, seed: 2)
+        for module in [try LSTM(inputSize: 3, hiddenSize: 1, bidirectional: true, peepholes: true, regularizers: r, seed: 50) as RecurrentBase,
+                       try GRU(inputSize: 3, hiddenSize: 5, resetAfter: false, seed: 51)] {
+            let D = module.numDirections, H = module.hiddenSize
+            let empty = try module.forward(Tensor(zeros: [4, 0, 3]))
+            XCTAssertEqual(empty.output.shape, [4, 0, D * H])
+            XCTAssertEqual(empty.hN.shape, [D, 0, H])
+            let x = Tensor(uniform: [1, 3], low: -1, high: 1, using: &generatorForEdges)
+            x.requiresGrad = true
+            let one = try module.forward(x)
+            XCTAssertEqual(one.output.shape, [1, D * H])
+            XCTAssertEqual(one.hN.shape, [D, H])
+            one.output.sum().backward()
+            XCTAssertTrue(try XCTUnwrap(x.grad).scalars.allSatisfy(\.isFinite))
+        }
+    }
+
+    private var generatorForEdges = SeededGenerator(seed: 52)
 }
