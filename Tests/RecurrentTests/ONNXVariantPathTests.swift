@@ -176,6 +176,37 @@ final class ONNXVariantPathTests: XCTestCase {
             }
         }
     }
+    /// Without recording (inference), a layer keeps no sequence buffers for the backward and
+    /// runs its steps on scratch rows: the same outputs and states, bit for bit, in training
+    /// (the same masks) and evaluation mode, on one worker and on a team.
+    func testInferenceGivesTheRecordedResults() throws {
+        let savedThreads = ComputeThreads.count
+        addTeardownBlock { ComputeThreads.set(savedThreads) }
+        let lengths = [6, 3, 6, 1, 6, 5, 2, 6, 4, 6, 6, 3, 6, 6, 2, 5, 6, 6, 1, 4, 6, 2, 6, 5]
+        for threads in [1, 4] {
+            ComputeThreads.set(threads)
+            for module in try variantModules() {
+                for training in [true, false] {
+                    module.train(training)
+                    var generator = SeededGenerator(seed: 53)
+                    let B = 24, T = 6
+                    let x = Tensor(uniform: module.batchFirst ? [B, T, 5] : [T, B, 5], low: -1, high: 1, using: &generator)
+                    func run() throws -> [[Float]] {
+                        if let stream = module.regularizerGenerator { stream.withLock { $0 = SeededGenerator(seed: 54) } }
+                        let (y, hN, cN) = try module.forward(x, lengths: lengths)
+                        return [y.scalars, hN.scalars, cN?.scalars ?? []]
+                    }
+                    let recorded = try run()
+                    let inferred = try withoutGradients { try run() }
+                    for (i, (a, b)) in zip(inferred, recorded).enumerated() {
+                        XCTAssertTrue(a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern },
+                                      "\(module), training \(training), \(threads) threads: result \(i)")
+                    }
+                }
+            }
+        }
+    }
+
     /// Edge shapes: an empty batch, one step, unbatched input, one hidden unit.
     func testEdgeShapes() throws {
         let r = RecurrentRegularizers(recurrentDropout: 0.3, zoneoutHidden: 0.3, zoneoutCell: 0.3, weightDrop: 0.3, seed: 2)

@@ -13,7 +13,7 @@ struct CellVariant {
     /// Recurrent (variational) dropout: the mask `(B, H)` that multiplies the state before the
     /// recurrent product at every step (its values already scaled by `1 / (1 − p)`).
     var stateMask: Tensor?
-    /// Zoneout of `h`: the probability of keeping each unit's previous value.
+    /// Zoneout of `h`: the factors that keep each unit's previous value.
     var zoneoutH: ZoneoutMask?
     /// Zoneout of an LSTM's `c`.
     var zoneoutC: ZoneoutMask?
@@ -86,21 +86,22 @@ enum FusedVariantRecurrence {
         let md = variant.stateMask.map { UnsafePointer($0.storage.pointer) }
         let zh = variant.zoneoutH, zc = isLSTM ? variant.zoneoutC : nil
 
-        // Sequence-wide buffers, in the layout's row order; what only the backward reads is
-        // dropped on return when nothing records.
+        // Sequence-wide buffers, in the layout's row order, for what the backward reads; when
+        // nothing records, what a step needs lives in scratch, one row per item (``PerStep``).
         func written(_ count: Int) -> TensorBuffer { TensorBuffer(uninitializedCount: count) }
-        func activeOnly(_ count: Int) -> TensorBuffer {
-            lengths == nil ? TensorBuffer(uninitializedCount: count) : TensorBuffer(count: count)
+        func activeOnly(_ needed: Bool) -> TensorBuffer? {
+            guard recording && needed else { return nil }
+            return lengths == nil ? TensorBuffer(uninitializedCount: R * H) : TensorBuffer(count: R * H)
         }
-        let gates = written(R * GH)                     // X·W_ihᵀ, + the recurrent product, activated in place
-        let hm = activeOnly(R * H)                      // the state as the product reads it (masked)
-        let hPrev: TensorBuffer? = isGRU && md != nil ? activeOnly(R * H) : nil   // unmasked h_{t−1} (GRU's z path)
-        let cPrev: TensorBuffer? = isLSTM ? activeOnly(R * H) : nil
-        let cNew: TensorBuffer? = peepholes != nil ? activeOnly(R * H) : nil    // c_t before zoneout (p_o's gradient)
-        let tanhC: TensorBuffer? = isLSTM ? activeOnly(R * H) : nil
-        let reset: TensorBuffer? = resetBefore ? activeOnly(R * H) : nil          // r ⊙ hm
-        let recurrentN: TensorBuffer? = isGRU && !resetBefore ? activeOnly(R * H) : nil   // W_hn hm + b_hn
-        let hTilde: TensorBuffer? = !isLSTM && !isGRU ? activeOnly(R * H) : nil   // the RNN's activation before zoneout
+        let gates: TensorBuffer? = recording ? written(R * GH) : nil   // X·W_ihᵀ, + the recurrent product, activated in place
+        let hm = activeOnly(true)                            // the state as the product reads it (masked)
+        let hPrev = activeOnly(isGRU && md != nil)           // unmasked h_{t−1} (GRU's z path)
+        let cPrev = activeOnly(isLSTM)
+        let cNew = activeOnly(peepholes != nil)              // c_t before zoneout (p_o's gradient)
+        let tanhC = activeOnly(isLSTM)
+        let reset = activeOnly(resetBefore)                  // r ⊙ hm
+        let recurrentN = activeOnly(isGRU && !resetBefore)   // W_hn hm + b_hn
+        let hTilde = activeOnly(!isLSTM && !isGRU)           // the RNN's activation before zoneout
         let output = written(R * H)
         let hN = written(B * H)
         let cN = c0.map { TensorBuffer(copying: $0.storage.buffer) }
@@ -111,14 +112,36 @@ enum FusedVariantRecurrence {
         let workers = packs ? FusedRecurrence.teamSize(batch: B, hidden: H, gates: G, depth: Swift.max(H, 1), hasProjection: false) : 1
         let whhBlock = packs ? PackedGEMM.packedCount(columns: H, depth: H) : 0
         let wihBlock = packs && I > 0 && R > 0 ? PackedGEMM.packedCount(columns: H, depth: I) : 0
-        // Scratch: two alternating states, the step's recurrent product, the packed weights and
-        // the summed biases.
+        // Scratch: two alternating states, the step's recurrent product, the packed weights, the
+        // summed biases, and without recording the input projection and the per-step buffers.
         let recCount = isGRU ? B * GH : 0
-        let scratchBlock = ScratchPool.shared.take(2 * B * H + recCount + G * (whhBlock + wihBlock) + GH)
+        let perStepSlots = 5                          // hm, c_{t−1}, tanh(c), r ⊙ hm, the RNN's h̃
+        let unrecordedCount = recording ? 0 : R * GH + perStepSlots * B * H
+        let scratchBlock = ScratchPool.shared.take(2 * B * H + recCount + G * (whhBlock + wihBlock) + GH + unrecordedCount)
         defer { ScratchPool.shared.give(scratchBlock) }
         let states = scratchBlock.pointer, rec = states + 2 * B * H
         let packedWhh = rec + recCount, packedWih = packedWhh + G * whhBlock
         let summedBias = packedWih + G * wihBlock
+        let unrecorded = summedBias + GH
+        /// A buffer's row for sequence row `row`, item `b`: the sequence buffer's when recording,
+        /// else the step's scratch row `b`.
+        struct PerStep {
+            let base: UnsafeMutablePointer<Float>, sequence: Bool, width: Int
+            func at(_ row: Int, _ b: Int) -> UnsafeMutablePointer<Float> { base + (sequence ? row : b) * width }
+            func step(_ t: Int, _ layout: SequenceLayout) -> MatrixView<Float> {
+                sequence ? layout.step(t, of: base, width: width).readOnly
+                    : MatrixView(UnsafePointer(base), rows: layout.batch, columns: width, leadingDimension: max(width, 1))
+            }
+        }
+        func perStepBuffer(_ buffer: TensorBuffer?, slot: Int, needed: Bool) -> PerStep? {
+            if let buffer { return PerStep(base: buffer.pointer, sequence: true, width: H) }
+            guard needed && !recording else { return nil }
+            return PerStep(base: unrecorded + R * GH + slot * B * H, sequence: false, width: H)
+        }
+        let xp = gates?.pointer ?? unrecorded
+        let hmRows = perStepBuffer(hm, slot: 0, needed: true)!
+        let cPrevRows = perStepBuffer(cPrev, slot: 1, needed: isLSTM), tanhCRows = perStepBuffer(tanhC, slot: 2, needed: isLSTM)
+        let resetRows = perStepBuffer(reset, slot: 3, needed: resetBefore), hTildeRows = perStepBuffer(hTilde, slot: 4, needed: !isLSTM && !isGRU)
         // b_ih + b_hh, except GRU's n block, whose recurrent bias is added apart (``bhn``).
         let folded = isGRU ? 2 * H : GH
         let stepBias: UnsafePointer<Float>? = bih != nil || bhh != nil ? UnsafePointer(summedBias) : nil
@@ -129,7 +152,6 @@ enum FusedVariantRecurrence {
 
         let threadsToRestore = ComputeThreads.enterSingleThreadedRegion()
         defer { FusedRecurrence.restoreThreads(threadsToRestore) }
-        let xp = gates.pointer
         let xView = MatrixView(x, rows: R, columns: I, leadingDimension: max(I, 1))
         if !packs && R > 0 && GH > 0 {
             if I > 0 {
@@ -181,16 +203,16 @@ enum FusedVariantRecurrence {
                 for b in 0..<B where n > 0 {
                     let row = first + b * rs
                     if let md {
-                        Elementwise.multiplyVectorised(hRead + b * H + j0, md + b * H + j0, into: hm.pointer + row * H + j0, count: n)
+                        Elementwise.multiplyVectorised(hRead + b * H + j0, md + b * H + j0, into: hmRows.at(row, b) + j0, count: n)
                     } else {
-                        (hm.pointer + row * H + j0).update(from: hRead + b * H + j0, count: n)
+                        (hmRows.at(row, b) + j0).update(from: hRead + b * H + j0, count: n)
                     }
                     if let hPrev { (hPrev.pointer + row * H + j0).update(from: hRead + b * H + j0, count: n) }
                 }
                 let a: MatrixView<Float>
                 if md != nil {
                     member.barrier()           // the product reads every unit of the masked state
-                    a = layout.step(t, of: hm.pointer, width: H).readOnly
+                    a = hmRows.step(t, layout)
                 } else {
                     a = MatrixView(hRead, rows: B, columns: H, leadingDimension: max(H, 1))
                 }
@@ -206,7 +228,7 @@ enum FusedVariantRecurrence {
                     let row = first + b * rs
                     let active = lengths.map { t < $0[b] } ?? true
                     let hOld = hRead + b * H + j0, hNew = hWrite + b * H + j0
-                    if let cPrev { (cPrev.pointer + row * H + j0).update(from: cN!.pointer + b * H + j0, count: n) }
+                    if let cPrevRows { (cPrevRows.at(row, b) + j0).update(from: cN!.pointer + b * H + j0, count: n) }
                     guard active else {
                         (output.pointer + row * H + j0).update(repeating: 0, count: n)
                         hNew.update(from: hOld, count: n)
@@ -215,31 +237,31 @@ enum FusedVariantRecurrence {
                     let pre = xp + row * GH + j0, bias = stepBias.map { $0 + j0 }
                     switch kind {
                     case .lstm:
-                        let c = cN!.pointer + b * H + j0, tc = tanhC!.pointer + row * H + j0
+                        let c = cN!.pointer + b * H + j0, tc = tanhCRows!.at(row, b) + j0
                         if let p {
                             Elementwise.lstmPeepholeCell(gates: pre, bias: bias, gateStride: H, peepholes: p + j0, c: c,
                                                          tanhC: tc, h: hNew, count: n)
-                            (cNew!.pointer + row * H + j0).update(from: c, count: n)
+                            if let cNew { (cNew.pointer + row * H + j0).update(from: c, count: n) }
                         } else {
                             Elementwise.lstmCell(gates: pre, bias: bias, gateStride: H, c: c, tanhC: tc, h: hNew, count: n)
                         }
                         if let zc {
-                            Elementwise.zoneout(previous: cPrev!.pointer + row * H + j0, current: c,
+                            Elementwise.zoneout(previous: cPrevRows!.at(row, b) + j0, current: c,
                                                 mask: zc.row(row, item: b, width: H) + j0, count: n)
                         }
                     case .gru:
                         if resetBefore {
-                            Elementwise.gruResetBeforeGates(gates: pre, bias: bias, gateStride: H, state: hm.pointer + row * H + j0,
-                                                            reset: reset!.pointer + row * H + j0, count: n)
+                            Elementwise.gruResetBeforeGates(gates: pre, bias: bias, gateStride: H, state: hmRows.at(row, b) + j0,
+                                                            reset: resetRows!.at(row, b) + j0, count: n)
                             continue    // n and h after the second product
                         }
                         hNew.update(from: hOld, count: n)
                         Elementwise.gruCell(gates: pre, bias: bias, recurrent: rec + b * GH + j0, gateStride: H,
                                             biasN: bhn.map { $0 + j0 }, h: hNew, count: n)
-                        (recurrentN!.pointer + row * H + j0).update(from: rec + b * GH + 2 * H + j0, count: n)
+                        if let recurrentN { (recurrentN.pointer + row * H + j0).update(from: rec + b * GH + 2 * H + j0, count: n) }
                     case .rnnTanh, .rnnReLU:
                         let preView = MatrixView(UnsafePointer(pre), rows: 1, columns: n, leadingDimension: max(n, 1))
-                        let into = MutableMatrixView(hTilde!.pointer + row * H + j0, rows: 1, columns: n, leadingDimension: max(n, 1))
+                        let into = MutableMatrixView(hTildeRows!.at(row, b) + j0, rows: 1, columns: n, leadingDimension: max(n, 1))
                         if kind == .rnnTanh { Elementwise.tanh(preView, adding: bias, into: into) } else {
                             Elementwise.relu(preView, adding: bias, into: into)
                         }
@@ -251,7 +273,7 @@ enum FusedVariantRecurrence {
                 if resetBefore {
                     // n = tanh(W_in x + b_in + W_hn (r ⊙ hm) + b_hn), then h, once every unit's r ⊙ hm is in.
                     member.barrier()
-                    product(layout.step(t, of: reset!.pointer, width: H).readOnly, block: 2, into: rec, ldc: H, beta: 0)
+                    product(resetRows!.step(t, layout), block: 2, into: rec, ldc: H, beta: 0)
                     for b in 0..<B where n > 0 && (lengths.map({ t < $0[b] }) ?? true) {
                         let row = first + b * rs
                         let hOld = hRead + b * H + j0, hNew = hWrite + b * H + j0
@@ -268,12 +290,16 @@ enum FusedVariantRecurrence {
             hN.pointer.update(from: h0.storage.pointer, count: B * H)
         }
 
+        guard recording, let gates, let hm else {
+            return FusedRecurrence.layerResults("", input: input, batch: B, hidden: H, outputHidden: H, output: output, hN: hN, cN: cN,
+                                                inputs: [], recording: false) { _, _ in }
+        }
         let saved = Saved(gates: gates, hm: hm, hPrev: hPrev, cPrev: cPrev, cNew: cNew, tanhC: tanhC, reset: reset,
                           recurrentN: recurrentN, hTilde: hTilde)
         let name = isLSTM ? (p != nil ? "lstmPeepholeBackward" : "lstmVariantBackward")
             : isGRU ? (resetBefore ? "gruResetBeforeBackward" : "gruVariantBackward") : "rnnVariantBackward"
         return FusedRecurrence.layerResults(name, input: input, batch: B, hidden: H, outputHidden: H, output: output, hN: hN, cN: cN,
-                                            inputs: inputs, recording: recording) { gradOutputs, gradInputs in
+                                            inputs: inputs, recording: true) { gradOutputs, gradInputs in
             backward(kind: kind, layout: layout, reverse: reverse, lengths: lengths, sizes: (I: I, H: H, GH: GH),
                      hasC0: c0 != nil, x: x, wih: wih, whh: whh, hasBiasIH: bih != nil, hasBiasHH: bhh != nil,
                      variant: variant, saved: saved, gradOutputs: gradOutputs, gradInputs: gradInputs)
