@@ -127,7 +127,7 @@ final class ONNXVariantPathTests: XCTestCase {
 
     func testVariantsAreBitIdenticalForEveryThreadCount() throws {
         let savedThreads = ComputeThreads.count
-        addTeardownBlock { ComputeThreads.set(savedThreads) }
+        defer { ComputeThreads.set(savedThreads) }
         ComputeThreads.set(4)
         if PackedGEMM.isAvailable {   // the premise: several workers split every gated layer's units
             XCTAssertGreaterThan(FusedRecurrence.teamSize(batch: 24, hidden: 72, gates: 3, depth: 72, hasProjection: false), 2)
@@ -181,7 +181,7 @@ final class ONNXVariantPathTests: XCTestCase {
     /// (the same masks) and evaluation mode, on one worker and on a team.
     func testInferenceGivesTheRecordedResults() throws {
         let savedThreads = ComputeThreads.count
-        addTeardownBlock { ComputeThreads.set(savedThreads) }
+        defer { ComputeThreads.set(savedThreads) }
         let lengths = [6, 3, 6, 1, 6, 5, 2, 6, 4, 6, 6, 3, 6, 6, 2, 5, 6, 6, 1, 4, 6, 2, 6, 5]
         for threads in [1, 4] {
             ComputeThreads.set(threads)
