@@ -462,26 +462,35 @@ enum FusedRecurrence {
     @usableFromInline
     static func runDirections(kind: CellKind, input: Tensor, layout: SequenceLayout, h0: [Tensor], c0: [Tensor?],
                               weights: [RecurrentWeights], lengths: [Int]?) -> [(output: Tensor, hN: Tensor, cN: Tensor?)] {
-        let D = weights.count
+        let together = directionsRunTogether(kind: kind, layout: layout, weights: weights)
+        return runDirections(weights.count, together: together) { d, gradMode in
+            run(kind: kind, input: input, layout: layout, reverse: d == 1, h0: h0[d], c0: c0[d], weights: weights[d],
+                lengths: lengths, gradMode: gradMode)
+        }
+    }
+
+    /// Whether the two directions of a layer run at the same time, each as a team of one
+    /// (see ``runDirections(kind:input:layout:h0:c0:weights:lengths:)``).
+    static func directionsRunTogether(kind: CellKind, layout: SequenceLayout, weights: [RecurrentWeights]) -> Bool {
         let G = kind.gateCount
         let H = weights[0].weightIH.shape[0] / G, Hr = weights[0].weightHH.shape[1]
-        let together = D == 2 && ComputeThreads.count >= 2 && PackedGEMM.isAvailable && weights[0].weightHR == nil
+        return weights.count == 2 && ComputeThreads.count >= 2 && PackedGEMM.isAvailable && weights[0].weightHR == nil
             && !AnomalyMode.isEnabled
             && teamSize(batch: layout.batch, hidden: H, gates: G, depth: Swift.max(Hr, 1), hasProjection: false) <= 2
-        guard together else {
-            return (0..<D).map { d in
-                run(kind: kind, input: input, layout: layout, reverse: d == 1, h0: h0[d], c0: c0[d], weights: weights[d], lengths: lengths)
-            }
-        }
+    }
+
+    /// Runs `one(d, gradMode)` for the directions `0..<D`, one after the other (`gradMode`
+    /// `nil`: read on the calling thread) or, `together`, one per worker of a team (with the
+    /// caller's ``GradMode/isEnabled``, which the workers cannot read), and returns the results
+    /// in order.
+    static func runDirections<Result>(_ D: Int, together: Bool, _ one: (Int, Bool?) -> Result) -> [Result] {
+        guard together else { return (0..<D).map { one($0, nil) } }
         let gradMode = GradMode.isEnabled
-        let slots = UnsafeMutableBufferPointer<(output: Tensor, hN: Tensor, cN: Tensor?)?>.allocate(capacity: D)
+        let slots = UnsafeMutableBufferPointer<Result?>.allocate(capacity: D)
         slots.initialize(repeating: nil)
         defer { slots.deinitialize(); slots.deallocate() }
         ComputeThreads.run(workers: D) { member in
-            for d in stride(from: member.index, to: D, by: member.count) {
-                slots[d] = run(kind: kind, input: input, layout: layout, reverse: d == 1, h0: h0[d], c0: c0[d],
-                               weights: weights[d], lengths: lengths, gradMode: gradMode)
-            }
+            for d in stride(from: member.index, to: D, by: member.count) { slots[d] = one(d, gradMode) }
         }
         return slots.map { $0! }
     }

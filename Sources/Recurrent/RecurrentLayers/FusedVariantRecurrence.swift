@@ -58,12 +58,12 @@ struct ZoneoutMask {
 @usableFromInline
 enum FusedVariantRecurrence {
     /// Runs the layer; shapes as ``FusedRecurrence/run(kind:input:layout:reverse:h0:c0:weights:lengths:gradMode:)``
-    /// (without a projection). The peepholes are an input of the node (their gradient flows);
-    /// the masks are constants.
+    /// (without a projection), `gradMode` likewise. The peepholes are an input of the node
+    /// (their gradient flows); the masks are constants.
     @usableFromInline
     static func run(kind: CellKind, input: Tensor, layout: SequenceLayout, reverse: Bool,
                     h0: Tensor, c0: Tensor?, weights: RecurrentWeights, variant: CellVariant,
-                    lengths: [Int]?) -> (output: Tensor, hN: Tensor, cN: Tensor?) {
+                    lengths: [Int]?, gradMode: Bool? = nil) -> (output: Tensor, hN: Tensor, cN: Tensor?) {
         precondition(weights.weightHR == nil, "FusedVariantRecurrence: projections are not supported")
         let T = layout.steps, B = layout.batch, R = layout.rows, rs = layout.rowStride
         let G = kind.gateCount
@@ -77,7 +77,7 @@ enum FusedVariantRecurrence {
         if let c0 { inputs.append(c0) }
         inputs += weights.tensors
         if let peepholes { inputs.append(peepholes) }
-        let recording = Tensor.needsRecording(inputs)
+        let recording = gradMode.map { enabled in enabled && inputs.contains(where: \.requiresGrad) } ?? Tensor.needsRecording(inputs)
 
         let x = input.storage.pointer
         let wih = weights.weightIH.storage.pointer, whh = weights.weightHH.storage.pointer

@@ -39,14 +39,20 @@ extension RecurrentBase {
             return FusedRecurrence.runDirections(kind: kind, input: input, layout: layout, h0: h0, c0: c0,
                                                  weights: layerWeights, lengths: lengths)
         }
-        return layerWeights.indices.map { d in
+        // Every direction's masks first, in order, so that running the directions together
+        // draws what running them one after the other does.
+        let variants = layerWeights.map { w in
             var variant = withMaskGenerator { generator in
                 regularizers.variant(base: baseVariant, kind: kind, layout: layout, hidden: hiddenSize, training: training,
                                      using: &generator)
             }
-            variant.peepholes = layerWeights[d].peepholes
-            return FusedVariantRecurrence.run(kind: kind, input: input, layout: layout, reverse: d == 1, h0: h0[d], c0: c0[d],
-                                              weights: layerWeights[d], variant: variant, lengths: lengths)
+            variant.peepholes = w.peepholes
+            return variant
+        }
+        let together = FusedRecurrence.directionsRunTogether(kind: kind, layout: layout, weights: layerWeights)
+        return FusedRecurrence.runDirections(layerWeights.count, together: together) { d, gradMode in
+            FusedVariantRecurrence.run(kind: kind, input: input, layout: layout, reverse: d == 1, h0: h0[d], c0: c0[d],
+                                       weights: layerWeights[d], variant: variants[d], lengths: lengths, gradMode: gradMode)
         }
     }
 }
