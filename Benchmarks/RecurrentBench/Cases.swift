@@ -32,6 +32,19 @@ struct ModuleCase {
     var bidirectional = false
     /// Only the forward pass is timed (a latency case: one sequence, as a live service runs it).
     var forwardOnly = false
+    /// A cell beyond PyTorch's (issue 20): the same products, so the same FLOPs as the plain
+    /// cell of the case's size, to which its speed is compared.
+    var variant = CellOption.plain
+
+    /// The cell options of issue 20's cases.
+    enum CellOption {
+        /// PyTorch's cell.
+        case plain
+        /// A GRU with the reset gate before the recurrent product (`resetAfter: false`).
+        case resetBefore
+        /// An LSTM with peepholes (`peepholes: true`).
+        case peepholes
+    }
 
     /// Directions per layer: 1, or 2 when bidirectional.
     var directions: Int { bidirectional ? 2 : 1 }
@@ -90,6 +103,10 @@ let moduleCases: [ModuleCase] = [
     ModuleCase(name: "deepbench", input: 1760, hidden: 1760, layers: 1, batch: 16, steps: 50, kind: .rnn),
     ModuleCase(name: "lstm-medium", input: 64, hidden: 128, layers: 2, batch: 32, steps: 50, kind: .lstm),
     ModuleCase(name: "gru-medium", input: 64, hidden: 128, layers: 2, batch: 32, steps: 50, kind: .gru),
+    ModuleCase(name: "gru-reset-before-medium", input: 64, hidden: 128, layers: 2, batch: 32, steps: 50, kind: .gru,
+               variant: .resetBefore),
+    ModuleCase(name: "lstm-peephole-medium", input: 64, hidden: 128, layers: 2, batch: 32, steps: 50, kind: .lstm,
+               variant: .peepholes),
     ModuleCase(name: "lstm-bidir", input: 64, hidden: 128, layers: 2, batch: 32, steps: 50, kind: .lstm,
                bidirectional: true),
     ModuleCase(name: "gru-bidir", input: 64, hidden: 128, layers: 2, batch: 32, steps: 50, kind: .gru,

@@ -37,11 +37,11 @@ func makeModuleAndParameters(_ c: ModuleCase) throws -> (forward: (Tensor) throw
         return ({ try m($0).output }, m.parameters())
     case .gru:
         let m = try GRU(inputSize: c.input, hiddenSize: c.hidden, numLayers: c.layers, batchFirst: true,
-                        bidirectional: c.bidirectional, seed: 1)
+                        bidirectional: c.bidirectional, resetAfter: c.variant != .resetBefore, seed: 1)
         return ({ try m($0).output }, m.parameters())
     case .lstm:
         let m = try LSTM(inputSize: c.input, hiddenSize: c.hidden, numLayers: c.layers, batchFirst: true,
-                         bidirectional: c.bidirectional, seed: 1)
+                         bidirectional: c.bidirectional, peepholes: c.variant == .peepholes, seed: 1)
         return ({ try m($0).output }, m.parameters())
     case .layerNormLSTM:
         let m = try LayerNormLSTM(inputSize: c.input, hiddenSize: c.hidden, numLayers: c.layers, batchFirst: true,

@@ -258,3 +258,196 @@ void rk_gru_cell_rows_f32(size_t rows, size_t count, float *g, size_t ldg, const
 void rk_copy_rows_f32(size_t rows, size_t count, const float *src, size_t lds, float *dst, size_t ldd) {
     for (size_t r = 0; r < rows; r++) memcpy(dst + r * ldd, src + r * lds, count * sizeof(float));
 }
+
+// MARK: - Cells beyond PyTorch's (peepholes, reset before the product) and the regularisers
+//
+// Each body is written once and instantiated three times: 8 lanes (AVX2 + FMA, masked tail),
+// 16 lanes (AVX-512) and one lane (scalar libm, the portable level). The 8- and 16-lane forms
+// run the same instructions and give the same bits; the scalar one agrees to rounding.
+
+#define RK_S_LOAD(p) (*(p))
+#define RK_S_STORE(p, v) (*(p) = (v))
+#define RK_S_FMADD(a, b, c) ((a) * (b) + (c))
+#define RK_S_MUL(a, b) ((a) * (b))
+#define RK_S_ADD(a, b) ((a) + (b))
+#define RK_S_SUB(a, b) ((a) - (b))
+
+#if RK_X86
+#define RK_VARIANT_KERNELS(name, BODY, PARAMS)                                            \
+    RK_AVX2 static void name##_avx2 PARAMS {                                              \
+        const __m256 one = _mm256_set1_ps(1.0f); (void)one;                              \
+        size_t j = 0;                                                                     \
+        for (; j + 8 <= count; j += 8) {                                                  \
+            BODY(__m256, _mm256_loadu_ps, _mm256_storeu_ps, rk_sigmoid8, rk_tanh8, _mm256_fmadd_ps, \
+                 _mm256_mul_ps, _mm256_add_ps, _mm256_sub_ps, one)                        \
+        }                                                                                 \
+        if (j < count) {                                                                  \
+            const __m256i m = tail_mask8(count - j);                                      \
+            BODY(__m256, RK_MLOAD8, RK_MSTORE8, rk_sigmoid8, rk_tanh8, _mm256_fmadd_ps,   \
+                 _mm256_mul_ps, _mm256_add_ps, _mm256_sub_ps, one)                        \
+        }                                                                                 \
+    }                                                                                     \
+    RK_AVX512 static void name##_avx512 PARAMS {                                          \
+        const __m512 one = _mm512_set1_ps(1.0f); (void)one;                              \
+        for (size_t j = 0; j < count; j += 16) {                                          \
+            const __mmask16 m = count - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (count - j)) - 1); \
+            BODY(__m512, RK_MLOAD16, RK_MSTORE16, rk_sigmoid16, rk_tanh16, _mm512_fmadd_ps, \
+                 _mm512_mul_ps, _mm512_add_ps, _mm512_sub_ps, one)                        \
+        }                                                                                 \
+    }                                                                                     \
+    static void name##_scalar PARAMS {                                                    \
+        const float one = 1.0f; (void)one;                                                \
+        for (size_t j = 0; j < count; j++) {                                              \
+            BODY(float, RK_S_LOAD, RK_S_STORE, sigmoid_scalar, tanhf, RK_S_FMADD, RK_S_MUL, RK_S_ADD, RK_S_SUB, one) \
+        }                                                                                 \
+    }
+#define RK_VARIANT_DISPATCH(name, ...)                                                    \
+    do {                                                                                  \
+        int level = rk_cpu_level();                                                       \
+        if (level >= 2) { name##_avx512(__VA_ARGS__); return; }                           \
+        if (level == 1) { name##_avx2(__VA_ARGS__); return; }                             \
+        name##_scalar(__VA_ARGS__);                                                       \
+    } while (0)
+#else
+#define RK_VARIANT_KERNELS(name, BODY, PARAMS)                                            \
+    static void name##_scalar PARAMS {                                                    \
+        const float one = 1.0f; (void)one;                                                \
+        for (size_t j = 0; j < count; j++) {                                              \
+            BODY(float, RK_S_LOAD, RK_S_STORE, sigmoid_scalar, tanhf, RK_S_FMADD, RK_S_MUL, RK_S_ADD, RK_S_SUB, one) \
+        }                                                                                 \
+    }
+#define RK_VARIANT_DISPATCH(name, ...) do { name##_scalar(__VA_ARGS__); } while (0)
+#endif
+
+// LSTM with peepholes: i, f read c_{t-1}, o reads the new c.
+#define RK_LSTM_PEEPHOLE_BODY(V, load, store, sig, th, fmadd, mul, add, sub, one)        \
+    V pi = load(g + j), pf = load(g + gs + j), pg = load(g + 2 * gs + j), po = load(g + 3 * gs + j); \
+    if (bias) {                                                                           \
+        pi = add(pi, load(bias + j)); pf = add(pf, load(bias + gs + j));                  \
+        pg = add(pg, load(bias + 2 * gs + j)); po = add(po, load(bias + 3 * gs + j));     \
+    }                                                                                     \
+    V cp = load(c + j);                                                                   \
+    V i = sig(fmadd(load(p + j), cp, pi)), f = sig(fmadd(load(p + gs + j), cp, pf)), gg = th(pg); \
+    V cn = fmadd(f, cp, mul(i, gg));                                                      \
+    V o = sig(fmadd(load(p + 2 * gs + j), cn, po));                                       \
+    V t = th(cn);                                                                         \
+    store(g + j, i); store(g + gs + j, f); store(g + 2 * gs + j, gg); store(g + 3 * gs + j, o); \
+    store(c + j, cn); store(tanhc + j, t); store(h + j, mul(o, t));
+
+#define RK_LSTM_PEEPHOLE_BACKWARD_BODY(V, load, store, sig, th, fmadd, mul, add, sub, one) \
+    V i = load(g + j), f = load(g + gs + j), gg = load(g + 2 * gs + j), o = load(g + 3 * gs + j); \
+    V t = load(tanhc + j), d = load(dh + j), cp = load(cprev + j);                        \
+    V dO = mul(mul(mul(d, t), o), sub(one, o));                                           \
+    V dC = add(add(load(dc + j), mul(mul(d, o), sub(one, mul(t, t)))), mul(dO, load(p + 2 * gs + j))); \
+    V dI = mul(mul(mul(dC, gg), i), sub(one, i));                                         \
+    V dF = mul(mul(mul(dC, cp), f), sub(one, f));                                         \
+    store(dg + j, dI); store(dg + gs + j, dF);                                            \
+    store(dg + 2 * gs + j, mul(mul(dC, i), sub(one, mul(gg, gg))));                       \
+    store(dg + 3 * gs + j, dO);                                                           \
+    store(dc + j, add(add(mul(dC, f), mul(dI, load(p + j))), mul(dF, load(p + gs + j)))); \
+    store(dp + j, add(load(dp + j), mul(dI, cp)));                                        \
+    store(dp + gs + j, add(load(dp + gs + j), mul(dF, cp)));                              \
+    store(dp + 2 * gs + j, add(load(dp + 2 * gs + j), mul(dO, load(cnew + j))));
+
+// GRU with the reset gate before the product: r, z, then s = r ⊙ h; then n and h.
+#define RK_GRU_RB_GATES_BODY(V, load, store, sig, th, fmadd, mul, add, sub, one)         \
+    V pr = load(g + j), pz = load(g + gs + j);                                            \
+    if (bias) { pr = add(pr, load(bias + j)); pz = add(pz, load(bias + gs + j)); }        \
+    V r = sig(pr), z = sig(pz);                                                           \
+    store(g + j, r); store(g + gs + j, z); store(s + j, mul(r, load(hm + j)));
+
+#define RK_GRU_RB_UPDATE_BODY(V, load, store, sig, th, fmadd, mul, add, sub, one)        \
+    V pn = load(g + 2 * gs + j), q = load(rec + j);                                       \
+    if (bias) pn = add(pn, load(bias + 2 * gs + j));                                      \
+    if (bhn) q = add(q, load(bhn + j));                                                   \
+    V n = th(add(pn, q)), z = load(g + gs + j);                                           \
+    store(g + 2 * gs + j, n);                                                             \
+    store(h + j, fmadd(sub(one, z), n, mul(z, load(hprev + j))));
+
+#define RK_GRU_RB_BACKWARD_NZ_BODY(V, load, store, sig, th, fmadd, mul, add, sub, one)   \
+    V z = load(g + gs + j), n = load(g + 2 * gs + j), d = load(dh + j);                   \
+    store(dg + 2 * gs + j, mul(mul(d, sub(one, z)), sub(one, mul(n, n))));                \
+    store(dg + gs + j, mul(mul(mul(d, sub(load(hprev + j), n)), z), sub(one, z)));        \
+    store(dh + j, mul(d, z));
+
+#define RK_GRU_RB_BACKWARD_R_BODY(V, load, store, sig, th, fmadd, mul, add, sub, one)    \
+    V r = load(g + j), e = load(ds + j);                                                  \
+    store(dg + j, mul(mul(mul(e, load(hm + j)), r), sub(one, r)));                        \
+    store(ds + j, mul(e, r));
+
+// Zoneout and masks.
+#define RK_ZONEOUT_BODY(V, load, store, sig, th, fmadd, mul, add, sub, one)              \
+    V mk = load(mask + j);                                                                \
+    store(cur + j, add(mul(mk, load(prev + j)), mul(sub(one, mk), load(cur + j))));
+
+#define RK_ZONEOUT_BACKWARD_BODY(V, load, store, sig, th, fmadd, mul, add, sub, one)     \
+    V mk = load(mask + j), d = load(grad + j);                                            \
+    store(direct + j, mul(mk, d)); store(grad + j, mul(sub(one, mk), d));
+
+#define RK_MUL_BODY(V, load, store, sig, th, fmadd, mul, add, sub, one)                  \
+    store(y + j, mul(load(a + j), load(b + j)));
+
+#define RK_MUL_ADD_BODY(V, load, store, sig, th, fmadd, mul, add, sub, one)              \
+    store(y + j, add(load(y + j), mul(load(a + j), load(b + j))));
+
+RK_VARIANT_KERNELS(lstm_peephole, RK_LSTM_PEEPHOLE_BODY,
+                   (float *g, const float *bias, size_t gs, const float *p, float *c, float *tanhc, float *h, size_t count))
+RK_VARIANT_KERNELS(lstm_peephole_backward, RK_LSTM_PEEPHOLE_BACKWARD_BODY,
+                   (const float *g, size_t gs, const float *p, const float *tanhc, const float *cprev, const float *cnew,
+                    const float *dh, float *dc, float *dg, float *dp, size_t count))
+RK_VARIANT_KERNELS(gru_rb_gates, RK_GRU_RB_GATES_BODY,
+                   (float *g, const float *bias, size_t gs, const float *hm, float *s, size_t count))
+RK_VARIANT_KERNELS(gru_rb_update, RK_GRU_RB_UPDATE_BODY,
+                   (float *g, const float *bias, size_t gs, const float *rec, const float *bhn, const float *hprev,
+                    float *h, size_t count))
+RK_VARIANT_KERNELS(gru_rb_backward_nz, RK_GRU_RB_BACKWARD_NZ_BODY,
+                   (const float *g, size_t gs, const float *hprev, float *dh, float *dg, size_t count))
+RK_VARIANT_KERNELS(gru_rb_backward_r, RK_GRU_RB_BACKWARD_R_BODY,
+                   (const float *g, const float *hm, float *ds, float *dg, size_t count))
+RK_VARIANT_KERNELS(zoneout, RK_ZONEOUT_BODY, (const float *prev, float *cur, const float *mask, size_t count))
+RK_VARIANT_KERNELS(zoneout_backward, RK_ZONEOUT_BACKWARD_BODY, (const float *mask, float *grad, float *direct, size_t count))
+RK_VARIANT_KERNELS(mul, RK_MUL_BODY, (const float *a, const float *b, float *y, size_t count))
+RK_VARIANT_KERNELS(mul_add, RK_MUL_ADD_BODY, (const float *a, const float *b, float *y, size_t count))
+
+void rk_lstm_peephole_cell_f32(float *g, const float *bias, size_t gs, const float *p, float *c, float *tanhc, float *h,
+                               size_t count) {
+    RK_VARIANT_DISPATCH(lstm_peephole, g, bias, gs, p, c, tanhc, h, count);
+}
+
+void rk_lstm_peephole_backward_f32(const float *g, size_t gs, const float *p, const float *tanhc, const float *cprev,
+                                   const float *cnew, const float *dh, float *dc, float *dg, float *dp, size_t count) {
+    RK_VARIANT_DISPATCH(lstm_peephole_backward, g, gs, p, tanhc, cprev, cnew, dh, dc, dg, dp, count);
+}
+
+void rk_gru_reset_before_gates_f32(float *g, const float *bias, size_t gs, const float *hm, float *s, size_t count) {
+    RK_VARIANT_DISPATCH(gru_rb_gates, g, bias, gs, hm, s, count);
+}
+
+void rk_gru_reset_before_update_f32(float *g, const float *bias, size_t gs, const float *rec, const float *bhn,
+                                    const float *hprev, float *h, size_t count) {
+    RK_VARIANT_DISPATCH(gru_rb_update, g, bias, gs, rec, bhn, hprev, h, count);
+}
+
+void rk_gru_reset_before_backward_nz_f32(const float *g, size_t gs, const float *hprev, float *dh, float *dg, size_t count) {
+    RK_VARIANT_DISPATCH(gru_rb_backward_nz, g, gs, hprev, dh, dg, count);
+}
+
+void rk_gru_reset_before_backward_r_f32(const float *g, const float *hm, float *ds, float *dg, size_t count) {
+    RK_VARIANT_DISPATCH(gru_rb_backward_r, g, hm, ds, dg, count);
+}
+
+void rk_zoneout_f32(const float *prev, float *cur, const float *mask, size_t count) {
+    RK_VARIANT_DISPATCH(zoneout, prev, cur, mask, count);
+}
+
+void rk_zoneout_backward_f32(const float *mask, float *grad, float *direct, size_t count) {
+    RK_VARIANT_DISPATCH(zoneout_backward, mask, grad, direct, count);
+}
+
+void rk_mul_f32(const float *a, const float *b, float *y, size_t count) {
+    RK_VARIANT_DISPATCH(mul, a, b, y, count);
+}
+
+void rk_mul_add_f32(const float *a, const float *b, float *y, size_t count) {
+    RK_VARIANT_DISPATCH(mul_add, a, b, y, count);
+}

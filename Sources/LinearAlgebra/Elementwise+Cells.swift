@@ -201,3 +201,93 @@ extension Elementwise {
         rk_copy_rows_f32(rows, count, src, lds, dst, ldd)
     }
 }
+
+// MARK: - Cells beyond PyTorch's and the recurrent regularisers (one C kernel each, with its
+// scalar form for the portable level)
+
+extension Elementwise {
+    /// One row of an LSTM with peepholes over `count` units, in place: as
+    /// ``lstmCell(gates:bias:gateStride:c:tanhC:h:count:)`` with
+    /// `i = σ(g_i + p_i ⊙ c_{t−1})`, `f = σ(g_f + p_f ⊙ c_{t−1})` and `o = σ(g_o + p_o ⊙ c_t)`.
+    /// `peepholes` holds `p_i`, `p_f`, `p_o`, `gateStride` floats apart.
+    public static func lstmPeepholeCell(gates g: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, gateStride gs: Int,
+                                        peepholes p: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
+                                        tanhC: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>, count: Int) {
+        guard count > 0 else { return }
+        rk_lstm_peephole_cell_f32(g, bias, gs, p, c, tanhC, h, count)
+    }
+
+    /// The backward of ``lstmPeepholeCell(gates:bias:gateStride:peepholes:c:tanhC:h:count:)``:
+    /// from the activated gates, `tanhC = tanh(c_t)`, `cPrev = c_{t−1}`, `cNew = c_t` and `dh`,
+    /// writes the pre-activation gradients `dG`, `dc ← dc_{t−1}` in place, and adds the
+    /// peepholes' gradients into `dPeepholes` (laid out as the peepholes).
+    public static func lstmPeepholeCellBackward(gates g: UnsafePointer<Float>, gateStride gs: Int, peepholes p: UnsafePointer<Float>,
+                                                tanhC: UnsafePointer<Float>, cPrev: UnsafePointer<Float>, cNew: UnsafePointer<Float>,
+                                                dh: UnsafePointer<Float>, dc: UnsafeMutablePointer<Float>,
+                                                dG: UnsafeMutablePointer<Float>, dPeepholes: UnsafeMutablePointer<Float>, count: Int) {
+        guard count > 0 else { return }
+        rk_lstm_peephole_backward_f32(g, gs, p, tanhC, cPrev, cNew, dh, dc, dG, dPeepholes, count)
+    }
+
+    /// The gates of a GRU row with the reset gate before the recurrent product: `gates` holds
+    /// `W_i x + W_h h` for r and z, `gateStride` apart (`bias` laid out as the gates, or `nil`);
+    /// in place `r, z ← σ(·)`, then `s ← r ⊙ hm` (`hm`: the state the product reads).
+    public static func gruResetBeforeGates(gates g: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, gateStride gs: Int,
+                                           state hm: UnsafePointer<Float>, reset s: UnsafeMutablePointer<Float>, count: Int) {
+        guard count > 0 else { return }
+        rk_gru_reset_before_gates_f32(g, bias, gs, hm, s, count)
+    }
+
+    /// The update of that row: `n ← tanh(g_n + b_n + recurrent + biasN)` into the n gate, where
+    /// `recurrent = W_hn (r ⊙ h)`, then `h ← (1 − z) ⊙ n + z ⊙ hPrev`.
+    public static func gruResetBeforeUpdate(gates g: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, gateStride gs: Int,
+                                            recurrent: UnsafePointer<Float>, biasN: UnsafePointer<Float>?,
+                                            hPrev: UnsafePointer<Float>, h: UnsafeMutablePointer<Float>, count: Int) {
+        guard count > 0 else { return }
+        rk_gru_reset_before_update_f32(g, bias, gs, recurrent, biasN, hPrev, h, count)
+    }
+
+    /// The backward of the update: writes the z and n blocks of `dG` and `dh ← dh ⊙ z`.
+    public static func gruResetBeforeBackwardUpdate(gates g: UnsafePointer<Float>, gateStride gs: Int, hPrev: UnsafePointer<Float>,
+                                                    dh: UnsafeMutablePointer<Float>, dG: UnsafeMutablePointer<Float>, count: Int) {
+        guard count > 0 else { return }
+        rk_gru_reset_before_backward_nz_f32(g, gs, hPrev, dh, dG, count)
+    }
+
+    /// The backward of the gates: from `ds = dG_n · W_hn`, writes the r block of `dG` and
+    /// `ds ← ds ⊙ r` (the gradient reaching the state through `s = r ⊙ hm`).
+    public static func gruResetBeforeBackwardGates(gates g: UnsafePointer<Float>, state hm: UnsafePointer<Float>,
+                                                   ds: UnsafeMutablePointer<Float>, dG: UnsafeMutablePointer<Float>, count: Int) {
+        guard count > 0 else { return }
+        rk_gru_reset_before_backward_r_f32(g, hm, ds, dG, count)
+    }
+
+    /// Zoneout: `current ← mask ⊙ previous + (1 − mask) ⊙ current`.
+    public static func zoneout(previous: UnsafePointer<Float>, current: UnsafeMutablePointer<Float>, mask: UnsafePointer<Float>,
+                               count: Int) {
+        guard count > 0 else { return }
+        rk_zoneout_f32(previous, current, mask, count)
+    }
+
+    /// The backward of ``zoneout(previous:current:mask:count:)``: `direct ← mask ⊙ gradient`
+    /// (the part reaching `previous`), `gradient ← (1 − mask) ⊙ gradient`.
+    public static func zoneoutBackward(mask: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>,
+                                       direct: UnsafeMutablePointer<Float>, count: Int) {
+        guard count > 0 else { return }
+        rk_zoneout_backward_f32(mask, gradient, direct, count)
+    }
+
+    /// `y ← a ⊙ b`, vectorised (`y` may be `a` or `b`).
+    public static func multiplyVectorised(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
+                                          count: Int) {
+        guard count > 0 else { return }
+        rk_mul_f32(a, b, y, count)
+    }
+
+    /// `y ← y + a ⊙ b`, vectorised.
+    public static func multiplyAddVectorised(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
+                                             count: Int) {
+        guard count > 0 else { return }
+        rk_mul_add_f32(a, b, y, count)
+    }
+}

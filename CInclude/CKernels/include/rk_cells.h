@@ -59,6 +59,52 @@ void rk_lstm_backward_f32(const float *g, size_t gs, const float *tanhc, const f
 void rk_gru_backward_f32(const float *g, size_t gs, const float *hn, const float *hprev, float *dh,
                          float *dgx, float *dgh, size_t count);
 
+
+/// One row of an LSTM with peepholes (ONNX `P`, TensorFlow `use_peepholes`) over `count`
+/// units, as rk_lstm_cell_f32 with `p` (three rows `gs` floats apart: p_i, p_f, p_o):
+/// i = σ(g_i + p_i·c), f = σ(g_f + p_f·c) with the old c, c ← f·c + i·g, o = σ(g_o + p_o·c)
+/// with the new c, tanhc ← tanh(c), h ← o·tanhc. The gates are activated in place.
+void rk_lstm_peephole_cell_f32(float *g, const float *bias, size_t gs, const float *p, float *c, float *tanhc, float *h,
+                               size_t count);
+
+/// The backward of rk_lstm_peephole_cell_f32: from the saved gates, `tanhc`, `cprev` (c_{t-1}),
+/// `cnew` (c_t before any zoneout) and `dh`, writes `dg`, `dc ← dc_{t-1}` in place, and adds
+/// the peephole gradients into `dp` (three rows `gs` apart).
+void rk_lstm_peephole_backward_f32(const float *g, size_t gs, const float *p, const float *tanhc, const float *cprev,
+                                   const float *cnew, const float *dh, float *dc, float *dg, float *dp, size_t count);
+
+/// GRU with the reset gate before the recurrent product (ONNX linear_before_reset=0), first
+/// half of a step: `g` holds W_i x + W_h h for r and z (`gs` apart; `bias`, laid out as the
+/// gates, NULL or added first). In place r, z ← σ(·); then s ← r·hm (`hm`: the state as the
+/// product reads it).
+void rk_gru_reset_before_gates_f32(float *g, const float *bias, size_t gs, const float *hm, float *s, size_t count);
+
+/// Second half: n ← tanh(g_n + bias_n + rec + bhn) into g_n, where rec = W_hn (r·h) (`bias`
+/// laid out as the gates, its n block read; `bias` and `bhn` may be NULL), then
+/// h ← (1 − z)·n + z·hprev.
+void rk_gru_reset_before_update_f32(float *g, const float *bias, size_t gs, const float *rec, const float *bhn,
+                                    const float *hprev, float *h, size_t count);
+
+/// Backward, first half: from the saved gates (r, z, n), `hprev` and `dh`, writes dg_z, dg_n
+/// (pre-activation gradients) and `dh ← dh·z` (the direct path to h_{t-1}).
+void rk_gru_reset_before_backward_nz_f32(const float *g, size_t gs, const float *hprev, float *dh, float *dg, size_t count);
+
+/// Backward, second half: from `ds` = dg_n·W_hn (the gradient reaching s = r·hm), writes
+/// dg_r = ds·hm·r·(1 − r) and `ds ← ds·r` (the gradient reaching hm through s).
+void rk_gru_reset_before_backward_r_f32(const float *g, const float *hm, float *ds, float *dg, size_t count);
+
+/// Zoneout: cur ← mask·prev + (1 − mask)·cur.
+void rk_zoneout_f32(const float *prev, float *cur, const float *mask, size_t count);
+
+/// The backward of rk_zoneout_f32: direct ← mask·grad (the part reaching prev), grad ← (1 − mask)·grad.
+void rk_zoneout_backward_f32(const float *mask, float *grad, float *direct, size_t count);
+
+/// y ← a·b (y may be a or b).
+void rk_mul_f32(const float *a, const float *b, float *y, size_t count);
+
+/// y ← y + a·b.
+void rk_mul_add_f32(const float *a, const float *b, float *y, size_t count);
+
 #ifdef __cplusplus
 }
 #endif

@@ -56,10 +56,20 @@ struct RecurrentWeights {
     @usableFromInline let biasIH: Tensor?       // (G·H)
     @usableFromInline let biasHH: Tensor?       // (G·H)
     @usableFromInline let weightHR: Tensor?     // (Hr, H), LSTM projections only
+    /// LSTM peepholes `(3, H)` (p_i, p_f, p_o), run by ``FusedVariantRecurrence`` only; not in ``tensors``.
+    @usableFromInline let peepholes: Tensor?
 
-    @usableFromInline init(weightIH: Tensor, weightHH: Tensor, biasIH: Tensor?, biasHH: Tensor?, weightHR: Tensor?) {
+    @usableFromInline init(weightIH: Tensor, weightHH: Tensor, biasIH: Tensor?, biasHH: Tensor?, weightHR: Tensor?,
+                           peepholes: Tensor? = nil) {
         self.weightIH = weightIH; self.weightHH = weightHH
         self.biasIH = biasIH; self.biasHH = biasHH; self.weightHR = weightHR
+        self.peepholes = peepholes
+    }
+
+    /// The same weights with `W_hh` replaced (weight drop).
+    func replacingWeightHH(_ weightHH: Tensor) -> RecurrentWeights {
+        RecurrentWeights(weightIH: weightIH, weightHH: weightHH, biasIH: biasIH, biasHH: biasHH, weightHR: weightHR,
+                         peepholes: peepholes)
     }
 
     /// The tensors in node-input order (after the input and the initial states).
@@ -386,23 +396,15 @@ enum FusedRecurrence {
             }
         }
 
-        var outShape = input.shape
-        outShape[outShape.count - 1] = Hr
-
         guard recording else {
-            return (Tensor(shape: outShape, storage: output), Tensor(shape: [B, Hr], storage: hN),
-                    cN.map { Tensor(shape: [B, H], storage: $0) })
+            return layerResults("", input: input, batch: B, hidden: H, outputHidden: Hr, output: output, hN: hN, cN: cN,
+                                inputs: [], recording: false) { _, _ in }
         }
-        var shapes = [outShape, [B, Hr]]
-        var storages = [output, hN]
-        if let cN { shapes.append([B, H]); storages.append(cN) }
         let empty = TensorBuffer(count: 0)
         let gates = gatesBuffer ?? empty, hPrevB = hPrev ?? empty, cPrevB = cPrev ?? empty
         let tanhCB = tanhC ?? empty, hFullB = hFull ?? empty, hhNB = hhN ?? empty
-        let results = Tensor.results(
-            nodeName(kind, reverse: reverse), shapes: shapes, storages: storages,
-            inputs: inputs, recording: true
-        ) { gradOutputs, gradInputs in
+        return layerResults(nodeName(kind, reverse: reverse), input: input, batch: B, hidden: H, outputHidden: Hr,
+                            output: output, hN: hN, cN: cN, inputs: inputs, recording: true) { gradOutputs, gradInputs in
             backward(kind: kind, layout: layout, reverse: reverse, lengths: lengths,
                      sizes: (I: I, H: H, Hr: Hr, GH: GH), hasC0: c0 != nil,
                      x: x, wih: wih, whh: whh, whr: whr, hasBiasIH: bih != nil, hasBiasHH: bhh != nil,
@@ -412,7 +414,43 @@ enum FusedRecurrence {
             // Keep the saved buffers alive as long as the node.
             withExtendedLifetime((gates, hPrevB, cPrevB, tanhCB, hFullB, hhNB, output, input, h0, weights.tensors)) {}
         }
+    }
+
+    /// A layer's results as tensors: the output (the input's shape with `outputHidden`
+    /// features), `h_n` `(B, outputHidden)` and, when `cN` is given, `c_n` `(B, hidden)`;
+    /// when `recording`, outputs of one node over `inputs` whose backward is `backward`.
+    static func layerResults(_ name: String, input: Tensor, batch B: Int, hidden H: Int, outputHidden Hr: Int,
+                             output: TensorBuffer, hN: TensorBuffer, cN: TensorBuffer?, inputs: [Tensor], recording: Bool,
+                             backward: @escaping Node.Backward) -> (output: Tensor, hN: Tensor, cN: Tensor?) {
+        var outShape = input.shape
+        outShape[outShape.count - 1] = Hr
+        guard recording else {
+            return (Tensor(shape: outShape, storage: output), Tensor(shape: [B, Hr], storage: hN),
+                    cN.map { Tensor(shape: [B, H], storage: $0) })
+        }
+        var shapes = [outShape, [B, Hr]]
+        var storages = [output, hN]
+        if let cN { shapes.append([B, H]); storages.append(cN) }
+        let results = Tensor.results(name, shapes: shapes, storages: storages, inputs: inputs, recording: true, backward: backward)
         return (results[0], results[1], results.count > 2 ? results[2] : nil)
+    }
+
+    /// The gradient buffers of a layer node's inputs, in ``run(kind:input:layout:reverse:h0:c0:weights:lengths:gradMode:)``'s
+    /// order (input, h0, c0, W_ih, W_hh, b_ih, b_hh, then W_hr or the peepholes); `nil` where
+    /// an input needs none or is absent.
+    struct GradientSlots {
+        let x, h0, c0, wih, whh, bih, bhh, last: UnsafeMutablePointer<Float>?
+
+        init(_ gradInputs: [UnsafeMutablePointer<Float>?], hasC0: Bool, hasBiasIH: Bool, hasBiasHH: Bool, hasLast: Bool) {
+            var k = 0
+            func next(_ present: Bool = true) -> UnsafeMutablePointer<Float>? {
+                guard present else { return nil }
+                defer { k += 1 }
+                return gradInputs[k]
+            }
+            x = next(); h0 = next(); c0 = next(hasC0); wih = next(); whh = next()
+            bih = next(hasBiasIH); bhh = next(hasBiasHH); last = next(hasLast)
+        }
     }
 
     /// Runs the directions of one layer (one, or two for a bidirectional layer) over the same
@@ -424,26 +462,35 @@ enum FusedRecurrence {
     @usableFromInline
     static func runDirections(kind: CellKind, input: Tensor, layout: SequenceLayout, h0: [Tensor], c0: [Tensor?],
                               weights: [RecurrentWeights], lengths: [Int]?) -> [(output: Tensor, hN: Tensor, cN: Tensor?)] {
-        let D = weights.count
+        let together = directionsRunTogether(kind: kind, layout: layout, weights: weights)
+        return runDirections(weights.count, together: together) { d, gradMode in
+            run(kind: kind, input: input, layout: layout, reverse: d == 1, h0: h0[d], c0: c0[d], weights: weights[d],
+                lengths: lengths, gradMode: gradMode)
+        }
+    }
+
+    /// Whether the two directions of a layer run at the same time, each as a team of one
+    /// (see ``runDirections(kind:input:layout:h0:c0:weights:lengths:)``).
+    static func directionsRunTogether(kind: CellKind, layout: SequenceLayout, weights: [RecurrentWeights]) -> Bool {
         let G = kind.gateCount
         let H = weights[0].weightIH.shape[0] / G, Hr = weights[0].weightHH.shape[1]
-        let together = D == 2 && ComputeThreads.count >= 2 && PackedGEMM.isAvailable && weights[0].weightHR == nil
+        return weights.count == 2 && ComputeThreads.count >= 2 && PackedGEMM.isAvailable && weights[0].weightHR == nil
             && !AnomalyMode.isEnabled
             && teamSize(batch: layout.batch, hidden: H, gates: G, depth: Swift.max(Hr, 1), hasProjection: false) <= 2
-        guard together else {
-            return (0..<D).map { d in
-                run(kind: kind, input: input, layout: layout, reverse: d == 1, h0: h0[d], c0: c0[d], weights: weights[d], lengths: lengths)
-            }
-        }
+    }
+
+    /// Runs `one(d, gradMode)` for the directions `0..<D`, one after the other (`gradMode`
+    /// `nil`: read on the calling thread) or, `together`, one per worker of a team (with the
+    /// caller's ``GradMode/isEnabled``, which the workers cannot read), and returns the results
+    /// in order.
+    static func runDirections<Result>(_ D: Int, together: Bool, _ one: (Int, Bool?) -> Result) -> [Result] {
+        guard together else { return (0..<D).map { one($0, nil) } }
         let gradMode = GradMode.isEnabled
-        let slots = UnsafeMutableBufferPointer<(output: Tensor, hN: Tensor, cN: Tensor?)?>.allocate(capacity: D)
+        let slots = UnsafeMutableBufferPointer<Result?>.allocate(capacity: D)
         slots.initialize(repeating: nil)
         defer { slots.deinitialize(); slots.deallocate() }
         ComputeThreads.run(workers: D) { member in
-            for d in stride(from: member.index, to: D, by: member.count) {
-                slots[d] = run(kind: kind, input: input, layout: layout, reverse: d == 1, h0: h0[d], c0: c0[d],
-                               weights: weights[d], lengths: lengths, gradMode: gradMode)
-            }
+            for d in stride(from: member.index, to: D, by: member.count) { slots[d] = one(d, gradMode) }
         }
         return slots.map { $0! }
     }
@@ -539,15 +586,9 @@ enum FusedRecurrence {
         let isLSTM = kind == .lstm, isGRU = kind == .gru
         let hasProjection = whr != nil
         let wholeStepRNN = statesAreOutputs(kind, lengths: lengths)
-        var k = 0
-        let gX = gradInputs[k]; k += 1
-        let gH0 = gradInputs[k]; k += 1
-        let gC0 = hasC0 ? gradInputs[k] : nil; if hasC0 { k += 1 }
-        let gWih = gradInputs[k]; k += 1
-        let gWhh = gradInputs[k]; k += 1
-        let gBih = hasBiasIH ? gradInputs[k] : nil; if hasBiasIH { k += 1 }
-        let gBhh = hasBiasHH ? gradInputs[k] : nil; if hasBiasHH { k += 1 }
-        let gWhr = hasProjection ? gradInputs[k] : nil
+        let slots = GradientSlots(gradInputs, hasC0: hasC0, hasBiasIH: hasBiasIH, hasBiasHH: hasBiasHH, hasLast: hasProjection)
+        let (gX, gH0, gC0, gWih, gWhh) = (slots.x, slots.h0, slots.c0, slots.wih, slots.whh)
+        let (gBih, gBhh, gWhr) = (slots.bih, slots.bhh, slots.last)
         let gY = gradOutputs[0], gHN = gradOutputs[1], gCN = gradOutputs.count > 2 ? gradOutputs[2] : nil
 
         // Pre-activation gradients of every step: dGx feeds W_ih, b_ih and the input;
@@ -694,15 +735,10 @@ enum FusedRecurrence {
         let firstRowsNeeded = gWhh != nil && Hr > 0 && wholeStepRNN
             ? prepareFirstStepStates(layout: layout, reverse: reverse, output: saved.output, h0: saved.h0, H: Hr, into: dhNext)
             : false
-        let wihView = MatrixView(wih, rows: GH, columns: I, leadingDimension: max(I, 1))
-        let xView = MatrixView(x, rows: R, columns: I, leadingDimension: max(I, 1))
-        let xChunks = gX != nil && I > 0 ? productChunks(R * GH * I) : 0
-        let wihChunks = gWih != nil && I > 0 ? productChunks(R * GH * I) : 0
         let whhChunks = gWhh != nil && Hr > 0 ? productChunks(R * GH * Hr) : 0
         // The bias gradients: column sums of dG, in column chunks (each column summed in one
         // order); RNN and LSTM share one sum for b_ih and b_hh.
-        let biasChunks = gBih != nil || gBhh != nil ? Swift.min(8, Swift.max(1, (R * GH) >> 17), Swift.max(1, GH / 16)) : 0
-        let chunks = xChunks + wihChunks + whhChunks + biasChunks
+        let biasChunks = biasChunkCount(rows: R, columns: GH, needed: gBih != nil || gBhh != nil)
         // With the packed kernels, W_ih (for dX), X and the states (for the weight gradients,
         // read as Σ_t dG_tᵀ·x_t with dG transposed in place) are packed first, by all members.
         let d = layout.batchFirst ? 1 : B
@@ -711,98 +747,59 @@ enum FusedRecurrence {
         let stateBase: UnsafePointer<Float> = wholeStepRNN ? UnsafePointer(saved.output + stateRows * Hr) : UnsafePointer(saved.hPrev)
         // Packing pays from a few million multiply-adds on (`small`'s 0.5 to 2 million ran
         // faster on OpenBLAS with nothing to pack).
-        let packsDX = PackedGEMM.isAvailable && xChunks > 0 && R * GH * I >= packedBackwardMultiplyAdds
         let packsDW = PackedGEMM.isTransposedAvailable && R * GH * Swift.max(I, Hr) >= packedBackwardMultiplyAdds
-        let dxPackCount = packsDX ? PackedGEMM.packedCount(columns: I, depth: GH) : 0
-        let xPackCount = packsDW && wihChunks > 0 ? PackedGEMM.packedCount(columns: I, depth: R) : 0
         let statePackCount = packsDW && whhChunks > 0 && stateDepth > 0 ? PackedGEMM.packedCount(columns: Hr, depth: stateDepth) : 0
-        let packBlock = ScratchPool.shared.take(dxPackCount + xPackCount + statePackCount)
+        let packBlock = ScratchPool.shared.take(statePackCount)
         defer { ScratchPool.shared.give(packBlock) }
-        let packedW = packBlock.pointer, packedX = packBlock.pointer + dxPackCount
-        let packedS = packedX + xPackCount
-        ComputeThreads.run(workers: chunks) { member in
-            if dxPackCount + xPackCount + statePackCount > 0 {
-                if dxPackCount > 0 {
-                    let mine = member.share(of: I, granularity: PackedGEMM.panelWidth)
-                    if !mine.isEmpty {
-                        PackedGEMM.pack(MatrixView(wih + mine.lowerBound, rows: GH, columns: mine.count, leadingDimension: max(I, 1)),
-                                        .noTranspose, into: packedW + mine.lowerBound * GH)
-                    }
+        let packedS = packBlock.pointer
+        inputGradients(rows: R, gates: GH, inputs: I, x: x, wih: wih, dG: dGx, gX: gX, gWih: gWih, packsTransposed: packsDW,
+                       chunks: whhChunks + biasChunks) { member in
+            if statePackCount > 0 {
+                let mine = member.share(of: Hr, granularity: PackedGEMM.panelWidth)
+                if !mine.isEmpty {
+                    PackedGEMM.pack(MatrixView(stateBase + mine.lowerBound, rows: stateDepth, columns: mine.count, leadingDimension: max(Hr, 1)),
+                                    .noTranspose, into: packedS + mine.lowerBound * stateDepth)
                 }
-                if xPackCount > 0 {
-                    let mine = member.share(of: I, granularity: PackedGEMM.panelWidth)
-                    if !mine.isEmpty {
-                        PackedGEMM.pack(MatrixView(x + mine.lowerBound, rows: R, columns: mine.count, leadingDimension: max(I, 1)),
-                                        .noTranspose, into: packedX + mine.lowerBound * R)
-                    }
-                }
-                if statePackCount > 0 {
-                    let mine = member.share(of: Hr, granularity: PackedGEMM.panelWidth)
-                    if !mine.isEmpty {
-                        PackedGEMM.pack(MatrixView(stateBase + mine.lowerBound, rows: stateDepth, columns: mine.count, leadingDimension: max(Hr, 1)),
-                                        .noTranspose, into: packedS + mine.lowerBound * stateDepth)
-                    }
-                }
-                member.barrier()
             }
-            for c in stride(from: member.index, to: chunks, by: member.count) {
-                if c < xChunks, let gX {                       // dX += dGx · W_ih, rows
-                    let rows = chunk(c, of: xChunks, total: R)
-                    let dG = MatrixView(UnsafePointer(dGx + rows.lowerBound * GH), rows: rows.count, columns: GH, leadingDimension: max(GH, 1))
-                    let into = MutableMatrixView(gX + rows.lowerBound * I, rows: rows.count, columns: I, leadingDimension: max(I, 1))
-                    if packsDX {
-                        PackedGEMM.multiply(dG, packed: packedW, columns: I, into: into, beta: 1)
+        } chunk: { c in
+            if c >= whhChunks {                            // bias gradients, columns
+                let columns = chunk(c - whhChunks, of: biasChunks, total: GH)
+                let c0 = columns.lowerBound, n = columns.count
+                if n == 0 { return }
+                let sumsX = MatrixView(UnsafePointer(dGx + c0), rows: R, columns: n, leadingDimension: max(GH, 1))
+                let sumsH = MatrixView(UnsafePointer(dGh + c0), rows: R, columns: n, leadingDimension: max(GH, 1))
+                if let gBih, let gBhh, biasSumCount > 0 {
+                    (biasSums + c0).update(repeating: 0, count: n)
+                    Elementwise.accumulateColumnSums(of: sumsX, into: biasSums + c0)
+                    for j in c0..<(c0 + n) { gBih[j] += biasSums[j]; gBhh[j] += biasSums[j] }
+                } else {
+                    if let gBih { Elementwise.accumulateColumnSums(of: sumsX, into: gBih + c0) }
+                    if let gBhh { Elementwise.accumulateColumnSums(of: sumsH, into: gBhh + c0) }
+                }
+            } else if let gWhh {                          // dW_hh += dGhᵀ · H_prev, gate rows
+                let rows = chunk(c, of: whhChunks, total: GH)
+                let into = MutableMatrixView(gWhh + rows.lowerBound * Hr, rows: rows.count, columns: Hr, leadingDimension: max(Hr, 1))
+                if wholeStepRNN {
+                    if statePackCount > 0 {
+                        // Every row of dG with the output one step earlier, then the first step's rows.
+                        PackedGEMM.multiplyTransposed(MatrixView(UnsafePointer(dGx + gradientRows * GH + rows.lowerBound), rows: stateDepth,
+                                                                 columns: rows.count, leadingDimension: max(GH, 1)),
+                                                      packed: packedS, columns: Hr, into: into, beta: 1)
+                        accumulateGradientFromOutputs(layout: layout, reverse: reverse, dG: dGx + rows.lowerBound, dGStride: GH,
+                                                      output: saved.output, firstStates: firstRowsNeeded ? UnsafePointer(dhNext) : nil,
+                                                      into: into, pairsSteps: false)
                     } else {
-                        BLAS.gemm(dG, .noTranspose, wihView, .noTranspose, into: into, beta: 1)
+                        accumulateGradientFromOutputs(layout: layout, reverse: reverse, dG: dGx + rows.lowerBound, dGStride: GH,
+                                                      output: saved.output, firstStates: firstRowsNeeded ? UnsafePointer(dhNext) : nil,
+                                                      into: into)
                     }
-                } else if c < xChunks + wihChunks, let gWih {  // dW_ih += dGxᵀ · X, gate rows
-                    let rows = chunk(c - xChunks, of: wihChunks, total: GH)
-                    let dG = MatrixView(UnsafePointer(dGx + rows.lowerBound), rows: R, columns: rows.count, leadingDimension: max(GH, 1))
-                    let into = MutableMatrixView(gWih + rows.lowerBound * I, rows: rows.count, columns: I, leadingDimension: max(I, 1))
-                    if xPackCount > 0 {
-                        PackedGEMM.multiplyTransposed(dG, packed: packedX, columns: I, into: into, beta: 1)
+                } else {
+                    let dG = MatrixView(UnsafePointer(dGh + rows.lowerBound), rows: R, columns: rows.count, leadingDimension: max(GH, 1))
+                    if statePackCount > 0 {
+                        PackedGEMM.multiplyTransposed(dG, packed: packedS, columns: Hr, into: into, beta: 1)
                     } else {
-                        BLAS.gemm(dG, .transpose, xView, .noTranspose, into: into, beta: 1)
-                    }
-                } else if c >= xChunks + wihChunks + whhChunks {   // bias gradients, columns
-                    let columns = chunk(c - xChunks - wihChunks - whhChunks, of: biasChunks, total: GH)
-                    let c0 = columns.lowerBound, n = columns.count
-                    if n == 0 { continue }
-                    let sumsX = MatrixView(UnsafePointer(dGx + c0), rows: R, columns: n, leadingDimension: max(GH, 1))
-                    let sumsH = MatrixView(UnsafePointer(dGh + c0), rows: R, columns: n, leadingDimension: max(GH, 1))
-                    if let gBih, let gBhh, biasSumCount > 0 {
-                        (biasSums + c0).update(repeating: 0, count: n)
-                        Elementwise.accumulateColumnSums(of: sumsX, into: biasSums + c0)
-                        for j in c0..<(c0 + n) { gBih[j] += biasSums[j]; gBhh[j] += biasSums[j] }
-                    } else {
-                        if let gBih { Elementwise.accumulateColumnSums(of: sumsX, into: gBih + c0) }
-                        if let gBhh { Elementwise.accumulateColumnSums(of: sumsH, into: gBhh + c0) }
-                    }
-                } else if let gWhh {                          // dW_hh += dGhᵀ · H_prev, gate rows
-                    let rows = chunk(c - xChunks - wihChunks, of: whhChunks, total: GH)
-                    let into = MutableMatrixView(gWhh + rows.lowerBound * Hr, rows: rows.count, columns: Hr, leadingDimension: max(Hr, 1))
-                    if wholeStepRNN {
-                        if statePackCount > 0 {
-                            // Every row of dG with the output one step earlier, then the first step's rows.
-                            PackedGEMM.multiplyTransposed(MatrixView(UnsafePointer(dGx + gradientRows * GH + rows.lowerBound), rows: stateDepth,
-                                                                     columns: rows.count, leadingDimension: max(GH, 1)),
-                                                          packed: packedS, columns: Hr, into: into, beta: 1)
-                            accumulateGradientFromOutputs(layout: layout, reverse: reverse, dG: dGx + rows.lowerBound, dGStride: GH,
-                                                          output: saved.output, firstStates: firstRowsNeeded ? UnsafePointer(dhNext) : nil,
-                                                          into: into, pairsSteps: false)
-                        } else {
-                            accumulateGradientFromOutputs(layout: layout, reverse: reverse, dG: dGx + rows.lowerBound, dGStride: GH,
-                                                          output: saved.output, firstStates: firstRowsNeeded ? UnsafePointer(dhNext) : nil,
-                                                          into: into)
-                        }
-                    } else {
-                        let dG = MatrixView(UnsafePointer(dGh + rows.lowerBound), rows: R, columns: rows.count, leadingDimension: max(GH, 1))
-                        if statePackCount > 0 {
-                            PackedGEMM.multiplyTransposed(dG, packed: packedS, columns: Hr, into: into, beta: 1)
-                        } else {
-                            BLAS.gemm(dG, .transpose, MatrixView(saved.hPrev, rows: R, columns: Hr, leadingDimension: max(Hr, 1)), .noTranspose,
-                                      into: into, beta: 1)
-                        }
+                        BLAS.gemm(dG, .transpose, MatrixView(saved.hPrev, rows: R, columns: Hr, leadingDimension: max(Hr, 1)), .noTranspose,
+                                  into: into, beta: 1)
                     }
                 }
             }
@@ -824,6 +821,71 @@ extension FusedRecurrence {
     /// 2²¹ multiply-adds, at most 8 (a function of the shape alone, never of the threads).
     static func productChunks(_ multiplyAdds: Int) -> Int {
         Swift.max(1, Swift.min(8, multiplyAdds >> 21))
+    }
+
+    /// The number of column chunks of a bias gradient's sums over `rows × columns` gradients
+    /// (each column summed in one order): 0 when `needed` is false.
+    static func biasChunkCount(rows: Int, columns: Int, needed: Bool) -> Int {
+        needed ? Swift.min(8, Swift.max(1, (rows * columns) >> 17), Swift.max(1, columns / 16)) : 0
+    }
+
+    /// The sequence-wide products of a layer's backward that every cell shares, on a team:
+    /// `dX += dG · W_ih` (rows of `dX`, W_ih packed when the product is large) and
+    /// `dW_ih += dGᵀ · X` (gate rows; X packed for the transposed AVX-512 kernel when
+    /// `packsTransposed`), in chunks fixed by the shapes alone, each one single-threaded call;
+    /// then `chunks` more chunks, `0..<chunks`, by `chunk`. `pack` runs on every member before
+    /// any chunk, for the caller's own packing (a barrier follows it).
+    static func inputGradients(rows R: Int, gates GH: Int, inputs I: Int, x: UnsafeMutablePointer<Float>, wih: UnsafeMutablePointer<Float>,
+                               dG: UnsafeMutablePointer<Float>, gX: UnsafeMutablePointer<Float>?, gWih: UnsafeMutablePointer<Float>?,
+                               packsTransposed: Bool, chunks extra: Int,
+                               pack: (TeamMember) -> Void, chunk extraChunk: (Int) -> Void) {
+        let wihView = MatrixView(wih, rows: GH, columns: I, leadingDimension: max(I, 1))
+        let xView = MatrixView(x, rows: R, columns: I, leadingDimension: max(I, 1))
+        let xChunks = gX != nil && I > 0 ? productChunks(R * GH * I) : 0
+        let wihChunks = gWih != nil && I > 0 ? productChunks(R * GH * I) : 0
+        let chunks = xChunks + wihChunks + extra
+        let packsDX = PackedGEMM.isAvailable && xChunks > 0 && R * GH * I >= packedBackwardMultiplyAdds
+        let dxPackCount = packsDX ? PackedGEMM.packedCount(columns: I, depth: GH) : 0
+        let xPackCount = packsTransposed && wihChunks > 0 ? PackedGEMM.packedCount(columns: I, depth: R) : 0
+        let packBlock = ScratchPool.shared.take(dxPackCount + xPackCount)
+        defer { ScratchPool.shared.give(packBlock) }
+        let packedW = packBlock.pointer, packedX = packBlock.pointer + dxPackCount
+        ComputeThreads.run(workers: chunks) { member in
+            let mine = member.share(of: I, granularity: PackedGEMM.panelWidth)
+            if dxPackCount > 0 && !mine.isEmpty {
+                PackedGEMM.pack(MatrixView(wih + mine.lowerBound, rows: GH, columns: mine.count, leadingDimension: max(I, 1)),
+                                .noTranspose, into: packedW + mine.lowerBound * GH)
+            }
+            if xPackCount > 0 && !mine.isEmpty {
+                PackedGEMM.pack(MatrixView(x + mine.lowerBound, rows: R, columns: mine.count, leadingDimension: max(I, 1)),
+                                .noTranspose, into: packedX + mine.lowerBound * R)
+            }
+            pack(member)
+            member.barrier()
+            for c in stride(from: member.index, to: chunks, by: member.count) {
+                if c < xChunks, let gX {                       // dX += dG · W_ih, rows
+                    let rows = chunk(c, of: xChunks, total: R)
+                    let dGRows = MatrixView(UnsafePointer(dG + rows.lowerBound * GH), rows: rows.count, columns: GH, leadingDimension: max(GH, 1))
+                    let into = MutableMatrixView(gX + rows.lowerBound * I, rows: rows.count, columns: I, leadingDimension: max(I, 1))
+                    if packsDX {
+                        PackedGEMM.multiply(dGRows, packed: packedW, columns: I, into: into, beta: 1)
+                    } else {
+                        BLAS.gemm(dGRows, .noTranspose, wihView, .noTranspose, into: into, beta: 1)
+                    }
+                } else if c < xChunks + wihChunks, let gWih {  // dW_ih += dGᵀ · X, gate rows
+                    let rows = chunk(c - xChunks, of: wihChunks, total: GH)
+                    let dGColumns = MatrixView(UnsafePointer(dG + rows.lowerBound), rows: R, columns: rows.count, leadingDimension: max(GH, 1))
+                    let into = MutableMatrixView(gWih + rows.lowerBound * I, rows: rows.count, columns: I, leadingDimension: max(I, 1))
+                    if xPackCount > 0 {
+                        PackedGEMM.multiplyTransposed(dGColumns, packed: packedX, columns: I, into: into, beta: 1)
+                    } else {
+                        BLAS.gemm(dGColumns, .transpose, xView, .noTranspose, into: into, beta: 1)
+                    }
+                } else {
+                    extraChunk(c - xChunks - wihChunks)
+                }
+            }
+        }
     }
 
     /// Chunk `index` of `count` near-equal contiguous chunks of `0..<total`.

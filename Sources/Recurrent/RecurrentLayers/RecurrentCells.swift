@@ -15,21 +15,29 @@ public class RecurrentCellBase: Module, @unchecked Sendable {
     public let hiddenSize: Int
     /// Whether the cell has the bias vectors.
     public let bias: Bool
+    /// GRU: whether the reset gate multiplies the recurrent product (PyTorch's form, the
+    /// default) or the state before it (`false`; see ``RecurrentBase/resetAfter``).
+    public let resetAfter: Bool
+    /// LSTM: whether the gates read the cell state through peepholes (`weight_p`, `(3, hiddenSize)`).
+    public let peepholes: Bool
     let weights: RecurrentWeights
     let names: [(String, Parameter)]
 
-    init(kind: CellKind, inputSize: Int, hiddenSize: Int, bias: Bool, seed: UInt64?) throws {
+    init(kind: CellKind, inputSize: Int, hiddenSize: Int, bias: Bool, seed: UInt64?,
+         resetAfter: Bool = true, peepholes: Bool = false) throws {
         guard inputSize > 0, hiddenSize > 0 else {
             throw TensorError.invalidArgument("expected inputSize and hiddenSize > 0, got \(inputSize) and \(hiddenSize)")
         }
         try MemoryLimit.check(floats: [[kind.gateCount, hiddenSize, inputSize], [kind.gateCount, hiddenSize, hiddenSize],
-                                       [bias ? 2 : 0, kind.gateCount, hiddenSize]],
+                                       [bias ? 2 : 0, kind.gateCount, hiddenSize], [peepholes ? 3 : 0, hiddenSize]],
                               for: "\(Self.typeName(kind))(inputSize: \(inputSize), hiddenSize: \(hiddenSize)) weights")
         var generator = seed.map { SeededGenerator(seed: $0) } ?? RandomState.withGenerator { SeededGenerator(seed: $0.next()) }
         self.kind = kind
         self.inputSize = inputSize
         self.hiddenSize = hiddenSize
         self.bias = bias
+        self.resetAfter = kind == .gru ? resetAfter : true
+        self.peepholes = kind == .lstm && peepholes
         let GH = kind.gateCount * hiddenSize, bound = 1 / Float(hiddenSize).squareRoot()
         let wih = try Parameter(uniform: [GH, inputSize], bound: bound, using: &generator)
         let whh = try Parameter(uniform: [GH, hiddenSize], bound: bound, using: &generator)
@@ -40,7 +48,13 @@ public class RecurrentCellBase: Module, @unchecked Sendable {
             bhh = try Parameter(uniform: [GH], bound: bound, using: &generator)
             names += [("bias_ih", bih!), ("bias_hh", bhh!)]
         }
-        weights = RecurrentWeights(weightIH: wih, weightHH: whh, biasIH: bih, biasHH: bhh, weightHR: nil)
+        var p: Parameter?
+        if self.peepholes {
+            // Drawn after the others, which are therefore those of a plain cell of the same seed.
+            p = try Parameter(uniform: [3, hiddenSize], bound: bound, using: &generator)
+            names.append(("weight_p", p!))
+        }
+        weights = RecurrentWeights(weightIH: wih, weightHH: whh, biasIH: bih, biasHH: bhh, weightHR: nil, peepholes: p)
         self.names = names
         super.init()
     }
@@ -56,7 +70,8 @@ public class RecurrentCellBase: Module, @unchecked Sendable {
         return Tensor(zeros: [batchSize, hiddenSize])
     }
 
-    /// `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`, as PyTorch names them.
+    /// `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`, as PyTorch names them, then a peephole
+    /// LSTM cell's `weight_p`.
     public override var localParameters: [(name: String, parameter: Parameter)] { names }
     /// No sub-modules.
     public override var children: [(name: String, module: Module)] { [] }
@@ -65,6 +80,7 @@ public class RecurrentCellBase: Module, @unchecked Sendable {
     /// prints a cell (`RNNCell(4, 8, nonlinearity=relu)`).
     public override var extraDescription: String {
         "\(inputSize), \(hiddenSize)" + (bias ? "" : ", bias=False") + (kind == .rnnReLU ? ", nonlinearity=relu" : "")
+            + (resetAfter ? "" : ", reset_after=False") + (peepholes ? ", peepholes=True" : "")
     }
 
     var typeName: String { Self.typeName(kind) }
@@ -93,8 +109,12 @@ public class RecurrentCellBase: Module, @unchecked Sendable {
         let x = try input.reshaped([1, batch, inputSize])
         let h0 = try h.map { try $0.reshaped([batch, hiddenSize]) } ?? Tensor(zeros: [batch, hiddenSize])
         let c0: Tensor? = kind == .lstm ? (try c.map { try $0.reshaped([batch, hiddenSize]) } ?? Tensor(zeros: [batch, hiddenSize])) : nil
-        let (_, hN, cN) = FusedRecurrence.run(kind: kind, input: x, layout: SequenceLayout(steps: 1, batch: batch, batchFirst: false),
-                                             reverse: false, h0: h0, c0: c0, weights: weights, lengths: nil)
+        let layout = SequenceLayout(steps: 1, batch: batch, batchFirst: false)
+        let variant = CellVariant(resetBeforeProduct: !resetAfter, peepholes: weights.peepholes)
+        let (_, hN, cN) = variant.isPlain
+            ? FusedRecurrence.run(kind: kind, input: x, layout: layout, reverse: false, h0: h0, c0: c0, weights: weights, lengths: nil)
+            : FusedVariantRecurrence.run(kind: kind, input: x, layout: layout, reverse: false, h0: h0, c0: c0, weights: weights,
+                                         variant: variant, lengths: nil)
         if unbatched {
             return (try hN.reshaped([hiddenSize]), try cN?.reshaped([hiddenSize]))
         }
@@ -129,12 +149,13 @@ public final class RNNCell: RecurrentCellBase, RecurrentCell, @unchecked Sendabl
     }
 }
 
-/// A gated recurrent unit cell (`torch.nn.GRUCell`), gates r, z, n.
+/// A gated recurrent unit cell (`torch.nn.GRUCell`), gates r, z, n; with `resetAfter: false`,
+/// `n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn)` (see ``GRU``).
 public final class GRUCell: RecurrentCellBase, RecurrentCell, @unchecked Sendable {
     /// A cell with weights from U(−1/√hiddenSize, 1/√hiddenSize).
     /// - Throws: ``TensorError/invalidArgument(_:)`` for sizes below 1.
-    public init(inputSize: Int, hiddenSize: Int, bias: Bool = true, seed: UInt64? = nil) throws {
-        try super.init(kind: .gru, inputSize: inputSize, hiddenSize: hiddenSize, bias: bias, seed: seed)
+    public init(inputSize: Int, hiddenSize: Int, bias: Bool = true, resetAfter: Bool = true, seed: UInt64? = nil) throws {
+        try super.init(kind: .gru, inputSize: inputSize, hiddenSize: hiddenSize, bias: bias, seed: seed, resetAfter: resetAfter)
     }
 
     /// The next state `h'` from `input` and `hidden` (zeros when `nil`).
@@ -174,12 +195,13 @@ public struct LSTMState: RecurrentState {
     }
 }
 
-/// A long short-term memory cell (`torch.nn.LSTMCell`), gates i, f, g, o.
+/// A long short-term memory cell (`torch.nn.LSTMCell`), gates i, f, g, o; with
+/// `peepholes: true`, `weight_p` `(3, hiddenSize)` (rows p_i, p_f, p_o; see ``LSTM``).
 public final class LSTMCell: RecurrentCellBase, RecurrentCell, @unchecked Sendable {
     /// A cell with weights from U(−1/√hiddenSize, 1/√hiddenSize).
     /// - Throws: ``TensorError/invalidArgument(_:)`` for sizes below 1.
-    public init(inputSize: Int, hiddenSize: Int, bias: Bool = true, seed: UInt64? = nil) throws {
-        try super.init(kind: .lstm, inputSize: inputSize, hiddenSize: hiddenSize, bias: bias, seed: seed)
+    public init(inputSize: Int, hiddenSize: Int, bias: Bool = true, peepholes: Bool = false, seed: UInt64? = nil) throws {
+        try super.init(kind: .lstm, inputSize: inputSize, hiddenSize: hiddenSize, bias: bias, seed: seed, peepholes: peepholes)
     }
 
     /// The next state `(h', c')` from `input` and `state` (zeros when `nil`).

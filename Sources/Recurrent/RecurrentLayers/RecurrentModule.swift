@@ -38,6 +38,17 @@ public class RecurrentBase: Module, @unchecked Sendable {
     public let bidirectional: Bool
     /// The size of an LSTM's projected hidden state (`0`: no projection).
     public let projSize: Int
+    /// GRU: whether the reset gate multiplies the recurrent product (`r ⊙ (W_hn h + b_hn)`,
+    /// PyTorch's and ONNX `linear_before_reset=1`, the default) or the state before it
+    /// (`W_hn (r ⊙ h) + b_hn`, `false`: ONNX `linear_before_reset=0`, Keras
+    /// `reset_after=False`, Cho et al. 2014). Always `true` for an RNN or an LSTM.
+    public let resetAfter: Bool
+    /// LSTM: whether the gates read the cell state through peepholes (`weight_p_l{k}`).
+    public let peepholes: Bool
+    /// The regularisers active in training mode (see ``RecurrentRegularizers``).
+    public let regularizers: RecurrentRegularizers
+    /// The module's own mask stream, when ``regularizers`` has a seed.
+    let regularizerGenerator: PThreadMutex<SeededGenerator>?
 
     /// The weights of layer `l`, direction `d`, at `[l][d]`.
     let weights: [[RecurrentWeights]]
@@ -49,7 +60,8 @@ public class RecurrentBase: Module, @unchecked Sendable {
     public var outputHiddenSize: Int { projSize > 0 ? projSize : hiddenSize }
 
     init(kind: CellKind, inputSize: Int, hiddenSize: Int, numLayers: Int, bias: Bool, batchFirst: Bool,
-         dropout: Float, bidirectional: Bool, projSize: Int, seed: UInt64?) throws {
+         dropout: Float, bidirectional: Bool, projSize: Int, seed: UInt64?,
+         resetAfter: Bool = true, peepholes: Bool = false, regularizers: RecurrentRegularizers = .none) throws {
         guard inputSize > 0, hiddenSize > 0 else {
             throw TensorError.invalidArgument("expected inputSize and hiddenSize > 0, got \(inputSize) and \(hiddenSize)")
         }
@@ -63,6 +75,11 @@ public class RecurrentBase: Module, @unchecked Sendable {
         guard projSize == 0 || kind == .lstm else {
             throw TensorError.invalidArgument("projSize is only supported by LSTM")
         }
+        try regularizers.validate(kind: kind, typeName: Self.typeName(kind))
+        guard projSize == 0 || (!peepholes && regularizers.recurrentDropout == 0 && regularizers.zoneoutHidden == 0
+                                && regularizers.zoneoutCell == 0) else {
+            throw TensorError.invalidArgument("LSTM: peepholes, recurrentDropout and zoneout are not supported with projSize; weightDrop is")
+        }
         let outputSize = projSize > 0 ? projSize : hiddenSize
         // Every parameter of every layer and direction, counted with overflow checks and
         // bounded by the machine's memory before the first one is allocated.
@@ -73,6 +90,7 @@ public class RecurrentBase: Module, @unchecked Sendable {
             [directions, numLayers, gates, hiddenSize, outputSize],                      // weight_hh
             [directions, numLayers, bias ? 2 : 0, gates, hiddenSize],                    // biases
             [directions, numLayers, projSize, hiddenSize],                               // weight_hr
+            [directions, numLayers, peepholes ? 3 : 0, hiddenSize],                      // weight_p
         ], for: "\(Self.typeName(kind))(inputSize: \(inputSize), hiddenSize: \(hiddenSize), numLayers: \(numLayers)\(bidirectional ? ", bidirectional" : "")\(projSize > 0 ? ", projSize: \(projSize)" : "")) weights")
         // Drawn only once the configuration is valid: a rejected one leaves the default
         // stream where it was.
@@ -86,6 +104,10 @@ public class RecurrentBase: Module, @unchecked Sendable {
         self.dropout = dropout
         self.bidirectional = bidirectional
         self.projSize = projSize
+        self.resetAfter = kind == .gru ? resetAfter : true
+        self.peepholes = kind == .lstm && peepholes
+        self.regularizers = regularizers
+        self.regularizerGenerator = regularizers.seed.map { PThreadMutex(SeededGenerator(seed: $0)) }
         let D = bidirectional ? 2 : 1
         let Hr = projSize > 0 ? projSize : hiddenSize
         let GH = kind.gateCount * hiddenSize
@@ -114,6 +136,23 @@ public class RecurrentBase: Module, @unchecked Sendable {
             }
             weights.append(directions)
         }
+        if self.peepholes {
+            // Drawn after every other weight, so that the others are those of a plain LSTM of
+            // the same seed; each `weight_p` follows its layer's and direction's other weights.
+            var withPeepholes: [(String, Parameter)] = []
+            for layer in 0..<numLayers {
+                for direction in 0..<D {
+                    let suffix = "_l\(layer)" + (direction == 1 ? "_reverse" : "")
+                    let p = try Parameter(uniform: [3, hiddenSize], bound: bound, using: &generator)
+                    let w = weights[layer][direction]
+                    weights[layer][direction] = RecurrentWeights(weightIH: w.weightIH, weightHH: w.weightHH, biasIH: w.biasIH,
+                                                                 biasHH: w.biasHH, weightHR: w.weightHR, peepholes: p)
+                    let own = names.filter { $0.0.hasSuffix(suffix) }
+                    withPeepholes += own + [("weight_p" + suffix, p)]
+                }
+            }
+            names = withPeepholes
+        }
         self.weights = weights
         self.names = names
         super.init()
@@ -121,7 +160,7 @@ public class RecurrentBase: Module, @unchecked Sendable {
 
     /// The parameters in PyTorch's order and names: for each layer, for each direction,
     /// `weight_ih_l{k}`, `weight_hh_l{k}`, `bias_ih_l{k}`, `bias_hh_l{k}`, `weight_hr_l{k}`
-    /// (with `_reverse` for the reverse direction).
+    /// (with `_reverse` for the reverse direction), then an LSTM's peepholes `weight_p_l{k}`.
     public override var localParameters: [(name: String, parameter: Parameter)] { names }
 
     /// No sub-modules.
@@ -137,6 +176,12 @@ public class RecurrentBase: Module, @unchecked Sendable {
         if batchFirst { s += ", batch_first=True" }
         if dropout != 0 { s += ", dropout=\(dropout)" }
         if bidirectional { s += ", bidirectional=True" }
+        if !resetAfter { s += ", reset_after=False" }
+        if peepholes { s += ", peepholes=True" }
+        if regularizers.recurrentDropout != 0 { s += ", recurrent_dropout=\(regularizers.recurrentDropout)" }
+        if regularizers.zoneoutHidden != 0 { s += ", zoneout_hidden=\(regularizers.zoneoutHidden)" }
+        if regularizers.zoneoutCell != 0 { s += ", zoneout_cell=\(regularizers.zoneoutCell)" }
+        if regularizers.weightDrop != 0 { s += ", weight_drop=\(regularizers.weightDrop)" }
         return s
     }
 
@@ -263,7 +308,7 @@ public class RecurrentBase: Module, @unchecked Sendable {
         return try RecurrentStack.run(input, layout: layout, unbatched: unbatched, numLayers: numLayers, directions: numDirections,
                                       stateSize: outputHiddenSize, cellSize: kind == .lstm ? hiddenSize : nil, h0: h0, c0: c0,
                                       dropout: dropout, isTraining: isTraining) { layer, x, h0s, c0s in
-            FusedRecurrence.runDirections(kind: kind, input: x, layout: layout, h0: h0s, c0: c0s, weights: weights[layer], lengths: lengths)
+            runLayer(layer, input: x, layout: layout, h0: h0s, c0: c0s, lengths: lengths)
         }
     }
 }
@@ -282,13 +327,17 @@ public final class RNN: RecurrentBase, @unchecked Sendable {
     /// A multi-layer RNN with weights from U(−1/√hiddenSize, 1/√hiddenSize), drawn from the
     /// default random stream (``RandomState``) or from `seed`.
     ///
-    /// - Throws: ``TensorError/invalidArgument(_:)`` for sizes below 1 or a dropout outside [0, 1].
+    /// `regularizers` (recurrent dropout, zoneout of `h`, weight drop) act in training mode;
+    /// see ``RecurrentRegularizers``.
+    ///
+    /// - Throws: ``TensorError/invalidArgument(_:)`` for sizes below 1, a dropout outside [0, 1],
+    ///   or a regulariser's probability outside [0, 1) (or `zoneoutCell`, which needs an LSTM).
     public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, nonlinearity: Nonlinearity = .tanh,
                 bias: Bool = true, batchFirst: Bool = false, dropout: Float = 0, bidirectional: Bool = false,
-                seed: UInt64? = nil) throws {
+                regularizers: RecurrentRegularizers = .none, seed: UInt64? = nil) throws {
         try super.init(kind: nonlinearity == .tanh ? .rnnTanh : .rnnReLU, inputSize: inputSize, hiddenSize: hiddenSize,
                        numLayers: numLayers, bias: bias, batchFirst: batchFirst, dropout: dropout,
-                       bidirectional: bidirectional, projSize: 0, seed: seed)
+                       bidirectional: bidirectional, projSize: 0, seed: seed, regularizers: regularizers)
     }
 
     /// Runs the RNN over `input`, from `h0` (zeros when `nil`).
@@ -309,16 +358,24 @@ public final class RNN: RecurrentBase, @unchecked Sendable {
 }
 
 /// A multi-layer gated recurrent unit (`torch.nn.GRU`), gates r, z, n in PyTorch's order with
-/// `n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))` and `h' = (1 − z) ⊙ n + z ⊙ h`.
+/// `n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))` and `h' = (1 − z) ⊙ n + z ⊙ h`; with
+/// `resetAfter: false`, `n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn)` (ONNX
+/// `linear_before_reset=0`, Keras `reset_after=False`; see <doc:CellsBeyondPyTorch>).
 /// See ``RecurrentBase`` for shapes and parameter names.
 public final class GRU: RecurrentBase, @unchecked Sendable {
     /// A multi-layer GRU with weights from U(−1/√hiddenSize, 1/√hiddenSize).
-    /// - Throws: ``TensorError/invalidArgument(_:)`` for sizes below 1 or a dropout outside [0, 1].
+    ///
+    /// `resetAfter` chooses where the reset gate acts (``RecurrentBase/resetAfter``; the
+    /// parameters and their names are the same either way); `regularizers` act in training
+    /// mode (``RecurrentRegularizers``).
+    /// - Throws: ``TensorError/invalidArgument(_:)`` for sizes below 1, a dropout outside [0, 1],
+    ///   or a regulariser's probability outside [0, 1) (or `zoneoutCell`, which needs an LSTM).
     public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, bias: Bool = true, batchFirst: Bool = false,
-                dropout: Float = 0, bidirectional: Bool = false, seed: UInt64? = nil) throws {
+                dropout: Float = 0, bidirectional: Bool = false, resetAfter: Bool = true,
+                regularizers: RecurrentRegularizers = .none, seed: UInt64? = nil) throws {
         try super.init(kind: .gru, inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, bias: bias,
                        batchFirst: batchFirst, dropout: dropout, bidirectional: bidirectional, projSize: 0,
-                       seed: seed)
+                       seed: seed, resetAfter: resetAfter, regularizers: regularizers)
     }
 
     /// Runs the GRU over `input` from `h0` (zeros when `nil`); see ``RNN/callAsFunction(_:_:lengths:)``.
@@ -330,22 +387,28 @@ public final class GRU: RecurrentBase, @unchecked Sendable {
 }
 
 /// A multi-layer long short-term memory (`torch.nn.LSTM`), gates i, f, g, o in PyTorch's
-/// order, with an optional projection of the hidden state (`projSize`, `weight_hr_l{k}`).
-/// See ``RecurrentBase`` for shapes and parameter names.
+/// order, with an optional projection of the hidden state (`projSize`, `weight_hr_l{k}`) and
+/// optional peepholes (`peepholes: true`, `weight_p_l{k}` `(3, hiddenSize)`, rows p_i, p_f,
+/// p_o: `i = σ(… + p_i ⊙ c_{t−1})`, `f` likewise, `o = σ(… + p_o ⊙ c_t)`; see
+/// <doc:CellsBeyondPyTorch>). See ``RecurrentBase`` for shapes and parameter names.
 ///
 /// ```swift
 /// let lstm = try LSTM(inputSize: 10, hiddenSize: 20, projSize: 5)
 /// let (out, state) = try lstm(x, LSTMState(h: h0, c: c0))   // state.h, state.c
 /// ```
 public final class LSTM: RecurrentBase, @unchecked Sendable {
-    /// A multi-layer LSTM with weights from U(−1/√hiddenSize, 1/√hiddenSize).
+    /// A multi-layer LSTM with weights from U(−1/√hiddenSize, 1/√hiddenSize) (the peepholes,
+    /// when asked for, too: drawn after all other weights, which are therefore those of a plain
+    /// LSTM of the same seed). `regularizers` act in training mode (``RecurrentRegularizers``).
     /// - Throws: ``TensorError/invalidArgument(_:)`` for sizes below 1, a dropout outside
-    ///   [0, 1], or `projSize >= hiddenSize`.
+    ///   [0, 1], `projSize >= hiddenSize`, a regulariser's probability outside [0, 1), or
+    ///   `projSize` with peepholes, recurrent dropout or zoneout.
     public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, bias: Bool = true, batchFirst: Bool = false,
-                dropout: Float = 0, bidirectional: Bool = false, projSize: Int = 0, seed: UInt64? = nil) throws {
+                dropout: Float = 0, bidirectional: Bool = false, projSize: Int = 0, peepholes: Bool = false,
+                regularizers: RecurrentRegularizers = .none, seed: UInt64? = nil) throws {
         try super.init(kind: .lstm, inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, bias: bias,
                        batchFirst: batchFirst, dropout: dropout, bidirectional: bidirectional, projSize: projSize,
-                       seed: seed)
+                       seed: seed, peepholes: peepholes, regularizers: regularizers)
     }
 
     /// Runs the LSTM over `input` from the state `(h, c)` (zeros when `nil`); the state is an

@@ -11,7 +11,9 @@ import LinearAlgebra
 ///
 /// The stream reads the module's parameters in place at every step, so it follows the
 /// module when its weights are trained or loaded. Results equal the module's over the same
-/// sequence up to rounding (the biases are added in another order).
+/// sequence up to rounding (the biases are added in another order), in evaluation mode: the
+/// cell variants (peepholes, a GRU's reset before the product) run, recurrent dropout and
+/// weight drop do not, and zoneout is its expectation (see ``RecurrentRegularizers``).
 ///
 /// ```swift
 /// let rnn = try RNN(inputSize: 64, hiddenSize: 128)
@@ -39,6 +41,10 @@ public final class RecurrentStream: @unchecked Sendable {
     private let rec: [UnsafeMutablePointer<Float>]
     private let hFull: [UnsafeMutablePointer<Float>]
     private let scratch: UnsafeMutablePointer<Float>
+    /// Zoneout in evaluation: the probabilities `(B, H)` for `h` and `c`, and per layer the
+    /// state before the step; empty without zoneout.
+    private let zoneoutH: UnsafeMutablePointer<Float>?, zoneoutC: UnsafeMutablePointer<Float>?
+    private let hBefore: [UnsafeMutablePointer<Float>], cBefore: [UnsafeMutablePointer<Float>]
     private var allocations: [UnsafeMutablePointer<Float>] = []
 
     /// A stream over `module`, starting from zero state.
@@ -75,6 +81,17 @@ public final class RecurrentStream: @unchecked Sendable {
         rec = (0..<L).map { _ in make(kind == .gru ? B * GH : 0) }
         hFull = (0..<L).map { _ in make(projected ? B * H : 0) }
         scratch = make(B * H)
+        let r = module.regularizers
+        func probabilities(_ p: Float) -> UnsafeMutablePointer<Float>? {
+            guard p > 0 else { return nil }
+            let m = make(B * H)
+            m.update(repeating: p, count: B * H)
+            return m
+        }
+        zoneoutH = probabilities(r.zoneoutHidden)
+        zoneoutC = kind == .lstm ? probabilities(r.zoneoutCell) : nil
+        hBefore = zoneoutH == nil ? [] : (0..<L).map { _ in make(B * Hr) }
+        cBefore = zoneoutC == nil ? [] : (0..<L).map { _ in make(B * H) }
         allocations = all
     }
 
@@ -203,9 +220,13 @@ public final class RecurrentStream: @unchecked Sendable {
             let wih = MatrixView(UnsafePointer(w.weightIH.storage.pointer), rows: GH, columns: width)
             let whh = MatrixView(UnsafePointer(w.weightHH.storage.pointer), rows: GH, columns: Hr)
             let bih = w.biasIH?.storage.pointer, bhh = w.biasHH?.storage.pointer
+            if zoneoutH != nil { hBefore[l].update(from: hl, count: B * Hr) }
+            if zoneoutC != nil { cBefore[l].update(from: c[l], count: B * H) }
             // pre = x · W_ihᵀ (+ h · W_hhᵀ, except for GRU, whose n block needs it apart)
             let isGRU = kind == .gru
-            if B == 1 {
+            if isGRU && !module.resetAfter {
+                resetBeforeStep(layer: l, input: input, ld: ld, width: width)
+            } else if B == 1 {
                 BLAS.gemv(wih, .noTranspose, input, into: p)
                 if isGRU {
                     BLAS.gemv(whh, .noTranspose, hl, into: rec[l])
@@ -232,7 +253,14 @@ public final class RecurrentStream: @unchecked Sendable {
                 case .lstm:
                     FusedRecurrence.addBiases(pb, bih, bhh, count: GH)
                     let target = module.projSize > 0 ? hFull[l] + b * H : hl + b * Hr
-                    FusedRecurrence.lstmCell(gates: pb, c: c[l] + b * H, tanhC: scratch + b * H, h: target, H: H)
+                    if let peepholes = w.peepholes {
+                        Elementwise.lstmPeepholeCell(gates: pb, bias: nil, gateStride: H, peepholes: peepholes.storage.pointer,
+                                                     c: c[l] + b * H, tanhC: scratch + b * H, h: target, count: H)
+                    } else {
+                        FusedRecurrence.lstmCell(gates: pb, c: c[l] + b * H, tanhC: scratch + b * H, h: target, H: H)
+                    }
+                case .gru where !module.resetAfter:
+                    break       // resetBeforeStep(layer:input:ld:width:) ran the whole step
                 case .gru:
                     FusedRecurrence.addBiases(pb, bih, bhh, count: 2 * H)
                     if let bih { FusedRecurrence.addBiases(pb + 2 * H, bih + 2 * H, nil, count: H) }
@@ -245,7 +273,35 @@ public final class RecurrentStream: @unchecked Sendable {
                           MatrixView(UnsafePointer(whr), rows: Hr, columns: H), .transpose,
                           into: MutableMatrixView(hl, rows: B, columns: Hr))
             }
+            if let zoneoutH { Elementwise.zoneout(previous: hBefore[l], current: hl, mask: zoneoutH, count: B * Hr) }
+            if let zoneoutC { Elementwise.zoneout(previous: cBefore[l], current: c[l], mask: zoneoutC, count: B * H) }
             input = UnsafePointer(hl); ld = Hr; width = Hr
+        }
+    }
+
+    /// One step of layer `l` of a GRU with the reset gate before the product: `r, z` from
+    /// `x · W_ihᵀ + h · W_h{r,z}ᵀ`, then `n` from `(r ⊙ h) · W_hnᵀ`, then `h`.
+    private func resetBeforeStep(layer l: Int, input: UnsafePointer<Float>, ld: Int, width: Int) {
+        let B = batchSize, H = hiddenSize, GH = 3 * H
+        let w = layers[l], p = pre[l], hl = h[l]
+        let whh = UnsafePointer(w.weightHH.storage.pointer)
+        let bih = w.biasIH?.storage.pointer, bhh = w.biasHH?.storage.pointer
+        BLAS.gemm(MatrixView(input, rows: B, columns: width, leadingDimension: ld), .noTranspose,
+                  MatrixView(UnsafePointer(w.weightIH.storage.pointer), rows: GH, columns: width), .transpose,
+                  into: MutableMatrixView(p, rows: B, columns: GH))
+        BLAS.gemm(MatrixView(UnsafePointer(hl), rows: B, columns: H), .noTranspose, MatrixView(whh, rows: 2 * H, columns: H), .transpose,
+                  into: MutableMatrixView(p, rows: B, columns: 2 * H, leadingDimension: GH), beta: 1)
+        for b in 0..<B {
+            let pb = p + b * GH
+            FusedRecurrence.addBiases(pb, bih, bhh, count: 2 * H)
+            if let bih { FusedRecurrence.addBiases(pb + 2 * H, bih + 2 * H, nil, count: H) }
+            Elementwise.gruResetBeforeGates(gates: pb, bias: nil, gateStride: H, state: hl + b * H, reset: scratch + b * H, count: H)
+        }
+        BLAS.gemm(MatrixView(UnsafePointer(scratch), rows: B, columns: H), .noTranspose, MatrixView(whh + 2 * H * H, rows: H, columns: H),
+                  .transpose, into: MutableMatrixView(rec[l], rows: B, columns: H))
+        for b in 0..<B {
+            Elementwise.gruResetBeforeUpdate(gates: p + b * GH, bias: nil, gateStride: H, recurrent: rec[l] + b * H,
+                                             biasN: bhh.map { UnsafePointer($0 + 2 * H) }, hPrev: hl + b * H, h: hl + b * H, count: H)
         }
     }
 }
