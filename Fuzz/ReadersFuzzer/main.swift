@@ -7,8 +7,8 @@
 //                   the model, the optimizer and the default random stream as they were.
 //   header          SafeTensors.readHeader(from:) on the input written to a file: the same
 //                   header, or the same SafeTensorsError, as SafeTensorsHeader(data:).
-//   csv             AirlineData.parse and AirlineProtocol(series:): a value or an
-//                   ExampleDataError.
+//   csv             SeriesCSV.parse (the airline command's --csv reader) on the columns
+//                   passengers and month: a value or an ExampleDataError.
 //   names           NamesDataset.load(from:) on a folder of files cut from the input at NUL
 //                   bytes: a value (every sample's letters in the alphabet, every language
 //                   index in range) or an ExampleDataError.
@@ -121,10 +121,9 @@ func fuzzHeader(_ data: Data) {
 func fuzzCSV(_ data: Data) {
     let text = String(decoding: data, as: UTF8.self)
     do {
-        let series = try AirlineData.parse(text)
-        precondition(series.count > 0 && series.months.count == series.passengers.count, "an empty or ragged series")
-        precondition(series.passengers.allSatisfy { $0 > 0 && $0.isFinite }, "a count that is not positive and finite")
-        _ = try AirlineProtocol(series: series)
+        let series = try SeriesCSV.parse(text, column: "passengers", dateColumn: "month")
+        precondition(series.count > 0 && series.labels.count == series.values.count, "an empty or ragged series")
+        precondition(series.values.allSatisfy(\.isFinite), "a value that is not finite")
     } catch is ExampleDataError {
         return
     } catch {
