@@ -55,7 +55,7 @@ final class AirlineDataTests: XCTestCase {
         XCTAssertEqual(r.training, 120)
         XCTAssertEqual(r.origins, 24)
         XCTAssertEqual(r.transform, "log")
-        XCTAssertEqual(r.methods.map(\.name), ["GRU ensemble", "seasonal naive", "seasonal random walk with drift",
+        XCTAssertEqual(r.methods.map(\.name), ["RNN ensemble", "seasonal naive", "seasonal random walk with drift",
                                                "Holt-Winters (Swift)", "SARIMA(0,1,1)(0,1,1)12 on logs", "ETS(M,A,M)"])
         XCTAssertEqual(r.methods[1].rmse, 49.99, accuracy: 0.005)
         XCTAssertEqual(r.methods[2].rmse, 19.71, accuracy: 0.005)
@@ -77,6 +77,7 @@ final class AirlineDataTests: XCTestCase {
         // The plots draw.
         XCTAssertTrue(ForecastPlots.forecast(result, title: "t", yLabel: "y").svg().contains("Holt-Winters (Swift)"))
         XCTAssertTrue(ForecastPlots.training(result).validation.svg().hasPrefix("<svg"))
+        XCTAssertTrue(ForecastPlots.errors(result, title: "t", yLabel: "e").svg().contains("seasonal naive"))
         let json = try JSONReport.line(r)
         XCTAssertEqual(try JSONDecoder().decode(ForecastReport.self, from: Data(json.utf8)), r)
     }
@@ -91,7 +92,7 @@ final class AirlineDataTests: XCTestCase {
         let seeded = try ResidualForecaster(values: series.values, trainingEnd: 120, settings: settings)
         // The same initial weights, written to a file, then loaded into a run with another seed.
         RandomState.manualSeed(5)
-        let initial = try AirlineModel(kind: .gru, hiddenSize: 4, seed: 5)
+        let initial = try AirlineModel(kind: .rnn, hiddenSize: 4, seed: 5)
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("airline-\(UUID().uuidString).safetensors")
         defer { try? FileManager.default.removeItem(at: url) }
         try initial.saveStateDict(to: url)

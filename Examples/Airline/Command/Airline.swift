@@ -196,12 +196,16 @@ struct Airline: ParsableCommand {
         let forecastURL = folder.appendingPathComponent("\(stem)-forecast.svg")
         let lossURL = folder.appendingPathComponent("\(stem)-loss.svg")
         let validationURL = folder.appendingPathComponent("\(stem)-validation.svg")
+        let errorsURL = folder.appendingPathComponent("\(stem)-errors.svg")
         let title = csv == nil ? "Airline passengers: one-step-ahead forecasts of 1959–1960" : "\(series.name): \(r.horizon)-step forecasts"
         try SVGPlot.write(ForecastPlots.forecast(result, title: title, yLabel: csv == nil ? "Passengers (thousands)" : series.name).svg(), to: forecastURL)
+        try SVGPlot.write(ForecastPlots.errors(result, title: csv == nil ? "Airline passengers: one-step errors over 1959–1960 (forecast − actual)"
+                                                                           : "\(series.name): errors over the test span (forecast − actual)",
+                                                       yLabel: csv == nil ? "Error (thousands)" : "Error").svg(), to: errorsURL)
         let training = ForecastPlots.training(result)
         try SVGPlot.write(training.loss.svg(), to: lossURL)
         try SVGPlot.write(training.validation.svg(), to: validationURL)
-        print("Plots: \(forecastURL.path), \(lossURL.path), \(validationURL.path)")
+        print("Plots: \(forecastURL.path), \(errorsURL.path), \(validationURL.path), \(lossURL.path)")
         if common.json { try JSONReport.print(r) }
     }
 }
