@@ -73,6 +73,17 @@ final class ForecastMetricsTests: XCTestCase {
         let test = model.oneStepForecasts(y)
         XCTAssertEqual(Metrics.rmse(Array(test[120...]), Array(y[120...])), 14.94471213606771, accuracy: 0.01)
 
+        // Fitted on 1949–1956 and run over 1957–1958 (the validation span): statsmodels'
+        // α 0.8049, β 0.0103, γ 0.1951, RMSE 18.277.
+        let early = try HoltWinters.fit(Array(y[..<96]), period: 12)
+        XCTAssertEqual(early.alpha, 0.8049426496453056, accuracy: 2e-3)
+        XCTAssertEqual(early.beta, 0.01025760116290748, accuracy: 2e-3)
+        XCTAssertEqual(early.gamma, 0.1950573503546944, accuracy: 2e-3)
+        XCTAssertEqual(Metrics.rmse(Array(early.oneStepForecasts(Array(y[..<120]))[96...]), Array(y[96..<120])), 18.276994593602865, accuracy: 0.01)
+        // The seasonal random walk with drift over the same span.
+        let drift = (96..<120).map { SeasonalBaselines.seasonalRandomWalkWithDrift(y, origin: $0, steps: 1, period: 12)[0] }
+        XCTAssertEqual(Metrics.rmse(drift, Array(y[96..<120])), 9.969180123460212, accuracy: 1e-9)
+
         // On the first 36 months statsmodels' optimum is on the bounds (β = γ = 0).
         let short = try HoltWinters.fit(Array(y[..<36]), period: 12)
         XCTAssertEqual(short.alpha, 0.5639447989608068, accuracy: 2e-3)

@@ -192,12 +192,14 @@ struct Airline: ParsableCommand {
         print("Past the end (parameters of the training span): " + future.prefix(6).joined(separator: ", ") + (future.count > 6 ? ", …" : ""))
 
         let folder = common.outputFolder
-        let stem = csv == nil ? "airline" : "forecast"
+        // The plots are named after the series: airline-*.svg, or <column>-*.svg (letters,
+        // digits, '-' and '_' kept).
+        let stem = csv == nil ? "airline" : String(series.name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" })
         let forecastURL = folder.appendingPathComponent("\(stem)-forecast.svg")
         let lossURL = folder.appendingPathComponent("\(stem)-loss.svg")
         let validationURL = folder.appendingPathComponent("\(stem)-validation.svg")
         let errorsURL = folder.appendingPathComponent("\(stem)-errors.svg")
-        let title = csv == nil ? "Airline passengers: one-step-ahead forecasts of 1959–1960" : "\(series.name): \(r.horizon)-step forecasts"
+        let title = csv == nil ? "Airline passengers: one-step-ahead forecasts of 1959–1960" : "\(series.name): \(r.horizon)-step forecasts from the first test origin, and past the end"
         try SVGPlot.write(ForecastPlots.forecast(result, title: title, yLabel: csv == nil ? "Passengers (thousands)" : series.name).svg(), to: forecastURL)
         try SVGPlot.write(ForecastPlots.errors(result, title: csv == nil ? "Airline passengers: one-step errors over 1959–1960 (forecast − actual)"
                                                                            : "\(series.name): errors over the test span (forecast − actual)",

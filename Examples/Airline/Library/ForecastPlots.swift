@@ -50,7 +50,9 @@ public enum ForecastPlots {
         }
         // The network drawn last, on top.
         if let network = lines.firstIndex(where: { $0.name.hasPrefix(report.methods[0].name) }) { lines.append(lines.remove(at: network)) }
-        lines.append(LineSeries(name: "\(report.methods[0].name): forecast past the end", x: futureX, y: result.futurePoint,
+        // One step of room after the last point (an x with no y widens the axis, draws nothing).
+        lines.append(LineSeries(name: "\(report.methods[0].name): forecast past the end", x: futureX + [futureX[futureX.count - 1] + step],
+                                y: result.futurePoint + [.nan],
                                 color: "#7f0000", lineWidth: 2, markers: true))
         let testFrom = x[report.training] - step / 2, testTo = x[n - 1] + step / 2
         var chart = LineChart(title: title, xLabel: "Year", yLabel: yLabel, series: lines,
