@@ -34,7 +34,7 @@ struct Airline: ParsableCommand {
         span with the parameters fixed; intervals come from a residual bootstrap (--paths \
         futures, each step adding a training error drawn at random). MASE and sMAPE are the \
         M4 competition's. The defaults were chosen on the bundled series' validation span \
-        (1957–1958) only; see Examples/Airline/README section in README.md.
+        (1957–1958) only (README.md, "A time series", says how).
         """)
 
     @Option(help: "A CSV file with a header line; forecast its --column instead of the bundled airline series.")
