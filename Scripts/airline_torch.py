@@ -9,7 +9,8 @@ random walk base; the Holt-Winters base is not reproduced here):
     v[t-13]), v = log y, for t >= 13; standardised with the mean and the population standard
     deviation of the fitting span's residuals;
   - windows of --window residuals predict the next; model nn.RNN/LSTM/GRU(1, H, batch_first=True)
-    + nn.Linear(H, 1) on the last step; Adam, full batch, MSE loss;
+    + nn.Linear(H, 1) on the last step; Adam, full batch, MSE loss, optionally
+    clip_grad_norm_(--clip);
   - an ensemble of --ensemble networks (member k seeded seed * ensemble + k; PyTorch's own
     initialisation, so the numbers differ from Swift's seeded ones);
   - validation: fitted on months < 96, the ensemble's one-step RMSE on months 96..119 every 10
@@ -101,6 +102,8 @@ def fit(y, end, epochs, args, seed, evaluation=None, save_init=None):
             optimizer.zero_grad()
             loss = ((model(x) - target) ** 2).mean()
             loss.backward()
+            if args.clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
             optimizer.step()
             if evaluation and epoch in sums:
                 with torch.no_grad():
@@ -144,6 +147,7 @@ def main():
     parser.add_argument("--window", type=int, default=37)
     parser.add_argument("--lr", type=float, default=0.003)
     parser.add_argument("--ensemble", type=int, default=10)
+    parser.add_argument("--clip", type=float, default=1, help="the largest gradient norm of a step, 0 for none")
     parser.add_argument("--json", action="store_true", help="one JSON object per seed")
     parser.add_argument("--save-init", metavar="PATH",
                         help="save the initial weights (one seed, --ensemble 1) as safetensors, for `airline --init-weights PATH`")

@@ -91,6 +91,9 @@ struct Airline: ParsableCommand {
     @Option(parsing: .unconditional, help: "Adam's learning rate.")
     var lr: Float = ForecasterSettings().learningRate
 
+    @Option(parsing: .unconditional, help: "The largest gradient norm of a step (clip_grad_norm_), 0 for none.")
+    var clip: Float = ForecasterSettings().clipNorm
+
     @Flag(name: .customLong("validate-only"), help: "Fit on the training values minus the validation span, print the validation RMSE and stop (to choose settings without the test span).")
     var validateOnly = false
 
@@ -106,6 +109,7 @@ struct Airline: ParsableCommand {
         guard window >= 1 else { throw ValidationError("--window must be at least 1") }
         guard ensemble >= 1 && ensemble <= 1000 else { throw ValidationError("--ensemble must be in 1...1000, got \(ensemble)") }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
+        guard clip >= 0, clip.isFinite else { throw ValidationError("--clip must be 0 (none) or positive, got \(clip)") }
         guard season >= 1 else { throw ValidationError("--season must be at least 1, got \(season)") }
         guard test >= 1 else { throw ValidationError("--test must be at least 1, got \(test)") }
         guard horizon >= 1 && horizon <= test else { throw ValidationError("--horizon must be in 1...--test (\(test)), got \(horizon)") }
@@ -141,6 +145,7 @@ struct Airline: ParsableCommand {
         s.hidden = hidden
         s.window = window
         s.learningRate = lr
+        s.clipNorm = clip
         s.maxEpochs = epochs
         s.ensemble = ensemble
         s.seed = seed
