@@ -32,7 +32,7 @@ struct Airline: ParsableCommand {
         the epochs (at most --epochs); then everything is refitted on all training values for \
         that many epochs. The backtest forecasts --horizon steps from every origin of the test \
         span with the parameters fixed; intervals come from a residual bootstrap (--paths \
-        futures, each step adding a training error drawn at random). MASE and sMAPE are the \
+        futures, each step adding an out-of-sample error of the validation fit drawn at random). MASE and sMAPE are the \
         M4 competition's. The defaults were chosen on the bundled series' validation span \
         (1957–1958) only (README.md, "A time series", says how).
         """)
@@ -55,7 +55,7 @@ struct Airline: ParsableCommand {
     @Option(parsing: .unconditional, help: "The number of values at the end held out for the backtest.")
     var test: Int = 24
 
-    @Option(parsing: .unconditional, help: "The number of values at the end of the training span that choose the epochs.")
+    @Option(parsing: .unconditional, help: "The number of values at the end of the training span that choose the epochs (default: --test).")
     var validation: Int?
 
     @Option(parsing: .unconditional, help: "The nominal coverage of the prediction intervals.")
