@@ -70,6 +70,10 @@ final class AirlineDataTests: XCTestCase {
         XCTAssertTrue((0...1).contains(coverage))
         XCTAssertEqual(r.future.map(\.label), ["1961-01"])
         XCTAssertLessThan(r.future[0].lower, r.future[0].upper)
+        // Paths that would not fit in memory are refused before anything is allocated.
+        XCTAssertThrowsError(try result.forecaster.forecast(origins: [144], steps: 1 << 40, paths: 1 << 20, level: 0.9, seed: 0)) { error in
+            XCTAssertTrue("\(error)".contains("physical memory"), "\(error)")
+        }
         // Same seed, same forecasts.
         var again = try runForecast(series, options, extra: extra).report
         again.trainSeconds = r.trainSeconds

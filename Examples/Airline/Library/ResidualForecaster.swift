@@ -332,16 +332,23 @@ public final class ResidualForecaster {
     /// `(1 − level)/2` and `(1 + level)/2` quantiles.
     ///
     /// - Returns: for each origin, the point forecasts, lower and upper bounds of each step.
+    /// - Throws: ``TensorError/invalidArgument(_:)`` when the paths would not fit in memory.
     /// - Precondition: origins in `firstResidual + window ... values.count`, `steps ≥ 1`,
     ///   `paths ≥ 1`, `level` in (0, 1).
     public func forecast(origins: [Int], steps: Int, paths: Int, level: Double, seed: UInt64)
         throws -> [(point: [Double], lower: [Double], upper: [Double])] {
         precondition(origins.allSatisfy { $0 >= firstResidual + settings.window && $0 <= values.count } && steps >= 1 && paths >= 1
                      && level > 0 && level < 1, "forecast: bad origins, steps, paths or level")
-        let v = values.map(transformed)
-        var generator = SeededGenerator(seed: seed)
         // Path 0 of each origin is the point forecast (no error added), paths 1... the bootstrap.
         let perOrigin = paths + 1
+        // Every path's window (twice: as doubles and as the network's input), its history
+        // (doubles), its steps, and the recurrent layer's activations over the windows.
+        let count = origins.count * perOrigin
+        try MemoryLimit.check(floats: [[count, settings.window, 6], [count, values.count + steps, 2], [count, steps, 2],
+                                       [count, settings.window, 8, settings.hidden]],
+                              for: "forecasting \(steps) steps from \(origins.count) origins with \(paths) bootstrap paths each")
+        let v = values.map(transformed)
+        var generator = SeededGenerator(seed: seed)
         var states: [BaseState] = []
         var windows: [[Double]] = []
         for origin in origins {
