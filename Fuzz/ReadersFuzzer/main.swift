@@ -187,7 +187,7 @@ func seeds() throws -> [String: Data] {
         return ["two-tensors.safetensors": try Data(contentsOf: url)]
     case .csv:
         return ["short.csv": Data("month,passengers\n1949-01,112\n1949-02,118\r\n\n1949-03,132\n".utf8),
-                "bundled.csv": try Data(contentsOf: ExampleResources.url("airline-passengers.csv"))]
+                "bundled.csv": try Data(contentsOf: AirlineData.bundledURL("airline-passengers.csv"))]
     case .names:
         return ["three-languages.txt": Data("Abe\nBéla\n\nO'Neil\u{0}Ng\nZhang\u{0}Müller\nSchmidt Jr\n".utf8)]
     case .namesMetadata:
