@@ -1,21 +1,29 @@
 #!/usr/bin/env python3
-"""The airline example's protocol in PyTorch, for side-by-side figures with `airline`.
+"""The airline example's protocol in PyTorch, for side-by-side figures with `airline --base srw`.
 
-Protocol (identical to Examples/Airline/Library/AirlineData.swift, `AirlineProtocol`):
-  - series: Examples/Airline/Library/Resources/airline-passengers.csv, 144 months;
-  - d[t] = log y[t] - log y[t-1]; standardised with the mean and the population standard
-    deviation of the training differences d[1 .. n-25];
-  - windows of 12 standardised differences predict the next one; training targets are the
-    months 13 .. n-25 (107 windows), test targets the last 24 months;
-  - model: nn.RNN/LSTM/GRU(1, 32, batch_first=True) + nn.Linear(32, 1) on the last step;
-    Adam lr 0.01, 200 full-batch epochs, MSE loss;
-  - forecast y[t] = y[t-1] * exp(mean + std * z_hat); RMSE in passengers over the test months.
+Protocol (the same as Examples/Airline/Library/ResidualForecaster.swift with the seasonal
+random walk base; the Holt-Winters base is not reproduced here):
+  - series: Examples/Airline/Library/Resources/airline-passengers.csv, 144 months; the last 24
+    are the test span, nothing is fitted on them;
+  - residual of the seasonal random walk with drift on logs: r[t] = v[t] - (v[t-1] + v[t-12] -
+    v[t-13]), v = log y, for t >= 13; standardised with the mean and the population standard
+    deviation of the fitting span's residuals;
+  - windows of --window residuals predict the next; model nn.RNN/LSTM/GRU(1, H, batch_first=True)
+    + nn.Linear(H, 1) on the last step; Adam, full batch, MSE loss, optionally
+    clip_grad_norm_(--clip);
+  - an ensemble of --ensemble networks (member k seeded seed * ensemble + k; PyTorch's own
+    initialisation, so the numbers differ from Swift's seeded ones);
+  - validation: fitted on months < 96, the ensemble's one-step RMSE on months 96..119 every 10
+    epochs (and at the last) chooses the epochs (at most --epochs); final: refitted on months
+    < 120 for that many epochs;
+  - forecast y[t] = exp(base[t] + mean + std * mean of the members' z_hat), one step ahead with
+    the true history; RMSE in passengers over the test months.
 
 Usage:
-  python3 Scripts/airline_torch.py                      # rnn, seeds 0-4
-  python3 Scripts/airline_torch.py --model lstm --seeds 0
-  python3 Scripts/airline_torch.py --seeds 1 --save-init /tmp/init.safetensors
-  swift run -c release airline --init-weights /tmp/init.safetensors    # same start, same curve
+  python3 Scripts/airline_torch.py                                   # the Swift defaults, seeds 0-4
+  python3 Scripts/airline_torch.py --model gru --hidden 8 --seeds 0
+  python3 Scripts/airline_torch.py --seeds 1 --ensemble 1 --save-init /tmp/init.safetensors
+  swift run -c release airline --base srw --ensemble 1 --init-weights /tmp/init.safetensors   # same start
 """
 import argparse
 import json
@@ -27,8 +35,8 @@ import torch
 import torch.nn as nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CSV = os.path.join(HERE, "..", "Examples", "Support", "Resources", "airline-passengers.csv")
-WINDOW, TEST = 12, 24
+CSV = os.path.join(HERE, "..", "Examples", "Airline", "Library", "Resources", "airline-passengers.csv")
+SEASON, TEST, VALIDATION, EVERY = 12, 24, 24, 10
 
 
 def load_series(path=CSV):
@@ -36,37 +44,10 @@ def load_series(path=CSV):
     with open(path) as f:
         for number, line in enumerate(f, start=1):
             line = line.strip()
-            if not line or (number == 1 and line.startswith("month")):
+            if not line or number == 1:
                 continue
-            month, count = line.split(",")
-            values.append(float(count))
+            values.append(float(line.split(",")[1]))
     return values
-
-
-def protocol(y):
-    n = len(y)
-    d = [0.0] + [math.log(y[t]) - math.log(y[t - 1]) for t in range(1, n)]
-    first_test = n - TEST
-    train_d = d[1:first_test]
-    mean = sum(train_d) / len(train_d)
-    std = math.sqrt(sum((v - mean) ** 2 for v in train_d) / len(train_d))
-    z = [(v - mean) / std for v in d]
-    train_targets = list(range(WINDOW + 1, first_test))
-    test_targets = list(range(first_test, n))
-
-    def windows(targets):
-        x = torch.tensor([[z[s] for s in range(t - WINDOW, t)] for t in targets], dtype=torch.float32)
-        return x.unsqueeze(-1)
-
-    def targets_of(targets):
-        return torch.tensor([[z[t]] for t in targets], dtype=torch.float32)
-
-    return dict(mean=mean, std=std, train_targets=train_targets, test_targets=test_targets,
-                train_x=windows(train_targets), train_y=targets_of(train_targets), test_x=windows(test_targets))
-
-
-def rmse(y, forecast, targets):
-    return math.sqrt(sum((f - y[t]) ** 2 for f, t in zip(forecast, targets)) / len(targets))
 
 
 class Model(nn.Module):
@@ -81,56 +62,110 @@ class Model(nn.Module):
         return self.fc(out[:, -1, :])
 
 
-def run(kind, seed, epochs, hidden, lr, save_init=None):
+def rmse(forecast, actual):
+    return math.sqrt(sum((f - a) ** 2 for f, a in zip(forecast, actual)) / len(actual))
+
+
+def fit(y, end, epochs, args, seed, evaluation=None, save_init=None):
+    """Trains the ensemble on the targets before `end`; returns the members, the standardisation
+    and, with `evaluation`, the validation RMSE at each checkpoint."""
+    v = [math.log(x) for x in y]
+    first = SEASON + 1
+    base = [0.0] * len(y)
+    for t in range(first, len(y)):
+        base[t] = v[t - 1] + v[t - SEASON] - v[t - SEASON - 1]
+    r = [v[t] - base[t] if t >= first else 0.0 for t in range(len(y))]
+    fitted = r[first:end]
+    mean = sum(fitted) / len(fitted)
+    std = math.sqrt(sum((x - mean) ** 2 for x in fitted) / len(fitted))
+    z = [(x - mean) / std for x in r]
+    L = args.window
+
+    def windows(targets):
+        return torch.tensor([[z[s] for s in range(t - L, t)] for t in targets], dtype=torch.float32).unsqueeze(-1)
+
+    targets = list(range(first + L, end))
+    x, target = windows(targets), torch.tensor([[z[t]] for t in targets], dtype=torch.float32)
+    checkpoints = list(range(EVERY, epochs + 1, EVERY))
+    if not checkpoints or checkpoints[-1] != epochs:
+        checkpoints.append(epochs)
+    sums = {c: [0.0] * len(evaluation) for c in checkpoints} if evaluation else {}
+    members = []
+    for k in range(args.ensemble):
+        torch.manual_seed(seed * args.ensemble + k)
+        model = Model(args.model, args.hidden)
+        if save_init:
+            from safetensors.torch import save_file
+            save_file({n: p.detach().clone().contiguous() for n, p in model.state_dict().items()}, save_init)
+        optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+        for epoch in range(1, epochs + 1):
+            optimizer.zero_grad()
+            loss = ((model(x) - target) ** 2).mean()
+            loss.backward()
+            if args.clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+            optimizer.step()
+            if evaluation and epoch in sums:
+                with torch.no_grad():
+                    for i, p in enumerate(model(windows(evaluation)).squeeze(-1).tolist()):
+                        sums[epoch][i] += p / args.ensemble
+        members.append(model)
+    curve = [(c, rmse([math.exp(base[t] + mean + std * p) for t, p in zip(evaluation, sums[c])], [y[t] for t in evaluation]))
+             for c in checkpoints] if evaluation else []
+
+    def forecast(ts):
+        with torch.no_grad():
+            p = sum(m(windows(ts)).squeeze(-1) for m in members) / len(members)
+        return [math.exp(base[t] + mean + std * q) for t, q in zip(ts, p.tolist())]
+
+    return forecast, curve
+
+
+def run(seed, args):
     y = load_series()
-    p = protocol(y)
-    torch.manual_seed(seed)
-    model = Model(kind, hidden)
-    if save_init:
-        from safetensors.torch import save_file
-        save_file({k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}, save_init)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    criterion = nn.MSELoss()
+    n = len(y)
+    end = n - TEST
     start = time.perf_counter()
-    for _ in range(epochs):
-        optimizer.zero_grad()
-        loss = criterion(model(p["train_x"]), p["train_y"])
-        loss.backward()
-        optimizer.step()
+    _, curve = fit(y, end - VALIDATION, args.epochs, args, seed, evaluation=list(range(end - VALIDATION, end)),
+                   save_init=args.save_init)
+    epochs, validation = min(curve, key=lambda c: c[1])
+    forecast, _ = fit(y, end, epochs, args, seed)
     seconds = time.perf_counter() - start
-    with torch.no_grad():
-        z_hat = model(p["test_x"]).squeeze(-1).tolist()
-    forecast = [y[t - 1] * math.exp(p["mean"] + p["std"] * z) for z, t in zip(z_hat, p["test_targets"])]
-    tt = p["test_targets"]
-    return dict(model=kind, seed=seed, rmse=rmse(y, forecast, tt), finalTrainLoss=loss.item(), trainSeconds=seconds,
-                seasonalNaiveRMSE=rmse(y, [y[t - 12] for t in tt], tt), lastValueRMSE=rmse(y, [y[t - 1] for t in tt], tt))
+    test = list(range(end, n))
+    srw = [y[t - 1] * y[t - SEASON] / y[t - SEASON - 1] for t in test]
+    return dict(model=args.model, seed=seed, epochs=epochs, validationRMSE=validation,
+                rmse=rmse(forecast(test), [y[t] for t in test]), trainSeconds=seconds,
+                seasonalRandomWalkWithDriftRMSE=rmse(srw, [y[t] for t in test]))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="rnn", choices=["rnn", "lstm", "gru"])
     parser.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds")
-    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--epochs", type=int, default=500, help="the most epochs; the validation span chooses")
     parser.add_argument("--hidden", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument("--window", type=int, default=37)
+    parser.add_argument("--lr", type=float, default=0.003)
+    parser.add_argument("--ensemble", type=int, default=10)
+    parser.add_argument("--clip", type=float, default=1, help="the largest gradient norm of a step, 0 for none")
     parser.add_argument("--json", action="store_true", help="one JSON object per seed")
     parser.add_argument("--save-init", metavar="PATH",
-                        help="save the initial weights (one seed) as safetensors, for `airline --init-weights PATH`")
+                        help="save the initial weights (one seed, --ensemble 1) as safetensors, for `airline --init-weights PATH`")
     args = parser.parse_args()
     torch.set_num_threads(1)
     seeds = [int(s) for s in args.seeds.split(",")]
-    if args.save_init and len(seeds) != 1:
-        parser.error("--save-init needs exactly one seed")
-    results = [run(args.model, s, args.epochs, args.hidden, args.lr, args.save_init) for s in seeds]
+    if args.save_init and (len(seeds) != 1 or args.ensemble != 1):
+        parser.error("--save-init needs exactly one seed and --ensemble 1")
+    results = [run(s, args) for s in seeds]
     for r in results:
         if args.json:
             print(json.dumps(r, sort_keys=True))
         else:
-            print(f"{r['model']} seed {r['seed']}: test RMSE {r['rmse']:6.2f}  (final loss {r['finalTrainLoss']:.4f}, "
-                  f"{r['trainSeconds']:.2f}s)  seasonal naive {r['seasonalNaiveRMSE']:.2f}  last value {r['lastValueRMSE']:.2f}")
+            print(f"{r['model']} seed {r['seed']}: test RMSE {r['rmse']:6.2f}  (epochs {r['epochs']} chosen on validation, "
+                  f"RMSE {r['validationRMSE']:.2f}; {r['trainSeconds']:.1f}s)  seasonal random walk with drift "
+                  f"{r['seasonalRandomWalkWithDriftRMSE']:.2f}")
     if not args.json and len(results) > 1:
-        values = sorted(r["rmse"] for r in results)
-        print(f"median {values[len(values) // 2]:.2f}, min {values[0]:.2f}, max {values[-1]:.2f}")
+        print(f"mean {sum(r['rmse'] for r in results) / len(results):.2f}")
 
 
 if __name__ == "__main__":

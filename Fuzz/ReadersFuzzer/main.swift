@@ -7,8 +7,8 @@
 //                   the model, the optimizer and the default random stream as they were.
 //   header          SafeTensors.readHeader(from:) on the input written to a file: the same
 //                   header, or the same SafeTensorsError, as SafeTensorsHeader(data:).
-//   csv             AirlineData.parse and AirlineProtocol(series:): a value or an
-//                   ExampleDataError.
+//   csv             SeriesCSV.parse (the airline command's --csv reader) on the columns
+//                   passengers and month: a value or an ExampleDataError.
 //   names           NamesDataset.load(from:) on a folder of files cut from the input at NUL
 //                   bytes: a value (every sample's letters in the alphabet, every language
 //                   index in range) or an ExampleDataError.
@@ -121,10 +121,9 @@ func fuzzHeader(_ data: Data) {
 func fuzzCSV(_ data: Data) {
     let text = String(decoding: data, as: UTF8.self)
     do {
-        let series = try AirlineData.parse(text)
-        precondition(series.count > 0 && series.months.count == series.passengers.count, "an empty or ragged series")
-        precondition(series.passengers.allSatisfy { $0 > 0 && $0.isFinite }, "a count that is not positive and finite")
-        _ = try AirlineProtocol(series: series)
+        let series = try SeriesCSV.parse(text, column: "passengers", dateColumn: "month")
+        precondition(series.count > 0 && series.labels.count == series.values.count, "an empty or ragged series")
+        precondition(series.values.allSatisfy(\.isFinite), "a value that is not finite")
     } catch is ExampleDataError {
         return
     } catch {
@@ -188,7 +187,7 @@ func seeds() throws -> [String: Data] {
         return ["two-tensors.safetensors": try Data(contentsOf: url)]
     case .csv:
         return ["short.csv": Data("month,passengers\n1949-01,112\n1949-02,118\r\n\n1949-03,132\n".utf8),
-                "bundled.csv": try Data(contentsOf: ExampleResources.url("airline-passengers.csv"))]
+                "bundled.csv": try Data(contentsOf: AirlineData.bundledURL("airline-passengers.csv"))]
     case .names:
         return ["three-languages.txt": Data("Abe\nBéla\n\nO'Neil\u{0}Ng\nZhang\u{0}Müller\nSchmidt Jr\n".utf8)]
     case .namesMetadata:

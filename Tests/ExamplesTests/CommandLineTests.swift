@@ -135,6 +135,21 @@ final class CommandLineTests: XCTestCase {
         try assertFails("airline", ["--lr", "1e30", "--epochs", "3"], saying: ["training diverged", "nan"])
     }
 
+    func testAirlineCSVErrorsNameTheLineAndTheColumn() throws {
+        let csv = directory.appendingPathComponent("series.csv")
+        try "month,sales\n2000-01,5\n2000-02,oops\n".write(to: csv, atomically: true, encoding: .utf8)
+        try assertFails("airline", ["--csv", csv.path, "--column", "sales"], saying: ["line 3", "column \"sales\"", "oops"])
+        try assertFails("airline", ["--csv", csv.path, "--column", "units"], saying: ["line 1", "no column \"units\""])
+        try assertFails("airline", ["--csv", csv.path], saying: ["--csv needs --column"])
+        try "month,sales\n2000-01,5\n2000-03,6\n".write(to: csv, atomically: true, encoding: .utf8)
+        try assertFails("airline", ["--csv", csv.path, "--column", "sales", "--date-column", "month"],
+                        saying: ["line 3", "column \"month\"", "2000-03 does not follow 2000-01"])
+        let short = (1...30).map { "\($0),\($0 + 10)" }.joined(separator: "\n")
+        try "t,v\n\(short)\n".write(to: csv, atomically: true, encoding: .utf8)
+        try assertFails("airline", ["--csv", csv.path, "--column", "v"], saying: ["30 values", "24 test values"])
+        try assertFails("airline", ["--horizon", "30"], saying: ["--horizon must be in 1...--test (24), got 30"])
+    }
+
     func testJSONSilencesProgressAndWritesNoStringsForNumbers() throws {
         let (status, output) = try run("airline", ["--epochs", "2", "--hidden", "4", "--json"])
         XCTAssertEqual(status, 0, output)

@@ -69,9 +69,9 @@ final class LoaderErrorTests: XCTestCase {
         XCTAssertThrowsError(try AirlineData.load(from: binary)) { error in
             XCTAssertEqual(error as? ExampleDataError, .unreadable(path: binary.path, reason: "not UTF-8"))
         }
-        // Too short for the evaluation protocol's windows.
-        let short = try AirlineData.parse("1949-01,112\n1949-02,118\n")
-        XCTAssertThrowsError(try AirlineProtocol(series: short)) { error in
+        // Too short for the forecast's training span and test span.
+        let short = try SeriesCSV.parse("month,passengers\n1949-01,112\n1949-02,118\n", column: "passengers", dateColumn: "month")
+        XCTAssertThrowsError(try runForecast(short, ForecastOptions())) { error in
             guard case ExampleDataError.invalidData = error else { return XCTFail("\(error)") }
         }
     }
