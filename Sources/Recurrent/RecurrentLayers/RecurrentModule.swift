@@ -266,16 +266,28 @@ public class RecurrentBase: Module, @unchecked Sendable {
         let h0b = try h0.map { unbatched ? try $0.reshaped([D * numLayers, 1, Hr]) : $0 }
         let c0b = try c0.map { unbatched ? try $0.reshaped([D * numLayers, 1, hiddenSize]) : $0 }
         var hFinals: [Tensor] = [], cFinals: [Tensor] = []
+        var hInits: [Tensor] = [], cInits: [Tensor?] = []
+        for index in 0..<(numLayers * D) {
+            hInits.append(try h0b.map { try $0.select(dim: 0, index: index) } ?? Tensor(zeros: [B, Hr]))
+            cInits.append(isLSTM ? (try c0b.map { try $0.select(dim: 0, index: index) } ?? Tensor(zeros: [B, hiddenSize])) : nil)
+        }
+        // Layers already run, ahead of this one, by a wavefront (WavefrontRecurrence).
+        var ahead: [(output: Tensor, hN: Tensor, cN: Tensor?)] = []
         for layer in 0..<numLayers {
             var outputs: [Tensor] = []
-            var hInits: [Tensor] = [], cInits: [Tensor?] = []
-            for d in 0..<D {
-                let index = layer * D + d
-                hInits.append(try h0b.map { try $0.select(dim: 0, index: index) } ?? Tensor(zeros: [B, Hr]))
-                cInits.append(isLSTM ? (try c0b.map { try $0.select(dim: 0, index: index) } ?? Tensor(zeros: [B, hiddenSize])) : nil)
+            let directions = layer * D..<(layer + 1) * D
+            if ahead.isEmpty, let group = WavefrontRecurrence.groupSize(
+                kind: kind, layout: layout, weights: weights[layer...], lengths: lengths,
+                dropoutBetweenLayers: isTraining && dropout > 0) {
+                let layers = layer..<(layer + group)
+                ahead = WavefrontRecurrence.run(kind: kind, input: x, layout: layout, h0: Array(hInits[layers]),
+                                                c0: Array(cInits[layers]), weights: layers.map { weights[$0][0] }, lengths: lengths)
             }
-            for (y, hN, cN) in FusedRecurrence.runDirections(kind: kind, input: x, layout: layout, h0: hInits, c0: cInits,
-                                                             weights: weights[layer], lengths: lengths) {
+            let results = ahead.isEmpty
+                ? FusedRecurrence.runDirections(kind: kind, input: x, layout: layout, h0: Array(hInits[directions]),
+                                                c0: Array(cInits[directions]), weights: weights[layer], lengths: lengths)
+                : [ahead.removeFirst()]
+            for (y, hN, cN) in results {
                 outputs.append(y)
                 hFinals.append(hN)
                 if let cN { cFinals.append(cN) }
