@@ -196,6 +196,29 @@ extension ThreadCountTests {
         try checkWavefront("GRU, 3 layers") { try GRU(inputSize: 12, hiddenSize: 40, numLayers: 3, batchFirst: $0, seed: 3) }
     }
 
+    /// The wavefront's forward where the layers record no node (inference) or record one for
+    /// the weights only (an input that needs no gradient): bit-identical to one thread's.
+    func testStackedForwardAsAWavefrontWithoutInputGradientsIsBitIdentical() throws {
+        guard PackedGEMM.isAvailable else { throw XCTSkip("the wavefront needs the packed kernels") }
+        let lstm = try LSTM(inputSize: 16, hiddenSize: 48, numLayers: 2, batchFirst: true, seed: 8)
+        var generator = SeededGenerator(seed: 9)
+        let x = Tensor(uniform: [32, 12, 16], low: -1, high: 1, using: &generator)
+        func run() throws -> [[Float]] {
+            lstm.zeroGrad()
+            let inference = try withoutGradients { try lstm(x) }
+            let (y, state) = try lstm(x)
+            (y.sum() + state.c.sum()).backward()
+            return [inference.0.scalars, inference.1.h.scalars, inference.1.c.scalars, y.scalars]
+                + (try lstm.parameters().map { try XCTUnwrap($0.grad).scalars })
+        }
+        WavefrontRecurrence.override = false
+        ComputeThreads.set(1)
+        let reference = try run()
+        WavefrontRecurrence.override = true
+        ComputeThreads.set(2)
+        assertBitIdentical(try run(), reference, "LSTM, 2 layers, no input gradient", file: #filePath, line: #line)
+    }
+
     /// A wavefront's input projection, chunk by chunk, gives the sequence-wide product's bits
     /// for every layout it accepts (row counts around the packed kernel's tile heights, whose
     /// last rows sometimes take the two-chain arithmetic), and it accepts the benchmark's
