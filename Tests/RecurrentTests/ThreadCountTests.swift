@@ -302,5 +302,12 @@ extension ThreadCountTests {
         ComputeThreads.set(2)
         WavefrontRecurrence.override = false
         XCTAssertNil(group(medium))
+        // Balance: lstm-medium's first layer projects 64 deep, the second 128; the first worker
+        // takes 32 of the second layer's 128 units. Per step, in B·4H multiply-adds: 128 + 64
+        // + 32 = 224 on the first worker, 128 + 96 = 224 on the second.
+        XCTAssertEqual(WavefrontRecurrence.sharedUnits(inputWidths: [64, 128], stateWidth: 128, hidden: 128), [0, 32])
+        XCTAssertEqual(WavefrontRecurrence.sharedUnits(inputWidths: [256, 128], stateWidth: 128, hidden: 128), [0, 0])
+        XCTAssertEqual(WavefrontRecurrence.sharedUnits(inputWidths: [128, 128, 128], stateWidth: 128, hidden: 128), [0, 0, 0])
+        XCTAssertEqual(WavefrontRecurrence.sharedUnits(inputWidths: [0, 64], stateWidth: 64, hidden: 64), [0, 32])
     }
 }

@@ -18,7 +18,13 @@ import LinearAlgebra
 /// for the layer above, whose input is still being computed; every layer of a group (the
 /// first one too, so that the workers carry equal work) projects its input chunk by chunk,
 /// `k` steps at a time just before it runs them (``ProjectionPlan``), `k` chosen by the
-/// shapes alone.
+/// shapes alone. A layer whose input is narrower than its state (the first, `inputSize <
+/// hiddenSize`) has less to project than the layers above; so the worker of layer `l`, right
+/// after finishing a chunk, also projects the first hidden units (whole 16-column panels, of
+/// every gate) of layer `l + 1`'s same chunk, as many as even out the workers' multiply-adds
+/// per step (``sharedUnits(inputWidths:stateWidth:hidden:)``); layer `l + 1` projects the
+/// rest and waits for that share before it runs the chunk. Columns are independent in the
+/// packed product, so the split changes no bit.
 ///
 /// Bits: nothing changes in the arithmetic. Each layer runs the same kernels on the same rows
 /// as on one thread; the chunked projection computes each row with the same number of
@@ -93,7 +99,7 @@ enum WavefrontRecurrence {
             preconditionFailure("WavefrontRecurrence.run: no projection plan for this layout (groupSize is the gate)")
         }
         let gradMode = GradMode.isEnabled
-        let counters = ProgressCounters(count: L)
+        let counters = ProgressCounters(count: WavefrontStage.countersPerLayer * L)
         let slots = UnsafeMutableBufferPointer<(output: Tensor, hN: Tensor, cN: Tensor?)?>.allocate(capacity: L)
         slots.initialize(repeating: nil)
         defer { slots.deinitialize(); slots.deallocate() }
@@ -102,6 +108,8 @@ enum WavefrontRecurrence {
         // layer above's own recording depends on.
         var stages: [WavefrontStage] = []
         var recordsBelow = input.requiresGrad
+        let shares = sharedUnits(inputWidths: weights.map { $0.weightIH.shape[1] }, stateWidth: weights[0].weightHH.shape[1],
+                                 hidden: weights[0].weightIH.shape[0] / kind.gateCount)
         for l in 0..<L {
             let Hr = weights[l].weightHH.shape[1]
             var states = [h0[l]] + weights[l].tensors
@@ -109,9 +117,10 @@ enum WavefrontRecurrence {
             let recording = gradMode && (recordsBelow || states.contains(where: \.requiresGrad))
             stages.append(WavefrontStage(layer: l, counters: counters, slots: slots, plan: plan,
                                          output: TensorBuffer(uninitializedCount: layout.rows * Hr),
-                                         recording: recording, steps: layout.steps))
+                                         recording: recording, steps: layout.steps, sharedUnits: shares[l]))
             recordsBelow = recording
         }
+        for l in 0..<(L - 1) { stages[l].above = stages[l + 1] }
         var shapes: [[Int]] = [input.shape]
         for l in 0..<(L - 1) {
             var shape = input.shape
@@ -122,6 +131,9 @@ enum WavefrontRecurrence {
             // A smaller team (a busy pool) runs its layers one after the other: a layer never
             // waits for one above it, so any assignment of layers in order finishes.
             for l in stride(from: member.index, to: L, by: member.count) {
+                // Sharing projections needs every layer on a worker of its own (a worker that
+                // runs layer l to its end before layer l + 1 could not wait for l + 1's buffers).
+                stages[l].shares = member.count == L
                 let layerInput = l == 0 ? input : Tensor(shape: shapes[l], storage: stages[l - 1].output)
                 let result = FusedRecurrence.run(kind: kind, input: layerInput, layout: layout, reverse: false,
                                                  h0: h0[l], c0: c0[l], weights: weights[l], lengths: lengths,
@@ -130,6 +142,29 @@ enum WavefrontRecurrence {
             }
         }
         return slots.map { $0! }
+    }
+
+    /// For each layer of a group, how many of its first hidden units (of every gate; whole
+    /// 16-column panels) the worker of the layer below projects for it, so that every worker
+    /// does about as many multiply-adds per step: the recurrent product (`stateWidth` deep,
+    /// the same in every layer) plus its layer's projection (`inputWidths[l]` deep) less the
+    /// share done below, plus its share of the layer above's. Only ever moves work upwards
+    /// (0 for the first layer, and where the layer below has no less to do).
+    static func sharedUnits(inputWidths: [Int], stateWidth: Int, hidden H: Int) -> [Int] {
+        let L = inputWidths.count
+        guard L > 1, H > 0 else { return [Int](repeating: 0, count: L) }
+        let target = Double(L * stateWidth + inputWidths.reduce(0, +)) / Double(L)
+        var shares = [0]
+        var doneHere = 1.0          // the fraction of layer l's projection its own worker does
+        for l in 0..<(L - 1) {
+            let below = Double(stateWidth) + doneHere * Double(inputWidths[l])
+            let fraction = Swift.min(1, Swift.max(0, (target - below) / Double(Swift.max(inputWidths[l + 1], 1))))
+            let panels = (fraction * Double(H) / Double(PackedGEMM.panelWidth)).rounded()
+            let units = Swift.min(H, Int(panels) * PackedGEMM.panelWidth)
+            shares.append(units)
+            doneHere = 1 - Double(units) / Double(H)
+        }
+        return shares
     }
 }
 
@@ -258,59 +293,112 @@ final class WavefrontStage: @unchecked Sendable {
     /// requires a gradient, the layer below's output included).
     let recording: Bool
     let steps: Int
-    /// The next chunk to project (only the layer's own worker reads and writes it).
-    private var nextChunk = 0
+    /// The counters of each layer: its steps finished (`T + 1` once its results are in their
+    /// slot), whether its buffers are published (1), and the chunks of its projection whose
+    /// share the layer below has projected.
+    static let countersPerLayer = 3
+    private var progress: Int { Self.countersPerLayer * layer }
+    /// The hidden units (of every gate) whose projection the layer below does.
+    let sharedUnits: Int
+    /// Whether projections are shared (every layer runs on a worker of its own); set by the
+    /// layer's worker before it runs, the same in every layer.
+    var shares = false
+    /// The layer above in the group, if any.
+    var above: WavefrontStage?
+    /// The next chunk to project (only the layer's own worker reads and writes it), and the
+    /// next chunk of the layer above to project a share of.
+    private var nextChunk = 0, nextShare = 0
+    /// The layer's projection: its input rows, their width, the projection buffer, the shape
+    /// of its gates and `W_ihᵀ` packed per gate block. Written by the layer's worker before it
+    /// publishes them (the second counter); the layer below reads them after waiting for it.
+    private var buffers: (x: UnsafePointer<Float>, I: Int, xp: UnsafeMutablePointer<Float>, G: Int, H: Int,
+                          packedWih: UnsafePointer<Float>, packedBlock: Int)?
 
     init(layer: Int, counters: ProgressCounters, slots: UnsafeMutableBufferPointer<(output: Tensor, hN: Tensor, cN: Tensor?)?>,
-         plan: ProjectionPlan, output: TensorBuffer, recording: Bool, steps: Int) {
+         plan: ProjectionPlan, output: TensorBuffer, recording: Bool, steps: Int, sharedUnits: Int) {
         self.layer = layer; self.counters = counters; self.slots = slots; self.plan = plan
-        self.output = output; self.recording = recording; self.steps = steps
+        self.output = output; self.recording = recording; self.steps = steps; self.sharedUnits = sharedUnits
     }
 
-    /// Called before step `s` (in `0..<T`, in order): publishes that `s` steps are finished
-    /// and, at the first step of a chunk, waits for the layer below to finish the chunk's
-    /// steps and projects the chunk's rows of `input` (`R × inputWidth`) into the same rows of
-    /// `xp` (`R × gates·hidden`): `X · W_ihᵀ` from `W_ihᵀ` packed gate block by gate block
-    /// (`packedBlock` floats apart; zeros without an input), as the layer's sequence-wide
-    /// product would, bit for bit.
+    /// Called before step `s` (in `0..<T`, in order): publishes that `s` steps are finished,
+    /// projects the layer above's share of any chunk this finished, and, at the first step of
+    /// a chunk, waits for the layer below to finish the chunk's steps and projects the chunk's
+    /// rows of `input` (`R × inputWidth`) into the same rows of `xp` (`R × gates·hidden`):
+    /// `X · W_ihᵀ` from `W_ihᵀ` packed gate block by gate block (`packedBlock` floats apart;
+    /// zeros without an input), as the layer's sequence-wide product would, bit for bit; the
+    /// first ``sharedUnits`` of every gate come from the layer below, waited for.
     func willRun(step s: Int, input x: UnsafePointer<Float>, inputWidth I: Int, into xp: UnsafeMutablePointer<Float>,
                  gates G: Int, hidden H: Int, packedWih: UnsafePointer<Float>, packedBlock: Int) {
-        if s > 0 { counters.publish(s, at: layer) }
+        if s == 0 {
+            buffers = (x, I, xp, G, H, packedWih, packedBlock)
+            counters.publish(1, at: progress + 1)
+        } else {
+            counters.publish(s, at: progress)
+            shareAbove(finished: s)
+        }
         guard nextChunk < plan.chunkCount, plan.steps(ofChunk: nextChunk).lowerBound == s else { return }
         let steps = plan.steps(ofChunk: nextChunk)
-        if layer > 0 { counters.wait(until: steps.upperBound, at: layer - 1) }
-        let GH = G * H
-        let complete = plan.forEachProduct(inChunk: nextChunk) { rows in
-            for g in 0..<G {
-                let into = MutableMatrixView(xp + rows.first * GH + g * H, rows: rows.count, columns: H,
+        if layer > 0 { counters.wait(until: steps.upperBound, at: progress - Self.countersPerLayer) }
+        let shared = shares ? sharedUnits : 0
+        project(chunk: nextChunk, units: shared..<H, into: buffers!)
+        if shared > 0 { counters.wait(until: nextChunk + 1, at: progress + 2) }
+        nextChunk += 1
+    }
+
+    /// Called after the last step: publishes that every step is finished and projects the
+    /// layer above's share of the last chunk.
+    func finishedSteps() {
+        counters.publish(steps, at: progress)
+        shareAbove(finished: steps)
+    }
+
+    /// Projects the layer above's share of every chunk whose steps are among the first
+    /// `finished` (its input rows: this layer's outputs), once the layer above has published
+    /// its buffers, and publishes how many chunks are done.
+    private func shareAbove(finished: Int) {
+        guard shares, let above, above.sharedUnits > 0 else { return }
+        while nextShare < plan.chunkCount && plan.steps(ofChunk: nextShare).upperBound <= finished {
+            counters.wait(until: 1, at: above.progress + 1)
+            project(chunk: nextShare, units: 0..<above.sharedUnits, into: above.buffers!)
+            nextShare += 1
+            counters.publish(nextShare, at: above.progress + 2)
+        }
+    }
+
+    /// Projects the hidden units `units` (a run of whole panels, in every gate block) of
+    /// chunk `c`'s rows, with a layer's projection buffers.
+    private func project(chunk c: Int, units: Range<Int>,
+                         into b: (x: UnsafePointer<Float>, I: Int, xp: UnsafeMutablePointer<Float>, G: Int, H: Int,
+                                  packedWih: UnsafePointer<Float>, packedBlock: Int)) {
+        guard !units.isEmpty else { return }
+        let GH = b.G * b.H, I = b.I
+        let complete = plan.forEachProduct(inChunk: c) { rows in
+            for g in 0..<b.G {
+                let into = MutableMatrixView(b.xp + rows.first * GH + g * b.H + units.lowerBound, rows: rows.count, columns: units.count,
                                              leadingDimension: Swift.max(rows.stride * GH, 1))
-                if packedBlock > 0 {
-                    PackedGEMM.multiply(MatrixView(x + rows.first * I, rows: rows.count, columns: I,
+                if b.packedBlock > 0 {
+                    PackedGEMM.multiply(MatrixView(b.x + rows.first * I, rows: rows.count, columns: I,
                                                    leadingDimension: Swift.max(rows.stride * I, 1)),
-                                        packed: packedWih + g * packedBlock, columns: H, into: into)
+                                        packed: b.packedWih + g * b.packedBlock + units.lowerBound * I, columns: units.count, into: into)
                 } else {
                     BLAS.scale(into, by: 0)
                 }
             }
         }
-        precondition(complete, "WavefrontStage: the plan's chunk \(nextChunk) cannot keep the bits")
-        nextChunk += 1
+        precondition(complete, "WavefrontStage: the plan's chunk \(c) cannot keep the bits")
     }
-
-    /// Called after the last step: publishes that every step is finished.
-    func finishedSteps() { counters.publish(steps, at: layer) }
 
     /// The layer's input tensor, to record the node with: the layer below's output, once it
     /// is in its slot (`nil` for the group's first layer, whose input the caller has).
     func recordedInput() -> Tensor? {
         guard layer > 0 else { return nil }
-        counters.wait(until: steps + 1, at: layer - 1)
+        counters.wait(until: steps + 1, at: progress - Self.countersPerLayer)
         return slots[layer - 1]!.output
     }
 
     /// Leaves the layer's results for the layer above and the caller.
     func publish(_ result: (output: Tensor, hN: Tensor, cN: Tensor?)) {
         slots[layer] = result
-        counters.publish(steps + 1, at: layer)
+        counters.publish(steps + 1, at: progress)
     }
 }
