@@ -77,13 +77,14 @@ enum WavefrontRecurrence {
         let H = first[0].weightIH.shape[0] / G, Hr = first[0].weightHH.shape[1]
         let group = Swift.min(ComputeThreads.count, weights.count)
         guard group >= 2, H > 0, Hr > 0,
-              weights.prefix(group).allSatisfy({ $0.count == 1 && $0[0].weightHR == nil }),
-              ProjectionPlan(layout: layout) != nil else { return nil }
-        if mode == true { return group }
-        let (work, overflow) = (layout.batch * G).multipliedReportingOverflow(by: H * Hr)
-        guard overflow || work >= FusedRecurrence.minimumStepMultiplyAddsPerWorker else { return nil }
-        let columnSplit = FusedRecurrence.teamSize(batch: layout.batch, hidden: H, gates: G, depth: Hr, hasProjection: false)
-        return columnSplit <= group ? group : nil
+              weights.prefix(group).allSatisfy({ $0.count == 1 && $0[0].weightHR == nil }) else { return nil }
+        if mode == nil {
+            let (work, overflow) = (layout.batch * G).multipliedReportingOverflow(by: H * Hr)
+            guard overflow || work >= FusedRecurrence.minimumStepMultiplyAddsPerWorker else { return nil }
+            let columnSplit = FusedRecurrence.teamSize(batch: layout.batch, hidden: H, gates: G, depth: Hr, hasProjection: false)
+            guard columnSplit <= group else { return nil }
+        }
+        return ProjectionPlan(layout: layout) != nil ? group : nil
     }
 
     /// Runs the unidirectional layers `weights` (one per layer, in order) over `input` as a
@@ -266,7 +267,11 @@ struct ProjectionPlan {
     /// The length of a first product of the `count` rows left in which every row takes
     /// `chains` accumulator chains and the rest can still be split so; `nil` if none.
     private static func uniformPrefix(of count: Int, chains: Int) -> Int? {
-        func uniform(_ n: Int) -> Bool { (0..<n).allSatisfy { PackedGEMM.rowChains(rows: n, row: $0) == chains } }
+        // Only the last two tiles (at most 12 rows) are not 6 rows high (one chain).
+        func uniform(_ n: Int) -> Bool {
+            PackedGEMM.rowChains(rows: n, row: 0) == chains
+                && (Swift.max(0, n - 12)..<n).allSatisfy { PackedGEMM.rowChains(rows: n, row: $0) == chains }
+        }
         if uniform(count) { return count }
         // Peel a short uniform product off the end (4...6 rows for one chain, 1...3 for two).
         for tail in (chains == 1 ? 4...6 : 1...3) where tail < count && uniform(tail) && uniform(count - tail) {
