@@ -166,7 +166,7 @@ extension ThreadCountTests {
                         let module = try make(batchFirst)
                         let layout = SequenceLayout(steps: steps, batch: batch, batchFirst: batchFirst)
                         XCTAssertNotNil(WavefrontRecurrence.groupSize(kind: module.kind, layout: layout, weights: module.weights[...],
-                                                                      lengths: lengths, dropoutBetweenLayers: false),
+                                                                      dropoutBetweenLayers: false),
                                         "\(name): \(batch) × \(steps) takes no wavefront", file: file, line: line)
                         assertBitIdentical(try everything(make, batchFirst: batchFirst, lengths: lengths, batch: batch, steps: steps), reference,
                                            "\(name), \(batch) × \(steps), batchFirst \(batchFirst), lengths \(lengths != nil), \(threads) threads",
@@ -279,8 +279,7 @@ extension ThreadCountTests {
         let bidirectional = try GRU(inputSize: 64, hiddenSize: 128, numLayers: 2, batchFirst: true, bidirectional: true, seed: 1)
         let projected = try LSTM(inputSize: 64, hiddenSize: 128, numLayers: 2, batchFirst: true, projSize: 32, seed: 1)
         func group(_ module: RecurrentBase, dropout: Bool = false) -> Int? {
-            WavefrontRecurrence.groupSize(kind: module.kind, layout: layout, weights: module.weights[...], lengths: nil,
-                                          dropoutBetweenLayers: dropout)
+            WavefrontRecurrence.groupSize(kind: module.kind, layout: layout, weights: module.weights[...], dropoutBetweenLayers: dropout)
         }
         WavefrontRecurrence.override = nil
         ComputeThreads.set(2)
@@ -289,8 +288,7 @@ extension ThreadCountTests {
         XCTAssertNil(group(small))
         XCTAssertNil(group(bidirectional))
         XCTAssertNil(group(projected))
-        XCTAssertNil(WavefrontRecurrence.groupSize(kind: .lstm, layout: layout, weights: medium.weights[1...], lengths: nil,
-                                                   dropoutBetweenLayers: false), "a single layer")
+        XCTAssertNil(WavefrontRecurrence.groupSize(kind: .lstm, layout: layout, weights: medium.weights[1...], dropoutBetweenLayers: false), "a single layer")
         ComputeThreads.set(1)
         XCTAssertNil(group(medium))
         ComputeThreads.set(4)

@@ -277,8 +277,7 @@ public class RecurrentBase: Module, @unchecked Sendable {
             var outputs: [Tensor] = []
             let directions = layer * D..<(layer + 1) * D
             if ahead.isEmpty, let group = WavefrontRecurrence.groupSize(
-                kind: kind, layout: layout, weights: weights[layer...], lengths: lengths,
-                dropoutBetweenLayers: isTraining && dropout > 0) {
+                kind: kind, layout: layout, weights: weights[layer...], dropoutBetweenLayers: isTraining && dropout > 0) {
                 let layers = layer..<(layer + group)
                 ahead = WavefrontRecurrence.run(kind: kind, input: x, layout: layout, h0: Array(hInits[layers]),
                                                 c0: Array(cInits[layers]), weights: layers.map { weights[$0][0] }, lengths: lengths)

@@ -7,12 +7,14 @@ import LinearAlgebra
 /// Splitting each step's hidden units between workers (``FusedRecurrence``'s team) costs one
 /// barrier per step, which all workers wait at. A wavefront gives each worker whole layers
 /// instead: worker `w` runs layer `w` of a group of `W` consecutive layers
-/// (``groupSize(kind:layout:weights:lengths:dropoutBetweenLayers:)``), as a team of one, with
+/// (``groupSize(kind:layout:weights:dropoutBetweenLayers:)``), as a team of one, with
 /// the very code of a single layer (``FusedRecurrence/run(kind:input:layout:reverse:h0:c0:weights:lengths:gradMode:stage:)``).
 /// The hand-offs are producer/consumer only: each layer publishes, on a progress counter of
 /// its own (``ProgressCounters``), how many steps it has finished; the layer above waits for
 /// the counter to reach the end of the chunk of steps it is about to run, spinning briefly and
-/// then yielding. No worker ever waits for a layer above it, so there is no cycle to deadlock.
+/// then yielding. A worker waits for a layer above it only for that layer's buffers (to
+/// project its share, below), which that layer publishes before it waits for anything; so no
+/// cycle of waits can form.
 ///
 /// Balance: a layer's input projection (`X · W_ihᵀ`) cannot be one sequence-wide product
 /// for the layer above, whose input is still being computed; every layer of a group (the
@@ -67,7 +69,7 @@ enum WavefrontRecurrence {
     /// and each step's product is at least ``FusedRecurrence/minimumStepMultiplyAddsPerWorker``
     /// (smaller layers stay on one thread); ``override`` can force either way.
     static func groupSize(kind: CellKind, layout: SequenceLayout, weights: ArraySlice<[RecurrentWeights]>,
-                          lengths: [Int]?, dropoutBetweenLayers: Bool) -> Int? {
+                          dropoutBetweenLayers: Bool) -> Int? {
         let mode = override
         guard mode != false, weights.count >= 2, !dropoutBetweenLayers, PackedGEMM.isAvailable,
               !AnomalyMode.isEnabled, layout.steps >= 2, layout.batch > 0 else { return nil }
@@ -91,7 +93,7 @@ enum WavefrontRecurrence {
     /// wavefront and returns each layer's output `(T, B, Hr)` or `(B, T, Hr)`, final hidden
     /// state `(B, Hr)` and (LSTM) final cell state `(B, H)`, exactly as running
     /// ``FusedRecurrence/run(kind:input:layout:reverse:h0:c0:weights:lengths:gradMode:stage:)``
-    /// layer after layer would. Only for a group that ``groupSize(kind:layout:weights:lengths:dropoutBetweenLayers:)``
+    /// layer after layer would. Only for a group that ``groupSize(kind:layout:weights:dropoutBetweenLayers:)``
     /// accepted.
     static func run(kind: CellKind, input: Tensor, layout: SequenceLayout, h0: [Tensor], c0: [Tensor?],
                     weights: [RecurrentWeights], lengths: [Int]?) -> [(output: Tensor, hN: Tensor, cN: Tensor?)] {
