@@ -56,6 +56,14 @@ static inline int tile_height(struct row_tiling rt, int t)
     return t < rt.ntiles - 2 ? MR : (t == rt.ntiles - 2 ? rt.r0 : rt.r1);
 }
 
+int rk_gemm_packed_row_chains(int m, int row)
+{
+    const struct row_tiling rt = row_tiling_of(m);
+    const int tile = row / MR < rt.ntiles - 2 ? row / MR
+                   : (row < (rt.ntiles - 2) * MR + rt.r0 ? rt.ntiles - 2 : rt.ntiles - 1);
+    return tile_height(rt, tile < 0 ? 0 : tile) <= 3 ? 2 : 1;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Packing                                                                  */
 /* ------------------------------------------------------------------------ */

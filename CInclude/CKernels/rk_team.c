@@ -162,3 +162,14 @@ void rk_team_barrier(const void *team) {
         while (atomic_load_explicit(&p->phase, memory_order_acquire) == phase) spin_pause(&spins);
     }
 }
+
+void rk_progress_publish(long *counter, long value) {
+    __atomic_store_n(counter, value, __ATOMIC_RELEASE);
+}
+
+long rk_progress_wait(const long *counter, long target) {
+    long seen;
+    unsigned spins = 0;
+    while ((seen = __atomic_load_n(counter, __ATOMIC_ACQUIRE)) < target) spin_pause(&spins);
+    return seen;
+}

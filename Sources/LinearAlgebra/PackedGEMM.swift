@@ -72,4 +72,14 @@ public enum PackedGEMM {
         return rk_gemm_at_packed(Int32(a.columns), Int32(columns), Int32(a.rows), a.base, Int32(a.leadingDimension),
                                  packed, beta, c.base, Int32(c.leadingDimension)) != 0
     }
+
+    /// The number of accumulator chains (1 or 2) in which ``multiply(_:packed:columns:into:beta:)``
+    /// computes row `row` of an `rows`-row product; it follows from the row's tile height
+    /// alone. A product computed in several calls over subsets of its rows (any columns) gives
+    /// the bits of one call exactly when every row takes the same number in its call as in
+    /// the whole.
+    public static func rowChains(rows: Int, row: Int) -> Int {
+        precondition(row >= 0 && row < rows, "PackedGEMM.rowChains: row \(row) of \(rows)")
+        return Int(rk_gemm_packed_row_chains(Int32(rows), Int32(row)))
+    }
 }

@@ -17,6 +17,7 @@ final class ThreadCountTests: XCTestCase {
 
     override func tearDown() {
         ComputeThreads.set(savedThreads)
+        WavefrontRecurrence.override = nil
         super.tearDown()
     }
 
@@ -60,6 +61,16 @@ final class ThreadCountTests: XCTestCase {
         return results
     }
 
+    /// Asserts that every result of `other` has the bits of `reference`'s.
+    private func assertBitIdentical(_ other: [[Float]], _ reference: [[Float]], _ what: String,
+                                    file: StaticString, line: UInt) {
+        XCTAssertEqual(other.count, reference.count, file: file, line: line)
+        for (i, (a, b)) in zip(other, reference).enumerated() {
+            let same = a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern }
+            XCTAssertTrue(same, "\(what): result \(i) differs from one thread's", file: file, line: line)
+        }
+    }
+
     private func check(_ name: String, _ make: (Bool) throws -> RecurrentBase,
                        file: StaticString = #filePath, line: UInt = #line) throws {
         for batchFirst in [true, false] {
@@ -69,13 +80,8 @@ final class ThreadCountTests: XCTestCase {
                 XCTAssertTrue(reference.allSatisfy { $0.allSatisfy(\.isFinite) }, name, file: file, line: line)
                 for threads in [2, 4] {
                     ComputeThreads.set(threads)
-                    let other = try everything(make, batchFirst: batchFirst, lengths: lengths)
-                    XCTAssertEqual(other.count, reference.count, file: file, line: line)
-                    for (i, (a, b)) in zip(other, reference).enumerated() {
-                        let same = a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern }
-                        XCTAssertTrue(same, "\(name), batchFirst \(batchFirst), lengths \(lengths != nil), \(threads) threads: result \(i) differs from one thread's",
-                                      file: file, line: line)
-                    }
+                    assertBitIdentical(try everything(make, batchFirst: batchFirst, lengths: lengths), reference,
+                                       "\(name), batchFirst \(batchFirst), lengths \(lengths != nil), \(threads) threads", file: file, line: line)
                 }
             }
         }
@@ -133,5 +139,173 @@ final class ThreadCountTests: XCTestCase {
                 }
             }
         }
+    }
+}
+
+// MARK: - Stacked layers as a wavefront
+
+extension ThreadCountTests {
+    /// Runs `make`'s stacked unidirectional module on one thread layer by layer, then as a
+    /// wavefront (forced) on 2, 3 and 4 threads, for shapes whose chunked input projections
+    /// take every kind of run (contiguous, per step, per item; a sequence-wide product whose
+    /// last rows take the two-chain arithmetic: 5 × 11 = 55 rows), both layouts, with and
+    /// without lengths: every output and gradient must be bit-identical.
+    private func checkWavefront(_ name: String, _ make: (Bool) throws -> RecurrentBase,
+                                file: StaticString = #filePath, line: UInt = #line) throws {
+        guard PackedGEMM.isAvailable else { throw XCTSkip("the wavefront needs the packed kernels") }
+        for (batch, steps) in [(24, 7), (5, 11), (3, 9), (1, 40)] {
+            for batchFirst in [true, false] {
+                for lengths in [nil, (0..<batch).map { $0 == 0 ? steps : 1 + ($0 * 5) % steps }] as [[Int]?] {
+                    WavefrontRecurrence.override = false
+                    ComputeThreads.set(1)
+                    let reference = try everything(make, batchFirst: batchFirst, lengths: lengths, batch: batch, steps: steps)
+                    XCTAssertTrue(reference.allSatisfy { $0.allSatisfy(\.isFinite) }, name, file: file, line: line)
+                    WavefrontRecurrence.override = true
+                    for threads in [2, 3, 4] {
+                        ComputeThreads.set(threads)
+                        let module = try make(batchFirst)
+                        let layout = SequenceLayout(steps: steps, batch: batch, batchFirst: batchFirst)
+                        XCTAssertNotNil(WavefrontRecurrence.groupSize(kind: module.kind, layout: layout, weights: module.weights[...],
+                                                                      dropoutBetweenLayers: false),
+                                        "\(name): \(batch) × \(steps) takes no wavefront", file: file, line: line)
+                        assertBitIdentical(try everything(make, batchFirst: batchFirst, lengths: lengths, batch: batch, steps: steps), reference,
+                                           "\(name), \(batch) × \(steps), batchFirst \(batchFirst), lengths \(lengths != nil), \(threads) threads",
+                                           file: file, line: line)
+                    }
+                }
+            }
+        }
+    }
+
+    func testStackedRNNTanhAsAWavefrontIsBitIdentical() throws {
+        try checkWavefront("RNN tanh, 2 layers") { try RNN(inputSize: 12, hiddenSize: 80, numLayers: 2, batchFirst: $0, seed: 3) }
+        try checkWavefront("RNN tanh, 3 layers") { try RNN(inputSize: 12, hiddenSize: 40, numLayers: 3, batchFirst: $0, seed: 3) }
+    }
+
+    func testStackedRNNReLUAsAWavefrontIsBitIdentical() throws {
+        try checkWavefront("RNN relu, 2 layers") { try RNN(inputSize: 12, hiddenSize: 80, numLayers: 2, nonlinearity: .relu, batchFirst: $0, seed: 3) }
+    }
+
+    func testStackedLSTMAsAWavefrontIsBitIdentical() throws {
+        try checkWavefront("LSTM, 2 layers") { try LSTM(inputSize: 12, hiddenSize: 80, numLayers: 2, batchFirst: $0, seed: 3) }
+        try checkWavefront("LSTM, 3 layers") { try LSTM(inputSize: 12, hiddenSize: 40, numLayers: 3, batchFirst: $0, seed: 3) }
+    }
+
+    func testStackedGRUAsAWavefrontIsBitIdentical() throws {
+        try checkWavefront("GRU, 2 layers") { try GRU(inputSize: 12, hiddenSize: 80, numLayers: 2, batchFirst: $0, seed: 3) }
+        try checkWavefront("GRU, 3 layers") { try GRU(inputSize: 12, hiddenSize: 40, numLayers: 3, batchFirst: $0, seed: 3) }
+    }
+
+    /// The wavefront's forward where the layers record no node (inference) or record one for
+    /// the weights only (an input that needs no gradient): bit-identical to one thread's.
+    func testStackedForwardAsAWavefrontWithoutInputGradientsIsBitIdentical() throws {
+        guard PackedGEMM.isAvailable else { throw XCTSkip("the wavefront needs the packed kernels") }
+        let lstm = try LSTM(inputSize: 16, hiddenSize: 48, numLayers: 2, batchFirst: true, seed: 8)
+        var generator = SeededGenerator(seed: 9)
+        let x = Tensor(uniform: [32, 12, 16], low: -1, high: 1, using: &generator)
+        func run() throws -> [[Float]] {
+            lstm.zeroGrad()
+            let inference = try withoutGradients { try lstm(x) }
+            let (y, state) = try lstm(x)
+            (y.sum() + state.c.sum()).backward()
+            return [inference.0.scalars, inference.1.h.scalars, inference.1.c.scalars, y.scalars]
+                + (try lstm.parameters().map { try XCTUnwrap($0.grad).scalars })
+        }
+        WavefrontRecurrence.override = false
+        ComputeThreads.set(1)
+        let reference = try run()
+        WavefrontRecurrence.override = true
+        ComputeThreads.set(2)
+        assertBitIdentical(try run(), reference, "LSTM, 2 layers, no input gradient", file: #filePath, line: #line)
+    }
+
+    /// A wavefront's input projection, chunk by chunk, gives the sequence-wide product's bits
+    /// for every layout it accepts (row counts around the packed kernel's tile heights, whose
+    /// last rows sometimes take the two-chain arithmetic), and it accepts the benchmark's
+    /// shapes.
+    func testChunkedProjectionKeepsTheSequenceWideBits() throws {
+        guard PackedGEMM.isAvailable else { throw XCTSkip("the wavefront needs the packed kernels") }
+        let (I, N) = (9, 40)
+        var generator = SeededGenerator(seed: 11)
+        let w = Tensor(uniform: [N, I], low: -1, high: 1, using: &generator)
+        let packed = UnsafeMutablePointer<Float>.allocate(capacity: PackedGEMM.packedCount(columns: N, depth: I))
+        defer { packed.deallocate() }
+        PackedGEMM.pack(MatrixView(w.storage.pointer, rows: N, columns: I, leadingDimension: I), .transpose, into: packed)
+        var accepted = 0
+        for steps in 2...14 {
+            for batch in 1...9 {
+                for batchFirst in [false, true] {
+                    let layout = SequenceLayout(steps: steps, batch: batch, batchFirst: batchFirst)
+                    guard let plan = ProjectionPlan(layout: layout) else { continue }
+                    accepted += 1
+                    let R = layout.rows
+                    let x = Tensor(uniform: [R, I], low: -1, high: 1, using: &generator)
+                    var whole = [Float](repeating: 0, count: R * N), chunked = [Float](repeating: .nan, count: R * N)
+                    whole.withUnsafeMutableBufferPointer { c in
+                        PackedGEMM.multiply(MatrixView(x.storage.pointer, rows: R, columns: I, leadingDimension: I), packed: packed,
+                                            columns: N, into: MutableMatrixView(c.baseAddress!, rows: R, columns: N, leadingDimension: N))
+                    }
+                    chunked.withUnsafeMutableBufferPointer { c in
+                        for chunk in 0..<plan.chunkCount {
+                            XCTAssertTrue(plan.forEachProduct(inChunk: chunk) { rows in
+                                PackedGEMM.multiply(MatrixView(x.storage.pointer + rows.first * I, rows: rows.count, columns: I,
+                                                               leadingDimension: rows.stride * I),
+                                                    packed: packed, columns: N,
+                                                    into: MutableMatrixView(c.baseAddress! + rows.first * N, rows: rows.count, columns: N,
+                                                                            leadingDimension: rows.stride * N))
+                            })
+                        }
+                    }
+                    XCTAssertTrue(zip(whole, chunked).allSatisfy { $0.bitPattern == $1.bitPattern },
+                                  "\(batch) × \(steps), batchFirst \(batchFirst): the chunked projection differs")
+                }
+            }
+        }
+        XCTAssertGreaterThan(accepted, 150)
+        for (steps, batch) in [(50, 32), (100, 64), (100, 1)] {
+            for batchFirst in [false, true] {
+                XCTAssertNotNil(ProjectionPlan(layout: SequenceLayout(steps: steps, batch: batch, batchFirst: batchFirst)), "\(batch) × \(steps)")
+            }
+        }
+    }
+
+    /// The policy: a wavefront for stacks whose steps are large enough, two threads or more,
+    /// and nothing it does not support; the override turns it off or forces it.
+    func testWavefrontPolicy() throws {
+        guard PackedGEMM.isAvailable else { throw XCTSkip("the wavefront needs the packed kernels") }
+        let layout = SequenceLayout(steps: 50, batch: 32, batchFirst: true)
+        let medium = try LSTM(inputSize: 64, hiddenSize: 128, numLayers: 2, batchFirst: true, seed: 1)
+        let small = try RNN(inputSize: 64, hiddenSize: 16, numLayers: 2, batchFirst: true, seed: 1)
+        let bidirectional = try GRU(inputSize: 64, hiddenSize: 128, numLayers: 2, batchFirst: true, bidirectional: true, seed: 1)
+        let projected = try LSTM(inputSize: 64, hiddenSize: 128, numLayers: 2, batchFirst: true, projSize: 32, seed: 1)
+        func group(_ module: RecurrentBase, dropout: Bool = false) -> Int? {
+            WavefrontRecurrence.groupSize(kind: module.kind, layout: layout, weights: module.weights[...], dropoutBetweenLayers: dropout)
+        }
+        WavefrontRecurrence.override = nil
+        ComputeThreads.set(2)
+        XCTAssertEqual(group(medium), 2)
+        XCTAssertNil(group(medium, dropout: true))
+        XCTAssertNil(group(small))
+        XCTAssertNil(group(bidirectional))
+        XCTAssertNil(group(projected))
+        XCTAssertNil(WavefrontRecurrence.groupSize(kind: .lstm, layout: layout, weights: medium.weights[1...], dropoutBetweenLayers: false), "a single layer")
+        ComputeThreads.set(1)
+        XCTAssertNil(group(medium))
+        ComputeThreads.set(4)
+        XCTAssertNil(group(medium), "the column split takes 4 threads")
+        WavefrontRecurrence.override = true
+        XCTAssertEqual(group(medium), 2)
+        XCTAssertEqual(group(small), 2)
+        XCTAssertNil(group(bidirectional))
+        ComputeThreads.set(2)
+        WavefrontRecurrence.override = false
+        XCTAssertNil(group(medium))
+        // Balance: lstm-medium's first layer projects 64 deep, the second 128; the first worker
+        // takes 32 of the second layer's 128 units. Per step, in B·4H multiply-adds: 128 + 64
+        // + 32 = 224 on the first worker, 128 + 96 = 224 on the second.
+        XCTAssertEqual(WavefrontRecurrence.sharedUnits(inputWidths: [64, 128], stateWidth: 128, hidden: 128), [0, 32])
+        XCTAssertEqual(WavefrontRecurrence.sharedUnits(inputWidths: [256, 128], stateWidth: 128, hidden: 128), [0, 0])
+        XCTAssertEqual(WavefrontRecurrence.sharedUnits(inputWidths: [128, 128, 128], stateWidth: 128, hidden: 128), [0, 0, 0])
+        XCTAssertEqual(WavefrontRecurrence.sharedUnits(inputWidths: [0, 64], stateWidth: 64, hidden: 64), [0, 32])
     }
 }

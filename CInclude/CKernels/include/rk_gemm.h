@@ -61,6 +61,12 @@ void rk_pack_b(int n, int k, const float *w, int ldw, int transposed, float *pac
 void rk_gemm_packed(int m, int n, int k, const float *a, int lda,
                     const float *packed, float beta, float *c, int ldc);
 
+/// The number of accumulator chains (1, or 2: even and odd k added at the end) in which
+/// rk_gemm_packed computes row `row` of an m-row product: it follows from the row's tile
+/// height alone, so a product computed in several calls over subsets of its rows gives the
+/// bits of one call exactly when every row takes the same number in its call as in the whole.
+int rk_gemm_packed_row_chains(int m, int row);
+
 /// C = Aᵀ·B + beta·C where A is stored k × m (row-major, lda >= m; the product reads it
 /// transposed, so no copy is made) and B (k × n) is packed by rk_pack_b: the weight gradients
 /// of a recurrent layer (Σ over every step's rows), whose depth k is long. The depth is

@@ -32,6 +32,18 @@ int rk_team_run(int requested, rk_team_fn fn, void *context);
 /// number of times.
 void rk_team_barrier(const void *team);
 
+/// Progress counters for workers that hand work to one another without a team barrier (a
+/// producer publishes how far it has got; a consumer waits until it has got far enough), as
+/// the stacked layers of a wavefront do: `counter` is any aligned `long` that only these
+/// functions touch while workers share it.
+/// Publishes `value` (release: every write made before it is visible to a worker whose
+/// rk_progress_wait returns after seeing it).
+void rk_progress_publish(long *counter, long value);
+
+/// Waits until `*counter >= target` (acquire), spinning briefly with a pause and then yielding
+/// the core, as the team barrier does; returns the value seen.
+long rk_progress_wait(const long *counter, long target);
+
 #ifdef __cplusplus
 }
 #endif

@@ -110,10 +110,14 @@ enum FusedRecurrence {
     ///
     /// `gradMode` stands for ``GradMode/isEnabled`` when the call runs on a thread of the
     /// worker pool, where the caller's task-local value cannot be read.
+    ///
+    /// `stage` makes the layer one link of a wavefront (``WavefrontRecurrence``): it runs as a
+    /// team of one, projects its input chunk by chunk as the layer below delivers it, and
+    /// publishes its progress step by step.
     @usableFromInline
     static func run(kind: CellKind, input: Tensor, layout: SequenceLayout, reverse: Bool,
                     h0: Tensor, c0: Tensor?, weights: RecurrentWeights,
-                    lengths: [Int]?, gradMode: Bool? = nil) -> (output: Tensor, hN: Tensor, cN: Tensor?) {
+                    lengths: [Int]?, gradMode: Bool? = nil, stage: WavefrontStage? = nil) -> (output: Tensor, hN: Tensor, cN: Tensor?) {
         let T = layout.steps, B = layout.batch, R = layout.rows
         let G = kind.gateCount
         let GH = weights.weightIH.shape[0], H = GH / G
@@ -125,7 +129,8 @@ enum FusedRecurrence {
         var inputs = [input, h0]
         if let c0 { inputs.append(c0) }
         inputs += weights.tensors
-        let recording = gradMode.map { enabled in enabled && inputs.contains(where: \.requiresGrad) } ?? Tensor.needsRecording(inputs)
+        let recording = stage?.recording
+            ?? gradMode.map { enabled in enabled && inputs.contains(where: \.requiresGrad) } ?? Tensor.needsRecording(inputs)
 
         let x = input.storage.pointer
         let wih = weights.weightIH.storage.pointer, whh = weights.weightHH.storage.pointer
@@ -136,7 +141,7 @@ enum FusedRecurrence {
         // W_hhᵀ packed once per call, gate block by gate block, so that any range of hidden
         // units is a run of whole panels in each block.
         let packs = PackedGEMM.isAvailable && GH > 0
-        let workers = packs ? teamSize(batch: B, hidden: H, gates: G, depth: Swift.max(Hr, 1), hasProjection: hasProjection) : 1
+        let workers = packs && stage == nil ? teamSize(batch: B, hidden: H, gates: G, depth: Swift.max(Hr, 1), hasProjection: hasProjection) : 1
         let whhBlock = packs && Hr > 0 ? PackedGEMM.packedCount(columns: H, depth: Hr) : 0
         let wihBlock = packs && I > 0 && R > 0 ? PackedGEMM.packedCount(columns: H, depth: I) : 0
 
@@ -173,7 +178,7 @@ enum FusedRecurrence {
         let tanhCStep = tanhC?.pointer ?? scratch + xpScratch
         let hFull: TensorBuffer? = hasProjection ? activeOnly(R * H) : nil
         let hhN: TensorBuffer? = recording && isGRU ? activeOnly(R * H) : nil
-        let output = written(R * Hr)
+        let output = stage?.output ?? written(R * Hr)
         let hN = T > 0 ? written(B * Hr) : TensorBuffer(copying: h0.storage.buffer)   // written after the steps
         let cN = c0.map { TensorBuffer(copying: $0.storage.buffer) }
         let hh = scratch + xpScratch + tanhCScratch
@@ -239,7 +244,7 @@ enum FusedRecurrence {
                                             .transpose, into: packedWih + g * wihBlock + j0 * I)
                         }
                     }
-                    for g in 0..<G {
+                    for g in 0..<G where stage == nil {       // a wavefront's link projects per chunk
                         let block = columns(xp, rows: R, ld: GH, first: g * H + j0, count: n)
                         if wihBlock > 0 {
                             PackedGEMM.multiply(xView, packed: packedWih + g * wihBlock + j0 * I, columns: n, into: block)
@@ -273,6 +278,8 @@ enum FusedRecurrence {
             // no member writes a state another may still be reading.
             for s in 0..<T {
                 let t = reverse ? T - 1 - s : s
+                stage?.willRun(step: s, input: x, inputWidth: I, into: xp, gates: G, hidden: H,
+                               packedWih: packedWih, packedBlock: wihBlock)
                 let first = layout.firstRow(t)
                 let stepXP = layout.step(t, of: xp, width: GH)
                 if wholeStepRNN {
@@ -384,6 +391,7 @@ enum FusedRecurrence {
                 }
                 member.barrier()
             }
+            stage?.finishedSteps()
         }
 
         if T > 0 {
@@ -403,6 +411,7 @@ enum FusedRecurrence {
         let empty = TensorBuffer(count: 0)
         let gates = gatesBuffer ?? empty, hPrevB = hPrev ?? empty, cPrevB = cPrev ?? empty
         let tanhCB = tanhC ?? empty, hFullB = hFull ?? empty, hhNB = hhN ?? empty
+        if let below = stage?.recordedInput() { inputs[0] = below }   // a wavefront's link: the layer below's output
         return layerResults(nodeName(kind, reverse: reverse), input: input, batch: B, hidden: H, outputHidden: Hr,
                             output: output, hN: hN, cN: cN, inputs: inputs, recording: true) { gradOutputs, gradInputs in
             backward(kind: kind, layout: layout, reverse: reverse, lengths: lengths,

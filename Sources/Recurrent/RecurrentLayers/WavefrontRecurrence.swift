@@ -1,0 +1,411 @@
+import Foundation
+import LinearAlgebra
+
+/// Stacked unidirectional layers run as a wavefront: layer `l + 1` runs step `t` while layer
+/// `l` runs a later step, each layer on a worker of its own.
+///
+/// Splitting each step's hidden units between workers (``FusedRecurrence``'s team) costs one
+/// barrier per step, which all workers wait at. A wavefront gives each worker whole layers
+/// instead: worker `w` runs layer `w` of a group of `W` consecutive layers
+/// (``groupSize(kind:layout:weights:dropoutBetweenLayers:)``), as a team of one, with
+/// the very code of a single layer (``FusedRecurrence/run(kind:input:layout:reverse:h0:c0:weights:lengths:gradMode:stage:)``).
+/// The hand-offs are producer/consumer only: each layer publishes, on a progress counter of
+/// its own (``ProgressCounters``), how many steps it has finished; the layer above waits for
+/// the counter to reach the end of the chunk of steps it is about to run, spinning briefly and
+/// then yielding. A worker waits for a layer above it only for that layer's buffers (to
+/// project its share, below), which that layer publishes before it waits for anything; so no
+/// cycle of waits can form.
+///
+/// Balance: a layer's input projection (`X · W_ihᵀ`) cannot be one sequence-wide product
+/// for the layer above, whose input is still being computed; every layer of a group (the
+/// first one too, so that the workers carry equal work) projects its input chunk by chunk,
+/// `k` steps at a time just before it runs them (``ProjectionPlan``), `k` chosen by the
+/// shapes alone. A layer whose input is narrower than its state (the first, `inputSize <
+/// hiddenSize`) has less to project than the layers above; so the worker of layer `l`, right
+/// after finishing a chunk, also projects the first hidden units (whole 16-column panels, of
+/// every gate) of layer `l + 1`'s same chunk, as many as even out the workers' multiply-adds
+/// per step (``sharedUnits(inputWidths:stateWidth:hidden:)``); layer `l + 1` projects the
+/// rest and waits for that share before it runs the chunk. Columns are independent in the
+/// packed product, so the split changes no bit.
+///
+/// Bits: nothing changes in the arithmetic. Each layer runs the same kernels on the same rows
+/// as on one thread; the chunked projection computes each row with the same number of
+/// accumulator chains as the sequence-wide product (``PackedGEMM/rowChains(rows:row:)``: the
+/// packed kernel's per-element arithmetic depends on the height of the row's tile only), and
+/// a shape whose chunks cannot keep that runs layer by layer instead. So results stay
+/// bit-identical to one thread's.
+///
+/// Autograd: each layer records its usual node with the usual saved tensors (the layer
+/// above waits, before recording its node, for the layer below's output tensor), so the
+/// backward is the per-layer backward of ``FusedRecurrence``, unchanged; only the forward
+/// runs as a wavefront.
+enum WavefrontRecurrence {
+    /// The internal override of the policy, for measurement (A/B on a quiet machine) and tests:
+    /// `RECURRENT_WAVEFRONT=0` never runs a wavefront, `=1` runs one wherever it is supported
+    /// (even where the policy would split each step's columns instead); unset (or any other
+    /// value), the policy decides by size. Tests set ``override`` directly.
+    static var override: Bool? {
+        get { overrideState.withLock { $0 } }
+        set { overrideState.withLock { $0 = newValue } }
+    }
+
+    private static let overrideState = PThreadMutex<Bool?>({
+        switch ProcessInfo.processInfo.environment["RECURRENT_WAVEFRONT"] {
+        case "0": return false
+        case "1": return true
+        default: return nil
+        }
+    }())
+
+    /// The number of consecutive layers, from the first of `weights` (each layer's directions),
+    /// to run as one wavefront group, or `nil` to run the first layer on its own as today.
+    ///
+    /// Supported: unidirectional layers without projections, every cell kind, with or without
+    /// `lengths`, either layout, no dropout between the layers (it draws random numbers in
+    /// layer order), the packed kernels available, anomaly detection off, and a chunking of
+    /// the input projection that keeps the bits (``ProjectionPlan``). The group has
+    /// `min(threads, layers left)` layers, at least 2. The policy takes it when the column split
+    /// would not use more threads (``FusedRecurrence/teamSize(batch:hidden:gates:depth:hasProjection:)``)
+    /// and each step's product is at least ``FusedRecurrence/minimumStepMultiplyAddsPerWorker``
+    /// (smaller layers stay on one thread); ``override`` can force either way.
+    static func groupSize(kind: CellKind, layout: SequenceLayout, weights: ArraySlice<[RecurrentWeights]>,
+                          dropoutBetweenLayers: Bool) -> Int? {
+        let mode = override
+        guard mode != false, weights.count >= 2, !dropoutBetweenLayers, PackedGEMM.isAvailable,
+              !AnomalyMode.isEnabled, layout.steps >= 2, layout.batch > 0 else { return nil }
+        let first = weights[weights.startIndex]
+        guard first.count == 1 else { return nil }
+        let G = kind.gateCount
+        let H = first[0].weightIH.shape[0] / G, Hr = first[0].weightHH.shape[1]
+        let group = Swift.min(ComputeThreads.count, weights.count)
+        guard group >= 2, H > 0, Hr > 0,
+              weights.prefix(group).allSatisfy({ $0.count == 1 && $0[0].weightHR == nil }) else { return nil }
+        if mode == nil {
+            let (work, overflow) = (layout.batch * G).multipliedReportingOverflow(by: H * Hr)
+            guard overflow || work >= FusedRecurrence.minimumStepMultiplyAddsPerWorker else { return nil }
+            let columnSplit = FusedRecurrence.teamSize(batch: layout.batch, hidden: H, gates: G, depth: Hr, hasProjection: false)
+            guard columnSplit <= group else { return nil }
+        }
+        return ProjectionPlan(layout: layout) != nil ? group : nil
+    }
+
+    /// Runs the unidirectional layers `weights` (one per layer, in order) over `input` as a
+    /// wavefront and returns each layer's output `(T, B, Hr)` or `(B, T, Hr)`, final hidden
+    /// state `(B, Hr)` and (LSTM) final cell state `(B, H)`, exactly as running
+    /// ``FusedRecurrence/run(kind:input:layout:reverse:h0:c0:weights:lengths:gradMode:stage:)``
+    /// layer after layer would. Only for a group that ``groupSize(kind:layout:weights:dropoutBetweenLayers:)``
+    /// accepted.
+    static func run(kind: CellKind, input: Tensor, layout: SequenceLayout, h0: [Tensor], c0: [Tensor?],
+                    weights: [RecurrentWeights], lengths: [Int]?) -> [(output: Tensor, hN: Tensor, cN: Tensor?)] {
+        let L = weights.count
+        guard let plan = ProjectionPlan(layout: layout) else {
+            preconditionFailure("WavefrontRecurrence.run: no projection plan for this layout (groupSize is the gate)")
+        }
+        let gradMode = GradMode.isEnabled
+        let counters = ProgressCounters(count: WavefrontStage.countersPerLayer * L)
+        let slots = UnsafeMutableBufferPointer<(output: Tensor, hN: Tensor, cN: Tensor?)?>.allocate(capacity: L)
+        slots.initialize(repeating: nil)
+        defer { slots.deinitialize(); slots.deallocate() }
+        // Each layer's output buffer exists before any layer runs, so that the layer above can
+        // read its rows while it is being written; and whether each layer records, which the
+        // layer above's own recording depends on.
+        var stages: [WavefrontStage] = []
+        var recordsBelow = input.requiresGrad
+        let shares = sharedUnits(inputWidths: weights.map { $0.weightIH.shape[1] }, stateWidth: weights[0].weightHH.shape[1],
+                                 hidden: weights[0].weightIH.shape[0] / kind.gateCount)
+        for l in 0..<L {
+            let Hr = weights[l].weightHH.shape[1]
+            var states = [h0[l]] + weights[l].tensors
+            if let c = c0[l] { states.append(c) }
+            let recording = gradMode && (recordsBelow || states.contains(where: \.requiresGrad))
+            stages.append(WavefrontStage(layer: l, counters: counters, slots: slots, plan: plan,
+                                         output: TensorBuffer(uninitializedCount: layout.rows * Hr),
+                                         recording: recording, steps: layout.steps, sharedUnits: shares[l]))
+            recordsBelow = recording
+        }
+        for l in 0..<(L - 1) { stages[l].above = stages[l + 1] }
+        var shapes: [[Int]] = [input.shape]
+        for l in 0..<(L - 1) {
+            var shape = input.shape
+            shape[shape.count - 1] = weights[l].weightHH.shape[1]
+            shapes.append(shape)
+        }
+        ComputeThreads.run(workers: L) { member in
+            // A smaller team (a busy pool) runs its layers one after the other: a layer never
+            // waits for one above it, so any assignment of layers in order finishes.
+            for l in stride(from: member.index, to: L, by: member.count) {
+                // Sharing projections needs every layer on a worker of its own (a worker that
+                // runs layer l to its end before layer l + 1 could not wait for l + 1's buffers).
+                stages[l].shares = member.count == L
+                let layerInput = l == 0 ? input : Tensor(shape: shapes[l], storage: stages[l - 1].output)
+                let result = FusedRecurrence.run(kind: kind, input: layerInput, layout: layout, reverse: false,
+                                                 h0: h0[l], c0: c0[l], weights: weights[l], lengths: lengths,
+                                                 gradMode: gradMode, stage: stages[l])
+                stages[l].publish(result)
+            }
+        }
+        return slots.map { $0! }
+    }
+
+    /// For each layer of a group, how many of its first hidden units (of every gate; whole
+    /// 16-column panels) the worker of the layer below projects for it, so that every worker
+    /// does about as many multiply-adds per step: the recurrent product (`stateWidth` deep,
+    /// the same in every layer) plus its layer's projection (`inputWidths[l]` deep) less the
+    /// share done below, plus its share of the layer above's. Only ever moves work upwards
+    /// (0 for the first layer, and where the layer below has no less to do).
+    static func sharedUnits(inputWidths: [Int], stateWidth: Int, hidden H: Int) -> [Int] {
+        let L = inputWidths.count
+        guard L > 1, H > 0 else { return [Int](repeating: 0, count: L) }
+        let target = Double(L * stateWidth + inputWidths.reduce(0, +)) / Double(L)
+        var shares = [0]
+        var doneHere = 1.0          // the fraction of layer l's projection its own worker does
+        for l in 0..<(L - 1) {
+            let below = Double(stateWidth) + doneHere * Double(inputWidths[l])
+            let fraction = Swift.min(1, Swift.max(0, (target - below) / Double(Swift.max(inputWidths[l + 1], 1))))
+            let panels = (fraction * Double(H) / Double(PackedGEMM.panelWidth)).rounded()
+            let units = Swift.min(H, Int(panels) * PackedGEMM.panelWidth)
+            shares.append(units)
+            doneHere = 1 - Double(units) / Double(H)
+        }
+        return shares
+    }
+}
+
+/// How a wavefront layer projects its input: in chunks of whole steps, each chunk in one or
+/// more products whose rows take the same arithmetic as in the sequence-wide product
+/// (``PackedGEMM/rowChains(rows:row:)``). A chunk's rows are one contiguous run (sequence
+/// first, or a batch of one), or one strided run per step (batch first: the step's items are
+/// `T` rows apart), or one contiguous run per item (batch first, when the per-step runs cannot
+/// keep the bits).
+struct ProjectionPlan {
+    /// A run of `count` rows of the sequence buffer, `first`, `first + stride`, ….
+    struct Rows { let first: Int, stride: Int, count: Int }
+
+    enum Runs { case contiguous, perStep, perItem }
+
+    let layout: SequenceLayout
+    /// The steps per chunk (the chunks are `steps / k` near-equal parts, each at least `k`).
+    let k: Int
+    let chunkCount: Int
+    let runs: Runs
+
+    /// The rows of a chunk aim at this many (sequence first: `k = ⌈8 / B⌉` steps, but at most
+    /// `T / 8` and at least the 4 rows that a 4-row tile takes): enough for the packed
+    /// kernel's tiles, while the layer above waits only `k` steps to start.
+    static let chunkRows = 8
+
+    /// The plan for `layout`, `nil` when no chunking with at least two chunks keeps the bits.
+    /// The choice depends on the shapes alone.
+    init?(layout: SequenceLayout) {
+        let T = layout.steps, B = layout.batch
+        guard T >= 2, B >= 1 else { return nil }
+        let contiguous = !layout.batchFirst || B == 1
+        let first = contiguous ? Swift.max((4 + B - 1) / B, Swift.min((Self.chunkRows + B - 1) / B, T / 8)) : 1
+        for k in first...Swift.max(first, T / 2) where T / k >= 2 {
+            for runs in contiguous ? [Runs.contiguous] : [.perStep, .perItem] {
+                let candidate = ProjectionPlan(layout: layout, k: k, runs: runs)
+                if (0..<candidate.chunkCount).allSatisfy({ candidate.forEachProduct(inChunk: $0) { _ in } }) {
+                    self = candidate
+                    return
+                }
+            }
+        }
+        return nil
+    }
+
+    private init(layout: SequenceLayout, k: Int, runs: Runs) {
+        self.layout = layout; self.k = k; self.chunkCount = layout.steps / k; self.runs = runs
+    }
+
+    /// The steps of chunk `c`.
+    func steps(ofChunk c: Int) -> Range<Int> { FusedRecurrence.chunk(c, of: chunkCount, total: layout.steps) }
+
+    /// Calls `body` for each product (a run of rows) that projects chunk `c`, and returns
+    /// whether every row takes its sequence-wide arithmetic (if not, `body` ran for none).
+    @discardableResult
+    func forEachProduct(inChunk c: Int, _ body: (Rows) -> Void) -> Bool {
+        let steps = steps(ofChunk: c)
+        let T = layout.steps, B = layout.batch
+        switch runs {
+        case .contiguous:
+            return Self.split(Rows(first: layout.firstRow(steps.lowerBound), stride: 1, count: steps.count * B), of: layout.rows, body)
+        case .perStep:
+            return steps.allSatisfy { Self.split(Rows(first: $0, stride: T, count: B), of: layout.rows) { _ in } }
+                && steps.allSatisfy { Self.split(Rows(first: $0, stride: T, count: B), of: layout.rows, body) }
+        case .perItem:
+            func run(_ b: Int) -> Rows { Rows(first: b * T + steps.lowerBound, stride: 1, count: steps.count) }
+            return (0..<B).allSatisfy { Self.split(run($0), of: layout.rows) { _ in } }
+                && (0..<B).allSatisfy { Self.split(run($0), of: layout.rows, body) }
+        }
+    }
+
+    /// Splits `rows` (rows of an `m`-row product) into products in which every row takes the
+    /// number of accumulator chains it takes in the whole product, and calls `body` for each
+    /// (when not `nil`); returns `false`, calling nothing, when that is impossible. Allocates
+    /// nothing.
+    static func split(_ rows: Rows, of m: Int, _ body: (Rows) -> Void) -> Bool {
+        walk(rows, of: m, calling: false, body) && walk(rows, of: m, calling: true, body)
+    }
+
+    /// ``split(_:of:_:)``'s walk: calls `body` only when `calling`.
+    private static func walk(_ rows: Rows, of m: Int, calling: Bool, _ body: (Rows) -> Void) -> Bool {
+        // Segments of rows with the same chains, in order, each split into uniform products.
+        var start = 0
+        while start < rows.count {
+            let chains = PackedGEMM.rowChains(rows: m, row: rows.first + start * rows.stride)
+            var end = start + 1
+            while end < rows.count && PackedGEMM.rowChains(rows: m, row: rows.first + end * rows.stride) == chains { end += 1 }
+            var at = start
+            while at < end {
+                guard let take = uniformPrefix(of: end - at, chains: chains) else { return false }
+                if calling { body(Rows(first: rows.first + at * rows.stride, stride: rows.stride, count: take)) }
+                at += take
+            }
+            start = end
+        }
+        return true
+    }
+
+    /// The length of a first product of the `count` rows left in which every row takes
+    /// `chains` accumulator chains and the rest can still be split so; `nil` if none.
+    private static func uniformPrefix(of count: Int, chains: Int) -> Int? {
+        // Only the last two tiles (at most 12 rows) are not 6 rows high (one chain).
+        func uniform(_ n: Int) -> Bool {
+            PackedGEMM.rowChains(rows: n, row: 0) == chains
+                && (Swift.max(0, n - 12)..<n).allSatisfy { PackedGEMM.rowChains(rows: n, row: $0) == chains }
+        }
+        if uniform(count) { return count }
+        // Peel a short uniform product off the end (4...6 rows for one chain, 1...3 for two).
+        for tail in (chains == 1 ? 4...6 : 1...3) where tail < count && uniform(tail) && uniform(count - tail) {
+            return count - tail
+        }
+        return nil
+    }
+}
+
+/// One layer's link in a wavefront: its progress counter, its output buffer (allocated before
+/// any layer runs), the plan of its chunked input projection, whether it records a node, and
+/// where it leaves its results for the layer above. Counter values: the number of steps
+/// finished, then `T + 1` once the layer's result tensors are in their slot. Only the layer's
+/// own worker calls its methods.
+@usableFromInline
+final class WavefrontStage: @unchecked Sendable {
+    let layer: Int
+    let counters: ProgressCounters
+    let slots: UnsafeMutableBufferPointer<(output: Tensor, hN: Tensor, cN: Tensor?)?>
+    let plan: ProjectionPlan
+    /// The layer's output buffer, which its tensor will own.
+    let output: TensorBuffer
+    /// Whether the layer records an autograd node (the caller's grad mode and any input that
+    /// requires a gradient, the layer below's output included).
+    let recording: Bool
+    let steps: Int
+    /// The counters of each layer: its steps finished (`T + 1` once its results are in their
+    /// slot), whether its buffers are published (1), and the chunks of its projection whose
+    /// share the layer below has projected.
+    static let countersPerLayer = 3
+    private var progress: Int { Self.countersPerLayer * layer }
+    /// The hidden units (of every gate) whose projection the layer below does.
+    let sharedUnits: Int
+    /// Whether projections are shared (every layer runs on a worker of its own); set by the
+    /// layer's worker before it runs, the same in every layer.
+    var shares = false
+    /// The layer above in the group, if any.
+    var above: WavefrontStage?
+    /// The next chunk to project (only the layer's own worker reads and writes it), and the
+    /// next chunk of the layer above to project a share of.
+    private var nextChunk = 0, nextShare = 0
+    /// The layer's projection: its input rows, their width, the projection buffer, the shape
+    /// of its gates and `W_ihᵀ` packed per gate block. Written by the layer's worker before it
+    /// publishes them (the second counter); the layer below reads them after waiting for it.
+    private var buffers: (x: UnsafePointer<Float>, I: Int, xp: UnsafeMutablePointer<Float>, G: Int, H: Int,
+                          packedWih: UnsafePointer<Float>, packedBlock: Int)?
+
+    init(layer: Int, counters: ProgressCounters, slots: UnsafeMutableBufferPointer<(output: Tensor, hN: Tensor, cN: Tensor?)?>,
+         plan: ProjectionPlan, output: TensorBuffer, recording: Bool, steps: Int, sharedUnits: Int) {
+        self.layer = layer; self.counters = counters; self.slots = slots; self.plan = plan
+        self.output = output; self.recording = recording; self.steps = steps; self.sharedUnits = sharedUnits
+    }
+
+    /// Called before step `s` (in `0..<T`, in order): publishes that `s` steps are finished,
+    /// projects the layer above's share of any chunk this finished, and, at the first step of
+    /// a chunk, waits for the layer below to finish the chunk's steps and projects the chunk's
+    /// rows of `input` (`R × inputWidth`) into the same rows of `xp` (`R × gates·hidden`):
+    /// `X · W_ihᵀ` from `W_ihᵀ` packed gate block by gate block (`packedBlock` floats apart;
+    /// zeros without an input), as the layer's sequence-wide product would, bit for bit; the
+    /// first ``sharedUnits`` of every gate come from the layer below, waited for.
+    func willRun(step s: Int, input x: UnsafePointer<Float>, inputWidth I: Int, into xp: UnsafeMutablePointer<Float>,
+                 gates G: Int, hidden H: Int, packedWih: UnsafePointer<Float>, packedBlock: Int) {
+        if s == 0 {
+            buffers = (x, I, xp, G, H, packedWih, packedBlock)
+            counters.publish(1, at: progress + 1)
+        } else {
+            counters.publish(s, at: progress)
+            shareAbove(finished: s)
+        }
+        guard nextChunk < plan.chunkCount, plan.steps(ofChunk: nextChunk).lowerBound == s else { return }
+        let steps = plan.steps(ofChunk: nextChunk)
+        if layer > 0 { counters.wait(until: steps.upperBound, at: progress - Self.countersPerLayer) }
+        let shared = shares ? sharedUnits : 0
+        project(chunk: nextChunk, units: shared..<H, into: buffers!)
+        if shared > 0 { counters.wait(until: nextChunk + 1, at: progress + 2) }
+        nextChunk += 1
+    }
+
+    /// Called after the last step: publishes that every step is finished and projects the
+    /// layer above's share of the last chunk.
+    func finishedSteps() {
+        counters.publish(steps, at: progress)
+        shareAbove(finished: steps)
+    }
+
+    /// Projects the layer above's share of every chunk whose steps are among the first
+    /// `finished` (its input rows: this layer's outputs), once the layer above has published
+    /// its buffers, and publishes how many chunks are done.
+    private func shareAbove(finished: Int) {
+        guard shares, let above, above.sharedUnits > 0 else { return }
+        while nextShare < plan.chunkCount && plan.steps(ofChunk: nextShare).upperBound <= finished {
+            counters.wait(until: 1, at: above.progress + 1)
+            project(chunk: nextShare, units: 0..<above.sharedUnits, into: above.buffers!)
+            nextShare += 1
+            counters.publish(nextShare, at: above.progress + 2)
+        }
+    }
+
+    /// Projects the hidden units `units` (a run of whole panels, in every gate block) of
+    /// chunk `c`'s rows, with a layer's projection buffers.
+    private func project(chunk c: Int, units: Range<Int>,
+                         into b: (x: UnsafePointer<Float>, I: Int, xp: UnsafeMutablePointer<Float>, G: Int, H: Int,
+                                  packedWih: UnsafePointer<Float>, packedBlock: Int)) {
+        guard !units.isEmpty else { return }
+        let GH = b.G * b.H, I = b.I
+        let complete = plan.forEachProduct(inChunk: c) { rows in
+            for g in 0..<b.G {
+                let into = MutableMatrixView(b.xp + rows.first * GH + g * b.H + units.lowerBound, rows: rows.count, columns: units.count,
+                                             leadingDimension: Swift.max(rows.stride * GH, 1))
+                if b.packedBlock > 0 {
+                    PackedGEMM.multiply(MatrixView(b.x + rows.first * I, rows: rows.count, columns: I,
+                                                   leadingDimension: Swift.max(rows.stride * I, 1)),
+                                        packed: b.packedWih + g * b.packedBlock + units.lowerBound * I, columns: units.count, into: into)
+                } else {
+                    BLAS.scale(into, by: 0)
+                }
+            }
+        }
+        precondition(complete, "WavefrontStage: the plan's chunk \(c) cannot keep the bits")
+    }
+
+    /// The layer's input tensor, to record the node with: the layer below's output, once it
+    /// is in its slot (`nil` for the group's first layer, whose input the caller has).
+    func recordedInput() -> Tensor? {
+        guard layer > 0 else { return nil }
+        counters.wait(until: steps + 1, at: progress - Self.countersPerLayer)
+        return slots[layer - 1]!.output
+    }
+
+    /// Leaves the layer's results for the layer above and the caller.
+    func publish(_ result: (output: Tensor, hN: Tensor, cN: Tensor?)) {
+        slots[layer] = result
+        counters.publish(steps + 1, at: progress)
+    }
+}
