@@ -161,4 +161,23 @@ final class LayerNormRecurrentStreamTests: XCTestCase {
         normC.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] *= 2 } }
         XCTAssertNotEqual(try stream.step(x).scalars, before)
     }
+
+    /// The streaming example of the LayerNormCells article, as written there (and the
+    /// CellsBeyondPyTorch one's constructors), with the results it states.
+    func testArticleExamples() throws {
+        let lstm = try LayerNormLSTM(inputSize: 64, hiddenSize: 128, numLayers: 2)
+        let stream = try LayerNormRecurrentStream(lstm, batchSize: 4)
+        let frame = Self.random([4, 64], seed: 81)
+        let h = try stream.step(frame)                 // frame: (4, 64) -> h: (4, 128)
+        XCTAssertEqual(h.shape, [4, 128])
+        let (_, state) = try withoutGradients { try lstm(Self.random([3, 4, 64], seed: 82)) }
+        try stream.setState(hidden: state.h, cell: state.c)   // continue a module call's sequence
+        XCTAssertEqual(stream.hiddenState.scalars, state.h.scalars)
+        XCTAssertEqual(stream.cellState?.scalars, state.c.scalars)
+
+        let small = try LayerNormLSTM(inputSize: 16, hiddenSize: 32, numLayers: 2, batchFirst: true)
+        let gru = try LayerNormGRU(inputSize: 16, hiddenSize: 32, bidirectional: true)
+        XCTAssertEqual(try LayerNormRecurrentStream(small, batchSize: 4).hiddenState.shape, [2, 4, 32])
+        XCTAssertThrowsError(try LayerNormRecurrentStream(gru))
+    }
 }

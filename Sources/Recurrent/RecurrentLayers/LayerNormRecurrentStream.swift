@@ -13,7 +13,7 @@ import LinearAlgebra
 /// allocation. Each step runs, per layer, `x · W_ihᵀ` and `h · W_hhᵀ` (`sgemv` for a batch
 /// of one, `sgemm` otherwise, on one BLAS thread), the input side's layer norm over the
 /// batch's rows, and per row the fused kernel of the module's forward
-/// (``LayerNormCellKernels``: the recurrent layer norm, the gates and, for the LSTM, the cell
+/// (`LayerNormCellKernels`: the recurrent layer norm, the gates and, for the LSTM, the cell
 /// state's layer norm). Nothing is recorded for gradients.
 ///
 /// The stream reads the module's parameters in place at every step, so it follows the module
