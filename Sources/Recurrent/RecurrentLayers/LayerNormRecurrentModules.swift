@@ -144,10 +144,8 @@ public class LayerNormRecurrentBase: Module, @unchecked Sendable {
         return try RecurrentStack.run(input, layout: layout, unbatched: unbatched, numLayers: numLayers, directions: D,
                                       stateSize: H, cellSize: kind == .lstm ? H : nil, h0: h0, c0: c0,
                                       dropout: dropout, isTraining: isTraining) { layer, x, h0s, c0s in
-            (0..<D).map { d in
-                LayerNormRecurrence.run(kind: kind, input: x, layout: layout, reverse: d == 1, h0: h0s[d], c0: c0s[d],
-                                        weights: weights[layer][d], lengths: lengths)
-            }
+            LayerNormRecurrence.runDirections(kind: kind, input: x, layout: layout, h0: h0s, c0: c0s,
+                                              weights: weights[layer], lengths: lengths)
         }
     }
 }
