@@ -18,7 +18,8 @@ import LinearAlgebra
 ///
 /// The stream reads the module's parameters in place at every step, so it follows the module
 /// when its weights are trained or loaded. Its results equal the module's over the same
-/// sequence up to the rounding of the products (the module runs its own packed kernels).
+/// sequence in evaluation mode (no dropout between layers) up to the rounding of the products
+/// (the module runs its own packed kernels).
 ///
 /// ```swift
 /// let lstm = try LayerNormLSTM(inputSize: 64, hiddenSize: 128, numLayers: 2)
