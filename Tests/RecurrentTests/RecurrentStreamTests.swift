@@ -56,16 +56,28 @@ final class RecurrentStreamTests: XCTestCase {
         }
     }
 
+    /// Two tensor steps of `x` from zero state differ; after `reset()` (every state zero) the
+    /// first step's output comes again, which the stream is left after.
+    static func checkReset(_ stream: RecurrentStreamBase, input x: Tensor, outputSize: Int,
+                           file: StaticString = #filePath, line: UInt = #line) throws {
+        let first = try stream.step(x)
+        XCTAssertEqual(first.shape, [outputSize], file: file, line: line)
+        let second = try stream.step(x)
+        XCTAssertNotEqual(first.scalars, second.scalars, file: file, line: line)
+        stream.reset()
+        let state = stream.hiddenState
+        XCTAssertEqual(state.scalars, [Float](repeating: 0, count: state.shape.reduce(1, *)), file: file, line: line)
+        if let cell = stream.cellState {
+            XCTAssertEqual(cell.scalars, [Float](repeating: 0, count: cell.shape.reduce(1, *)), file: file, line: line)
+        }
+        XCTAssertEqual(try stream.step(x).scalars, first.scalars, file: file, line: line)
+    }
+
     func testTensorStepResetAndSetState() throws {
         let rnn = try RNN(inputSize: 3, hiddenSize: 4, seed: 5)
         let stream = try RecurrentStream(rnn)
         let x = Kit.random([3], seed: 6)
-        let first = try stream.step(x)
-        XCTAssertEqual(first.shape, [4])
-        let second = try stream.step(x)
-        XCTAssertNotEqual(first.scalars, second.scalars)
-        stream.reset()
-        XCTAssertEqual(try stream.step(x).scalars, first.scalars)
+        try Self.checkReset(stream, input: x, outputSize: 4)
         // Restarting from a module's final state continues that sequence.
         let seq = Kit.random([4, 1, 3], seed: 7)
         let (_, hN) = try withoutGradients { try rnn(seq) }

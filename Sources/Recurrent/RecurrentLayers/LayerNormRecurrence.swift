@@ -53,9 +53,12 @@ enum LayerNormRecurrence {
     /// Runs the layer. `input` is `(T, B, I)` or `(B, T, I)` (per the layout), `h0` `(B, H)`,
     /// `c0` `(B, H)` for an LSTM (`nil` for a GRU). Returns the output (the input's layout,
     /// `H` features), the final hidden state `(B, H)` and, for an LSTM, the final cell state.
+    ///
+    /// `gradMode` stands for ``GradMode/isEnabled`` when the call runs on a thread of the
+    /// worker pool, where the caller's task-local value cannot be read.
     static func run(kind: CellKind, input: Tensor, layout: SequenceLayout, reverse: Bool,
                     h0: Tensor, c0: Tensor?, weights: LayerNormRecurrentWeights,
-                    lengths: [Int]?) -> (output: Tensor, hN: Tensor, cN: Tensor?) {
+                    lengths: [Int]?, gradMode: Bool? = nil) -> (output: Tensor, hN: Tensor, cN: Tensor?) {
         precondition(kind == .lstm || kind == .gru, "LayerNormRecurrence: only LSTM and GRU cells are layer-normalised")
         let T = layout.steps, B = layout.batch, R = layout.rows, rs = layout.rowStride
         let GH = weights.weightIH.shape[0], G = kind.gateCount, H = GH / G
@@ -64,7 +67,7 @@ enum LayerNormRecurrence {
         var inputs = [input, h0]
         if let c0 { inputs.append(c0) }
         inputs += weights.tensors
-        let recording = Tensor.needsRecording(inputs)
+        let recording = gradMode.map { enabled in enabled && inputs.contains(where: \.requiresGrad) } ?? Tensor.needsRecording(inputs)
 
         let x = input.storage.pointer
         let wih = weights.weightIH.storage.pointer, whh = weights.weightHH.storage.pointer
@@ -262,6 +265,34 @@ enum LayerNormRecurrence {
         let (work, overflow) = (B * G).multipliedReportingOverflow(by: H * H)
         let byWork = overflow ? threads : work / FusedRecurrence.minimumStepMultiplyAddsPerWorker
         return Swift.max(1, Swift.min(threads, blocks, byWork))
+    }
+
+    /// Runs both directions of a layer (`weights` one per direction) and returns their results
+    /// in order: side by side, one direction per worker, when
+    /// ``directionsRunTogether(kind:batch:weights:)`` says so, else one after the other. Each
+    /// direction computes every number the same way in both cases (a nested team is a team of
+    /// one, and a direction's results do not depend on its team size), so the results do not
+    /// depend on the thread count.
+    static func runDirections(kind: CellKind, input: Tensor, layout: SequenceLayout, h0: [Tensor], c0: [Tensor?],
+                              weights: [LayerNormRecurrentWeights], lengths: [Int]?) -> [(output: Tensor, hN: Tensor, cN: Tensor?)] {
+        let together = directionsRunTogether(kind: kind, batch: layout.batch, weights: weights)
+        return FusedRecurrence.runDirections(weights.count, together: together) { d, gradMode in
+            run(kind: kind, input: input, layout: layout, reverse: d == 1, h0: h0[d], c0: c0[d], weights: weights[d],
+                lengths: lengths, gradMode: gradMode)
+        }
+    }
+
+    /// Whether the two directions of a layer run at the same time, each on one worker: with two
+    /// threads or more, where the packed kernels run, and where one direction alone would use
+    /// at most two workers (``teamSize(batch:hidden:gates:)``: two threads, or a batch of up to
+    /// 32 rows, or a small layer), as
+    /// ``FusedRecurrence`` decides for the plain layers. Not in anomaly mode, which records
+    /// where each node was made on the calling thread.
+    static func directionsRunTogether(kind: CellKind, batch: Int, weights: [LayerNormRecurrentWeights]) -> Bool {
+        guard weights.count == 2 else { return false }
+        let G = kind.gateCount, H = weights[0].weightIH.shape[0] / G
+        return ComputeThreads.count >= 2 && PackedGEMM.isAvailable && !AnomalyMode.isEnabled
+            && teamSize(batch: batch, hidden: H, gates: G) <= 2
     }
 
     /// `out (rows × gates) = x (rows × inputSize) · Wᵀ` in row chunks fixed by the shape, each

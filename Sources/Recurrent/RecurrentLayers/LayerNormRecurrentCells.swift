@@ -7,7 +7,7 @@ import LinearAlgebra
 ///
 /// Input `(N, inputSize)` or unbatched `(inputSize)`; state `(N, hiddenSize)` or
 /// `(hiddenSize)`, zeros when absent. A step is one fused autograd node
-/// (``LayerNormRecurrence`` over one step).
+/// (`LayerNormRecurrence` over one step).
 public class LayerNormRecurrentCellBase: Module, @unchecked Sendable {
     /// The cell's kind (`.lstm` or `.gru`).
     public let kind: CellKind
@@ -102,8 +102,11 @@ public final class LayerNormLSTMCell: LayerNormRecurrentCellBase, RecurrentCell,
     /// A cell with `W_ih`, `W_hh` from U(−1/√hiddenSize, 1/√hiddenSize) and layer norms with
     /// weight 1 and shift 0.
     /// - Parameters:
+    ///   - inputSize: the features of the input.
+    ///   - hiddenSize: the features of the states `h` and `c`.
     ///   - bias: whether the layer norms have their shift.
     ///   - eps: the layer norms' `eps`.
+    ///   - seed: the seed of the weights' random draws; `nil`: the default stream (``RandomState``).
     /// - Throws: ``TensorError/invalidArgument(_:)`` for sizes below 1 or a bad `eps`.
     public init(inputSize: Int, hiddenSize: Int, bias: Bool = true, eps: Float = 1e-5, seed: UInt64? = nil) throws {
         try super.init(kind: .lstm, inputSize: inputSize, hiddenSize: hiddenSize, bias: bias, eps: eps, seed: seed)

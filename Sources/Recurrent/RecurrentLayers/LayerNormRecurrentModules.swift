@@ -2,7 +2,7 @@ import LinearAlgebra
 
 /// The shared machinery of ``LayerNormLSTM`` and ``LayerNormGRU``: configuration, parameters
 /// named like `nn.LSTM`'s, input checking, and the stack of fused layer-normalised layers
-/// (``LayerNormRecurrence``, one autograd node per layer and direction).
+/// (`LayerNormRecurrence`, one autograd node per layer and direction).
 ///
 /// Shapes (`D` = 2 if bidirectional else 1): input `(L, N, inputSize)`, `(N, L, inputSize)`
 /// with `batchFirst`, or unbatched `(L, inputSize)`; initial states `(D · numLayers, N,
@@ -144,10 +144,8 @@ public class LayerNormRecurrentBase: Module, @unchecked Sendable {
         return try RecurrentStack.run(input, layout: layout, unbatched: unbatched, numLayers: numLayers, directions: D,
                                       stateSize: H, cellSize: kind == .lstm ? H : nil, h0: h0, c0: c0,
                                       dropout: dropout, isTraining: isTraining) { layer, x, h0s, c0s in
-            (0..<D).map { d in
-                LayerNormRecurrence.run(kind: kind, input: x, layout: layout, reverse: d == 1, h0: h0s[d], c0: c0s[d],
-                                        weights: weights[layer][d], lengths: lengths)
-            }
+            LayerNormRecurrence.runDirections(kind: kind, input: x, layout: layout, h0: h0s, c0: c0s,
+                                              weights: weights[layer], lengths: lengths)
         }
     }
 }
@@ -174,9 +172,15 @@ public final class LayerNormLSTM: LayerNormRecurrentBase, @unchecked Sendable {
     /// weight 1 and shift 0 (as `nn.LayerNorm`).
     ///
     /// - Parameters:
+    ///   - inputSize: the features of each input element (`I`).
+    ///   - hiddenSize: the features of the hidden and cell states (`H`).
+    ///   - numLayers: the number of stacked layers.
     ///   - bias: whether the layer norms have their shift (the gates' biases).
+    ///   - batchFirst: whether inputs and outputs are `(N, L, features)` instead of `(L, N, features)`.
     ///   - dropout: the dropout probability between layers, in training mode.
+    ///   - bidirectional: whether each layer also reads the sequence in reverse.
     ///   - eps: the layer norms' `eps` (`nn.LayerNorm`'s default `1e-5`).
+    ///   - seed: the seed of the weights' random draws; `nil`: the default stream (``RandomState``).
     /// - Throws: ``TensorError/invalidArgument(_:)`` for sizes below 1, a dropout outside
     ///   [0, 1] or an `eps` that is negative or not finite.
     public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, bias: Bool = true, batchFirst: Bool = false,

@@ -23,105 +23,76 @@ import LinearAlgebra
 ///     …
 /// }
 /// ```
-public final class RecurrentStream: @unchecked Sendable {
-    /// The module the stream runs.
-    public let module: RecurrentBase
+/// The state of a stream's layers and the stepping API that ``RecurrentStream`` and
+/// ``LayerNormRecurrentStream`` share: one step from a buffer or a tensor, a chunk of steps,
+/// reset, and the state read and set as tensors. Not made directly: make one of those two.
+///
+/// Shapes: `B` = ``batchSize``, `H_out` the features of a layer's output (the module's
+/// `projSize` if it has one, else `hiddenSize`); hidden states `(numLayers, B, H_out)`, cell
+/// states `(numLayers, B, hiddenSize)`.
+public class RecurrentStreamBase: @unchecked Sendable {
     /// The number of independent streams advanced together (rows of each input).
     public let batchSize: Int
 
-    private let kind: CellKind
-    private let layers: [RecurrentWeights]
-    private let inputSize: Int, hiddenSize: Int, outputSize: Int
-    /// Per layer: the state `h` `(B, Hr)`, the cell state `c` `(B, H)` (LSTM), the
-    /// pre-activations `(B, G·H)`, the recurrent product `(B, G·H)` (GRU), the unprojected
-    /// `h` `(B, H)` (LSTM with projection), and `tanh(c)` scratch `(B, H)`.
-    private let h: [UnsafeMutablePointer<Float>]
-    private let c: [UnsafeMutablePointer<Float>]
-    private let pre: [UnsafeMutablePointer<Float>]
-    private let rec: [UnsafeMutablePointer<Float>]
-    private let hFull: [UnsafeMutablePointer<Float>]
-    private let scratch: UnsafeMutablePointer<Float>
-    /// Zoneout in evaluation: the probabilities `(B, H)` for `h` and `c`, and per layer the
-    /// state before the step; empty without zoneout.
-    private let zoneoutH: UnsafeMutablePointer<Float>?, zoneoutC: UnsafeMutablePointer<Float>?
-    private let hBefore: [UnsafeMutablePointer<Float>], cBefore: [UnsafeMutablePointer<Float>]
-    private var allocations: [UnsafeMutablePointer<Float>] = []
+    /// The stream's and the module's type names, for error messages.
+    let streamName: String, moduleName: String
+    let inputSize: Int, hiddenSize: Int, outputSize: Int
+    let batchFirst: Bool
+    /// Per layer: the state `h` `(B, H_out)` and, with `hasCell`, the cell state `c` `(B, H)`.
+    let h: [UnsafeMutablePointer<Float>]
+    let c: [UnsafeMutablePointer<Float>]
+    let hasCell: Bool
+    /// Owns every buffer of the stream, the subclass's too.
+    let buffers: StreamBuffers
 
-    /// A stream over `module`, starting from zero state.
-    ///
-    /// - Throws: ``TensorError/invalidArgument(_:)`` for a bidirectional module (its reverse
-    ///   direction needs the whole sequence) or a batch size below 1.
-    public init(_ module: RecurrentBase, batchSize: Int = 1) throws {
-        guard !module.bidirectional else {
-            throw TensorError.invalidArgument("RecurrentStream: a bidirectional module needs the whole sequence; stream a unidirectional one")
+    /// Checks what a stream of `module` needs before anything is allocated: one direction, a
+    /// batch of at least 1, and state buffers within ``MemoryLimit``.
+    static func check(_ streamName: String, bidirectional: Bool, batchSize: Int, numLayers: Int, floatsPerRow: Int) throws {
+        guard !bidirectional else {
+            throw TensorError.invalidArgument("\(streamName): a bidirectional module needs the whole sequence; stream a unidirectional one")
         }
         guard batchSize >= 1 else {
-            throw TensorError.invalidArgument("RecurrentStream: expected batchSize >= 1, got \(batchSize)")
+            throw TensorError.invalidArgument("\(streamName): expected batchSize >= 1, got \(batchSize)")
         }
-        self.module = module
-        self.batchSize = batchSize
-        let kind = module.kind, projected = module.projSize > 0
-        self.kind = kind
-        layers = module.weights.map { $0[0] }
-        inputSize = module.inputSize
-        hiddenSize = module.hiddenSize
-        outputSize = module.outputHiddenSize
-        let B = batchSize, H = hiddenSize, Hr = outputSize, GH = kind.gateCount * H
-        var all: [UnsafeMutablePointer<Float>] = []
-        func make(_ n: Int) -> UnsafeMutablePointer<Float> {
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
-            p.initialize(repeating: 0, count: max(n, 1))
-            all.append(p)
-            return p
-        }
-        let L = module.numLayers
-        h = (0..<L).map { _ in make(B * Hr) }
-        c = (0..<L).map { _ in make(kind == .lstm ? B * H : 0) }
-        pre = (0..<L).map { _ in make(B * GH) }
-        rec = (0..<L).map { _ in make(kind == .gru ? B * GH : 0) }
-        hFull = (0..<L).map { _ in make(projected ? B * H : 0) }
-        scratch = make(B * H)
-        let r = module.regularizers
-        func probabilities(_ p: Float) -> UnsafeMutablePointer<Float>? {
-            guard p > 0 else { return nil }
-            let m = make(B * H)
-            m.update(repeating: p, count: B * H)
-            return m
-        }
-        zoneoutH = probabilities(r.zoneoutHidden)
-        zoneoutC = kind == .lstm ? probabilities(r.zoneoutCell) : nil
-        hBefore = zoneoutH == nil ? [] : (0..<L).map { _ in make(B * Hr) }
-        cBefore = zoneoutC == nil ? [] : (0..<L).map { _ in make(B * H) }
-        allocations = all
+        try MemoryLimit.check(floats: [[numLayers + 1, batchSize, floatsPerRow]], for: "\(streamName)(batchSize: \(batchSize)) buffers")
     }
 
-    deinit { for p in allocations { p.deallocate() } }
+    init(streamName: String, moduleName: String, numLayers: Int, batchSize: Int, inputSize: Int, hiddenSize: Int,
+         outputSize: Int, hasCell: Bool, batchFirst: Bool, buffers: StreamBuffers) {
+        self.streamName = streamName
+        self.moduleName = moduleName
+        self.batchSize = batchSize
+        self.inputSize = inputSize
+        self.hiddenSize = hiddenSize
+        self.outputSize = outputSize
+        self.hasCell = hasCell
+        self.batchFirst = batchFirst
+        self.buffers = buffers
+        h = (0..<numLayers).map { _ in buffers.make(batchSize * outputSize) }
+        c = (0..<numLayers).map { _ in buffers.make(hasCell ? batchSize * hiddenSize : 0) }
+    }
 
     /// Sets every state back to zeros.
     public func reset() {
         let B = batchSize
-        for l in 0..<layers.count {
+        for l in 0..<h.count {
             h[l].update(repeating: 0, count: B * outputSize)
-            if kind == .lstm { c[l].update(repeating: 0, count: B * hiddenSize) }
+            if hasCell { c[l].update(repeating: 0, count: B * hiddenSize) }
         }
     }
 
     /// The hidden state of every layer, `(numLayers, B, H_out)` (a copy).
-    public var hiddenState: Tensor {
-        let n = batchSize * outputSize
-        let storage = TensorBuffer(count: layers.count * n)
-        for l in 0..<layers.count { (storage.pointer + l * n).update(from: h[l], count: n) }
-        return Tensor(shape: [layers.count, batchSize, outputSize], storage: storage)
-    }
+    public var hiddenState: Tensor { stacked(h, count: outputSize) }
 
     /// The cell state of every layer of an LSTM, `(numLayers, B, hiddenSize)` (a copy);
-    /// `nil` for RNN and GRU.
-    public var cellState: Tensor? {
-        guard kind == .lstm else { return nil }
-        let n = batchSize * hiddenSize
-        let storage = TensorBuffer(count: layers.count * n)
-        for l in 0..<layers.count { (storage.pointer + l * n).update(from: c[l], count: n) }
-        return Tensor(shape: [layers.count, batchSize, hiddenSize], storage: storage)
+    /// `nil` for a stream without one (RNN, GRU).
+    public var cellState: Tensor? { hasCell ? stacked(c, count: hiddenSize) : nil }
+
+    private func stacked(_ states: [UnsafeMutablePointer<Float>], count: Int) -> Tensor {
+        let n = batchSize * count
+        let storage = TensorBuffer(count: states.count * n)
+        for l in 0..<states.count { (storage.pointer + l * n).update(from: states[l], count: n) }
+        return Tensor(shape: [states.count, batchSize, count], storage: storage)
     }
 
     /// Sets the state from `(numLayers, B, H_out)` hidden and (LSTM) `(numLayers, B,
@@ -131,22 +102,22 @@ public final class RecurrentStream: @unchecked Sendable {
     /// (zeros after ``reset()``); pass both to continue a module call's sequence. Nothing
     /// changes when the call throws.
     /// - Throws: ``TensorError/shapeMismatch(_:)`` when a shape does not fit;
-    ///   ``TensorError/invalidArgument(_:)`` for a cell state given to an RNN or GRU stream,
-    ///   which has none.
+    ///   ``TensorError/invalidArgument(_:)`` for a cell state given to a stream without one
+    ///   (RNN, GRU).
     public func setState(hidden: Tensor, cell: Tensor? = nil) throws {
-        let L = layers.count
+        let L = h.count
         guard hidden.shape == [L, batchSize, outputSize] else {
-            throw TensorError.shapeMismatch("RecurrentStream: expected a hidden state of shape \([L, batchSize, outputSize]), got \(hidden.shape)")
+            throw TensorError.shapeMismatch("\(streamName): expected a hidden state of shape \([L, batchSize, outputSize]), got \(hidden.shape)")
         }
-        if kind != .lstm, cell != nil {
-            throw TensorError.invalidArgument("RecurrentStream: a \(type(of: module)) stream has no cell state; expected cell: nil, got a tensor")
+        if !hasCell, cell != nil {
+            throw TensorError.invalidArgument("\(streamName): a \(moduleName) stream has no cell state; expected cell: nil, got a tensor")
         }
-        if kind == .lstm, let cell, cell.shape != [L, batchSize, hiddenSize] {
-            throw TensorError.shapeMismatch("RecurrentStream: expected a cell state of shape \([L, batchSize, hiddenSize]), got \(cell.shape)")
+        if hasCell, let cell, cell.shape != [L, batchSize, hiddenSize] {
+            throw TensorError.shapeMismatch("\(streamName): expected a cell state of shape \([L, batchSize, hiddenSize]), got \(cell.shape)")
         }
         let n = batchSize * outputSize
         for l in 0..<L { h[l].update(from: hidden.storage.pointer + l * n, count: n) }
-        if kind == .lstm, let cell {
+        if hasCell, let cell {
             let m = batchSize * hiddenSize
             for l in 0..<L { c[l].update(from: cell.storage.pointer + l * m, count: m) }
         }
@@ -161,10 +132,10 @@ public final class RecurrentStream: @unchecked Sendable {
     @discardableResult
     public func step(_ input: UnsafeBufferPointer<Float>) throws -> UnsafeBufferPointer<Float> {
         guard input.count == batchSize * inputSize, let x = input.baseAddress else {
-            throw TensorError.shapeMismatch("RecurrentStream: expected \(batchSize) × \(inputSize) = \(batchSize * inputSize) input values, got \(input.count)")
+            throw TensorError.shapeMismatch("\(streamName): expected \(batchSize) × \(inputSize) = \(batchSize * inputSize) input values, got \(input.count)")
         }
-        advance(x, ldx: inputSize)
-        return UnsafeBufferPointer(start: h[layers.count - 1], count: batchSize * outputSize)
+        advanceLayers(x, ldx: inputSize)
+        return UnsafeBufferPointer(start: h[h.count - 1], count: batchSize * outputSize)
     }
 
     /// Advances by one step from an input `(B, inputSize)` (or `(inputSize)` for a batch of
@@ -173,11 +144,11 @@ public final class RecurrentStream: @unchecked Sendable {
     public func step(_ input: Tensor) throws -> Tensor {
         let expected = input.rank == 1 ? [inputSize] : [batchSize, inputSize]
         guard input.shape == expected, input.rank == 2 || batchSize == 1 else {
-            throw TensorError.shapeMismatch("RecurrentStream: expected an input of shape \([batchSize, inputSize]), got \(input.shape)")
+            throw TensorError.shapeMismatch("\(streamName): expected an input of shape \([batchSize, inputSize]), got \(input.shape)")
         }
-        advance(input.storage.pointer, ldx: inputSize)
+        advanceLayers(input.storage.pointer, ldx: inputSize)
         let storage = TensorBuffer(count: batchSize * outputSize)
-        storage.pointer.update(from: h[layers.count - 1], count: batchSize * outputSize)
+        storage.pointer.update(from: h[h.count - 1], count: batchSize * outputSize)
         return Tensor(shape: input.rank == 1 ? [outputSize] : [batchSize, outputSize], storage: storage)
     }
 
@@ -186,17 +157,17 @@ public final class RecurrentStream: @unchecked Sendable {
     /// layout.
     /// - Throws: ``TensorError/shapeMismatch(_:)`` when the shape does not fit.
     public func advance(_ chunk: Tensor) throws -> Tensor {
-        guard chunk.rank == 3, chunk.shape[module.batchFirst ? 0 : 1] == batchSize, chunk.shape[2] == inputSize else {
-            let expected = module.batchFirst ? "(\(batchSize), T, \(inputSize))" : "(T, \(batchSize), \(inputSize))"
-            throw TensorError.shapeMismatch("RecurrentStream: expected a chunk of shape \(expected), got \(chunk.shape)")
+        guard chunk.rank == 3, chunk.shape[batchFirst ? 0 : 1] == batchSize, chunk.shape[2] == inputSize else {
+            let expected = batchFirst ? "(\(batchSize), T, \(inputSize))" : "(T, \(batchSize), \(inputSize))"
+            throw TensorError.shapeMismatch("\(streamName): expected a chunk of shape \(expected), got \(chunk.shape)")
         }
-        let T = chunk.shape[module.batchFirst ? 1 : 0], B = batchSize, Hr = outputSize
-        let layout = SequenceLayout(steps: T, batch: B, batchFirst: module.batchFirst)
+        let T = chunk.shape[batchFirst ? 1 : 0], B = batchSize, Hr = outputSize
+        let layout = SequenceLayout(steps: T, batch: B, batchFirst: batchFirst)
         let output = TensorBuffer(count: T * B * Hr)
         for t in 0..<T {
             let first = layout.firstRow(t)
-            advance(chunk.storage.pointer + first * inputSize, ldx: layout.rowStride * inputSize)
-            let last = h[layers.count - 1]
+            advanceLayers(chunk.storage.pointer + first * inputSize, ldx: layout.rowStride * inputSize)
+            let last = h[h.count - 1]
             for b in 0..<B {
                 (output.pointer + (first + b * layout.rowStride) * Hr).update(from: last + b * Hr, count: Hr)
             }
@@ -206,8 +177,106 @@ public final class RecurrentStream: @unchecked Sendable {
         return Tensor(shape: shape, storage: output)
     }
 
+    /// One step of every layer from `x`, `B` rows `ldx` apart, into ``h`` (and ``c``); no
+    /// heap allocation. Each stream overrides it.
+    func advanceLayers(_ x: UnsafePointer<Float>, ldx: Int) {
+        preconditionFailure("\(streamName) does not override advanceLayers(_:ldx:)")
+    }
+}
+
+/// Zero-initialised float buffers, allocated when a stream is made and freed with it.
+final class StreamBuffers {
+    private var allocations: [UnsafeMutablePointer<Float>] = []
+
+    /// A new buffer of `count` zeros (at least one float, so that every pointer is valid).
+    func make(_ count: Int) -> UnsafeMutablePointer<Float> {
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+        p.initialize(repeating: 0, count: max(count, 1))
+        allocations.append(p)
+        return p
+    }
+
+    deinit { for p in allocations { p.deallocate() } }
+}
+
+/// Online inference with a recurrent module: holds the state of every layer and advances it
+/// one time step (or one chunk of steps) at a time, for a sensor stream, a live text box, or
+/// any input that arrives piece by piece.
+///
+/// Every buffer is allocated once, when the stream is made: a step through
+/// ``RecurrentStreamBase/step(_:)-(UnsafeBufferPointer<Float>)`` performs no heap allocation. Each step runs,
+/// per layer, `W_ih · x` and `W_hh · h` (`sgemv` for a batch of one, `sgemm` otherwise) and
+/// one fused elementwise pass; nothing is recorded for gradients.
+///
+/// The stream reads the module's parameters in place at every step, so it follows the
+/// module when its weights are trained or loaded. Results equal the module's over the same
+/// sequence up to rounding (the biases are added in another order), in evaluation mode: the
+/// cell variants (peepholes, a GRU's reset before the product) run, recurrent dropout and
+/// weight drop do not, and zoneout is its expectation (see ``RecurrentRegularizers``).
+/// ``LayerNormLSTM`` and ``LayerNormGRU`` stream through ``LayerNormRecurrentStream``, with
+/// the same methods (``RecurrentStreamBase``).
+///
+/// ```swift
+/// let rnn = try RNN(inputSize: 64, hiddenSize: 128)
+/// let stream = try RecurrentStream(rnn)
+/// for sample in sensor {                      // sample: [Float] of 64 features
+///     let h = try sample.withUnsafeBufferPointer { try stream.step($0) }   // 128 features
+///     …
+/// }
+/// ```
+public final class RecurrentStream: RecurrentStreamBase, @unchecked Sendable {
+    /// The module the stream runs.
+    public let module: RecurrentBase
+
+    private let kind: CellKind
+    private let layers: [RecurrentWeights]
+    /// Per layer: the pre-activations `(B, G·H)`, the recurrent product `(B, G·H)` (GRU), the
+    /// unprojected `h` `(B, H)` (LSTM with projection), and `tanh(c)` scratch `(B, H)`.
+    private let pre: [UnsafeMutablePointer<Float>]
+    private let rec: [UnsafeMutablePointer<Float>]
+    private let hFull: [UnsafeMutablePointer<Float>]
+    private let scratch: UnsafeMutablePointer<Float>
+    /// Zoneout in evaluation: the probabilities `(B, H)` for `h` and `c`, and per layer the
+    /// state before the step; empty without zoneout.
+    private let zoneoutH: UnsafeMutablePointer<Float>?, zoneoutC: UnsafeMutablePointer<Float>?
+    private let hBefore: [UnsafeMutablePointer<Float>], cBefore: [UnsafeMutablePointer<Float>]
+
+    /// A stream over `module` for `batchSize` independent sequences, starting from zero state.
+    ///
+    /// - Throws: ``TensorError/invalidArgument(_:)`` for a bidirectional module (its reverse
+    ///   direction needs the whole sequence), a batch size below 1, or buffers larger than
+    ///   the machine's memory (``MemoryLimit``).
+    public init(_ module: RecurrentBase, batchSize: Int = 1) throws {
+        let kind = module.kind, projected = module.projSize > 0
+        let L = module.numLayers, B = batchSize, H = module.hiddenSize, Hr = module.outputHiddenSize, GH = kind.gateCount * H
+        try RecurrentStreamBase.check("RecurrentStream", bidirectional: module.bidirectional, batchSize: batchSize, numLayers: L,
+                       floatsPerRow: 4 * GH + 4 * H + 2 * Hr)
+        self.module = module
+        self.kind = kind
+        layers = module.weights.map { $0[0] }
+        let buffers = StreamBuffers()
+        pre = (0..<L).map { _ in buffers.make(B * GH) }
+        rec = (0..<L).map { _ in buffers.make(kind == .gru ? B * GH : 0) }
+        hFull = (0..<L).map { _ in buffers.make(projected ? B * H : 0) }
+        scratch = buffers.make(B * H)
+        let r = module.regularizers
+        func probabilities(_ p: Float) -> UnsafeMutablePointer<Float>? {
+            guard p > 0 else { return nil }
+            let m = buffers.make(B * H)
+            m.update(repeating: p, count: B * H)
+            return m
+        }
+        zoneoutH = probabilities(r.zoneoutHidden)
+        zoneoutC = kind == .lstm ? probabilities(r.zoneoutCell) : nil
+        hBefore = zoneoutH == nil ? [] : (0..<L).map { _ in buffers.make(B * Hr) }
+        cBefore = zoneoutC == nil ? [] : (0..<L).map { _ in buffers.make(B * H) }
+        super.init(streamName: "RecurrentStream", moduleName: "\(type(of: module))", numLayers: L, batchSize: B,
+                   inputSize: module.inputSize, hiddenSize: H, outputSize: Hr, hasCell: kind == .lstm,
+                   batchFirst: module.batchFirst, buffers: buffers)
+    }
+
     /// One step of every layer; `x` holds `B` rows `ldx` apart.
-    private func advance(_ x: UnsafePointer<Float>, ldx: Int) {
+    override func advanceLayers(_ x: UnsafePointer<Float>, ldx: Int) {
         let B = batchSize, H = hiddenSize, Hr = outputSize, GH = kind.gateCount * H
         // A step's products run on one BLAS thread, so that its results do not depend on the
         // thread count.
