@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # libFuzzer campaigns for the readers of outside input beyond the safetensors parser
-# (Fuzz/ReadersFuzzer/main.swift: checkpoint, header, csv, names, names-metadata).
+# (Fuzz/ReadersFuzzer/main.swift: checkpoint, header, csv, names, names-metadata, model-files).
 #
 #   Scripts/fuzz_readers.sh ci [runs]                 every target, $FUZZ_RUNS (default 20000) inputs each
 #   Scripts/fuzz_readers.sh libfuzzer <target> [s]    one target for s seconds (default 600)
 #   Scripts/fuzz_readers.sh seeds <target>            rewrite Fuzz/corpus/<target> from the harness
 #
-# The package's AirlineExample and NamesExample targets and what they depend on are built by SwiftPM in release
+# The example libraries whose readers are fuzzed (Airline, Names, Generate, Tagging, Translate)
+# and what they depend on are built by SwiftPM in release
 # with -sanitize=fuzzer,address in $FUZZ_WORK_DIR/spm-readers (default .build-fuzz/); the
 # harness is compiled against them with swiftc. Each target starts from its committed corpus
 # (Fuzz/corpus/<target>) with its dictionary (Fuzz/ReadersFuzzer/<target>.dict); ci runs
@@ -18,21 +19,23 @@ set -euo pipefail
 MODE="${1:-ci}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK="${FUZZ_WORK_DIR:-$ROOT/.build-fuzz}"
-TARGETS=(checkpoint header csv names names-metadata)
+TARGETS=(checkpoint header csv names names-metadata model-files)
 cd "$ROOT"
 mkdir -p "$WORK"
 export RECURRENT_MEMORY_LIMIT="${RECURRENT_MEMORY_LIMIT:-1000000000}"
 
 build_harness() {
     local scratch="$WORK/spm-readers"
-    echo "== building AirlineExample, NamesExample and their dependencies (release, -sanitize=fuzzer,address) in $scratch"
-    for target in AirlineExample NamesExample; do
-        swift build -c release --sanitize=fuzzer --sanitize=address --scratch-path "$scratch" --target "$target" >/dev/null
+    echo "== building the example libraries read by the harness and their dependencies (release, -sanitize=fuzzer,address) in $scratch"
+    local library
+    for library in AirlineExample NamesExample GenerateExample TaggingExample TranslateExample; do
+        swift build -c release --sanitize=fuzzer --sanitize=address --scratch-path "$scratch" --target "$library" >/dev/null
     done
     BIN="$(swift build -c release --sanitize=fuzzer --sanitize=address --scratch-path "$scratch" --show-bin-path)"
     MODULES="$BIN/Modules"
     [ -d "$MODULES" ] || MODULES="$BIN"
-    OBJECTS=$(find "$BIN/AirlineExample.build" "$BIN/NamesExample.build" "$BIN/ExampleSupport.build" "$BIN/Recurrent.build" "$BIN/LinearAlgebra.build" "$BIN/CKernels.build" \
+    OBJECTS=$(find "$BIN/AirlineExample.build" "$BIN/NamesExample.build" "$BIN/GenerateExample.build" \
+        "$BIN/TaggingExample.build" "$BIN/TranslateExample.build" "$BIN/ExampleSupport.build" "$BIN/Recurrent.build" "$BIN/LinearAlgebra.build" "$BIN/CKernels.build" \
         "$BIN/ArgumentParser.build" "$BIN/ArgumentParserToolInfo.build" -name '*.o')
     CFLAGS=()
     for flag in $(pkg-config --cflags openblas lapacke 2>/dev/null); do CFLAGS+=(-Xcc "$flag"); done

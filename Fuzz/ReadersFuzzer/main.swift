@@ -15,23 +15,31 @@
 //   names-metadata  NamesModel.load(from:) (`names --load`) on the input as a file: a model
 //                   whose sizes agree with its metadata, or a thrown error of the library or
 //                   of the examples.
+//   model-files     the other --load readers, on the input after its first byte as a file:
+//                   NameGenerator.load (`generate`), EntityTagger.load (`tagging`) and
+//                   DateTranslator.load (`translate`), chosen by that byte mod 3: a model
+//                   whose sizes agree with its metadata, or a thrown error of the library or
+//                   of the examples.
 //
 // Anything else — a trap, a sanitizer report, an error of another type, a broken invariant —
 // is a crash libFuzzer records. $FUZZ_WRITE_SEEDS=<folder> writes the target's seed inputs
 // there and exits (the committed corpora under Fuzz/corpus come from it).
 import ExampleSupport
 import AirlineExample
+import GenerateExample
 import NamesExample
+import TaggingExample
+import TranslateExample
 import Foundation
 import Recurrent
 
 enum Target: String {
-    case checkpoint, header, csv, names, namesMetadata = "names-metadata"
+    case checkpoint, header, csv, names, namesMetadata = "names-metadata", modelFiles = "model-files"
 }
 
 let target: Target = {
     guard let name = ProcessInfo.processInfo.environment["FUZZ_TARGET"], let target = Target(rawValue: name) else {
-        fatalError("set FUZZ_TARGET to checkpoint, header, csv, names or names-metadata")
+        fatalError("set FUZZ_TARGET to checkpoint, header, csv, names, names-metadata or model-files")
     }
     return target
 }()
@@ -169,6 +177,38 @@ func fuzzNamesMetadata(_ data: Data) {
     }
 }
 
+/// The loaders of `generate --load`, `tagging --load` and `translate --load`, in the order
+/// the first byte of a `model-files` input chooses them.
+let modelFileReaders = ["generate", "tagging", "translate"]
+
+func fuzzModelFiles(_ data: Data) {
+    guard let first = data.first else { return }
+    let url = scratch.appendingPathComponent("model.safetensors")
+    do { try data.dropFirst().write(to: url) } catch { fatalError("cannot write \(url.path): \(error)") }
+    do {
+        switch modelFileReaders[Int(first) % modelFileReaders.count] {
+        case "generate":
+            let generator = try NameGenerator.load(from: url)
+            precondition(generator.stateDict()["fc.weight"]?.shape.last == generator.hiddenSize,
+                         "the loaded generator's head does not match its metadata")
+        case "tagging":
+            let (tagger, _, train, test) = try EntityTagger.load(from: url)
+            precondition(train >= 1 && test >= 1, "sentence counts below 1")
+            precondition(tagger.network.rnn.inputSize == tagger.encoder.featureCount,
+                         "the loaded tagger's layer does not read its encoder's features")
+        default:
+            let (model, _, train, test) = try DateTranslator.load(from: url)
+            precondition(train >= 1 && test >= 1, "data set sizes below 1")
+            precondition(model.stateDict()["head.weight"]?.shape.last == model.hiddenSize,
+                         "the loaded translator's head does not match its metadata")
+        }
+    } catch is SafeTensorsError, is ExampleDataError, is StateDictError, is TensorError {
+        return
+    } catch {
+        fatalError("a model-file loader threw \(type(of: error)): \(error)")
+    }
+}
+
 /// The seed inputs of each target (written by $FUZZ_WRITE_SEEDS).
 func seeds() throws -> [String: Data] {
     switch target {
@@ -190,6 +230,18 @@ func seeds() throws -> [String: Data] {
                 "bundled.csv": try Data(contentsOf: AirlineData.bundledURL("airline-passengers.csv"))]
     case .names:
         return ["three-languages.txt": Data("Abe\nBéla\n\nO'Neil\u{0}Ng\nZhang\u{0}Müller\nSchmidt Jr\n".utf8)]
+    case .modelFiles:
+        var result: [String: Data] = [:]
+        let url = scratch.appendingPathComponent("seed.safetensors")
+        try NameGenerator(kind: .gru, hiddenSize: 3, languages: ["Czech", "Dutch"], seed: 1).save(to: url)
+        result["generate.safetensors"] = Data([0]) + (try Data(contentsOf: url))
+        let encoder = try TokenEncoder(vocabulary: ["in", "Paris"], hashBuckets: 4)
+        let network = try BidirectionalTagger(kind: .lstm, inputSize: encoder.featureCount, hiddenSize: 3, seed: 1)
+        try EntityTagger(encoder: encoder, network: network).save(to: url, seed: 1, trainSentences: 10, testSentences: 5)
+        result["tagging.safetensors"] = Data([1]) + (try Data(contentsOf: url))
+        try DateTranslator(kind: .gru, hiddenSize: 3, seed: 1).save(to: url, seed: 1, trainSize: 10, testDates: 5)
+        result["translate.safetensors"] = Data([2]) + (try Data(contentsOf: url))
+        return result
     case .namesMetadata:
         var result: [String: Data] = [:]
         for kind in [NamesModelKind.tutorial, .lstm] {
@@ -227,6 +279,7 @@ public func readersFuzzerTestOneInput(_ start: UnsafePointer<UInt8>?, _ count: I
     case .csv: fuzzCSV(data)
     case .names: fuzzNames(data)
     case .namesMetadata: fuzzNamesMetadata(data)
+    case .modelFiles: fuzzModelFiles(data)
     }
     return 0
 }
