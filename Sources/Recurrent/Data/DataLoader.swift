@@ -7,7 +7,7 @@ import LinearAlgebra
 /// Shuffling draws from `generator` when one is given — each epoch advances it, so a run
 /// is reproducible from its seed, and its position (``state``) can be saved with a
 /// checkpoint — and from the library's default stream (``RandomState``) otherwise, like
-/// PyTorch's global generator. With a ``SeededGenerator`` the order is a uniform
+/// PyTorch's global generator. With a `SeededGenerator` the order is a uniform
 /// permutation (Fisher–Yates); with a ``TorchGenerator`` it is PyTorch's, batch for batch:
 /// each epoch draws what PyTorch's loader draws from its generator (a 64-bit base seed when
 /// the epoch starts, `randperm(count)` for the order, and one more `randperm` that PyTorch's
@@ -93,7 +93,7 @@ public final class DataLoader<D: Dataset>: Sequence {
     /// Puts the shuffling stream back where ``state`` was taken, so that the next epochs
     /// draw the orders an uninterrupted run would have drawn.
     /// - Throws: ``TensorError/invalidArgument(_:)`` when the state's kind of stream (a
-    ///   ``SeededGenerator``, a ``TorchGenerator`` or the default stream) is not this
+    ///   `SeededGenerator`, a ``TorchGenerator`` or the default stream) is not this
     ///   loader's; nothing changes then.
     public func loadState(_ state: DataLoaderState) throws {
         func kind(_ g: SeededGenerator?, _ t: TorchGenerator?) -> String {
@@ -141,7 +141,7 @@ public final class DataLoader<D: Dataset>: Sequence {
 }
 
 /// The position of a ``DataLoader``'s shuffling stream, Codable for checkpoints: the
-/// ``SeededGenerator`` or ``TorchGenerator`` it draws from, or neither (the default stream,
+/// `SeededGenerator` or ``TorchGenerator`` it draws from, or neither (the default stream,
 /// which ``Checkpoint`` saves as its random state).
 public struct DataLoaderState: Codable, Equatable, Sendable {
     /// The library's stream, or `nil`.

@@ -42,6 +42,7 @@ extension Subset: @unchecked Sendable where D: Sendable {}
 /// ```
 ///
 /// - Parameters:
+///   - dataset: the dataset to split.
 ///   - lengths: the sizes of the subsets, summing to `dataset.count`; or fractions in
 ///     `[0, 1]` summing to 1, each taking `⌊count · fraction⌋` examples and the remainder
 ///     given one by one to the first subsets, as PyTorch does.

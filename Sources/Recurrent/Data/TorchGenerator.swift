@@ -10,7 +10,7 @@
 ///
 /// Only the integer draws a loader needs are provided (``random()``, ``random64()``,
 /// ``randperm(_:)``); the library's own sampling (initialisers, dropout) uses
-/// ``SeededGenerator``. The state is Codable, for checkpoints (``DataLoaderState``).
+/// `SeededGenerator`. The state is Codable, for checkpoints (``DataLoaderState``).
 public struct TorchGenerator: Codable, Equatable, Sendable {
     /// The words of the twister (624).
     private var words: [UInt32]

@@ -56,8 +56,10 @@ public protocol Optimizer: AnyObject {
 }
 
 extension Optimizer {
-    /// Clears the gradients of ``parameters`` — to `nil` by default, as PyTorch's
+    /// Clears the gradients of ``Optimizer/parameters`` — to `nil` by default, as PyTorch's
     /// `zero_grad(set_to_none=True)`, or to zeros with `setToNil: false`.
+    ///
+    /// - Parameter setToNil: whether the gradients become `nil` (the default) or zeros.
     public func zeroGrad(setToNil: Bool = true) {
         for p in parameters { p.zeroGrad(setToNil: setToNil) }
     }

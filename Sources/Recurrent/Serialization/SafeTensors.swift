@@ -112,7 +112,7 @@ public enum SafeTensors {
     /// Reads only the header of the safetensors file at `url`: names, dtypes, shapes, byte
     /// ranges and metadata, without converting any tensor.
     ///
-    /// Only a regular file is read (see ``SafeTensors/RegularFile``): a directory, a named
+    /// Only a regular file is read (see `RegularFile`): a directory, a named
     /// pipe or a device is an error before any read, so the call neither blocks nor reads
     /// forever. The file's size is taken once; a file that shrinks while it is read is an
     /// error, one that grows is read as it was.
