@@ -144,7 +144,8 @@ def run(seed, args):
     start = time.perf_counter()
     curves = []
     for lower, upper in folds(end, args.validation, args.folds):
-        _, curve = fit(y, lower, args.epochs, args, seed, evaluation=list(range(lower, upper)), save_init=args.save_init)
+        _, curve = fit(y, lower, args.epochs, args, seed, evaluation=list(range(lower, upper)),
+                       save_init=None if curves else args.save_init)
         curves.append(curve)
     mean_curve = [(c[0][0], sum(rmse for _, rmse in c) / len(c)) for c in zip(*curves)]
     epochs, validation = min(mean_curve, key=lambda c: c[1])
@@ -161,9 +162,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="rnn", choices=["rnn", "lstm", "gru"])
     parser.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds")
-    parser.add_argument("--epochs", type=int, default=500, help="the most epochs; the validation span chooses")
-    parser.add_argument("--hidden", type=int, default=32)
-    parser.add_argument("--window", type=int, default=37)
+    parser.add_argument("--epochs", type=int, default=500, help="the most epochs; the validation folds choose")
+    parser.add_argument("--hidden", type=int, default=4)
+    parser.add_argument("--window", type=int, default=13)
     parser.add_argument("--lr", type=float, default=0.003)
     parser.add_argument("--ensemble", type=int, default=10)
     parser.add_argument("--clip", type=float, default=1, help="the largest gradient norm of a step, 0 for none")
