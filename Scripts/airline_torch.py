@@ -2,7 +2,8 @@
 """The airline example's protocol in PyTorch, for side-by-side figures with `airline --base srw`.
 
 Protocol (the same as Examples/Airline/Library/ResidualForecaster.swift with the seasonal
-random walk base; the Holt-Winters base is not reproduced here):
+random walk base; the Holt-Winters base and the combination with Holt-Winters, --combine-hw,
+are not reproduced here):
   - series: Examples/Airline/Library/Resources/airline-passengers.csv, 144 months; the last 24
     are the test span, nothing is fitted on them;
   - residual of the seasonal random walk with drift on logs: r[t] = v[t] - (v[t-1] + v[t-12] -
@@ -13,9 +14,12 @@ random walk base; the Holt-Winters base is not reproduced here):
     clip_grad_norm_(--clip);
   - an ensemble of --ensemble networks (member k seeded seed * ensemble + k; PyTorch's own
     initialisation, so the numbers differ from Swift's seeded ones);
-  - validation: fitted on months < 96, the ensemble's one-step RMSE on months 96..119 every 10
-    epochs (and at the last) chooses the epochs (at most --epochs); final: refitted on months
-    < 120 for that many epochs;
+  - validation, rolling origin: the last --validation training months (default 48, months
+    72..119 = 1955-1958) split into --folds consecutive folds (default 4 of 12 months; sizes
+    differ by at most 1, the later ones longer); for each fold the ensemble is fitted on the
+    months before it and its one-step RMSE over the fold is measured every 10 epochs (and at
+    the last); the epoch count with the lowest mean of the folds' RMSEs is chosen (at most
+    --epochs); final: refitted on months < 120 for that many epochs;
   - forecast y[t] = exp(base[t] + mean + std * mean of the members' z_hat), one step ahead with
     the true history; RMSE in passengers over the test months.
 
@@ -36,7 +40,7 @@ import torch.nn as nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CSV = os.path.join(HERE, "..", "Examples", "Airline", "Library", "Resources", "airline-passengers.csv")
-SEASON, TEST, VALIDATION, EVERY = 12, 24, 24, 10
+SEASON, TEST, EVERY = 12, 24, 10
 
 
 def load_series(path=CSV):
@@ -121,14 +125,30 @@ def fit(y, end, epochs, args, seed, evaluation=None, save_init=None):
     return forecast, curve
 
 
+def folds(end, validation, count):
+    """The folds [lower, upper) of the `validation` values before `end`, as in Swift's
+    ResidualForecaster.validationFolds."""
+    start, short, longer = end - validation, validation // count, validation % count
+    result, lower = [], start
+    for f in range(count):
+        size = short + (1 if f >= count - longer else 0)
+        result.append((lower, lower + size))
+        lower += size
+    return result
+
+
 def run(seed, args):
     y = load_series()
     n = len(y)
     end = n - TEST
     start = time.perf_counter()
-    _, curve = fit(y, end - VALIDATION, args.epochs, args, seed, evaluation=list(range(end - VALIDATION, end)),
-                   save_init=args.save_init)
-    epochs, validation = min(curve, key=lambda c: c[1])
+    curves = []
+    for lower, upper in folds(end, args.validation, args.folds):
+        _, curve = fit(y, lower, args.epochs, args, seed, evaluation=list(range(lower, upper)),
+                       save_init=None if curves else args.save_init)
+        curves.append(curve)
+    mean_curve = [(c[0][0], sum(rmse for _, rmse in c) / len(c)) for c in zip(*curves)]
+    epochs, validation = min(mean_curve, key=lambda c: c[1])
     forecast, _ = fit(y, end, epochs, args, seed)
     seconds = time.perf_counter() - start
     test = list(range(end, n))
@@ -142,12 +162,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="rnn", choices=["rnn", "lstm", "gru"])
     parser.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds")
-    parser.add_argument("--epochs", type=int, default=500, help="the most epochs; the validation span chooses")
-    parser.add_argument("--hidden", type=int, default=32)
-    parser.add_argument("--window", type=int, default=37)
+    parser.add_argument("--epochs", type=int, default=500, help="the most epochs; the validation folds choose")
+    parser.add_argument("--hidden", type=int, default=4)
+    parser.add_argument("--window", type=int, default=13)
     parser.add_argument("--lr", type=float, default=0.003)
     parser.add_argument("--ensemble", type=int, default=10)
     parser.add_argument("--clip", type=float, default=1, help="the largest gradient norm of a step, 0 for none")
+    parser.add_argument("--validation", type=int, default=48, help="the training months at the end that choose the epochs")
+    parser.add_argument("--folds", type=int, default=4, help="the rolling-origin folds they are split into")
     parser.add_argument("--json", action="store_true", help="one JSON object per seed")
     parser.add_argument("--save-init", metavar="PATH",
                         help="save the initial weights (one seed, --ensemble 1) as safetensors, for `airline --init-weights PATH`")
@@ -161,8 +183,8 @@ def main():
         if args.json:
             print(json.dumps(r, sort_keys=True))
         else:
-            print(f"{r['model']} seed {r['seed']}: test RMSE {r['rmse']:6.2f}  (epochs {r['epochs']} chosen on validation, "
-                  f"RMSE {r['validationRMSE']:.2f}; {r['trainSeconds']:.1f}s)  seasonal random walk with drift "
+            print(f"{r['model']} seed {r['seed']}: test RMSE {r['rmse']:6.2f}  (epochs {r['epochs']} chosen on the validation folds, "
+                  f"mean RMSE {r['validationRMSE']:.2f}; {r['trainSeconds']:.1f}s)  seasonal random walk with drift "
                   f"{r['seasonalRandomWalkWithDriftRMSE']:.2f}")
     if not args.json and len(results) > 1:
         print(f"mean {sum(r['rmse'] for r in results) / len(results):.2f}")

@@ -65,6 +65,18 @@ final class AirlineDataTests: XCTestCase {
         XCTAssertTrue(r.methods[0].rmse.isFinite && r.methods[0].rmse < 60, "\(r.methods[0].rmse)")
         XCTAssertTrue((1...20).contains(r.epochs))
         XCTAssertEqual(result.forecaster.validationCurve.map(\.epoch), [10, 20])
+        // The default protocol: four one-year folds over 1955–1958, scored by their mean RMSE;
+        // the seasonal random walk's score recomputed by hand.
+        XCTAssertEqual(r.validation, 48)
+        XCTAssertEqual(r.folds, 4)
+        XCTAssertEqual(r.foldRMSEs.count, 4)
+        XCTAssertEqual(r.foldRMSEs.reduce(0, +) / 4, r.validationRMSE, accuracy: 1e-9)
+        let y = series.values
+        let srw = (0..<4).map { f -> Double in
+            let months = (72 + 12 * f)..<(84 + 12 * f)
+            return Metrics.rmse(months.map { y[$0 - 1] * y[$0 - 12] / y[$0 - 13] }, months.map { y[$0] })
+        }
+        XCTAssertEqual(try XCTUnwrap(result.forecaster.baselineValidation["srw"]), srw.reduce(0, +) / 4, accuracy: 1e-9)
         XCTAssertEqual(result.forecaster.trainingLosses.count, r.epochs)
         let coverage = try XCTUnwrap(r.methods[0].coverage)
         XCTAssertTrue((0...1).contains(coverage))
@@ -86,12 +98,52 @@ final class AirlineDataTests: XCTestCase {
         XCTAssertEqual(try JSONDecoder().decode(ForecastReport.self, from: Data(json.utf8)), r)
     }
 
+    /// Settings small enough for a test: networks of 4 hidden features.
+    static func small(ensemble: Int, epochs: Int) -> ForecasterSettings {
+        var settings = ForecasterSettings()
+        settings.ensemble = ensemble
+        settings.hidden = 4
+        settings.maxEpochs = epochs
+        return settings
+    }
+
+    /// The folds and the multi-fold score on a small case by hand.
+    func testMultiFoldValidationArithmetic() {
+        XCTAssertEqual(ResidualForecaster.validationFolds(end: 10, validation: 7, folds: 3), [3..<5, 5..<7, 7..<10])
+        XCTAssertEqual(ResidualForecaster.validationFolds(end: 120, validation: 48, folds: 4), [72..<84, 84..<96, 96..<108, 108..<120])
+        XCTAssertEqual(ResidualForecaster.validationFolds(end: 5, validation: 2, folds: 1), [3..<5])
+        // Fold RMSEs √((0² + 2²)/2) = √2 and 3: the score is their mean, not the pooled RMSE √(13/3).
+        XCTAssertEqual(ResidualForecaster.multiFoldScore(forecasts: [[1, 2], [3]], actuals: [[1, 4], [0]]),
+                       (2.0.squareRoot() + 3) / 2, accuracy: 1e-12)
+    }
+
+    /// The combination with Holt-Winters is the geometric mean (the mean in logs) of the
+    /// network's forecast and Holt-Winters', the same networks underneath.
+    func testCombinationWithHoltWinters() throws {
+        let series = try AirlineData.loadBundled()
+        var settings = Self.small(ensemble: 2, epochs: 10)
+        let alone = try ResidualForecaster(values: series.values, trainingEnd: 120, settings: settings)
+        settings.combineWithHoltWinters = true
+        let combined = try ResidualForecaster(values: series.values, trainingEnd: 120, settings: settings)
+        let hw = try HoltWinters.fit(Array(series.values[..<120]), period: 12)
+        XCTAssertEqual(combined.holtWinters, hw)
+        XCTAssertNil(alone.holtWinters)
+        let targets = Array(120..<144)
+        let network = try alone.oneStepForecasts(targets), both = try combined.oneStepForecasts(targets)
+        let holtWinters = hw.oneStepForecasts(series.values)
+        for (k, t) in targets.enumerated() {
+            XCTAssertEqual(both[k], (network[k] * holtWinters[t]).squareRoot(), accuracy: 1e-9 * both[k])
+        }
+        // Its point forecast from an origin is the one-step forecast.
+        let path = try combined.forecast(origins: [130], steps: 1, paths: 10, level: 0.9, seed: 1)
+        XCTAssertEqual(path[0].point[0], both[10], accuracy: 1e-9 * both[10])
+        // Holt-Winters needs positive values.
+        XCTAssertThrowsError(try ResidualForecaster(values: series.values.map { $0 - 200 }, trainingEnd: 120, settings: settings))
+    }
+
     func testInitialWeightsReplaceTheSeededInitialisation() throws {
         let series = try AirlineData.loadBundled()
-        var settings = ForecasterSettings()
-        settings.ensemble = 1
-        settings.hidden = 4
-        settings.maxEpochs = 3
+        var settings = Self.small(ensemble: 1, epochs: 3)
         settings.seed = 5
         let seeded = try ResidualForecaster(values: series.values, trainingEnd: 120, settings: settings)
         // The same initial weights, written to a file, then loaded into a run with another seed.

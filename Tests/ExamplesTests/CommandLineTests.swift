@@ -148,6 +148,8 @@ final class CommandLineTests: XCTestCase {
         try "t,v\n\(short)\n".write(to: csv, atomically: true, encoding: .utf8)
         try assertFails("airline", ["--csv", csv.path, "--column", "v"], saying: ["30 values", "24 test values"])
         try assertFails("airline", ["--horizon", "30"], saying: ["--horizon must be in 1...--test (24), got 30"])
+        try assertFails("airline", ["--folds", "49"], saying: ["--folds must be in 1...--validation (48), got 49"])
+        try assertFails("airline", ["--validation", "6", "--folds", "0"], saying: ["--folds must be in 1...--validation (6), got 0"])
     }
 
     func testJSONSilencesProgressAndWritesNoStringsForNumbers() throws {

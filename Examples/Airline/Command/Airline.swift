@@ -28,13 +28,15 @@ struct Airline: ParsableCommand {
         network models the residual of a base forecast (--base srw: the seasonal random walk \
         with drift y[t-1]·y[t-m]/y[t-m-1]; hw: Holt-Winters) in logs (--transform), from \
         windows of --window residuals. The base and the networks are first fitted on the \
-        training values minus the last --validation ones; the ensemble's RMSE there chooses \
-        the epochs (at most --epochs); then everything is refitted on all training values for \
-        that many epochs. The backtest forecasts --horizon steps from every origin of the test \
+        training values before each of --folds consecutive folds of the last --validation \
+        training values (rolling origin) and forecast one step ahead over that fold; the mean \
+        of the folds' RMSEs chooses the epochs (at most --epochs); then everything is refitted \
+        on all training values for that many epochs. --combine-hw averages the network's \
+        forecast with Holt-Winters' (in logs). The backtest forecasts --horizon steps from every origin of the test \
         span with the parameters fixed; intervals come from a residual bootstrap (--paths \
-        futures, each step adding an out-of-sample error of the validation fit drawn at random). MASE and sMAPE are the \
-        M4 competition's. The defaults were chosen on the bundled series' validation span \
-        (1957–1958) only (README.md, "A time series", says how).
+        futures, each step adding an out-of-sample error of the validation folds drawn at random). MASE and sMAPE are the \
+        M4 competition's. The defaults were chosen on the bundled series' four validation \
+        folds (1955–1958) only (README.md, "A time series", says how).
         """)
 
     @Option(help: "A CSV file with a header line; forecast its --column instead of the bundled airline series.")
@@ -55,8 +57,15 @@ struct Airline: ParsableCommand {
     @Option(parsing: .unconditional, help: "The number of values at the end held out for the backtest.")
     var test: Int = 24
 
-    @Option(parsing: .unconditional, help: "The number of values at the end of the training span that choose the epochs (default: --test).")
+    @Option(parsing: .unconditional, help: "The number of values at the end of the training span that choose the epochs (default: twice --test).")
     var validation: Int?
+
+    @Option(parsing: .unconditional, help: "The number of rolling-origin folds the validation values are split into.")
+    var folds: Int = ForecasterSettings().folds
+
+    @Flag(name: .customLong("combine-hw"), inversion: .prefixedNo,
+          help: "Forecast the mean (in logs) of the network's forecast and Holt-Winters'.")
+    var combineHW = ForecasterSettings().combineWithHoltWinters
 
     @Option(parsing: .unconditional, help: "The nominal coverage of the prediction intervals.")
     var level: Double = 0.9
@@ -114,6 +123,9 @@ struct Airline: ParsableCommand {
         guard test >= 1 else { throw ValidationError("--test must be at least 1, got \(test)") }
         guard horizon >= 1 && horizon <= test else { throw ValidationError("--horizon must be in 1...--test (\(test)), got \(horizon)") }
         if let validation { guard validation >= 1 else { throw ValidationError("--validation must be at least 1, got \(validation)") } }
+        guard folds >= 1 && folds <= (validation ?? 2 * test) else {
+            throw ValidationError("--folds must be in 1...--validation (\(validation ?? 2 * test)), got \(folds)")
+        }
         guard level > 0 && level < 1 else { throw ValidationError("--level must be in (0, 1), got \(level)") }
         guard paths >= 10 && paths <= 100_000 else { throw ValidationError("--paths must be in 10...100000, got \(paths)") }
         if csv != nil && column == nil { throw ValidationError("--csv needs --column NAME (the column to forecast)") }
@@ -152,13 +164,16 @@ struct Airline: ParsableCommand {
         s.base = base
         s.transform = transform
         s.period = season
-        s.validation = validation ?? test
+        s.validation = validation ?? 2 * test
+        s.folds = folds
+        s.combineWithHoltWinters = combineHW
         s.progress = common.progressStyle
         s.validationOnly = validateOnly
         s.initialWeights = initWeights.map { URL(fileURLWithPath: $0) }
         options.settings = s
 
-        let baseName = base == .seasonalRandomWalk ? "the seasonal random walk with drift" : "Holt-Winters"
+        let baseName = (base == .seasonalRandomWalk ? "the seasonal random walk with drift" : "Holt-Winters")
+            + (combineHW ? ", averaged with Holt-Winters" : "")
         print("\(series.name): \(series.count) values, season \(season); \(model.rawValue.uppercased())(1 → \(hidden)) + Linear(\(hidden) → 1), "
               + "ensemble of \(ensemble) (seeds \(seed &* UInt64(ensemble))…\(seed &* UInt64(ensemble) &+ UInt64(ensemble - 1))), "
               + "windows of \(window) residuals of \(baseName), Adam lr \(lr), at most \(epochs) full-batch epochs")
@@ -167,9 +182,18 @@ struct Airline: ParsableCommand {
             let forecaster = try ResidualForecaster(values: series.values, trainingEnd: trainingEnd, settings: s)
             let best = forecaster.validationCurve.min { $0.rmse < $1.rmse }
             let from = series.labels[trainingEnd - s.validation], to = series.labels[trainingEnd - 1]
-            print(String(format: "Validation RMSE (\(from)…\(to), fitted on the values before): %.3f at epoch %d", best?.rmse ?? .nan, best?.epoch ?? 0))
+            let perFold = forecaster.foldRMSEs.map { String(format: "%.3f", $0) }.joined(separator: ", ")
+            print(String(format: "Validation score (\(from)…\(to), mean RMSE of \(s.folds) one-step folds, each fitted on the values before it): %.3f at epoch %d (folds: %@)",
+                         best?.rmse ?? .nan, best?.epoch ?? 0, perFold))
+            let names = ["srw": "seasonal random walk with drift", "hw": "Holt-Winters", "srw+hw": "mean of the two"]
+            for key in ["srw", "hw", "srw+hw"] {
+                if let score = forecaster.baselineValidation[key] { print(String(format: "  %@ alone: %.3f", names[key]!, score)) }
+            }
             if common.json {
-                try JSONReport.print(["validationRMSE": best?.rmse ?? .nan, "epochs": Double(best?.epoch ?? 0)])
+                var report = ["validationRMSE": best?.rmse ?? .nan, "epochs": Double(best?.epoch ?? 0)]
+                for (i, rmse) in forecaster.foldRMSEs.enumerated() { report["fold\(i + 1)RMSE"] = rmse }
+                for (key, score) in forecaster.baselineValidation { report["\(key)ValidationRMSE"] = score }
+                try JSONReport.print(report)
             }
             return
         }
@@ -178,8 +202,8 @@ struct Airline: ParsableCommand {
         try TrainingDiverged.check(["the test RMSE": r.methods[0].rmse])
 
         let firstTest = series.labels[r.training], last = series.labels[series.count - 1]
-        print("Epochs chosen on the validation span \(series.labels[r.training - r.validation])…\(series.labels[r.training - 1]): "
-              + "\(r.epochs) (validation RMSE \(String(format: "%.2f", r.validationRMSE))); trained in \(ProgressLine.duration(r.trainSeconds))")
+        print("Epochs chosen on \(r.folds) validation folds over \(series.labels[r.training - r.validation])…\(series.labels[r.training - 1]): "
+              + "\(r.epochs) (mean fold RMSE \(String(format: "%.2f", r.validationRMSE))); trained in \(ProgressLine.duration(r.trainSeconds))")
         print("")
         print("Test \(firstTest)…\(last): \(r.horizon) step\(r.horizon == 1 ? "" : "s") ahead from each of \(r.origins) origins, parameters fixed (\(series.name)):")
         let width = max(34, (r.methods.map { $0.name.count + ($0.source.map { $0.count + 3 } ?? 0) }.max() ?? 0) + 2)

@@ -84,8 +84,9 @@ public enum ForecastPlots {
         return chart
     }
 
-    /// The mean training loss of the final fit per epoch, and the ensemble's validation RMSE
-    /// along the epochs of the validation fit (the minimum marks the epochs chosen).
+    /// The mean training loss of the final fit per epoch, and the ensemble's validation score
+    /// (the mean of the folds' one-step RMSEs) along the epochs of the validation fits (the
+    /// minimum marks the epochs chosen).
     public static func training(_ result: ForecastResult) -> (loss: LineChart, validation: LineChart) {
         let f = result.forecaster, r = result.report
         var loss = LineChart(title: "Training loss of the final fit (\(r.model.uppercased()) ensemble of \(r.ensemble), \(r.epochs) epochs)",
@@ -93,9 +94,9 @@ public enum ForecastPlots {
                              series: [LineSeries(name: "mean over the members", x: f.trainingLosses.indices.map { Double($0 + 1) },
                                                  y: f.trainingLosses)])
         loss.legend = .below
-        var validation = LineChart(title: "Validation RMSE of the ensemble, fitted before the validation span",
-                                   xLabel: "Epoch", yLabel: "RMSE (\(r.series))",
-                                   series: [LineSeries(name: String(format: "validation RMSE (best %.2f at epoch %d)", r.validationRMSE, r.epochs),
+        var validation = LineChart(title: "Validation score of the ensemble: the mean RMSE of \(r.folds) folds, each fitted before it",
+                                   xLabel: "Epoch", yLabel: "Mean fold RMSE (\(r.series))",
+                                   series: [LineSeries(name: String(format: "mean fold RMSE (best %.2f at epoch %d)", r.validationRMSE, r.epochs),
                                                        x: f.validationCurve.map { Double($0.epoch) }, y: f.validationCurve.map(\.rmse), markers: true)])
         validation.legend = .below
         return (loss, validation)

@@ -47,8 +47,11 @@ public struct ForecastReport: Codable, Sendable, Equatable {
     public var season: Int
     /// The number of training values (the first ones); the validation span is their end.
     public var training: Int
-    /// The number of validation values (the end of the training span).
-    public var validation: Int
+    /// The number of validation values (the end of the training span), and the number of
+    /// rolling-origin folds they are split into.
+    public var validation: Int, folds: Int
+    /// Whether the network's forecast is averaged with Holt-Winters'.
+    public var combineWithHoltWinters: Bool
     /// The number of test values (the last ones).
     public var test: Int
     /// The steps forecast from each origin.
@@ -65,8 +68,9 @@ public struct ForecastReport: Codable, Sendable, Equatable {
     public var hidden: Int, window: Int, learningRate: Float, ensemble: Int
     /// The seed of the ensemble.
     public var seed: UInt64
-    /// The epochs chosen on the validation span, and the validation RMSE there.
-    public var epochs: Int, validationRMSE: Double
+    /// The epochs chosen on the validation folds, the mean of the folds' RMSEs there, and
+    /// each fold's RMSE.
+    public var epochs: Int, validationRMSE: Double, foldRMSEs: [Double]
     /// The interval's nominal coverage and the bootstrap's futures.
     public var level: Double, paths: Int
     /// The fitted Holt-Winters smoothing parameters (α, β, γ) and its in-sample SSE.
@@ -136,7 +140,8 @@ public func runForecast(_ series: TimeSeries, _ options: ForecastOptions,
     let holtWinters = try HoltWinters.fit(training, period: m)
     let positive = y.allSatisfy { $0 > 0 }
     var backtest: [(String, [[Double]])] = [
-        ("\(options.settings.model.rawValue.uppercased()) ensemble", network.map(\.point)),
+        ("\(options.settings.model.rawValue.uppercased()) ensemble" + (options.settings.combineWithHoltWinters ? " + Holt-Winters" : ""),
+         network.map(\.point)),
         ("seasonal naive", origins.map { SeasonalBaselines.seasonalNaive(y, origin: $0, steps: h, period: m) }),
         ("seasonal random walk with drift", origins.map {
             SeasonalBaselines.seasonalRandomWalkWithDrift(y, origin: $0, steps: h, period: m, multiplicative: positive)
@@ -162,11 +167,12 @@ public func runForecast(_ series: TimeSeries, _ options: ForecastOptions,
     let futureLabels = (1...h).map { nextLabel(after: series.labels.last ?? "", steps: $0) }
     let s = options.settings
     let report = ForecastReport(
-        series: series.name, count: n, season: m, training: trainingEnd, validation: s.validation, test: options.test,
+        series: series.name, count: n, season: m, training: trainingEnd, validation: s.validation, folds: s.folds,
+        combineWithHoltWinters: s.combineWithHoltWinters, test: options.test,
         horizon: h, origins: origins.count, transform: forecaster.usesLog ? "log" : "none", base: s.base.rawValue,
         model: s.model.rawValue, hidden: s.hidden, window: s.window, learningRate: s.learningRate, ensemble: s.ensemble,
         seed: s.seed, epochs: forecaster.epochs,
-        validationRMSE: forecaster.validationCurve.map(\.rmse).min() ?? .nan, level: options.level, paths: options.paths,
+        validationRMSE: forecaster.validationCurve.map(\.rmse).min() ?? .nan, foldRMSEs: forecaster.foldRMSEs, level: options.level, paths: options.paths,
         holtWinters: ["alpha": holtWinters.alpha, "beta": holtWinters.beta, "gamma": holtWinters.gamma,
                       "sse": holtWinters.sumOfSquaredErrors(training)],
         methods: methods,

@@ -30,9 +30,9 @@ public struct ForecasterSettings: Sendable {
     /// The recurrent layer.
     public var model: CellKindOption = .rnn
     /// The hidden size.
-    public var hidden: Int = 32
+    public var hidden: Int = 4
     /// The number of past residuals each window holds.
-    public var window: Int = 37
+    public var window: Int = 13
     /// Adam's learning rate.
     public var learningRate: Float = 0.003
     /// The largest gradient norm of a step (`clip_grad_norm_`), or 0 for no clipping.
@@ -51,8 +51,16 @@ public struct ForecasterSettings: Sendable {
     public var transform: SeriesTransform = .auto
     /// The season length `m`.
     public var period: Int = 12
-    /// The number of values, at the end of the training span, that choose the epochs.
-    public var validation: Int = 24
+    /// The number of values, at the end of the training span, that choose the epochs; they
+    /// are split into ``folds`` consecutive folds.
+    public var validation: Int = 48
+    /// The number of rolling-origin validation folds: each fold's values are forecast one
+    /// step ahead by the base and networks fitted on the values before the fold, and the
+    /// validation score is the mean of the folds' RMSEs.
+    public var folds: Int = 4
+    /// Whether the forecast is the mean (in the transformed scale) of the network's forecast
+    /// and Holt-Winters' (fitted on the same values): a forecast combination.
+    public var combineWithHoltWinters = false
     /// How training progress is shown.
     public var progress: ProgressLine.Style = .silent
     /// Stop after the validation fit (to choose settings on the validation span without
@@ -64,12 +72,14 @@ public struct ForecasterSettings: Sendable {
     /// initialisation (with `ensemble = 1`, to follow a PyTorch run step by step).
     public var initialWeights: URL?
 
-    /// The defaults of the `airline` command, chosen on the airline series' validation span
-    /// (1957–1958, fitted on 1949–1956) with `airline --validate-only`, in two rounds: 222
-    /// settings with seed 0 (the seasonal random walk and Holt-Winters bases; RNN, LSTM, GRU;
-    /// hidden sizes 4–64; windows of 13–49; learning rates 0.001–0.01; ensembles of 10, at
-    /// most 500 epochs), then 96 settings around the winner with and without gradient
-    /// clipping, scored by the mean over seeds 0–2. The test span was not used to choose.
+    /// The defaults of the `airline` command, chosen with `airline --validate-only` on the
+    /// airline series' four validation folds (1955, 1956, 1957, 1958, each forecast by fits on
+    /// the months before it; the score is the mean of the folds' RMSEs): the bases and the
+    /// combination with Holt-Winters under RNN, LSTM and GRU, then 108 settings of the
+    /// seasonal random walk base (RNN, LSTM, GRU; hidden 4–32; windows 13–37; learning rates
+    /// 0.001–0.01), the best eight again with and without the combination over seeds 0–2,
+    /// then the ensemble size (5, 10, 20). README.md ("A time series") gives the scores. The
+    /// test span was not used to choose.
     public init() {}
 }
 
@@ -77,9 +87,11 @@ public struct ForecasterSettings: Sendable {
 /// recurrent networks that predict the base's next residual from the last `window` ones.
 ///
 /// **Protocol.** Only the values before `trainingEnd` are used to fit anything:
-/// 1. *validation*: the base and the networks are fitted on the values before
-///    `trainingEnd − validation`; every `evaluateEvery` epochs the ensemble's one-step RMSE
-///    over the next `validation` values is measured; the best epoch count wins;
+/// 1. *validation*, rolling origin: the last `validation` training values are split into
+///    `folds` consecutive folds (``validationFolds(end:validation:folds:)``); for each fold the
+///    base and the networks are fitted on the values before it, and every `evaluateEvery`
+///    epochs the ensemble's one-step RMSE over the fold is measured; the epoch count whose
+///    mean RMSE over the folds (``multiFoldScore(forecasts:actuals:)``) is lowest wins;
 /// 2. *final*: the base and the networks (same seeds) are fitted on all values before
 ///    `trainingEnd` for that many epochs.
 /// The forecasts then run with these fixed parameters over the rest of the series.
@@ -97,7 +109,8 @@ public final class ResidualForecaster {
     public let usesLog: Bool
     /// The end of the training span (exclusive).
     public let trainingEnd: Int
-    /// The fitted Holt-Winters base (``ForecastBase/holtWinters``), else `nil`.
+    /// The fitted Holt-Winters model when it is the base (``ForecastBase/holtWinters``) or
+    /// combined with the network (``ForecasterSettings/combineWithHoltWinters``), else `nil`.
     public private(set) var holtWinters: HoltWinters?
     /// The mean and standard deviation of the training residuals.
     public private(set) var mean = 0.0, standardDeviation = 1.0
@@ -105,18 +118,49 @@ public final class ResidualForecaster {
     public private(set) var members: [AirlineModel] = []
     /// The epochs the final fit trained (chosen on the validation span).
     public private(set) var epochs = 0
-    /// The ensemble's validation RMSE after every `evaluateEvery` epochs.
+    /// The validation score (the mean over the folds of the ensemble's one-step RMSE) after
+    /// every `evaluateEvery` epochs.
     public private(set) var validationCurve: [(epoch: Int, rmse: Double)] = []
+    /// Each fold's one-step RMSE at the epochs chosen.
+    public private(set) var foldRMSEs: [Double] = []
+    /// The validation score, on the same folds, of the forecasts that need no network, each
+    /// fitted on the values before its fold: `"srw"` (the seasonal random walk with drift),
+    /// `"hw"` (Holt-Winters; for positive series) and `"srw+hw"` (their mean in the
+    /// transformed scale).
+    public private(set) var baselineValidation: [String: Double] = [:]
     /// The mean training loss over the members after each epoch of the final fit.
     public private(set) var trainingLosses: [Double] = []
     /// The seconds spent training (both fits).
     public private(set) var trainSeconds = 0.0
-    /// The out-of-sample one-step errors of the validation fit, at the epochs chosen, over the
-    /// validation span, in the transformed scale: what the residual bootstrap draws from
+    /// The out-of-sample one-step errors of the validation fits, at the epochs chosen, over
+    /// every fold, in the transformed scale: what the residual bootstrap draws from
     /// (the training errors of a network that fits its span closely would make intervals
     /// far too narrow).
     public private(set) var validationErrors: [Double] = []
-    private var validationErrorsByCheckpoint: [[Double]] = []
+
+    /// The folds of the validation span: `validation` values before `end` split into `folds`
+    /// consecutive ranges whose sizes differ by at most 1 (the later ones longer).
+    ///
+    /// - Precondition: `1 ≤ folds ≤ validation ≤ end`.
+    public static func validationFolds(end: Int, validation: Int, folds: Int) -> [Range<Int>] {
+        precondition(folds >= 1 && folds <= validation && validation <= end, "validationFolds: \(folds) folds of \(validation) values before \(end)")
+        let start = end - validation, short = validation / folds, longer = validation % folds
+        var lower = start
+        return (0..<folds).map { f in
+            let size = short + (f >= folds - longer ? 1 : 0)
+            defer { lower += size }
+            return lower..<(lower + size)
+        }
+    }
+
+    /// The multi-fold validation score: the mean over the folds of the RMSE of each fold's
+    /// `forecasts` against its `actuals`.
+    ///
+    /// - Precondition: at least one fold; each fold has as many forecasts as actual values, at least one.
+    public static func multiFoldScore(forecasts: [[Double]], actuals: [[Double]]) -> Double {
+        precondition(!forecasts.isEmpty && forecasts.count == actuals.count, "multiFoldScore: \(forecasts.count) folds of forecasts, \(actuals.count) of values")
+        return zip(forecasts, actuals).reduce(0) { $0 + Metrics.rmse($1.0, $1.1) } / Double(forecasts.count)
+    }
 
     /// The first index with a residual.
     public var firstResidual: Int { settings.period + 1 }
@@ -130,8 +174,11 @@ public final class ResidualForecaster {
     ///   errors when `initialWeights` cannot be loaded.
     public init(values: [Double], trainingEnd: Int, settings: ForecasterSettings) throws {
         guard settings.window >= 1, settings.hidden >= 1, settings.ensemble >= 1, settings.maxEpochs >= 1,
-              settings.evaluateEvery >= 1, settings.validation >= 1, settings.period >= 1 else {
-            throw ExampleDataError.invalidData("window, hidden size, ensemble, epochs, validation and season must be at least 1")
+              settings.evaluateEvery >= 1, settings.validation >= 1, settings.period >= 1, settings.folds >= 1 else {
+            throw ExampleDataError.invalidData("window, hidden size, ensemble, epochs, validation, folds and season must be at least 1")
+        }
+        guard settings.folds <= settings.validation else {
+            throw ExampleDataError.invalidData("\(settings.folds) validation folds need at least as many validation values, got \(settings.validation)")
         }
         guard settings.clipNorm >= 0, settings.clipNorm.isFinite else {
             throw ExampleDataError.invalidData("the gradient clipping norm must be 0 (none) or positive, got \(settings.clipNorm)")
@@ -145,8 +192,8 @@ public final class ResidualForecaster {
             usesLog = true
         case .none: usesLog = false
         }
-        if settings.base == .holtWinters && !positive {
-            throw ExampleDataError.invalidData("the Holt-Winters base has multiplicative seasonality and needs positive values")
+        if (settings.base == .holtWinters || settings.combineWithHoltWinters) && !positive {
+            throw ExampleDataError.invalidData("Holt-Winters (the base or the combination) has multiplicative seasonality and needs positive values")
         }
         let minimumWindows = 8
         let fitStart = settings.period + 1 + settings.window
@@ -160,18 +207,34 @@ public final class ResidualForecaster {
         self.trainingEnd = trainingEnd
 
         let start = Date()
-        // 1. Validation: fit on the values before the validation span, measure the ensemble's
-        //    one-step RMSE on it along the epochs.
-        try fit(end: validationStart, epochs: settings.maxEpochs, evaluateOn: Array(validationStart..<trainingEnd))
+        // 1. Validation, rolling origin: for each fold, fit on the values before it and
+        //    measure the ensemble's one-step RMSE on it along the epochs; score each epoch
+        //    count by the mean over the folds.
+        let folds = Self.validationFolds(end: trainingEnd, validation: settings.validation, folds: settings.folds)
+        var runs: [(checkpoints: [Int], forecasts: [[Double]], errors: [[Double]])] = []
+        var baselines: [String: [[Double]]] = [:]
+        for fold in folds {
+            runs.append(try fit(end: fold.lowerBound, epochs: settings.maxEpochs, evaluateOn: Array(fold)))
+            for (name, forecast) in try baselineForecasts(end: fold.lowerBound, targets: Array(fold)) {
+                baselines[name, default: []].append(forecast)
+            }
+        }
+        let actuals = folds.map { $0.map { values[$0] } }
+        let checkpoints = runs[0].checkpoints
+        validationCurve = checkpoints.indices.map { c in
+            (checkpoints[c], Self.multiFoldScore(forecasts: runs.map { $0.forecasts[c] }, actuals: actuals))
+        }
+        baselineValidation = baselines.mapValues { Self.multiFoldScore(forecasts: $0, actuals: actuals) }
         let bestIndex = validationCurve.indices.min { validationCurve[$0].rmse < validationCurve[$1].rmse } ?? 0
         epochs = validationCurve.isEmpty ? settings.maxEpochs : validationCurve[bestIndex].epoch
-        validationErrors = validationErrorsByCheckpoint.isEmpty ? [] : validationErrorsByCheckpoint[bestIndex]
+        foldRMSEs = zip(runs, actuals).map { Metrics.rmse($0.forecasts[bestIndex], $1) }
+        validationErrors = runs.flatMap { $0.errors[bestIndex] }
         // 2. Final: fit on the whole training span for the chosen epochs.
         if settings.validationOnly {
             trainSeconds = Date().timeIntervalSince(start)
             return
         }
-        try fit(end: trainingEnd, epochs: epochs, evaluateOn: nil)
+        _ = try fit(end: trainingEnd, epochs: epochs, evaluateOn: nil)
         trainSeconds = Date().timeIntervalSince(start)
     }
 
@@ -190,9 +253,27 @@ public final class ResidualForecaster {
 
     /// The base's one-step forecast (transformed) from `state`.
     func baseForecast(_ state: BaseState) -> Double {
-        if let hw = holtWinters, let s = state.smoothing { return transformed(hw.forecast(s)) }
+        if settings.base == .holtWinters, let hw = holtWinters, let s = state.smoothing { return transformed(hw.forecast(s)) }
         let h = state.history, n = h.count, m = settings.period
         return h[n - 1] + h[n - m] - h[n - m - 1]
+    }
+
+    /// The forecast (transformed) from the network's forecast `network` at `state`: itself,
+    /// or its mean with Holt-Winters' (``ForecasterSettings/combineWithHoltWinters``).
+    func combined(_ network: Double, _ state: BaseState) -> Double {
+        guard settings.combineWithHoltWinters, let hw = holtWinters, let s = state.smoothing else { return network }
+        return 0.5 * (network + transformed(hw.forecast(s)))
+    }
+
+    /// The state after the values before `firstResidual`.
+    func initialBaseState(_ v: [Double]) -> BaseState {
+        var state = BaseState(history: Array(v[..<firstResidual]), smoothing: nil)
+        if let hw = holtWinters {
+            var s = hw.initialState
+            for t in 0..<firstResidual { hw.update(&s, with: values[t]) }
+            state.smoothing = s
+        }
+        return state
     }
 
     /// `state` after the transformed value `v`.
@@ -202,17 +283,14 @@ public final class ResidualForecaster {
     }
 
     /// The base forecasts and residuals of the true series: `base[t]`, `r[t]` for
-    /// `t ≥ firstResidual` (0 before).
-    func residuals() throws -> (base: [Double], residual: [Double]) {
+    /// `t ≥ firstResidual` (0 before); `states[t]` is the base's state before value `t`.
+    func residuals() throws -> (base: [Double], residual: [Double], states: [BaseState?]) {
         let v = values.map(transformed)
         var base = [Double](repeating: 0, count: v.count), residual = base
-        var state = BaseState(history: Array(v[..<firstResidual]), smoothing: nil)
-        if let hw = holtWinters {
-            var s = hw.initialState
-            for t in 0..<firstResidual { hw.update(&s, with: values[t]) }
-            state.smoothing = s
-        }
+        var states = [BaseState?](repeating: nil, count: v.count)
+        var state = initialBaseState(v)
         for t in firstResidual..<v.count {
+            if settings.combineWithHoltWinters { states[t] = state }
             base[t] = baseForecast(state)
             guard base[t].isFinite else {
                 throw ExampleDataError.invalidData("the base forecast of value \(t + 1) is not finite (a Holt-Winters level below 0?)")
@@ -220,7 +298,30 @@ public final class ResidualForecaster {
             residual[t] = v[t] - base[t]
             observe(&state, v[t])
         }
-        return (base, residual)
+        return (base, residual, states)
+    }
+
+    /// The one-step forecast (transformed) of value `t` from the ensemble's standardised
+    /// prediction `z`.
+    private func oneStep(_ t: Int, _ z: Double, _ base: [Double], _ states: [BaseState?]) -> Double {
+        let network = base[t] + mean + standardDeviation * z
+        return states[t].map { combined(network, $0) } ?? network
+    }
+
+    /// The one-step forecasts of `targets` (untransformed), from the true values before each,
+    /// by the forecasts that need no network, fitted on the values before `end`.
+    private func baselineForecasts(end: Int, targets: [Int]) throws -> [(String, [Double])] {
+        let positive = values.allSatisfy { $0 > 0 }
+        let v = values.map(transformed), m = settings.period
+        let srw = targets.map { v[$0 - 1] + v[$0 - m] - v[$0 - m - 1] }
+        var result = [("srw", srw.map(untransformed))]
+        if positive, end >= 2 * m {
+            let hw = try HoltWinters.fit(Array(values[..<end]), period: m)
+            let all = hw.oneStepForecasts(values).map(transformed)
+            result.append(("hw", targets.map { untransformed(all[$0]) }))
+            result.append(("srw+hw", zip(targets, srw).map { untransformed(0.5 * (all[$0] + $1)) }))
+        }
+        return result
     }
 
     // MARK: Training
@@ -235,9 +336,14 @@ public final class ResidualForecaster {
         return Tensor(shape: [targets.count, L, 1], scalars: x)
     }
 
-    private func fit(end: Int, epochs: Int, evaluateOn evaluation: [Int]?) throws {
-        holtWinters = settings.base == .holtWinters ? try HoltWinters.fit(Array(values[..<end]), period: settings.period) : nil
-        let (base, residual) = try residuals()
+    /// Fits the base and the members on the values before `end` for `epochs` epochs and
+    /// returns, for the `evaluation` targets, the ensemble's one-step forecasts
+    /// (untransformed) and errors (transformed) at each checkpoint.
+    private func fit(end: Int, epochs: Int, evaluateOn evaluation: [Int]?) throws
+        -> (checkpoints: [Int], forecasts: [[Double]], errors: [[Double]]) {
+        let needsHoltWinters = settings.base == .holtWinters || settings.combineWithHoltWinters
+        holtWinters = needsHoltWinters ? try HoltWinters.fit(Array(values[..<end]), period: settings.period) : nil
+        let (base, residual, states) = try residuals()
         let fitted = residual[firstResidual..<end]
         mean = fitted.reduce(0, +) / Double(fitted.count)
         let variance = fitted.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(fitted.count)
@@ -283,15 +389,10 @@ public final class ResidualForecaster {
         progress.finish()
         trainingLosses = losses
         try TrainingDiverged.check(["the final training loss": losses.last ?? .nan])
-        if let evaluation {
-            validationErrorsByCheckpoint = predictions.map { z in
-                zip(evaluation, z).map { transformed(values[$0]) - (base[$0] + mean + standardDeviation * $1) }
-            }
-            validationCurve = zip(checkpoints, predictions).map { epoch, z in
-                let forecast = zip(evaluation, z).map { untransformed(base[$0] + mean + standardDeviation * $1) }
-                return (epoch, Metrics.rmse(forecast, evaluation.map { values[$0] }))
-            }
-        }
+        guard let evaluation else { return (checkpoints, [], []) }
+        let forecasts = predictions.map { z in zip(evaluation, z).map { oneStep($0, $1, base, states) } }
+        return (checkpoints, forecasts.map { $0.map(untransformed) },
+                forecasts.map { zip(evaluation, $0).map { transformed(values[$0]) - $1 } })
     }
 
     // MARK: Forecasts
@@ -310,9 +411,9 @@ public final class ResidualForecaster {
 
     /// The one-step forecasts (transformed) of `targets` from the true history.
     private func transformedOneStep(_ targets: [Int]) throws -> [Double] {
-        let (base, _) = try residuals()
+        let (base, _, states) = try residuals()
         let z = try ensemblePrediction(windows(targets, standardized))
-        return zip(targets, z).map { base[$0] + mean + standardDeviation * $1 }
+        return zip(targets, z).map { oneStep($0, $1, base, states) }
     }
 
     /// The one-step-ahead forecasts of the values at `targets`, each from the true values
@@ -352,12 +453,7 @@ public final class ResidualForecaster {
         var states: [BaseState] = []
         var windows: [[Double]] = []
         for origin in origins {
-            var state = BaseState(history: Array(v[..<firstResidual]), smoothing: nil)
-            if let hw = holtWinters {
-                var s = hw.initialState
-                for t in 0..<firstResidual { hw.update(&s, with: values[t]) }
-                state.smoothing = s
-            }
+            var state = initialBaseState(v)
             for t in firstResidual..<origin { observe(&state, v[t]) }
             let window = Array(standardized[(origin - settings.window)..<origin])
             for _ in 0..<perOrigin { states.append(state); windows.append(window) }
@@ -369,7 +465,7 @@ public final class ResidualForecaster {
             for p in states.indices {
                 let base = baseForecast(states[p])
                 let error = p % perOrigin == 0 || validationErrors.isEmpty ? 0 : validationErrors.randomElement(using: &generator)!
-                let value = base + mean + standardDeviation * z[p] + error
+                let value = combined(base + mean + standardDeviation * z[p], states[p]) + error
                 simulated[p].append(untransformed(value))
                 observe(&states[p], value)
                 windows[p].removeFirst()
