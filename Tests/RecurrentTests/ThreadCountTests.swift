@@ -288,6 +288,7 @@ extension ThreadCountTests {
         XCTAssertNil(group(small))
         XCTAssertNil(group(bidirectional))
         XCTAssertNil(group(projected))
+        XCTAssertNil(group(try RNN(inputSize: 64, hiddenSize: 128, numLayers: 2, batchFirst: true, seed: 1)), "a plain RNN splits by columns")
         XCTAssertNil(WavefrontRecurrence.groupSize(kind: .lstm, layout: layout, weights: medium.weights[1...], dropoutBetweenLayers: false), "a single layer")
         ComputeThreads.set(1)
         XCTAssertNil(group(medium))
