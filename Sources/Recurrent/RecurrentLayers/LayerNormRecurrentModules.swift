@@ -117,30 +117,11 @@ public class LayerNormRecurrentBase: Module, @unchecked Sendable {
 
     /// Checks everything, then runs every layer and direction.
     func forwardLayers(_ input: Tensor, h0: Tensor?, c0: Tensor?, lengths: [Int]?) throws -> (output: Tensor, hN: Tensor, cN: Tensor?) {
-        guard input.rank == 3 || input.rank == 2, input.shape[input.rank - 1] == inputSize else {
-            throw TensorError.shapeMismatch("\(typeName): expected input (L, N, \(inputSize)), (N, L, \(inputSize)) with batchFirst, or (L, \(inputSize)), got \(input.shape)")
-        }
-        let unbatched = input.rank == 2
-        let (T, B) = unbatched ? (input.shape[0], 1) : batchFirst ? (input.shape[1], input.shape[0]) : (input.shape[0], input.shape[1])
-        guard T > 0 else {
-            throw TensorError.shapeMismatch("\(typeName): expected sequence length to be larger than 0, got input of shape \(input.shape)")
-        }
-        let layout = SequenceLayout(steps: T, batch: B, batchFirst: unbatched ? false : batchFirst)
+        let (layout, unbatched) = try RecurrentStack.checkedLayout(input, inputSize: inputSize, batchFirst: batchFirst, typeName: typeName)
         let D = numDirections, H = hiddenSize
-        let expected = unbatched ? [numLayers * D, H] : [numLayers * D, B, H]
-        for (name, state) in [("h0", h0), ("c0", c0)] {
-            if let state, state.shape != expected {
-                throw TensorError.shapeMismatch("\(typeName): expected \(name) of shape \(expected), got \(state.shape)")
-            }
-        }
-        if let lengths {
-            guard lengths.count == B else {
-                throw TensorError.shapeMismatch("\(typeName): expected \(B) lengths (one per sequence), got \(lengths.count)")
-            }
-            if let bad = lengths.first(where: { $0 < 1 || $0 > T }) {
-                throw TensorError.invalidArgument("\(typeName): every length must be in 1...\(T) (the sequence length), got \(bad)")
-            }
-        }
+        try RecurrentStack.checkState(h0, name: "h0", count: numLayers * D, size: H, layout: layout, unbatched: unbatched, typeName: typeName)
+        try RecurrentStack.checkState(c0, name: "c0", count: numLayers * D, size: H, layout: layout, unbatched: unbatched, typeName: typeName)
+        try RecurrentStack.checkLengths(lengths, layout: layout, typeName: typeName)
         return try RecurrentStack.run(input, layout: layout, unbatched: unbatched, numLayers: numLayers, directions: D,
                                       stateSize: H, cellSize: kind == .lstm ? H : nil, h0: h0, c0: c0,
                                       dropout: dropout, isTraining: isTraining) { layer, x, h0s, c0s in

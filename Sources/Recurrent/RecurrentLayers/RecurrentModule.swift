@@ -250,43 +250,6 @@ public class RecurrentBase: Module, @unchecked Sendable {
         return try state.select(dim: 0, index: l * numDirections + direction.rawValue)
     }
 
-    /// Checks a sequence input and returns its layout (`unbatched` inputs are seen as a
-    /// batch of one, sequence first).
-    func checkedLayout(_ input: Tensor) throws -> (layout: SequenceLayout, unbatched: Bool) {
-        guard input.rank == 3 || input.rank == 2 else {
-            throw TensorError.shapeMismatch("\(typeName): expected input of rank 3 (batched) or 2 (unbatched) with \(inputSize) features, got shape \(input.shape)")
-        }
-        guard input.shape[input.rank - 1] == inputSize else {
-            throw TensorError.shapeMismatch("\(typeName): expected input with \(inputSize) features in its last dimension, got shape \(input.shape)")
-        }
-        let unbatched = input.rank == 2
-        let (T, B) = unbatched ? (input.shape[0], 1) : batchFirst ? (input.shape[1], input.shape[0]) : (input.shape[0], input.shape[1])
-        // As PyTorch: an empty sequence has no final state to return (an empty batch is fine).
-        guard T > 0 else {
-            throw TensorError.shapeMismatch("\(typeName): expected sequence length to be larger than 0, got input of shape \(input.shape)")
-        }
-        return (SequenceLayout(steps: T, batch: B, batchFirst: unbatched ? false : batchFirst), unbatched)
-    }
-
-    /// Checks an initial state against the expected `(D · numLayers, N, size)` shape.
-    func checkState(_ state: Tensor?, name: String, size: Int, batch: Int, unbatched: Bool) throws {
-        guard let state else { return }
-        let expected = unbatched ? [numLayers * numDirections, size] : [numLayers * numDirections, batch, size]
-        guard state.shape == expected else {
-            throw TensorError.shapeMismatch("\(typeName): expected \(name) of shape \(expected), got \(state.shape)")
-        }
-    }
-
-    func checkLengths(_ lengths: [Int]?, layout: SequenceLayout) throws {
-        guard let lengths else { return }
-        guard lengths.count == layout.batch else {
-            throw TensorError.shapeMismatch("\(typeName): expected \(layout.batch) lengths (one per sequence), got \(lengths.count)")
-        }
-        if let bad = lengths.first(where: { $0 < 1 || $0 > layout.steps }) {
-            throw TensorError.invalidArgument("\(typeName): every length must be in 1...\(layout.steps) (the sequence length), got \(bad)")
-        }
-    }
-
     var typeName: String { Self.typeName(kind) }
 
     static func typeName(_ kind: CellKind) -> String {
@@ -299,12 +262,13 @@ public class RecurrentBase: Module, @unchecked Sendable {
 
     /// Runs every layer and direction. States are already checked.
     func forwardLayers(_ input: Tensor, h0: Tensor?, c0: Tensor?, lengths: [Int]?) throws -> (output: Tensor, hN: Tensor, cN: Tensor?) {
-        let (layout, unbatched) = try checkedLayout(input)
-        try checkState(h0, name: "h0", size: outputHiddenSize, batch: layout.batch, unbatched: unbatched)
+        let (layout, unbatched) = try RecurrentStack.checkedLayout(input, inputSize: inputSize, batchFirst: batchFirst, typeName: typeName)
+        let states = numLayers * numDirections
+        try RecurrentStack.checkState(h0, name: "h0", count: states, size: outputHiddenSize, layout: layout, unbatched: unbatched, typeName: typeName)
         if kind == .lstm {
-            try checkState(c0, name: "c0", size: hiddenSize, batch: layout.batch, unbatched: unbatched)
+            try RecurrentStack.checkState(c0, name: "c0", count: states, size: hiddenSize, layout: layout, unbatched: unbatched, typeName: typeName)
         }
-        try checkLengths(lengths, layout: layout)
+        try RecurrentStack.checkLengths(lengths, layout: layout, typeName: typeName)
         // Stacked unidirectional layers of PyTorch's cells may run ahead of this loop as a
         // wavefront (WavefrontRecurrence): a group's results are then handed out layer by layer.
         let mayRunAhead = numDirections == 1 && !runsVariantPath && !(isTraining && regularizers.weightDrop > 0)

@@ -52,4 +52,50 @@ enum RecurrentStack {
         }
         return (x, hN, cN)
     }
+
+    /// Checks a sequence input of a module named `typeName` with `inputSize` features and
+    /// returns its layout (`unbatched` inputs are seen as a batch of one, sequence first).
+    ///
+    /// - Throws: ``TensorError/shapeMismatch(_:)`` for a rank other than 2 or 3, another
+    ///   feature count, or an empty sequence.
+    static func checkedLayout(_ input: Tensor, inputSize: Int, batchFirst: Bool, typeName: String) throws
+        -> (layout: SequenceLayout, unbatched: Bool) {
+        guard input.rank == 3 || input.rank == 2 else {
+            throw TensorError.shapeMismatch("\(typeName): expected input of rank 3 (batched) or 2 (unbatched) with \(inputSize) features, got shape \(input.shape)")
+        }
+        guard input.shape[input.rank - 1] == inputSize else {
+            throw TensorError.shapeMismatch("\(typeName): expected input with \(inputSize) features in its last dimension, got shape \(input.shape)")
+        }
+        let unbatched = input.rank == 2
+        let (T, B) = unbatched ? (input.shape[0], 1) : batchFirst ? (input.shape[1], input.shape[0]) : (input.shape[0], input.shape[1])
+        // As PyTorch: an empty sequence has no final state to return (an empty batch is fine).
+        guard T > 0 else {
+            throw TensorError.shapeMismatch("\(typeName): expected sequence length to be larger than 0, got input of shape \(input.shape)")
+        }
+        return (SequenceLayout(steps: T, batch: B, batchFirst: unbatched ? false : batchFirst), unbatched)
+    }
+
+    /// Checks an initial state named `name` against `(count, N, size)` (`(count, size)` unbatched).
+    /// - Throws: ``TensorError/shapeMismatch(_:)`` when its shape is another.
+    static func checkState(_ state: Tensor?, name: String, count: Int, size: Int, layout: SequenceLayout, unbatched: Bool,
+                           typeName: String) throws {
+        guard let state else { return }
+        let expected = unbatched ? [count, size] : [count, layout.batch, size]
+        guard state.shape == expected else {
+            throw TensorError.shapeMismatch("\(typeName): expected \(name) of shape \(expected), got \(state.shape)")
+        }
+    }
+
+    /// Checks one length per sequence, each in `1...steps`.
+    /// - Throws: ``TensorError/shapeMismatch(_:)`` for another count,
+    ///   ``TensorError/invalidArgument(_:)`` for a length out of range.
+    static func checkLengths(_ lengths: [Int]?, layout: SequenceLayout, typeName: String) throws {
+        guard let lengths else { return }
+        guard lengths.count == layout.batch else {
+            throw TensorError.shapeMismatch("\(typeName): expected \(layout.batch) lengths (one per sequence), got \(lengths.count)")
+        }
+        if let bad = lengths.first(where: { $0 < 1 || $0 > layout.steps }) {
+            throw TensorError.invalidArgument("\(typeName): every length must be in 1...\(layout.steps) (the sequence length), got \(bad)")
+        }
+    }
 }
