@@ -279,25 +279,19 @@ public class RecurrentBase: Module, @unchecked Sendable {
             if mayRunAhead, ahead.isEmpty, let group = WavefrontRecurrence.groupSize(
                 kind: kind, layout: layout, weights: weights[layer...], dropoutBetweenLayers: isTraining && dropout > 0) {
                 let layers = layer..<(layer + group)
-                let states = try layers.map { try initialStates(h0, c0, index: $0, batch: layout.batch, unbatched: unbatched) }
+                let count = numLayers * numDirections
+                let h0b = try h0.map { unbatched ? try $0.reshaped([count, 1, outputHiddenSize]) : $0 }
+                let c0b = try c0.map { unbatched ? try $0.reshaped([count, 1, hiddenSize]) : $0 }
+                let states = try layers.map {
+                    try RecurrentStack.initialStates(h0b, c0b, index: $0, batch: layout.batch, stateSize: outputHiddenSize,
+                                                     cellSize: kind == .lstm ? hiddenSize : nil)
+                }
                 ahead = WavefrontRecurrence.run(kind: kind, input: x, layout: layout, h0: states.map(\.h), c0: states.map(\.c),
                                                 weights: layers.map { weights[$0][0] }, lengths: lengths)
             }
             if !ahead.isEmpty { return [ahead.removeFirst()] }
             return runLayer(layer, input: x, layout: layout, h0: h0s, c0: c0s, lengths: lengths)
         }
-    }
-
-    /// The initial states `(B, ·)` of layer and direction `index` (zeros where none are
-    /// given), as ``RecurrentStack`` selects them, for the later layers of a wavefront group.
-    private func initialStates(_ h0: Tensor?, _ c0: Tensor?, index: Int, batch B: Int, unbatched: Bool) throws -> (h: Tensor, c: Tensor?) {
-        let count = numLayers * numDirections
-        let h = try h0.map { try (unbatched ? $0.reshaped([count, 1, outputHiddenSize]) : $0).select(dim: 0, index: index) }
-            ?? Tensor(zeros: [B, outputHiddenSize])
-        guard kind == .lstm else { return (h, nil) }
-        let c = try c0.map { try (unbatched ? $0.reshaped([count, 1, hiddenSize]) : $0).select(dim: 0, index: index) }
-            ?? Tensor(zeros: [B, hiddenSize])
-        return (h, c)
     }
 }
 

@@ -20,17 +20,16 @@ enum RecurrentStack {
                     stateSize Hr: Int, cellSize: Int?, h0: Tensor?, c0: Tensor?, dropout: Float, isTraining: Bool,
                     runLayer: (_ layer: Int, _ input: Tensor, _ h0: [Tensor], _ c0: [Tensor?]) throws -> [DirectionResult])
         throws -> (output: Tensor, hN: Tensor, cN: Tensor?) {
-        let B = layout.batch
         var x = unbatched ? try input.reshaped([layout.steps, 1, input.shape[1]]) : input
         let h0b = try h0.map { unbatched ? try $0.reshaped([D * numLayers, 1, Hr]) : $0 }
-        let c0b = try c0.map { state in try cellSize.map { unbatched ? try state.reshaped([D * numLayers, 1, $0]) : state } }
+        let c0b = try c0.map { state in try cellSize.map { unbatched ? try state.reshaped([D * numLayers, 1, $0]) : state } } ?? nil
         var hFinals: [Tensor] = [], cFinals: [Tensor] = []
         for layer in 0..<numLayers {
             var hInits: [Tensor] = [], cInits: [Tensor?] = []
             for d in 0..<D {
-                let index = layer * D + d
-                hInits.append(try h0b.map { try $0.select(dim: 0, index: index) } ?? Tensor(zeros: [B, Hr]))
-                cInits.append(try cellSize.map { size in try c0b??.select(dim: 0, index: index) ?? Tensor(zeros: [B, size]) })
+                let (h, c) = try initialStates(h0b, c0b, index: layer * D + d, batch: layout.batch, stateSize: Hr, cellSize: cellSize)
+                hInits.append(h)
+                cInits.append(c)
             }
             var outputs: [Tensor] = []
             for (y, hN, cN) in try runLayer(layer, x, hInits, cInits) {
@@ -51,6 +50,16 @@ enum RecurrentStack {
             if let cellSize { cN = try cN?.reshaped([D * numLayers, cellSize]) }
         }
         return (x, hN, cN)
+    }
+
+    /// The initial states `(B, ·)` of layer and direction `index` from the batched `h0`
+    /// `(count, B, stateSize)` and `c0` (zeros where not given; `c` is `nil` without a
+    /// `cellSize`).
+    static func initialStates(_ h0: Tensor?, _ c0: Tensor?, index: Int, batch B: Int, stateSize Hr: Int,
+                              cellSize: Int?) throws -> (h: Tensor, c: Tensor?) {
+        let h = try h0.map { try $0.select(dim: 0, index: index) } ?? Tensor(zeros: [B, Hr])
+        let c = try cellSize.map { size in try c0?.select(dim: 0, index: index) ?? Tensor(zeros: [B, size]) }
+        return (h, c)
     }
 
     /// Checks a sequence input of a module named `typeName` with `inputSize` features and
