@@ -334,7 +334,8 @@ RK_TILE_FN(5)
 RK_TILE_FN(6)
 
 static RK_AVX void gemm_avx2(int m, int n, int k, const float *a, int lda,
-                             const float *packed, float beta, float *c, int ldc, int kc, int prefetch)
+                             const float *packed, float beta, float *c, int ldc, int kc, int prefetch,
+                             int descending)
 {
     static const tile_fn tiles[MR + 1] = { 0, tile1, tile2, tile3, tile4, tile5, tile6 };
     static const tile_fn tilesp[MR + 1] = { 0, tile1p, tile2p, tile3p, tile4p, tile5p, tile6p };
@@ -347,14 +348,16 @@ static RK_AVX void gemm_avx2(int m, int n, int k, const float *a, int lda,
     for (int k0 = 0; k0 < k; k0 += kc) {
         const int kb = (k - k0) < kc ? (k - k0) : kc;
         const float bt = (k0 == 0) ? beta : 1.0f;
-        for (int p = 0; p < panels; p++) {
+        for (int q = 0; q < panels; q++) {
+            const int p = descending ? panels - 1 - q : q;
             const int j0 = p * NR;
             const int cols = (n - j0) < NR ? (n - j0) : NR;
             const float *bp = packed + (size_t)p * NR * K + (size_t)k0 * NR;
-            /* The first row tile of each panel prefetches the next panel
-               (same K slice) into L2, so streaming B from L3/DRAM overlaps
-               with computing on the current panel. */
-            const float *pf = (p + 1 < panels) ? bp + (size_t)NR * K : bp;
+            /* The first row tile of each panel prefetches the next panel in the order of the
+               loop (same K slice) into L2, so streaming B from L3/DRAM overlaps with
+               computing on the current panel. */
+            const int next = descending ? p - 1 : p + 1;
+            const float *pf = (next >= 0 && next < panels) ? packed + (size_t)next * NR * K + (size_t)k0 * NR : bp;
             int i = 0;
             for (int t = 0; t < rt.ntiles; t++) {
                 const int rows = tile_height(rt, t);
@@ -497,7 +500,8 @@ RK_TILE512_FN(5)
 RK_TILE512_FN(6)
 
 static RK_AVX512_FN void gemm_avx512(int m, int n, int k, const float *a, int lda,
-                                     const float *packed, float beta, float *c, int ldc, int prefetch)
+                                     const float *packed, float beta, float *c, int ldc, int prefetch,
+                                     int descending)
 {
     static const tile512_fn one[MR + 1] = { 0, tile512_1_1, tile512_2_1, tile512_3_1, tile512_4_1, tile512_5_1, tile512_6_1 };
     static const tile512_fn two[MR + 1] = { 0, tile512_1_2, tile512_2_2, tile512_3_2, tile512_4_2, tile512_5_2, tile512_6_2 };
@@ -505,13 +509,18 @@ static RK_AVX512_FN void gemm_avx512(int m, int n, int k, const float *a, int ld
     const size_t K = (size_t)k, LDA = (size_t)lda, LDC = (size_t)ldc;
     const int panels = (n + NR - 1) / NR;
     const struct row_tiling rt = row_tiling_of(m);
-    for (int p = 0; p < panels; p += 2) {
+    const int pairs = (panels + 1) / 2;
+    for (int q = 0; q < pairs; q++) {
+        /* The pairs of panels are always (0, 1), (2, 3), ...: the order of the loop changes
+           which pair runs first, never an element's arithmetic. */
+        const int p = 2 * (descending ? pairs - 1 - q : q);
         const int j0 = p * NR;
         const int pair = p + 1 < panels;
         const int cols = (n - j0) < 2 * NR ? (n - j0) : 2 * NR;
         const float *b0 = packed + (size_t)p * NR * K;
         const float *b1 = pair ? b0 + (size_t)NR * K : b0;
-        const float *pf = (p + 2 < panels) ? b0 + (size_t)2 * NR * K : b0;
+        const int next = descending ? p - 2 : p + 2;
+        const float *pf = (next >= 0 && next < panels) ? packed + (size_t)next * NR * K : b0;
         int i = 0;
         for (int t = 0; t < rt.ntiles; t++) {
             const int rows = tile_height(rt, t);
@@ -607,13 +616,19 @@ static void scale_c(int m, int n, float beta, float *c, int ldc)
 void rk_gemm_packed(int m, int n, int k, const float *a, int lda,
                     const float *packed, float beta, float *c, int ldc)
 {
+    rk_gemm_packed_ordered(m, n, k, a, lda, packed, beta, c, ldc, 0);
+}
+
+void rk_gemm_packed_ordered(int m, int n, int k, const float *a, int lda,
+                            const float *packed, float beta, float *c, int ldc, int descending)
+{
     if (m <= 0 || n <= 0) return;
     if (k <= 0) { scale_c(m, n, beta, c, ldc); return; }
 #if RK_X86
     const int level = rk_cpu_level();
     if (level >= 2) {
         const int prefetch = m >= 5 && (size_t)n * (size_t)k > ((size_t)1 << 18);
-        gemm_avx512(m, n, k, a, lda, packed, beta, c, ldc, prefetch);
+        gemm_avx512(m, n, k, a, lda, packed, beta, c, ldc, prefetch, descending);
         return;
     }
     if (level == 1) {
@@ -622,7 +637,7 @@ void rk_gemm_packed(int m, int n, int k, const float *a, int lda,
            work, not the B stream, is the bottleneck (measured: it helps
            (6..64, 1760, 1760) by ~10%, hurts m = 1..3 by 5-20%). */
         const int prefetch = m >= 5 && (size_t)n * (size_t)k > ((size_t)1 << 18);
-        gemm_avx2(m, n, k, a, lda, packed, beta, c, ldc, RK_KC, prefetch);
+        gemm_avx2(m, n, k, a, lda, packed, beta, c, ldc, RK_KC, prefetch, descending);
         return;
     }
 #endif

@@ -43,15 +43,20 @@ public enum PackedGEMM {
     /// `c ← a·B + beta·c`, with `B` (`a.columns × columns`) packed by ``pack(_:_:into:)``.
     /// `c` must be `a.rows × columns` and must not overlap `a` or `packed`; with `beta == 0`
     /// its old contents are never read.
+    ///
+    /// `descending` visits the panels of `B` from the last to the first: the same bits in
+    /// every element, only another order of reading `B`. A recurrence whose packed weight is
+    /// about the size of the L2 cache alternates it from step to step, so that each step
+    /// starts on the panels the previous one read last, which are still cached.
     public static func multiply(
         _ a: MatrixView<Float>, packed: UnsafePointer<Float>, columns: Int,
-        into c: MutableMatrixView<Float>, beta: Float = 0
+        into c: MutableMatrixView<Float>, beta: Float = 0, descending: Bool = false
     ) {
         require(c.rows == a.rows && c.columns == columns,
                      "PackedGEMM.multiply: \(a.rows)×\(a.columns) times \(a.columns)×\(columns) into \(c.rows)×\(c.columns)")
         guard a.rows > 0 && columns > 0 else { return }
-        rk_gemm_packed(Int32(a.rows), Int32(columns), Int32(a.columns), a.base, Int32(a.leadingDimension),
-                       packed, beta, c.base, Int32(c.leadingDimension))
+        rk_gemm_packed_ordered(Int32(a.rows), Int32(columns), Int32(a.columns), a.base, Int32(a.leadingDimension),
+                               packed, beta, c.base, Int32(c.leadingDimension), descending ? 1 : 0)
     }
 
     /// Whether ``multiplyTransposed(_:packed:columns:into:beta:)`` runs here (AVX-512).

@@ -61,6 +61,14 @@ void rk_pack_b(int n, int k, const float *w, int ldw, int transposed, float *pac
 void rk_gemm_packed(int m, int n, int k, const float *a, int lda,
                     const float *packed, float beta, float *c, int ldc);
 
+/// rk_gemm_packed with the panels of B visited in descending order when `descending` is
+/// nonzero (ascending otherwise): the same bits in every element. A recurrence whose packed
+/// weight is about the size of the L2 cache alternates the order from step to step, so that
+/// each step starts on the panels the last one read most recently, which are still cached
+/// (a cyclic sweep over a working set larger than the cache misses on every line).
+void rk_gemm_packed_ordered(int m, int n, int k, const float *a, int lda,
+                            const float *packed, float beta, float *c, int ldc, int descending);
+
 /// The number of accumulator chains (1, or 2: even and odd k added at the end) in which
 /// rk_gemm_packed computes row `row` of an m-row product: it follows from the row's tile
 /// height alone, so a product computed in several calls over subsets of its rows gives the

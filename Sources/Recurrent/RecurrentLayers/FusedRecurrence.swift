@@ -255,15 +255,24 @@ enum FusedRecurrence {
                 }
             }
             /// This member's columns of `c ← h·W_hhᵀ + beta·c` for the states `h` (B × Hr)
-            /// into `c` (B × GH, leading dimension `ldc`).
-            func recurrentProduct(_ h: MatrixView<Float>, into c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float) {
+            /// into `c` (B × GH, leading dimension `ldc`). With a few rows, where the product
+            /// streams the packed weight rather than computes, step `s` reads the weight
+            /// forwards when even and backwards when odd (the same bits): each step starts on
+            /// what the last one read most recently, still in L2 when the weight about fills
+            /// it (batch 1, hidden 256: −10 % time); a sweep in one direction over more than
+            /// the cache holds misses on every line. With more rows the product is
+            /// compute-bound and the order stays forwards (alternating cost 2–5 % at 64 rows).
+            func recurrentProduct(_ h: MatrixView<Float>, into c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float, step s: Int) {
                 guard n > 0 else { return }
                 if Hr == 0 {
                     for g in 0..<G { BLAS.scale(columns(c, rows: B, ld: ldc, first: g * H + j0, count: n), by: beta) }
                 } else if packs {
-                    for g in 0..<G {
+                    let descending = B <= alternatingOrderRows && s % 2 == 1
+                    for q in 0..<G {
+                        let g = descending ? G - 1 - q : q
                         PackedGEMM.multiply(h, packed: packedWhh + g * whhBlock + j0 * Hr, columns: n,
-                                            into: columns(c, rows: B, ld: ldc, first: g * H + j0, count: n), beta: beta)
+                                            into: columns(c, rows: B, ld: ldc, first: g * H + j0, count: n), beta: beta,
+                                            descending: descending)
                     }
                 } else if h.rows == 1 {
                     BLAS.gemv(whhView, .noTranspose, h.base, into: c, beta: beta)
@@ -285,7 +294,7 @@ enum FusedRecurrence {
                 if wholeStepRNN {
                     let prev = s == 0 ? MatrixView(h0p, rows: B, columns: Hr, leadingDimension: max(Hr, 1))
                         : layout.step(reverse ? t + 1 : t - 1, of: output.pointer, width: Hr).readOnly
-                    recurrentProduct(prev, into: stepXP.base, ldc: stepXP.leadingDimension, beta: 1)
+                    recurrentProduct(prev, into: stepXP.base, ldc: stepXP.leadingDimension, beta: 1, step: s)
                     if n > 0 {
                         let pre = MatrixView(UnsafePointer(stepXP.base + j0), rows: B, columns: n, leadingDimension: stepXP.leadingDimension)
                         let out = layout.step(t, of: output.pointer, width: n, column: j0, rowWidth: Hr)
@@ -301,8 +310,8 @@ enum FusedRecurrence {
                 let hRead = s == 0 ? h0p : UnsafePointer(states + ((s - 1) % 2) * B * Hr)
                 let hWrite = states + (s % 2) * B * Hr
                 let hReadView = MatrixView(hRead, rows: B, columns: Hr, leadingDimension: max(Hr, 1))
-                if isGRU { recurrentProduct(hReadView, into: hh, ldc: GH, beta: 0) } else {
-                    recurrentProduct(hReadView, into: stepXP.base, ldc: stepXP.leadingDimension, beta: 1)
+                if isGRU { recurrentProduct(hReadView, into: hh, ldc: GH, beta: 0, step: s) } else {
+                    recurrentProduct(hReadView, into: stepXP.base, ldc: stepXP.leadingDimension, beta: 1, step: s)
                 }
                 // This member's units of every item (the projection's owner: all of them).
                 let own = hasProjection ? 0..<H : units
@@ -525,6 +534,11 @@ enum FusedRecurrence {
         let byWork = overflow ? threads : work / minimumStepMultiplyAddsPerWorker
         return Swift.max(1, Swift.min(threads, panels, byWork))
     }
+
+    /// Steps of at most this many rows read the packed `W_hh` in alternating directions (see
+    /// `recurrentProduct` in ``run(kind:input:layout:reverse:h0:c0:weights:lengths:gradMode:stage:)``):
+    /// below the 5-row tiles at which the packed kernel becomes compute-bound.
+    static let alternatingOrderRows = 4
 
     /// Below this many multiply-adds of a step's product per worker, a second worker costs
     /// more (waking it, one barrier per step) than it saves: the `small` case (16 × 64 × 64 per
