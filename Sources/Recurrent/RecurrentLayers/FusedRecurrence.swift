@@ -776,7 +776,7 @@ enum FusedRecurrence {
         defer { ScratchPool.shared.give(packBlock) }
         let packedS = packBlock.pointer
         inputGradients(rows: R, gates: GH, inputs: I, x: x, wih: wih, dG: dGx, gX: gX, gWih: gWih, packsTransposed: packsDW,
-                       chunks: whhChunks + biasChunks) { member in
+                       chunks: whhChunks + biasChunks, extraMultiplyAdds: (whhChunks > 0 ? R * GH * Hr : 0) + (biasChunks > 0 ? R * GH : 0)) { member in
             if statePackCount > 0 {
                 let mine = member.share(of: Hr, granularity: PackedGEMM.panelWidth)
                 if !mine.isEmpty {
@@ -860,7 +860,7 @@ extension FusedRecurrence {
     /// any chunk, for the caller's own packing (a barrier follows it).
     static func inputGradients(rows R: Int, gates GH: Int, inputs I: Int, x: UnsafeMutablePointer<Float>, wih: UnsafeMutablePointer<Float>,
                                dG: UnsafeMutablePointer<Float>, gX: UnsafeMutablePointer<Float>?, gWih: UnsafeMutablePointer<Float>?,
-                               packsTransposed: Bool, chunks extra: Int,
+                               packsTransposed: Bool, chunks extra: Int, extraMultiplyAdds: Int,
                                pack: (TeamMember) -> Void, chunk extraChunk: (Int) -> Void) {
         let wihView = MatrixView(wih, rows: GH, columns: I, leadingDimension: max(I, 1))
         let xView = MatrixView(x, rows: R, columns: I, leadingDimension: max(I, 1))
@@ -873,7 +873,11 @@ extension FusedRecurrence {
         let packBlock = ScratchPool.shared.take(dxPackCount + xPackCount)
         defer { ScratchPool.shared.give(packBlock) }
         let packedW = packBlock.pointer, packedX = packBlock.pointer + dxPackCount
-        ComputeThreads.run(workers: chunks) { member in
+        // A team only for enough work: waking a worker and meeting it at the barrier costs
+        // more than a tiny layer's whole backward (`seed-tiny` ran 5 % slower on two threads,
+        // and kept the second core spinning). The chunks are the same either way.
+        let work = (xChunks > 0 ? R * GH * I : 0) + (wihChunks > 0 ? R * GH * I : 0) + extraMultiplyAdds
+        ComputeThreads.run(workers: work >= minimumSequenceProductMultiplyAdds ? chunks : 1) { member in
             let mine = member.share(of: I, granularity: PackedGEMM.panelWidth)
             if dxPackCount > 0 && !mine.isEmpty {
                 PackedGEMM.pack(MatrixView(wih + mine.lowerBound, rows: GH, columns: mine.count, leadingDimension: max(I, 1)),
@@ -910,6 +914,12 @@ extension FusedRecurrence {
             }
         }
     }
+
+    /// Below this many multiply-adds, the sequence-wide products of a layer's backward
+    /// (``inputGradients(rows:gates:inputs:x:wih:dG:gX:gWih:packsTransposed:chunks:extraMultiplyAdds:pack:chunk:)``)
+    /// run their chunks on the calling thread: `small` (4 million) gains from a second worker,
+    /// `seed-tiny` (28 thousand) lost 5 %.
+    static let minimumSequenceProductMultiplyAdds = 1 << 17
 
     /// Chunk `index` of `count` near-equal contiguous chunks of `0..<total`.
     static func chunk(_ index: Int, of count: Int, total: Int) -> Range<Int> {

@@ -480,7 +480,8 @@ enum FusedVariantRecurrence {
         let packBlock = ScratchPool.shared.take(stateSets.count * statePackCount)
         defer { ScratchPool.shared.give(packBlock) }
         FusedRecurrence.inputGradients(rows: R, gates: GH, inputs: I, x: x, wih: wih, dG: dG, gX: gX, gWih: gWih,
-                                       packsTransposed: packsDW, chunks: whhChunks + biasChunks) { member in
+                                       packsTransposed: packsDW, chunks: whhChunks + biasChunks,
+                                       extraMultiplyAdds: (whhChunks > 0 ? R * GH * H : 0) + (biasChunks > 0 ? R * GH : 0)) { member in
             let mine = member.share(of: H, granularity: PackedGEMM.panelWidth)
             guard statePackCount > 0 && !mine.isEmpty else { return }
             for (k, states) in stateSets.enumerated() {
