@@ -127,10 +127,12 @@ public struct ForecasterSettings: Sendable {
     }
     /// How training progress is shown.
     public var progress: ProgressLine.Style = .silent
-    /// Stop after the validation fit (to choose settings on the validation span without
-    /// fitting, or looking at, anything else): ``ResidualForecaster/epochs`` and
-    /// ``ResidualForecaster/validationCurve`` are then set, the members are the validation
-    /// fit's.
+    /// Stop after the validation fits (to choose settings on the validation span without
+    /// fitting, or looking at, anything else): the choice (``ResidualForecaster/base``,
+    /// ``ResidualForecaster/combination``, ``ResidualForecaster/epochs``), the scores and
+    /// ``ResidualForecaster/validationCurve`` are then set; the members and the fitted
+    /// statistical models are those of the last validation fit (the last candidate base's
+    /// last fold), not of the choice.
     public var validationOnly = false
     /// A safetensors state dict every member starts from instead of its seeded
     /// initialisation (with `ensemble = 1`, to follow a PyTorch run step by step).
