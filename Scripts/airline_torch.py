@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""The airline example's protocol in PyTorch, for side-by-side figures with `airline --base srw`.
+"""The airline example's protocol in PyTorch, for side-by-side figures with `airline --base srw --combine none`.
 
 Protocol (the same as Examples/Airline/Library/ResidualForecaster.swift with the seasonal
-random walk base; the Holt-Winters base and the combination with Holt-Winters, --combine-hw,
-are not reproduced here):
+random walk base fixed and no combination; the other candidate bases and the combinations
+the Swift program chooses among, --base auto --combine auto, are not reproduced here):
   - series: Examples/Airline/Library/Resources/airline-passengers.csv, 144 months; the last 24
     are the test span, nothing is fitted on them;
   - residual of the seasonal random walk with drift on logs: r[t] = v[t] - (v[t-1] + v[t-12] -
@@ -27,7 +27,7 @@ Usage:
   python3 Scripts/airline_torch.py                                   # the Swift defaults, seeds 0-4
   python3 Scripts/airline_torch.py --model gru --hidden 8 --seeds 0
   python3 Scripts/airline_torch.py --seeds 1 --ensemble 1 --save-init /tmp/init.safetensors
-  swift run -c release airline --base srw --ensemble 1 --init-weights /tmp/init.safetensors   # same start
+  swift run -c release airline --base srw --combine none --ensemble 1 --init-weights /tmp/init.safetensors   # same start
 """
 import argparse
 import json

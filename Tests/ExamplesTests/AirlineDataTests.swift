@@ -55,13 +55,25 @@ final class AirlineDataTests: XCTestCase {
         XCTAssertEqual(r.training, 120)
         XCTAssertEqual(r.origins, 24)
         XCTAssertEqual(r.transform, "log")
-        XCTAssertEqual(r.methods.map(\.name), ["RNN ensemble", "seasonal naive", "seasonal random walk with drift",
-                                               "Holt-Winters (Swift)", "SARIMA(0,1,1)(0,1,1)12 on logs", "ETS(M,A,M)"])
+        // The network's name says the combination the folds chose.
+        XCTAssertTrue(r.methods[0].name.hasPrefix("RNN ensemble"), r.methods[0].name)
+        XCTAssertEqual(r.combination == "none", r.methods[0].name == "RNN ensemble")
+        XCTAssertEqual(r.methods.dropFirst().map(\.name), ["seasonal naive", "seasonal random walk with drift", "Holt-Winters (Swift)",
+                                                           "SARIMA(0,1,1)(0,1,1)12 (Swift)", "SARIMA(0,1,1)(0,1,1)12 on logs", "ETS(M,A,M)"])
         XCTAssertEqual(r.methods[1].rmse, 49.99, accuracy: 0.005)
         XCTAssertEqual(r.methods[2].rmse, 19.71, accuracy: 0.005)
         XCTAssertEqual(r.methods[3].rmse, 14.94, accuracy: 0.01)
-        XCTAssertEqual(r.methods[4].rmse, 15.28, accuracy: 0.005)
-        XCTAssertEqual(r.methods[4].source, "statsmodels")
+        XCTAssertEqual(r.methods[5].rmse, 15.28, accuracy: 0.005)
+        XCTAssertEqual(r.methods[5].source, "statsmodels")
+        // The Swift airline model (conditional sum of squares) is close to statsmodels' (exact likelihood).
+        XCTAssertEqual(r.methods[4].rmse, r.methods[5].rmse, accuracy: 0.5)
+        // The choice: the lowest validation score among every candidate base and combination,
+        // and the validation curve is the chosen candidate's.
+        let candidates = r.candidateValidation
+        XCTAssertEqual(candidates.count, 4 * 7)
+        let chosen = r.base + (r.combination == "none" ? "" : "+" + r.combination)
+        XCTAssertEqual(candidates.min { $0.value < $1.value }?.key, chosen)
+        XCTAssertEqual(try XCTUnwrap(candidates[chosen]), r.validationRMSE, accuracy: 1e-12)
         XCTAssertTrue(r.methods[0].rmse.isFinite && r.methods[0].rmse < 60, "\(r.methods[0].rmse)")
         XCTAssertTrue((1...20).contains(r.epochs))
         XCTAssertEqual(result.forecaster.validationCurve.map(\.epoch), [10, 20])
@@ -122,7 +134,11 @@ final class AirlineDataTests: XCTestCase {
     func testCombinationWithHoltWinters() throws {
         let series = try AirlineData.loadBundled()
         var settings = Self.small(ensemble: 2, epochs: 10)
+        settings.bases = [.seasonalRandomWalk]
+        settings.combineWithHoltWinters = false
         let alone = try ResidualForecaster(values: series.values, trainingEnd: 120, settings: settings)
+        XCTAssertEqual(alone.combination, .none)
+        XCTAssertEqual(Array(alone.candidateValidation.keys), ["srw"])
         settings.combineWithHoltWinters = true
         let combined = try ResidualForecaster(values: series.values, trainingEnd: 120, settings: settings)
         let hw = try HoltWinters.fit(Array(series.values[..<120]), period: 12)
@@ -139,6 +155,68 @@ final class AirlineDataTests: XCTestCase {
         XCTAssertEqual(path[0].point[0], both[10], accuracy: 1e-9 * both[10])
         // Holt-Winters needs positive values.
         XCTAssertThrowsError(try ResidualForecaster(values: series.values.map { $0 - 200 }, trainingEnd: 120, settings: settings))
+        // A weighted combination with the airline model, fitted on the training span: the
+        // weighted geometric mean, the same networks underneath.
+        settings.combinations = [ForecastCombination(partner: .airlineModel, weight: 0.25)]
+        let weighted = try ResidualForecaster(values: series.values, trainingEnd: 120, settings: settings)
+        let logs = series.values.map { Foundation.log($0) }
+        let arima = try AirlineARIMA.fit(Array(logs[..<120]), period: 12)
+        XCTAssertEqual(weighted.airlineModel, arima)
+        XCTAssertNil(weighted.holtWinters)
+        let errors = arima.errors(logs), mixed = try weighted.oneStepForecasts(targets)
+        for (k, t) in targets.enumerated() {
+            let expected = Foundation.exp(0.75 * Foundation.log(network[k]) + 0.25 * arima.forecast(at: t, values: logs, errors: errors))
+            XCTAssertEqual(mixed[k], expected, accuracy: 1e-9 * expected)
+        }
+        let step = try weighted.forecast(origins: [130], steps: 1, paths: 10, level: 0.9, seed: 1)
+        XCTAssertEqual(step[0].point[0], mixed[10], accuracy: 1e-9 * mixed[10])
+        // Without positive values, the choice leaves Holt-Winters out instead of failing.
+        var open = Self.small(ensemble: 1, epochs: 10)
+        open.transform = .none
+        let shifted = try ResidualForecaster(values: series.values.map { $0 - 200 }, trainingEnd: 120, settings: open)
+        XCTAssertFalse(shifted.candidateValidation.keys.contains { $0.contains("hw") })
+        XCTAssertEqual(shifted.candidateValidation.count, 3 * 4)
+    }
+
+    /// The airline model's recursion by hand, and its fit: the parameters of a simulated
+    /// series recovered, and near statsmodels' on the airline series' logs.
+    func testAirlineModel() throws {
+        let model = AirlineARIMA(period: 2, theta: -0.5, seasonalTheta: 0.25)
+        let v = [1.0, 2, 4, 3, 7, 6]
+        let e = model.errors(v)
+        // t = 3: v̂ = v2 + v1 − v0 + θ·e2 + Θ·e1 + θΘ·e0 = 4 + 2 − 1 = 5 (errors 0 before 3).
+        XCTAssertEqual(Array(e[..<3]), [0, 0, 0])
+        XCTAssertEqual(e[3], 3 - 5)
+        // t = 4: v̂ = 3 + 4 − 2 − 0.5·(−2) = 6.
+        XCTAssertEqual(e[4], 7 - 6, accuracy: 1e-12)
+        // t = 5: v̂ = 7 + 3 − 4 − 0.5·1 + 0.25·(−2) = 5.
+        XCTAssertEqual(e[5], 6 - 5, accuracy: 1e-12)
+        XCTAssertEqual(model.sumOfSquaredErrors(v), 4 + 1 + 1, accuracy: 1e-12)
+        // Forecasts past the origin use errors of 0: from origin 6, v̂6 = 6 + 7 − 3 − 0.5·1 + 0.25·1 + (−0.125)·(−2).
+        XCTAssertEqual(model.forecasts(v, origin: 6, steps: 1)[0], 10 - 0.5 + 0.25 + 0.25, accuracy: 1e-12)
+        // A simulated series: θ −0.4, Θ −0.6, season 4, 2000 values.
+        var generator = SeededGenerator(seed: 7)
+        let m = 4, theta = -0.4, seasonal = -0.6
+        var w: [Double] = [], noise = [Double](repeating: 0, count: m + 1)
+        var series = [Double](repeating: 0, count: m + 1)
+        for t in (m + 1)..<2000 {
+            let u1 = Double.random(in: Double.ulpOfOne..<1, using: &generator), u2 = Double.random(in: 0..<1, using: &generator)
+            let n = (-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * .pi * u2)
+            noise.append(n)
+            let d = n + theta * noise[t - 1] + seasonal * noise[t - m] + theta * seasonal * noise[t - m - 1]
+            w.append(d)
+            series.append(series[t - 1] + series[t - m] - series[t - m - 1] + d)
+        }
+        let fitted = try AirlineARIMA.fit(series, period: m)
+        XCTAssertEqual(fitted.theta, theta, accuracy: 0.05)
+        XCTAssertEqual(fitted.seasonalTheta, seasonal, accuracy: 0.05)
+        // The airline series' first 120 months in logs: statsmodels' exact likelihood gives
+        // ma.L1 −0.3425, ma.S.L12 −0.5406; the conditional sum of squares is close.
+        let logs = try AirlineData.loadBundled().values.prefix(120).map { Foundation.log($0) }
+        let airline = try AirlineARIMA.fit(logs, period: 12)
+        XCTAssertEqual(airline.theta, -0.3425, accuracy: 0.05)
+        XCTAssertEqual(airline.seasonalTheta, -0.5406, accuracy: 0.05)
+        XCTAssertThrowsError(try AirlineARIMA.fit(Array(logs.prefix(25)), period: 12))
     }
 
     func testInitialWeightsReplaceTheSeededInitialisation() throws {

@@ -14,7 +14,28 @@ import Foundation
 import Recurrent
 
 extension CellKindOption: ExpressibleByArgument {}
-extension ForecastBase: ExpressibleByArgument {}
+
+/// `--base`: a base, or `auto` for the validation folds' choice among all of them.
+enum BaseOption: String, CaseIterable, ExpressibleByArgument {
+    case auto, srw, snaive, hw, sarima
+    /// The candidate bases.
+    var bases: [ForecastBase] { self == .auto ? ForecastBase.allCases : [ForecastBase(rawValue: rawValue)!] }
+}
+
+/// `--combine`: the partner of the network's forecast, `none`, or `auto` for the validation
+/// folds' choice among both partners and none.
+enum CombineOption: String, CaseIterable, ExpressibleByArgument {
+    case auto, none, hw, sarima
+    /// The candidate combinations.
+    var combinations: [ForecastCombination] {
+        switch self {
+        case .auto: [.none] + ForecastCombination.weighted([.holtWinters, .airlineModel])
+        case .none: [.none]
+        case .hw: ForecastCombination.weighted([.holtWinters])
+        case .sarima: ForecastCombination.weighted([.airlineModel])
+        }
+    }
+}
 extension SeriesTransform: ExpressibleByArgument {}
 
 /// The `airline` command.
@@ -26,13 +47,17 @@ struct Airline: ParsableCommand {
         discussion: """
         Protocol: the last --test values are the test span; nothing is fitted on them. The \
         network models the residual of a base forecast (--base srw: the seasonal random walk \
-        with drift y[t-1]·y[t-m]/y[t-m-1]; hw: Holt-Winters) in logs (--transform), from \
-        windows of --window residuals. The base and the networks are first fitted on the \
-        training values before each of --folds consecutive folds of the last --validation \
-        training values (rolling origin) and forecast one step ahead over that fold; the mean \
-        of the folds' RMSEs chooses the epochs (at most --epochs); then everything is refitted \
-        on all training values for that many epochs. --combine-hw averages the network's \
-        forecast with Holt-Winters' (in logs). The backtest forecasts --horizon steps from every origin of the test \
+        with drift y[t-1]·y[t-m]/y[t-m-1]; snaive: y[t-m]; hw: Holt-Winters; sarima: the \
+        airline model SARIMA(0,1,1)(0,1,1)m fitted in Swift) in logs (--transform), from \
+        windows of --window residuals, and its forecast may be combined, in logs, with \
+        Holt-Winters' or the airline model's at a weight of 0.25, 0.5 or 0.75 (--combine). \
+        For every candidate base, the base, the partners and the networks are first fitted \
+        on the training values before each of --folds consecutive folds of the last \
+        --validation training values (rolling origin) and forecast one step ahead over that \
+        fold; the mean of the folds' RMSEs chooses the base, the combination and the epochs \
+        (at most --epochs) together (--base auto, --combine auto: the defaults); then the \
+        choice is refitted on all training values for that many epochs. --combine-hw fixes \
+        the mean with Holt-Winters' (in logs). The backtest forecasts --horizon steps from every origin of the test \
         span with the parameters fixed; intervals come from a residual bootstrap (--paths \
         futures, each step adding an out-of-sample error of the validation folds drawn at random). MASE and sMAPE are the \
         M4 competition's. The defaults were chosen on the bundled series' four validation \
@@ -64,8 +89,11 @@ struct Airline: ParsableCommand {
     var folds: Int = ForecasterSettings().folds
 
     @Flag(name: .customLong("combine-hw"), inversion: .prefixedNo,
-          help: "Forecast the mean (in logs) of the network's forecast and Holt-Winters'.")
-    var combineHW = ForecasterSettings().combineWithHoltWinters
+          help: "Forecast the mean (in logs) of the network's forecast and Holt-Winters' (instead of --combine).")
+    var combineHW = false
+
+    @Option(help: "The forecast combined (in logs) with the network's, at the weight the validation folds choose among 0.25, 0.5 and 0.75: hw, sarima, none, or auto (the folds choose among all, none included).")
+    var combine: CombineOption = .auto
 
     @Option(parsing: .unconditional, help: "The nominal coverage of the prediction intervals.")
     var level: Double = 0.9
@@ -73,8 +101,8 @@ struct Airline: ParsableCommand {
     @Option(parsing: .unconditional, help: "The number of bootstrap futures per origin.")
     var paths: Int = 500
 
-    @Option(help: "The base forecast whose residual the network models: srw (seasonal random walk with drift) or hw (Holt-Winters).")
-    var base: ForecastBase = ForecasterSettings().base
+    @Option(help: "The base forecast whose residual the network models: srw (seasonal random walk with drift), snaive (seasonal naive), hw (Holt-Winters), sarima (the airline model), or auto (the validation folds choose).")
+    var base: BaseOption = .auto
 
     @Option(help: "auto (log when every value is positive), log or none.")
     var transform: SeriesTransform = .auto
@@ -112,6 +140,18 @@ struct Airline: ParsableCommand {
             help: "Start every member from this safetensors state dict (e.g. from Scripts/airline_torch.py --save-init; use --ensemble 1).")
     var initWeights: String?
 
+    /// Prints the validation score of every candidate, best first, and of the forecasts that
+    /// need no network.
+    static func printCandidates(_ forecaster: ResidualForecaster) {
+        let candidates = forecaster.candidateValidation.sorted { ($0.value, $0.key) < ($1.value, $1.key) }
+        print("  validation, network (base[+combination]): " + candidates.map { String(format: "%@ %.4g", $0.key, $0.value) }.joined(separator: ", "))
+        let names = ["srw": "seasonal random walk with drift", "sarima": "airline model (Swift)", "hw": "Holt-Winters", "srw+hw": "mean of srw and hw"]
+        let alone = ["srw", "sarima", "hw", "srw+hw"].compactMap { key in
+            forecaster.baselineValidation[key].map { String(format: "%@ %.4g", names[key]!, $0) }
+        }
+        print("  validation, no network: " + alone.joined(separator: ", "))
+    }
+
     func validate() throws {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
         guard hidden >= 1 else { throw ValidationError("--hidden must be at least 1") }
@@ -130,6 +170,7 @@ struct Airline: ParsableCommand {
         guard paths >= 10 && paths <= 100_000 else { throw ValidationError("--paths must be in 10...100000, got \(paths)") }
         if csv != nil && column == nil { throw ValidationError("--csv needs --column NAME (the column to forecast)") }
         if csv == nil && (column != nil || dateColumn != nil) { throw ValidationError("--column and --date-column need --csv FILE") }
+        if combineHW && combine != .auto { throw ValidationError("--combine-hw fixes the combination; it cannot go with --combine \(combine.rawValue)") }
         if let csv { try CommonOptions.checkReadableFile(csv, option: "--csv") }
         if let initWeights { try CommonOptions.checkReadableFile(initWeights, option: "--init-weights") }
     }
@@ -161,19 +202,19 @@ struct Airline: ParsableCommand {
         s.maxEpochs = epochs
         s.ensemble = ensemble
         s.seed = seed
-        s.base = base
+        s.bases = base.bases
         s.transform = transform
         s.period = season
         s.validation = validation ?? 2 * test
         s.folds = folds
-        s.combineWithHoltWinters = combineHW
+        s.combinations = combineHW ? [ForecastCombination(partner: .holtWinters, weight: 0.5)] : combine.combinations
         s.progress = common.progressStyle
         s.validationOnly = validateOnly
         s.initialWeights = initWeights.map { URL(fileURLWithPath: $0) }
         options.settings = s
 
-        let baseName = (base == .seasonalRandomWalk ? "the seasonal random walk with drift" : "Holt-Winters")
-            + (combineHW ? ", averaged with Holt-Winters" : "")
+        let baseName = base == .auto ? "a base the validation folds choose (\(ForecastBase.allCases.map(\.rawValue).joined(separator: ", ")))"
+                                     : ForecastBase(rawValue: base.rawValue)!.title
         print("\(series.name): \(series.count) values, season \(season); \(model.rawValue.uppercased())(1 → \(hidden)) + Linear(\(hidden) → 1), "
               + "ensemble of \(ensemble) (seeds \(seed &* UInt64(ensemble))…\(seed &* UInt64(ensemble) &+ UInt64(ensemble - 1))), "
               + "windows of \(window) residuals of \(baseName), Adam lr \(lr), at most \(epochs) full-batch epochs")
@@ -185,14 +226,13 @@ struct Airline: ParsableCommand {
             let perFold = forecaster.foldRMSEs.map { String(format: "%.3f", $0) }.joined(separator: ", ")
             print(String(format: "Validation score (\(from)…\(to), mean RMSE of \(s.folds) one-step folds, each fitted on the values before it): %.3f at epoch %d (folds: %@)",
                          best?.rmse ?? .nan, best?.epoch ?? 0, perFold))
-            let names = ["srw": "seasonal random walk with drift", "hw": "Holt-Winters", "srw+hw": "mean of the two"]
-            for key in ["srw", "hw", "srw+hw"] {
-                if let score = forecaster.baselineValidation[key] { print(String(format: "  %@ alone: %.3f", names[key]!, score)) }
-            }
+            print("Chosen: base \(forecaster.base.rawValue), combination \(forecaster.combination)")
+            Self.printCandidates(forecaster)
             if common.json {
                 var report = ["validationRMSE": best?.rmse ?? .nan, "epochs": Double(best?.epoch ?? 0)]
                 for (i, rmse) in forecaster.foldRMSEs.enumerated() { report["fold\(i + 1)RMSE"] = rmse }
                 for (key, score) in forecaster.baselineValidation { report["\(key)ValidationRMSE"] = score }
+                for (key, score) in forecaster.candidateValidation { report["network \(key)ValidationRMSE"] = score }
                 try JSONReport.print(report)
             }
             return
@@ -202,8 +242,9 @@ struct Airline: ParsableCommand {
         try TrainingDiverged.check(["the test RMSE": r.methods[0].rmse])
 
         let firstTest = series.labels[r.training], last = series.labels[series.count - 1]
-        print("Epochs chosen on \(r.folds) validation folds over \(series.labels[r.training - r.validation])…\(series.labels[r.training - 1]): "
-              + "\(r.epochs) (mean fold RMSE \(String(format: "%.2f", r.validationRMSE))); trained in \(ProgressLine.duration(r.trainSeconds))")
+        print("Chosen on \(r.folds) validation folds over \(series.labels[r.training - r.validation])…\(series.labels[r.training - 1]): "
+              + "base \(r.base), combination \(r.combination), \(r.epochs) epochs (mean fold RMSE \(String(format: "%.2f", r.validationRMSE))); trained in \(ProgressLine.duration(r.trainSeconds))")
+        Self.printCandidates(result.forecaster)
         print("")
         print("Test \(firstTest)…\(last): \(r.horizon) step\(r.horizon == 1 ? "" : "s") ahead from each of \(r.origins) origins, parameters fixed (\(series.name)):")
         let width = max(34, (r.methods.map { $0.name.count + ($0.source.map { $0.count + 3 } ?? 0) }.max() ?? 0) + 2)
@@ -217,6 +258,8 @@ struct Airline: ParsableCommand {
         print("Holt-Winters (Swift): " + String(format: "α %.4f, β %.4f, γ %.4f (in-sample SSE %.1f)",
                                                 r.holtWinters["alpha"] ?? .nan, r.holtWinters["beta"] ?? .nan,
                                                 r.holtWinters["gamma"] ?? .nan, r.holtWinters["sse"] ?? .nan))
+        print(String(format: "SARIMA(0,1,1)(0,1,1)%d (Swift, conditional sum of squares%@): θ %.4f, Θ %.4f", season, r.transform == "log" ? ", on logs" : "",
+                     r.airlineModel["theta"] ?? .nan, r.airlineModel["seasonalTheta"] ?? .nan))
         let future = r.future.map { String(format: "%@ %.1f [%.1f, %.1f]", $0.label, $0.forecast, $0.lower, $0.upper) }
         print("Past the end (parameters of the training span): " + future.prefix(6).joined(separator: ", ") + (future.count > 6 ? ", …" : ""))
 

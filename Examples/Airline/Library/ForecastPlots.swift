@@ -6,6 +6,7 @@ public enum ForecastPlots {
     /// The colours and dash patterns of the methods, in the order of the report.
     static let styles: [(color: String, dashed: Bool)] = [
         ("#d62728", false), ("#2ca02c", true), ("#9467bd", true), ("#ff7f0e", true), ("#1f77b4", true), ("#8c564b", true),
+        ("#17becf", true), ("#7f7f7f", true),
     ]
 
     /// A tick on a time axis in fractional years: `1959` on a whole year, `Jul 1959` within one.
@@ -84,9 +85,9 @@ public enum ForecastPlots {
         return chart
     }
 
-    /// The mean training loss of the final fit per epoch, and the ensemble's validation score
-    /// (the mean of the folds' one-step RMSEs) along the epochs of the validation fits (the
-    /// minimum marks the epochs chosen).
+    /// The mean training loss of the final fit per epoch, and the validation score of the
+    /// base and combination chosen (the mean of the folds' one-step RMSEs) along the epochs of
+    /// the validation fits (the minimum marks the epochs chosen).
     public static func training(_ result: ForecastResult) -> (loss: LineChart, validation: LineChart) {
         let f = result.forecaster, r = result.report
         var loss = LineChart(title: "Training loss of the final fit (\(r.model.uppercased()) ensemble of \(r.ensemble), \(r.epochs) epochs)",
@@ -96,7 +97,8 @@ public enum ForecastPlots {
         loss.legend = .below
         var validation = LineChart(title: "Validation score of the ensemble: the mean RMSE of \(r.folds) folds, each fitted before it",
                                    xLabel: "Epoch", yLabel: "Mean fold RMSE (\(r.series))",
-                                   series: [LineSeries(name: String(format: "mean fold RMSE (best %.2f at epoch %d)", r.validationRMSE, r.epochs),
+                                   series: [LineSeries(name: String(format: "mean fold RMSE of the candidate chosen, base %@, combination %@ (best %.2f at epoch %d)",
+                                                                          r.base, r.combination, r.validationRMSE, r.epochs),
                                                        x: f.validationCurve.map { Double($0.epoch) }, y: f.validationCurve.map(\.rmse), markers: true)])
         validation.legend = .below
         return (loss, validation)

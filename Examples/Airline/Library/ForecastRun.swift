@@ -50,8 +50,15 @@ public struct ForecastReport: Codable, Sendable, Equatable {
     /// The number of validation values (the end of the training span), and the number of
     /// rolling-origin folds they are split into.
     public var validation: Int, folds: Int
-    /// Whether the network's forecast is averaged with Holt-Winters'.
+    /// Whether the network's forecast is combined with Holt-Winters' (see ``combination``).
     public var combineWithHoltWinters: Bool
+    /// The combination the validation folds chose: `none`, or the partner's weight and name
+    /// (`0.25·sarima`).
+    public var combination: String
+    /// The best validation score of every candidate base and combination (keys as in
+    /// ``ResidualForecaster/candidateValidation``), and of the forecasts that need no network
+    /// on the same folds (``ResidualForecaster/baselineValidation``).
+    public var candidateValidation: [String: Double], baselineValidation: [String: Double]
     /// The number of test values (the last ones).
     public var test: Int
     /// The steps forecast from each origin.
@@ -60,7 +67,7 @@ public struct ForecastReport: Codable, Sendable, Equatable {
     public var origins: Int
     /// `"log"` or `"none"`.
     public var transform: String
-    /// The base the network corrects (`srw`, `hw`).
+    /// The base the network corrects, chosen on the validation folds (`srw`, `snaive`, `hw`, `sarima`).
     public var base: String
     /// The network (`rnn`, `lstm`, `gru`).
     public var model: String
@@ -75,6 +82,9 @@ public struct ForecastReport: Codable, Sendable, Equatable {
     public var level: Double, paths: Int
     /// The fitted Holt-Winters smoothing parameters (α, β, γ) and its in-sample SSE.
     public var holtWinters: [String: Double]
+    /// The airline model fitted on the training values (`theta`, `seasonalTheta`: statsmodels'
+    /// `ma.L1`, `ma.S.L12`), in the forecaster's scale.
+    public var airlineModel: [String: Double]
     /// The methods, the network first.
     public var methods: [MethodScore]
     /// The forecasts past the end of the series, with their intervals.
@@ -138,15 +148,21 @@ public func runForecast(_ series: TimeSeries, _ options: ForecastOptions,
                                           seed: options.settings.seed &+ 0x5EED)
     let training = Array(y[..<trainingEnd])
     let holtWinters = try HoltWinters.fit(training, period: m)
+    // The airline model on the forecaster's scale (logs for a positive series), fitted on the training values.
+    let v = y.map(forecaster.transformed)
+    let arima = try AirlineARIMA.fit(Array(v[..<trainingEnd]), period: m)
     let positive = y.allSatisfy { $0 > 0 }
     var backtest: [(String, [[Double]])] = [
-        ("\(options.settings.model.rawValue.uppercased()) ensemble" + (options.settings.combineWithHoltWinters ? " + Holt-Winters" : ""),
+        ("\(options.settings.model.rawValue.uppercased()) ensemble" + (forecaster.combination.partner.map { p in
+            String(format: ", %g · %@", forecaster.combination.weight, p == .holtWinters ? "Holt-Winters" : p == .airlineModel ? "SARIMA (Swift)" : p.rawValue) } ?? ""),
          network.map(\.point)),
         ("seasonal naive", origins.map { SeasonalBaselines.seasonalNaive(y, origin: $0, steps: h, period: m) }),
         ("seasonal random walk with drift", origins.map {
             SeasonalBaselines.seasonalRandomWalkWithDrift(y, origin: $0, steps: h, period: m, multiplicative: positive)
         }),
         ("Holt-Winters (Swift)", origins.map { SeasonalBaselines.holtWinters(holtWinters, y, origin: $0, steps: h) }),
+        ("SARIMA(0,1,1)(0,1,1)\(m) (Swift)", origins.map { o in
+            arima.forecasts(v, origin: o, steps: h).map(forecaster.untransformed) }),
     ]
     var sources: [String: String] = [:]
     for e in extra where h == 1 && e.forecast.count == origins.count {
@@ -168,13 +184,15 @@ public func runForecast(_ series: TimeSeries, _ options: ForecastOptions,
     let s = options.settings
     let report = ForecastReport(
         series: series.name, count: n, season: m, training: trainingEnd, validation: s.validation, folds: s.folds,
-        combineWithHoltWinters: s.combineWithHoltWinters, test: options.test,
-        horizon: h, origins: origins.count, transform: forecaster.usesLog ? "log" : "none", base: s.base.rawValue,
+        combineWithHoltWinters: forecaster.combination.partner == .holtWinters, combination: forecaster.combination.description,
+        candidateValidation: forecaster.candidateValidation, baselineValidation: forecaster.baselineValidation, test: options.test,
+        horizon: h, origins: origins.count, transform: forecaster.usesLog ? "log" : "none", base: forecaster.base.rawValue,
         model: s.model.rawValue, hidden: s.hidden, window: s.window, learningRate: s.learningRate, ensemble: s.ensemble,
         seed: s.seed, epochs: forecaster.epochs,
         validationRMSE: forecaster.validationCurve.map(\.rmse).min() ?? .nan, foldRMSEs: forecaster.foldRMSEs, level: options.level, paths: options.paths,
         holtWinters: ["alpha": holtWinters.alpha, "beta": holtWinters.beta, "gamma": holtWinters.gamma,
                       "sse": holtWinters.sumOfSquaredErrors(training)],
+        airlineModel: ["theta": arima.theta, "seasonalTheta": arima.seasonalTheta],
         methods: methods,
         future: (0..<h).map { FutureValue(label: futureLabels[$0], forecast: future.point[$0], lower: future.lower[$0], upper: future.upper[$0]) },
         trainSeconds: forecaster.trainSeconds)
