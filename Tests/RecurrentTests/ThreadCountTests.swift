@@ -18,6 +18,7 @@ final class ThreadCountTests: XCTestCase {
     override func tearDown() {
         ComputeThreads.set(savedThreads)
         WavefrontRecurrence.override = nil
+        BatchSplitRecurrence.override = nil
         super.tearDown()
     }
 
@@ -105,6 +106,62 @@ final class ThreadCountTests: XCTestCase {
 
     /// The team size a layer takes: one worker for small steps and for projections, more for
     /// larger ones, never more than the threads or the 16-column panels of hidden units.
+    /// Inference split by batch items (``BatchSplitRecurrence``, forced on wherever it keeps
+    /// the bits) gives one thread's outputs and final states bit for bit: every cell kind, one
+    /// and two directions, both layouts, with and without lengths, batch sizes whose parts
+    /// have row tiles of every height.
+    func testInferenceSplitByBatchItemsIsBitIdentical() throws {
+        BatchSplitRecurrence.override = true
+        var split = 0
+        for kind in [CellKind.rnnTanh, .lstm, .gru] {
+            for bidirectional in [false, true] {
+                for batchFirst in [true, false] {
+                    for B in [2, 5, 7, 10, 13, 24] {
+                        for withLengths in [false, true] {
+                            let module = try RecurrentBase(kind: kind, inputSize: 12, hiddenSize: 40, numLayers: 2, bias: true,
+                                                           batchFirst: batchFirst, dropout: 0, bidirectional: bidirectional,
+                                                           projSize: 0, seed: 3, regularizers: .none)
+                            let D = bidirectional ? 2 : 1, T = 20
+                            var generator = SeededGenerator(seed: UInt64(B))
+                            let x = Tensor(uniform: batchFirst ? [B, T, 12] : [T, B, 12], low: -1, high: 1, using: &generator)
+                            let h0 = Tensor(uniform: [2 * D, B, 40], low: -0.5, high: 0.5, using: &generator)
+                            let c0 = kind == .lstm ? Tensor(uniform: [2 * D, B, 40], low: -0.5, high: 0.5, using: &generator) : nil
+                            let lengths = withLengths ? (0..<B).map { 1 + ($0 * 5) % T } : nil
+                            func run(_ threads: Int) throws -> [[Float]] {
+                                ComputeThreads.set(threads)
+                                let r = try withoutGradients { try module.forward(x, h0: h0, c0: c0, lengths: lengths) }
+                                return [r.output.scalars, r.hN.scalars] + (r.cN.map { [$0.scalars] } ?? [])
+                            }
+                            let reference = try run(1)
+                            let layout = SequenceLayout(steps: T, batch: B, batchFirst: batchFirst)
+                            for threads in [2, 4] {
+                                ComputeThreads.set(threads)
+                                if BatchSplitRecurrence.parts(layout: layout, stepMultiplyAdds: 1) != nil { split += 1 }
+                                assertBitIdentical(try run(threads), reference,
+                                                   "\(kind) D \(D) batchFirst \(batchFirst) B \(B) lengths \(withLengths) threads \(threads)",
+                                                   file: #filePath, line: #line)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Many of these batches do split (the others' parts would change a row's tile).
+        XCTAssertGreaterThanOrEqual(split, 3 * 2 * 2 * 6 * 2 * 2 / 3)
+    }
+
+    /// The split declines a part whose rows would change their number of accumulator chains:
+    /// 7 items in parts of 4 and 3 keep the tiles (4, 3) of the whole step product, but the
+    /// projection of 3 items × 1 step has a 3-row tile where the whole (7 rows) has 4 and 3.
+    func testBatchSplitKeepsEveryRowsChains() {
+        XCTAssertTrue(BatchSplitRecurrence.keepsBits(layout: SequenceLayout(steps: 50, batch: 32, batchFirst: true), part: 0..<16))
+        XCTAssertTrue(BatchSplitRecurrence.keepsBits(layout: SequenceLayout(steps: 50, batch: 32, batchFirst: false), part: 16..<32))
+        // 8 items, one step: the whole product's tiles are 4, 4 (one chain each); a part of 3
+        // items is one 3-row tile (two chains).
+        XCTAssertFalse(BatchSplitRecurrence.keepsBits(layout: SequenceLayout(steps: 1, batch: 8, batchFirst: true), part: 5..<8))
+        XCTAssertTrue(BatchSplitRecurrence.keepsBits(layout: SequenceLayout(steps: 1, batch: 8, batchFirst: true), part: 4..<8))
+    }
+
     func testTeamSizeFollowsTheStepSize() {
         ComputeThreads.set(4)
         XCTAssertEqual(FusedRecurrence.teamSize(batch: 16, hidden: 64, gates: 1, depth: 64, hasProjection: false), 1)

@@ -252,6 +252,14 @@ public class RecurrentBase: Module, @unchecked Sendable {
 
     var typeName: String { Self.typeName(kind) }
 
+    /// The multiply-adds of one step's recurrent product over `batch` items in the layer
+    /// with the most (`batch · G·H · H_out`), which decides whether splitting pays.
+    func stepMultiplyAdds(batch: Int) -> Int {
+        let perItem = weights.flatMap { $0 }.map { $0.weightHH.shape[0] * $0.weightHH.shape[1] }.max() ?? 0
+        let (work, overflow) = batch.multipliedReportingOverflow(by: perItem)
+        return overflow ? Int.max : work
+    }
+
     static func typeName(_ kind: CellKind) -> String {
         switch kind {
         case .rnnTanh, .rnnReLU: return "RNN"
@@ -260,8 +268,11 @@ public class RecurrentBase: Module, @unchecked Sendable {
         }
     }
 
-    /// Runs every layer and direction. States are already checked.
-    func forwardLayers(_ input: Tensor, h0: Tensor?, c0: Tensor?, lengths: [Int]?) throws -> (output: Tensor, hN: Tensor, cN: Tensor?) {
+    /// Runs every layer and direction. States are already checked. `splitting` (the module's
+    /// own call) lets an inference split the batch between workers (``BatchSplitRecurrence``)
+    /// or run stacked layers as a wavefront; each part of a split runs with it off.
+    func forwardLayers(_ input: Tensor, h0: Tensor?, c0: Tensor?, lengths: [Int]?, splitting: Bool = true) throws
+        -> (output: Tensor, hN: Tensor, cN: Tensor?) {
         let (layout, unbatched) = try RecurrentStack.checkedLayout(input, inputSize: inputSize, batchFirst: batchFirst, typeName: typeName)
         let states = numLayers * numDirections
         try RecurrentStack.checkState(h0, name: "h0", count: states, size: outputHiddenSize, layout: layout, unbatched: unbatched, typeName: typeName)
@@ -269,9 +280,17 @@ public class RecurrentBase: Module, @unchecked Sendable {
             try RecurrentStack.checkState(c0, name: "c0", count: states, size: hiddenSize, layout: layout, unbatched: unbatched, typeName: typeName)
         }
         try RecurrentStack.checkLengths(lengths, layout: layout, typeName: typeName)
+        // Inference over many items: each worker runs the whole stack over its items.
+        if splitting, !unbatched, !runsVariantPath, projSize == 0, !(isTraining && (dropout > 0 || regularizers.weightDrop > 0)),
+           !Tensor.needsRecording([input] + [h0, c0].compactMap { $0 } + weights.flatMap { $0.flatMap(\.tensors) }),
+           let parts = BatchSplitRecurrence.parts(layout: layout, stepMultiplyAdds: stepMultiplyAdds(batch: layout.batch)) {
+            return try BatchSplitRecurrence.run(parts: parts, layout: layout, input: input, h0: h0, c0: c0, lengths: lengths) {
+                try forwardLayers($0, h0: $1, c0: $2, lengths: $3, splitting: false)
+            }
+        }
         // Stacked unidirectional layers of PyTorch's cells may run ahead of this loop as a
         // wavefront (WavefrontRecurrence): a group's results are then handed out layer by layer.
-        let mayRunAhead = numDirections == 1 && !runsVariantPath && !(isTraining && regularizers.weightDrop > 0)
+        let mayRunAhead = splitting && numDirections == 1 && !runsVariantPath && !(isTraining && regularizers.weightDrop > 0)
         var ahead: [RecurrentStack.DirectionResult] = []
         return try RecurrentStack.run(input, layout: layout, unbatched: unbatched, numLayers: numLayers, directions: numDirections,
                                       stateSize: outputHiddenSize, cellSize: kind == .lstm ? hiddenSize : nil, h0: h0, c0: c0,

@@ -45,17 +45,11 @@ enum WavefrontRecurrence {
     /// (even where the policy would split each step's columns instead); unset (or any other
     /// value), the policy decides by size. Tests set ``override`` directly.
     static var override: Bool? {
-        get { overrideState.withLock { $0 } }
-        set { overrideState.withLock { $0 = newValue } }
+        get { overrideSetting.value }
+        set { overrideSetting.value = newValue }
     }
 
-    private static let overrideState = PThreadMutex<Bool?>({
-        switch ProcessInfo.processInfo.environment["RECURRENT_WAVEFRONT"] {
-        case "0": return false
-        case "1": return true
-        default: return nil
-        }
-    }())
+    private static let overrideSetting = PolicyOverride(environment: "RECURRENT_WAVEFRONT")
 
     /// The number of consecutive layers, from the first of `weights` (each layer's directions),
     /// to run as one wavefront group, or `nil` to run the first layer on its own as today.
