@@ -30,6 +30,15 @@ enum BatchSplitRecurrence {
     /// columns instead, each worker then reading only its part of the weights.
     static let minimumRowsPerWorker = 5
 
+    /// `W_hh` of a layer up to this size stays in a core's L2 (1 MB on the machines measured,
+    /// with room for the states), where a part of `minimumRowsPerWorker` items is compute-bound.
+    static let l2WeightBytes = 768 * 1024
+
+    /// With `W_hh` larger than ``l2WeightBytes``, each part needs this many items: every
+    /// worker streams the whole weight from L3 each step, where the column split streams
+    /// its share only (`deepbench`, 1760 × 1760 and 16 items, stays split by columns).
+    static let minimumRowsFromL3 = 16
+
     /// The internal override of the policy, for measurement (A/B on a quiet machine) and
     /// tests: `RECURRENT_BATCH_SPLIT=0` never splits the batch, `=1` splits it wherever it is
     /// supported and keeps the bits (even below the policy's sizes); unset, the policy decides.
@@ -44,7 +53,7 @@ enum BatchSplitRecurrence {
     /// `stepMultiplyAdds` is the multiply-adds of one step's recurrent product for the whole
     /// batch (`B · G·H · H_out` for the widest layer); the caller has already checked that
     /// nothing records, draws random numbers, or runs a path this split does not support.
-    static func parts(layout: SequenceLayout, stepMultiplyAdds: Int) -> [Range<Int>]? {
+    static func parts(layout: SequenceLayout, stepMultiplyAdds: Int, weightBytes: Int = 0) -> [Range<Int>]? {
         let mode = override
         let threads = ComputeThreads.count
         guard mode != false, threads >= 2, PackedGEMM.isAvailable, !AnomalyMode.isEnabled else { return nil }
@@ -53,6 +62,10 @@ enum BatchSplitRecurrence {
         if mode == nil {
             // As the column split: each worker at least minimumStepMultiplyAddsPerWorker a step.
             workers = Swift.min(threads, B / minimumRowsPerWorker, stepMultiplyAdds / FusedRecurrence.minimumStepMultiplyAddsPerWorker)
+            // Every worker reads all of W_hh each step: a weight past L2 must be worth it
+            // (a part of `minimumRowsFromL3` items or more does about one multiply-add per
+            // byte read from L3 for every four of the kernel's).
+            if weightBytes > l2WeightBytes && B / Swift.max(workers, 1) < minimumRowsFromL3 { return nil }
         }
         guard workers >= 2 else { return nil }
         let parts = (0..<workers).map { FusedRecurrence.chunk($0, of: workers, total: B) }

@@ -283,7 +283,8 @@ public class RecurrentBase: Module, @unchecked Sendable {
         // Inference over many items: each worker runs the whole stack over its items.
         if splitting, !unbatched, !runsVariantPath, projSize == 0, !(isTraining && (dropout > 0 || regularizers.weightDrop > 0)),
            !Tensor.needsRecording([input] + [h0, c0].compactMap { $0 } + weights.flatMap { $0.flatMap(\.tensors) }),
-           let parts = BatchSplitRecurrence.parts(layout: layout, stepMultiplyAdds: stepMultiplyAdds(batch: layout.batch)) {
+           let parts = BatchSplitRecurrence.parts(layout: layout, stepMultiplyAdds: stepMultiplyAdds(batch: layout.batch),
+                                                  weightBytes: 4 * stepMultiplyAdds(batch: 1)) {
             return try BatchSplitRecurrence.run(parts: parts, layout: layout, input: input, h0: h0, c0: c0, lengths: lengths) {
                 try forwardLayers($0, h0: $1, c0: $2, lengths: $3, splitting: false)
             }
