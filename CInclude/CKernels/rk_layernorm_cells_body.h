@@ -249,13 +249,16 @@ RK_INLINE void lnlstm_backward_body(size_t H, const float *g, const float *hhat,
                                     ptrdiff_t next) {
     const float *gi = g, *gf = g + H, *gg = g + 2 * H, *go = g + 3 * H;
     const v8 one = SPLAT(1.0f), zero = SPLAT(0.0f);
-    // The next row's saved values and the rows it writes, while this one computes.
-    prefetch_row(g, next, 4 * H, 4 * H, 0);
+    // The next row's saved values (what its first pass reads first) and the rows it writes,
+    // while this one computes.
+    if (dy) prefetch_row(dy, next, H, H, 0);
+    prefetch_row(tanhc, next, H, H, 0);
+    prefetch_row(chat, next, H, H, 0);
+    prefetch_row(go, next, 4 * H, H, 0);
+    prefetch_row(cprev, next, H, H, 0);
+    prefetch_row(g, next, 4 * H, 3 * H, 0);
     prefetch_row(hhat, next, 4 * H, 4 * H, 0);
     prefetch_row(xhat, next, 4 * H, 4 * H, 0);
-    prefetch_row(chat, next, H, H, 0);
-    prefetch_row(tanhc, next, H, H, 0);
-    prefetch_row(cprev, next, H, H, 0);
     prefetch_row(dx, next, 4 * H, 4 * H, 1);
     prefetch_row(dhh, next, 4 * H, 4 * H, 1);
     size_t j = 0;
