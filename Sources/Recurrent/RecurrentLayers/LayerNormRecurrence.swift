@@ -48,7 +48,8 @@ struct LayerNormRecurrentWeights {
 /// the steps by blocks of ``rowBlock`` batch rows (a layer norm is a reduction over a row, so a
 /// row is never split): each worker runs its blocks' products with `W_hh` and their fused row
 /// kernels with no barrier per step. The sequence-wide products are split by columns or in
-/// chunks fixed by the shape, the parameter sums by columns. Every element is computed the
+/// chunks fixed by the shape, the GRU's parameter sums by columns (the LSTM's are kept per
+/// block of rows, which the batch alone fixes). Every element is computed the
 /// same way whichever worker computes it, so the results do not depend on the thread count.
 ///
 /// Variable lengths: item `b` is active at step `t` when `t < lengths[b]`; an inactive item
