@@ -11,6 +11,7 @@
 #if defined(__x86_64__) || defined(__i386__)
 #define RK_X86 1
 #include <immintrin.h>
+#include <stdint.h>
 #else
 #define RK_X86 0
 #endif
@@ -542,6 +543,7 @@ static RK_AVX512_FN void gemm_avx512(int m, int n, int k, const float *a, int ld
    the copy change no element's arithmetic (the same fused multiply-adds over k in order,
    the same tile heights), only what stays in cache. */
 #define RK_AT_KC 384
+#define RK_AT_PREFETCH 16
 #define RK_AT_NC_BYTES (512 * 1024)
 #define RK_AT_STRIP 48 /* columns of A copied at once: whole row tiles, three cache lines a k; the copy (72 KB) lives on the stack, which a Dispatch or Swift-concurrency thread has only 512 KB of */
 static RK_AVX512_FN void gemm_at_avx512(int m, int n, int k, const float *a, int lda,
@@ -568,6 +570,12 @@ static RK_AVX512_FN void gemm_at_avx512(int m, int n, int k, const float *a, int
                 while (t1 < rt.ntiles && width + tile_height(rt, t1) <= RK_AT_STRIP) width += tile_height(rt, t1++);
                 const float *src = a + (size_t)k0 * LDA + i;
                 for (int kk = 0; kk < kb; kk++, src += LDA) {
+                    /* The strip's row RK_AT_PREFETCH rows on, requested now: rows lda floats
+                       apart are a pattern the hardware prefetchers follow late, and a copy
+                       that waits on memory for each row (a gradient written long before, out
+                       of cache) costs more than the products. A prefetch never faults. */
+                    const uintptr_t ahead = (uintptr_t)src + (uintptr_t)RK_AT_PREFETCH * LDA * sizeof(float);
+                    for (int line = 0; line < width; line += 16) _mm_prefetch((const char *)(ahead + 4 * (uintptr_t)line), _MM_HINT_T0);
                     float *dst = strip + (size_t)kk * width;
                     for (int j = 0; j < width; j += 16) {
                         const __mmask16 copy = mask16(width - j);

@@ -53,13 +53,12 @@ void rk_ln_param_grads_f32(size_t rows, size_t n, const float *dy, size_t lddy, 
     param_grads_body(rows, n, dy, lddy, xhat, ldxh, gw, gb);
 }
 
-void rk_ln_param_grads2_f32(size_t rows, size_t n, const float *dy, size_t lddy, const float *x1, size_t ld1,
-                            const float *x2, size_t ld2, float *gw1, float *gw2, float *gb) {
-#if RK_X86
-    if (RK_VECTOR512) { param_grads2_avx512_impl(rows, n, dy, lddy, x1, ld1, x2, ld2, gw1, gw2, gb); return; }
-    if (RK_VECTOR) { param_grads2_avx2(rows, n, dy, lddy, x1, ld1, x2, ld2, gw1, gw2, gb); return; }
-#endif
-    param_grads2_body(rows, n, dy, lddy, x1, ld1, x2, ld2, gw1, gw2, gb);
+void rk_prefetch_f32(const float *p, size_t count, int write) {
+    for (size_t j = 0; j < count; j += 16) {
+        const void *line = (const void *)((uintptr_t)p + 4 * (uintptr_t)j);
+        if (write) __builtin_prefetch(line, 1, 3);
+        else __builtin_prefetch(line, 0, 3);
+    }
 }
 
 void rk_lnlstm_forward_row_f32(size_t H, const float *xi, const float *wi, const float *bi,
@@ -74,13 +73,24 @@ void rk_lnlstm_forward_row_f32(size_t H, const float *xi, const float *wi, const
 }
 
 void rk_lnlstm_backward_row_f32(size_t H, const float *g, const float *hhat, float rstdh, const float *wh,
-                                const float *chat, float rstdc, const float *wc, const float *tanhc,
-                                const float *cprev, const float *dh, float *dc, float *dcpost, float *dg, float *dhh) {
+                                const float *xhat, float rstdi, const float *wi,
+                                const float *chat, float rstdc, const float *wc, const float *tanhc, const float *cprev,
+                                const float *carry, const float *dy, float *dc, float *dx, float *dhh,
+                                float *gwi, float *gwh, float *gb, float *gwc, float *gbc, ptrdiff_t next) {
 #if RK_X86
-    if (RK_VECTOR512) { lnlstm_backward_avx512_impl(H, g, hhat, rstdh, wh, chat, rstdc, wc, tanhc, cprev, dh, dc, dcpost, dg, dhh); return; }
-    if (RK_VECTOR) { lnlstm_backward_avx2(H, g, hhat, rstdh, wh, chat, rstdc, wc, tanhc, cprev, dh, dc, dcpost, dg, dhh); return; }
+    if (RK_VECTOR512) {
+        lnlstm_backward_avx512_impl(H, g, hhat, rstdh, wh, xhat, rstdi, wi, chat, rstdc, wc, tanhc, cprev, carry, dy, dc, dx, dhh,
+                                    gwi, gwh, gb, gwc, gbc, next);
+        return;
+    }
+    if (RK_VECTOR) {
+        lnlstm_backward_avx2(H, g, hhat, rstdh, wh, xhat, rstdi, wi, chat, rstdc, wc, tanhc, cprev, carry, dy, dc, dx, dhh,
+                             gwi, gwh, gb, gwc, gbc, next);
+        return;
+    }
 #endif
-    lnlstm_backward_body(H, g, hhat, rstdh, wh, chat, rstdc, wc, tanhc, cprev, dh, dc, dcpost, dg, dhh);
+    lnlstm_backward_body(H, g, hhat, rstdh, wh, xhat, rstdi, wi, chat, rstdc, wc, tanhc, cprev, carry, dy, dc, dx, dhh,
+                         gwi, gwh, gb, gwc, gbc, next);
 }
 
 void rk_lngru_forward_row_f32(size_t H, const float *xi, const float *wi, const float *bi,

@@ -8,6 +8,7 @@
 #include "rk_elementwise.h"
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define RK_INLINE static inline __attribute__((always_inline))
 
@@ -173,6 +174,19 @@ RK_INLINE void affine(const float *a, const float *w, const float *b, float *out
     for (; j < n; j++) out[j] = b ? a[j] * w[j] + b[j] : a[j] * w[j];
 }
 
+/// Requests the `n` floats at `p` shifted by `rows` rows of `ld` floats into the cache (for
+/// writing when `write`), a line at a time: the next row a caller will process, whose rows are
+/// too far apart (a batch-first sequence's items) for the hardware prefetchers. Nothing for
+/// `rows` 0; a prefetch never faults, so the address may lie anywhere.
+RK_INLINE void prefetch_row(const float *p, ptrdiff_t rows, size_t ld, size_t n, int write) {
+    if (rows == 0) return;
+    uintptr_t base = (uintptr_t)p + (uintptr_t)(rows * (ptrdiff_t)ld) * sizeof(float);
+    for (size_t j = 0; j < n; j += 16) {
+        if (write) __builtin_prefetch((const void *)(base + 4 * j), 1, 3);
+        else __builtin_prefetch((const void *)(base + 4 * j), 0, 3);
+    }
+}
+
 // MARK: - Bodies
 
 RK_INLINE void normalize_rows_body(size_t rows, size_t n, const float *x, size_t ldx, float *xhat, size_t ldxh,
@@ -201,30 +215,6 @@ RK_INLINE void param_grads_body(size_t rows, size_t n, const float *dy, size_t l
     }
 }
 
-RK_INLINE void param_grads2_body(size_t rows, size_t n, const float *dy, size_t lddy, const float *x1, size_t ld1,
-                                 const float *x2, size_t ld2, float *gw1, float *gw2, float *gb) {
-    for (size_t r = 0; r < rows; r++) {
-        const float *d = dy + r * lddy, *a = x1 + r * ld1, *b = x2 + r * ld2;
-        size_t j = 0;
-        if (gb) {
-            for (; j + LN_W <= n; j += LN_W) {
-                v8 g = LD(d + j);
-                ST(gw1 + j, LD(gw1 + j) + g * LD(a + j));
-                ST(gw2 + j, LD(gw2 + j) + g * LD(b + j));
-                ST(gb + j, LD(gb + j) + g);
-            }
-            for (; j < n; j++) { gw1[j] += d[j] * a[j]; gw2[j] += d[j] * b[j]; gb[j] += d[j]; }
-        } else {
-            for (; j + LN_W <= n; j += LN_W) {
-                v8 g = LD(d + j);
-                ST(gw1 + j, LD(gw1 + j) + g * LD(a + j));
-                ST(gw2 + j, LD(gw2 + j) + g * LD(b + j));
-            }
-            for (; j < n; j++) { gw1[j] += d[j] * a[j]; gw2[j] += d[j] * b[j]; }
-        }
-    }
-}
-
 RK_INLINE void lnlstm_forward_body(size_t H, const float *xi, const float *wi, const float *bi,
                                    float *hh, float *rstdh, const float *wh, const float *bh,
                                    float *g, float *c, float *chat, float *rstdc, const float *wc, const float *bc,
@@ -247,61 +237,118 @@ RK_INLINE void lnlstm_forward_body(size_t H, const float *xi, const float *wi, c
     for (; j < H; j++) h[j] = go[j] * tanhc[j];
 }
 
+/// dh[j] = carry[j] + dy[j] (dy NULL: carry alone), the same bits wherever it is read.
+#define LN_DH(j) (dy ? LD(carry + (j)) + LD(dy + (j)) : LD(carry + (j)))
+#define LN_DH1(j) (dy ? carry[j] + dy[j] : carry[j])
+
 RK_INLINE void lnlstm_backward_body(size_t H, const float *g, const float *hhat, float rstdh, const float *wh,
+                                    const float *xhat, float rstdi, const float *wi,
                                     const float *chat, float rstdc, const float *wc, const float *tanhc,
-                                    const float *cprev, const float *dh, float *dc, float *dcpost, float *dg, float *dhh) {
+                                    const float *cprev, const float *carry, const float *dy, float *dc,
+                                    float *dx, float *dhh, float *gwi, float *gwh, float *gb, float *gwc, float *gbc,
+                                    ptrdiff_t next) {
     const float *gi = g, *gf = g + H, *gg = g + 2 * H, *go = g + 3 * H;
-    const v8 one = SPLAT(1.0f);
+    const v8 one = SPLAT(1.0f), zero = SPLAT(0.0f);
+    // The next row's saved values (what its first pass reads first) and the rows it writes,
+    // while this one computes.
+    if (dy) prefetch_row(dy, next, H, H, 0);
+    prefetch_row(tanhc, next, H, H, 0);
+    prefetch_row(chat, next, H, H, 0);
+    prefetch_row(go, next, 4 * H, H, 0);
+    prefetch_row(cprev, next, H, H, 0);
+    prefetch_row(g, next, 4 * H, 3 * H, 0);
+    prefetch_row(hhat, next, 4 * H, 4 * H, 0);
+    prefetch_row(xhat, next, 4 * H, 4 * H, 0);
+    prefetch_row(dx, next, 4 * H, 4 * H, 1);
+    prefetch_row(dhh, next, 4 * H, 4 * H, 1);
     size_t j = 0;
+    // Pass 1 over the cell: dcpost (the gradient of c_t) replaces dc; LN_c's sums
+    // Σ ĝ and Σ ĝ·ĉ (ĝ = dcpost·wc) and its parameters' gradients on the way.
+    v8 a0 = zero, b0 = zero;
     for (; j + LN_W <= H; j += LN_W) {
-        v8 t = LD(tanhc + j);
-        ST(dcpost + j, LD(dc + j) + LD(dh + j) * LD(go + j) * (one - t * t));
+        v8 t = LD(tanhc + j), ch = LD(chat + j);
+        v8 d = LD(dc + j) + LN_DH(j) * LD(go + j) * (one - t * t);
+        ST(dc + j, d);
+        v8 gh = d * LD(wc + j);
+        a0 += gh; b0 += gh * ch;
+        ST(gwc + j, LD(gwc + j) + d * ch);
+        if (gbc) ST(gbc + j, LD(gbc + j) + d);
     }
-    for (; j < H; j++) dcpost[j] = dc[j] + dh[j] * go[j] * (1.0f - tanhc[j] * tanhc[j]);
-    float sg, sgx;
-    row_backward_sums(dcpost, wc, chat, H, &sg, &sgx);
+    float sg = HSUM(a0), sgx = HSUM(b0);
+    for (; j < H; j++) {
+        float d = dc[j] + LN_DH1(j) * go[j] * (1.0f - tanhc[j] * tanhc[j]);
+        dc[j] = d;
+        float gh = d * wc[j];
+        sg += gh; sgx += gh * chat[j];
+        gwc[j] += d * chat[j];
+        if (gbc) gbc[j] += d;
+    }
     float nf = (float)(H > 0 ? H : 1);
     float mg = sg / nf, mgx = sgx / nf;
-    // The gate gradients, and on the way LN_h's sums Σ ĝ and Σ ĝ·ĥ (ĝ = dg·wh), one lane set
+    // Pass 2: the gate gradients dg (into dx) and dc ← the gradient of c_{t−1}; on the way the
+    // sums of LN_h (ĝ = dg·wh, against ĥ) and of LN_i (ĝ = dg·wi, against x̂), one lane set
     // per gate block.
     const v8 vr = SPLAT(rstdc), vg = SPLAT(mg), vgx = SPLAT(mgx);
-    v8 s0 = SPLAT(0.0f), s1 = s0, s2 = s0, s3 = s0, t0 = s0, t1 = s0, t2 = s0, t3 = s0;
-#define RK_GSUM(k, d, sa, sb) { v8 gh = (d) * LD(wh + (k) * H + j); sa += gh; sb += gh * LD(hhat + (k) * H + j); }
+    v8 s0 = zero, s1 = s0, s2 = s0, s3 = s0, t0 = s0, t1 = s0, t2 = s0, t3 = s0;
+    v8 u0 = zero, u1 = u0, u2 = u0, u3 = u0, w0 = u0, w1 = u0, w2 = u0, w3 = u0;
+#define RK_GSUM(k, d, sa, sb, ua, wa) { \
+        v8 gh = (d) * LD(wh + (k) * H + j); sa += gh; sb += gh * LD(hhat + (k) * H + j); \
+        v8 gi_ = (d) * LD(wi + (k) * H + j); ua += gi_; wa += gi_ * LD(xhat + (k) * H + j); }
     for (j = 0; j + LN_W <= H; j += LN_W) {
-        v8 dcpre = vr * (LD(dcpost + j) * LD(wc + j) - vg - LD(chat + j) * vgx);
+        v8 dcpre = vr * (LD(dc + j) * LD(wc + j) - vg - LD(chat + j) * vgx);
         v8 i = LD(gi + j), f = LD(gf + j), c = LD(gg + j), o = LD(go + j);
         v8 d0 = dcpre * c * (i * (one - i));
         v8 d1 = dcpre * LD(cprev + j) * (f * (one - f));
         v8 d2 = dcpre * i * (one - c * c);
-        v8 d3 = LD(dh + j) * LD(tanhc + j) * (o * (one - o));
-        ST(dg + j, d0); ST(dg + H + j, d1); ST(dg + 2 * H + j, d2); ST(dg + 3 * H + j, d3);
+        v8 d3 = LN_DH(j) * LD(tanhc + j) * (o * (one - o));
+        ST(dx + j, d0); ST(dx + H + j, d1); ST(dx + 2 * H + j, d2); ST(dx + 3 * H + j, d3);
         ST(dc + j, dcpre * f);
-        RK_GSUM(0, d0, s0, t0) RK_GSUM(1, d1, s1, t1) RK_GSUM(2, d2, s2, t2) RK_GSUM(3, d3, s3, t3)
+        RK_GSUM(0, d0, s0, t0, u0, w0) RK_GSUM(1, d1, s1, t1, u1, w1) RK_GSUM(2, d2, s2, t2, u2, w2) RK_GSUM(3, d3, s3, t3, u3, w3)
     }
 #undef RK_GSUM
     float sh = SUM4(s0, s1, s2, s3), shx = SUM4(t0, t1, t2, t3);
+    float si = SUM4(u0, u1, u2, u3), six = SUM4(w0, w1, w2, w3);
     for (; j < H; j++) {
-        float dcpre = rstdc * (dcpost[j] * wc[j] - mg - chat[j] * mgx);
+        float dcpre = rstdc * (dc[j] * wc[j] - mg - chat[j] * mgx);
         float i = gi[j], f = gf[j], c = gg[j], o = go[j];
-        dg[j] = dcpre * c * (i * (1.0f - i));
-        dg[H + j] = dcpre * cprev[j] * (f * (1.0f - f));
-        dg[2 * H + j] = dcpre * i * (1.0f - c * c);
-        dg[3 * H + j] = dh[j] * tanhc[j] * (o * (1.0f - o));
+        dx[j] = dcpre * c * (i * (1.0f - i));
+        dx[H + j] = dcpre * cprev[j] * (f * (1.0f - f));
+        dx[2 * H + j] = dcpre * i * (1.0f - c * c);
+        dx[3 * H + j] = LN_DH1(j) * tanhc[j] * (o * (1.0f - o));
         dc[j] = dcpre * f;
         for (int k = 0; k < 4; k++) {
-            float gh = dg[k * H + j] * wh[k * H + j];
-            sh += gh;
-            shx += gh * hhat[k * H + j];
+            float d = dx[k * H + j];
+            float gh = d * wh[k * H + j], gi_ = d * wi[k * H + j];
+            sh += gh; shx += gh * hhat[k * H + j];
+            si += gi_; six += gi_ * xhat[k * H + j];
         }
     }
-    // LN_h's input gradient from those sums.
-    float nh = (float)(4 * H > 0 ? 4 * H : 1);
-    float mh = sh / nh, mhx = shx / nh;
-    const v8 rh = SPLAT(rstdh), vh = SPLAT(mh), vhx = SPLAT(mhx);
+    // Pass 3 over the gates: the two layer norms' parameter gradients (the shifts' one sum:
+    // their outputs are summed), then their input gradients, dx in place of dg.
     size_t G = 4 * H;
-    for (j = 0; j + LN_W <= G; j += LN_W) ST(dhh + j, rh * (LD(dg + j) * LD(wh + j) - vh - LD(hhat + j) * vhx));
-    for (; j < G; j++) dhh[j] = rstdh * (dg[j] * wh[j] - mh - hhat[j] * mhx);
+    float ng = (float)(G > 0 ? G : 1);
+    float mh = sh / ng, mhx = shx / ng, mi = si / ng, mix = six / ng;
+    const v8 rh = SPLAT(rstdh), vh = SPLAT(mh), vhx = SPLAT(mhx);
+    const v8 ri = SPLAT(rstdi), vi = SPLAT(mi), vix = SPLAT(mix);
+    for (j = 0; j + LN_W <= G; j += LN_W) {
+        v8 d = LD(dx + j), hx = LD(hhat + j), xx = LD(xhat + j);
+        ST(gwh + j, LD(gwh + j) + d * hx);
+        ST(gwi + j, LD(gwi + j) + d * xx);
+        if (gb) ST(gb + j, LD(gb + j) + d);
+        ST(dhh + j, rh * (d * LD(wh + j) - vh - hx * vhx));
+        ST(dx + j, ri * (d * LD(wi + j) - vi - xx * vix));
+    }
+    for (; j < G; j++) {
+        float d = dx[j];
+        gwh[j] += d * hhat[j];
+        gwi[j] += d * xhat[j];
+        if (gb) gb[j] += d;
+        dhh[j] = rstdh * (d * wh[j] - mh - hhat[j] * mhx);
+        dx[j] = rstdi * (d * wi[j] - mi - xhat[j] * mix);
+    }
 }
+#undef LN_DH
+#undef LN_DH1
 
 RK_INLINE void lngru_forward_body(size_t H, const float *xi, const float *wi, const float *bi,
                                   float *hh, float *rstdh, const float *wh, const float *bh,
@@ -357,7 +404,7 @@ RK_INLINE void lngru_backward_body(size_t H, const float *g, const float *hn, co
 
 // MARK: - Instances
 
-/// Defines the eight kernels' instances `name##SUFFIX`, each its body under the attributes
+/// Defines the seven kernels' instances `name##SUFFIX`, each its body under the attributes
 /// `ATTR` (a target and a linkage), and declares them with LN_DECLARE_INSTANCES.
 #define LN_DEFINE_INSTANCES(ATTR, SUFFIX) \
 ATTR void normalize_rows##SUFFIX(size_t rows, size_t n, const float *x, size_t ldx, float *xhat, size_t ldxh, \
@@ -372,10 +419,6 @@ ATTR void param_grads##SUFFIX(size_t rows, size_t n, const float *dy, size_t ldd
                                      float *gw, float *gb) { \
     param_grads_body(rows, n, dy, lddy, xhat, ldxh, gw, gb); \
 } \
-ATTR void param_grads2##SUFFIX(size_t rows, size_t n, const float *dy, size_t lddy, const float *x1, size_t ld1, \
-                                      const float *x2, size_t ld2, float *gw1, float *gw2, float *gb) { \
-    param_grads2_body(rows, n, dy, lddy, x1, ld1, x2, ld2, gw1, gw2, gb); \
-} \
 ATTR void lnlstm_forward##SUFFIX(size_t H, const float *xi, const float *wi, const float *bi, \
                                         float *hh, float *rstdh, const float *wh, const float *bh, \
                                         float *g, float *c, float *chat, float *rstdc, const float *wc, const float *bc, \
@@ -383,9 +426,12 @@ ATTR void lnlstm_forward##SUFFIX(size_t H, const float *xi, const float *wi, con
     lnlstm_forward_body(H, xi, wi, bi, hh, rstdh, wh, bh, g, c, chat, rstdc, wc, bc, tanhc, h, epsh, epsc); \
 } \
 ATTR void lnlstm_backward##SUFFIX(size_t H, const float *g, const float *hhat, float rstdh, const float *wh, \
+                                         const float *xhat, float rstdi, const float *wi, \
                                          const float *chat, float rstdc, const float *wc, const float *tanhc, \
-                                         const float *cprev, const float *dh, float *dc, float *dcpost, float *dg, float *dhh) { \
-    lnlstm_backward_body(H, g, hhat, rstdh, wh, chat, rstdc, wc, tanhc, cprev, dh, dc, dcpost, dg, dhh); \
+                                         const float *cprev, const float *carry, const float *dy, float *dc, float *dx, \
+                                         float *dhh, float *gwi, float *gwh, float *gb, float *gwc, float *gbc, ptrdiff_t next) { \
+    lnlstm_backward_body(H, g, hhat, rstdh, wh, xhat, rstdi, wi, chat, rstdc, wc, tanhc, cprev, carry, dy, dc, dx, dhh, \
+                         gwi, gwh, gb, gwc, gbc, next); \
 } \
 ATTR void lngru_forward##SUFFIX(size_t H, const float *xi, const float *wi, const float *bi, \
                                        float *hh, float *rstdh, const float *wh, const float *bh, \
@@ -403,8 +449,7 @@ ATTR void lngru_backward##SUFFIX(size_t H, const float *g, const float *hn, cons
 void normalize_rows##SUFFIX(size_t rows, size_t n, const float *x, size_t ldx, float *xhat, size_t ldxh, float *rstd, float eps); \
 void backward_rows##SUFFIX(size_t rows, size_t n, const float *dy, size_t lddy, const float *xhat, size_t ldxh, const float *rstd, const float *w, float *dx, size_t lddx); \
 void param_grads##SUFFIX(size_t rows, size_t n, const float *dy, size_t lddy, const float *xhat, size_t ldxh, float *gw, float *gb); \
-void param_grads2##SUFFIX(size_t rows, size_t n, const float *dy, size_t lddy, const float *x1, size_t ld1, const float *x2, size_t ld2, float *gw1, float *gw2, float *gb); \
 void lnlstm_forward##SUFFIX(size_t H, const float *xi, const float *wi, const float *bi, float *hh, float *rstdh, const float *wh, const float *bh, float *g, float *c, float *chat, float *rstdc, const float *wc, const float *bc, float *tanhc, float *h, float epsh, float epsc); \
-void lnlstm_backward##SUFFIX(size_t H, const float *g, const float *hhat, float rstdh, const float *wh, const float *chat, float rstdc, const float *wc, const float *tanhc, const float *cprev, const float *dh, float *dc, float *dcpost, float *dg, float *dhh); \
+void lnlstm_backward##SUFFIX(size_t H, const float *g, const float *hhat, float rstdh, const float *wh, const float *xhat, float rstdi, const float *wi, const float *chat, float rstdc, const float *wc, const float *tanhc, const float *cprev, const float *carry, const float *dy, float *dc, float *dx, float *dhh, float *gwi, float *gwh, float *gb, float *gwc, float *gbc, ptrdiff_t next); \
 void lngru_forward##SUFFIX(size_t H, const float *xi, const float *wi, const float *bi, float *hh, float *rstdh, const float *wh, const float *bh, float *g, float *hn, const float *hprev, float *h, float epsh); \
 void lngru_backward##SUFFIX(size_t H, const float *g, const float *hn, const float *hhat, float rstdh, const float *wh, const float *hprev, const float *dh, float *dhprev, float *dgx, float *dgh, float *dhh);

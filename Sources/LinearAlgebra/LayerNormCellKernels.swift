@@ -6,7 +6,7 @@ internal import CKernels
 /// norms of the recurrent projection (and of the LSTM's cell state) fused with the gates.
 ///
 /// Every function takes whole rows (a layer norm is a reduction over a row): split rows, not
-/// columns, between threads, and each row's result is the same on every thread. AVX2 + FMA
+/// columns, between threads, and each row's result is the same on every thread. AVX-512 or AVX2 + FMA
 /// where ``CPUCapability/current`` allows it, portable loops elsewhere. Row-major buffers;
 /// `…Stride` is the distance between rows in floats. Bias pointers may be `nil` (zeros).
 public enum LayerNormCellKernels {
@@ -37,16 +37,13 @@ public enum LayerNormCellKernels {
         rk_ln_param_grads_f32(rows, columns, dy, lddy, xhat, ldxh, gradWeight, gradBias)
     }
 
-    /// The parameter gradients of two layer norms whose outputs are summed (so they receive the
-    /// same `dy`), in one pass: `gradWeight1 += Σ_r dy·xhat1`, `gradWeight2 += Σ_r dy·xhat2`,
-    /// `gradBias += Σ_r dy` (both shifts' gradient), for the `columns` given.
-    public static func accumulateParameterGradients(rows: Int, columns: Int, _ dy: UnsafePointer<Float>, stride lddy: Int,
-                                                    xhat1: UnsafePointer<Float>, stride ld1: Int,
-                                                    xhat2: UnsafePointer<Float>, stride ld2: Int,
-                                                    gradWeight1: UnsafeMutablePointer<Float>, gradWeight2: UnsafeMutablePointer<Float>,
-                                                    gradBias: UnsafeMutablePointer<Float>?) {
-        guard rows > 0 && columns > 0 else { return }
-        rk_ln_param_grads2_f32(rows, columns, dy, lddy, xhat1, ld1, xhat2, ld2, gradWeight1, gradWeight2, gradBias)
+    /// Requests the `count` floats at `p` into the cache (`forWriting`: to be written), one
+    /// prefetch per cache line: for a caller stepping through rows too far apart for the
+    /// hardware prefetchers, which names the next row while it computes this one. Changes no
+    /// value and never faults, so `p` may lie past a buffer's end.
+    @inline(__always)
+    public static func prefetch(_ p: UnsafePointer<Float>, count: Int, forWriting: Bool) {
+        rk_prefetch_f32(p, count, forWriting ? 1 : 0)
     }
 
     /// One row of a layer-normalised LSTM step (rk_lnlstm_forward_row_f32): `hh` (4H, the raw
@@ -66,18 +63,41 @@ public enum LayerNormCellKernels {
                                   tanhC, h, epsH, epsC)
     }
 
+    /// The gradients a layer-normalised LSTM's backward adds up over rows: the layer norms'
+    /// parameters, `weightI`, `weightH`, `bias` (4H each; the shifts of LN_i and LN_h have
+    /// the same gradient, their outputs being summed) and `weightC`, `biasC` (H). A bias
+    /// pointer `nil`: not wanted.
+    public struct LSTMParameterGradients {
+        let weightI: UnsafeMutablePointer<Float>, weightH: UnsafeMutablePointer<Float>
+        let bias: UnsafeMutablePointer<Float>?
+        let weightC: UnsafeMutablePointer<Float>, biasC: UnsafeMutablePointer<Float>?
+
+        /// The five sums at the given places.
+        public init(weightI: UnsafeMutablePointer<Float>, weightH: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>?,
+                    weightC: UnsafeMutablePointer<Float>, biasC: UnsafeMutablePointer<Float>?) {
+            self.weightI = weightI; self.weightH = weightH; self.bias = bias; self.weightC = weightC; self.biasC = biasC
+        }
+    }
+
     /// The backward of ``lstmForwardRow(hidden:inputSide:weightI:biasI:recurrent:weightH:biasH:gates:c:cHat:weightC:biasC:tanhC:h:rstdH:rstdC:epsH:epsC:)``
-    /// for one row (rk_lnlstm_backward_row_f32): writes `dcPost` (H), `dGates` (4H), `dRecurrent`
-    /// (4H, the gradient of the raw `h·W_hhᵀ`) and replaces `dc` (the gradient of `c_t`) with
-    /// that of `c_{t−1}`.
+    /// for one row, its three layer norms included (rk_lnlstm_backward_row_f32): from the
+    /// gradient reaching `h_t` (`carry + dy`, `dy` `nil`: none from the output) and `dc`
+    /// reaching `c_t`, writes `dInput` (4H, the gradient of the raw `x·W_ihᵀ`) and
+    /// `dRecurrent` (4H, of the raw `h·W_hhᵀ`), replaces `dc` with the gradient of `c_{t−1}`
+    /// and adds the row's share to `sums`. `inputSide`/`rstdI` are LN_i's saved row. `next`:
+    /// how many rows on (in every per-row buffer, rows of 4H or H floats) lies the row the
+    /// caller passes next, requested into the cache meanwhile (0: none); no result changes.
     @inline(__always)
     public static func lstmBackwardRow(hidden H: Int, gates: UnsafePointer<Float>, hHat: UnsafePointer<Float>, rstdH: Float,
-                                       weightH: UnsafePointer<Float>, cHat: UnsafePointer<Float>, rstdC: Float,
+                                       weightH: UnsafePointer<Float>, inputSide xHat: UnsafePointer<Float>, rstdI: Float,
+                                       weightI: UnsafePointer<Float>, cHat: UnsafePointer<Float>, rstdC: Float,
                                        weightC: UnsafePointer<Float>, tanhC: UnsafePointer<Float>, cPrev: UnsafePointer<Float>,
-                                       dh: UnsafePointer<Float>, dc: UnsafeMutablePointer<Float>, dcPost: UnsafeMutablePointer<Float>,
-                                       dGates: UnsafeMutablePointer<Float>, dRecurrent: UnsafeMutablePointer<Float>) {
-        rk_lnlstm_backward_row_f32(H, gates, hHat, rstdH, weightH, cHat, rstdC, weightC, tanhC, cPrev, dh, dc, dcPost,
-                                   dGates, dRecurrent)
+                                       carry: UnsafePointer<Float>, dy: UnsafePointer<Float>?, dc: UnsafeMutablePointer<Float>,
+                                       dInput: UnsafeMutablePointer<Float>, dRecurrent: UnsafeMutablePointer<Float>,
+                                       sums: LSTMParameterGradients, next: Int) {
+        rk_lnlstm_backward_row_f32(H, gates, hHat, rstdH, weightH, xHat, rstdI, weightI, cHat, rstdC, weightC, tanhC, cPrev,
+                                   carry, dy, dc, dInput, dRecurrent, sums.weightI, sums.weightH, sums.bias, sums.weightC, sums.biasC,
+                                   next)
     }
 
     /// One row of a layer-normalised GRU step (rk_lngru_forward_row_f32): `hh` (3H) becomes its

@@ -223,4 +223,90 @@ final class KernelLevelTests: XCTestCase {
         }
         XCTAssertFalse(CPUCapability.withCapability(.avx2) { PackedGEMM.isTransposedAvailable })
     }
+
+    /// The layer-normalised LSTM's backward row (its three layer norms, the gate gradients and
+    /// the parameter sums) at every level, portable included, against the same formulas in
+    /// Double: every tail length, with and without an output gradient and the shifts' sums,
+    /// sums that already hold values, and a prefetch distance (which changes nothing).
+    func testLayerNormLSTMBackwardRowLevelsAgreeWithDoublePrecision() throws {
+        var g = SeededGenerator(seed: 23)
+        for H in [1, 7, 8, 9, 16, 17, 33, 130] {
+            let G = 4 * H
+            func values(_ n: Int, _ lo: Float, _ hi: Float) -> [Float] { (0..<n).map { _ in g.uniform(lo, hi) } }
+            let gates = values(G, 0.05, 0.95), hHat = values(G, -2, 2), xHat = values(G, -2, 2)
+            let wh = values(G, 0.5, 1.5), wi = values(G, 0.5, 1.5), wc = values(H, 0.5, 1.5)
+            let cHat = values(H, -2, 2), tanhC = values(H, -0.9, 0.9), cPrev = values(H, -2, 2)
+            let carry = values(H, -1, 1), dy = values(H, -1, 1), dc0 = values(H, -1, 1)
+            let sums0 = values(3 * G + 2 * H, -1, 1)
+            let (rstdH, rstdI, rstdC): (Float, Float, Float) = (0.7, 1.3, 0.9)
+
+            /// dc, dx, dhh and the five sums, in that order.
+            func run(outputGradient: Bool, shifts: Bool) -> [Float] {
+                var dc = dc0, dx = [Float](repeating: 0, count: G), dhh = dx, sums = sums0
+                sums.withUnsafeMutableBufferPointer { sp in
+                    let s = sp.baseAddress!
+                    let grads = LayerNormCellKernels.LSTMParameterGradients(
+                        weightI: s, weightH: s + G, bias: shifts ? s + 2 * G : nil, weightC: s + 3 * G, biasC: shifts ? s + 3 * G + H : nil)
+                    dy.withUnsafeBufferPointer { dyp in
+                        LayerNormCellKernels.lstmBackwardRow(
+                            hidden: H, gates: gates, hHat: hHat, rstdH: rstdH, weightH: wh, inputSide: xHat, rstdI: rstdI, weightI: wi,
+                            cHat: cHat, rstdC: rstdC, weightC: wc, tanhC: tanhC, cPrev: cPrev, carry: carry,
+                            dy: outputGradient ? dyp.baseAddress : nil, dc: &dc, dInput: &dx, dRecurrent: &dhh, sums: grads,
+                            next: outputGradient ? 1 : 0)
+                    }
+                }
+                return dc + dx + dhh + sums
+            }
+            /// The same in Double.
+            func reference(outputGradient: Bool, shifts: Bool) -> [Double] {
+                func d(_ a: [Float]) -> [Double] { a.map(Double.init) }
+                let (gt, hh, xh, cc, tc, cp) = (d(gates), d(hHat), d(xHat), d(cHat), d(tanhC), d(cPrev))
+                var sums = d(sums0)
+                let dh: [Double] = (0..<H).map { j -> Double in Double(carry[j]) + (outputGradient ? Double(dy[j]) : 0) }
+                let dcPost: [Double] = (0..<H).map { j -> Double in
+                    let o: Double = gt[3 * H + j], t: Double = tc[j]
+                    return Double(dc0[j]) + dh[j] * o * (1 - t * t)
+                }
+                /// A layer norm's input gradient from its output's, `rstd·(ĝ − mean ĝ − x̂·mean(ĝ·x̂))`.
+                func normBackward(_ dyv: [Double], _ xhat: [Double], _ w: [Float], _ rstd: Float) -> [Double] {
+                    let gh = zip(dyv, w).map { $0 * Double($1) }
+                    let n = Double(gh.count)
+                    let m = gh.reduce(0, +) / n, mx = zip(gh, xhat).map { $0 * $1 }.reduce(0, +) / n
+                    return (0..<gh.count).map { Double(rstd) * (gh[$0] - m - xhat[$0] * mx) }
+                }
+                let dcPre = normBackward(dcPost, cc, wc, rstdC)
+                var dg = [Double](repeating: 0, count: G)
+                var dc = [Double](repeating: 0, count: H)
+                for j in 0..<H {
+                    let (i, f, c, o) = (gt[j], gt[H + j], gt[2 * H + j], gt[3 * H + j])
+                    dg[j] = dcPre[j] * c * i * (1 - i)
+                    dg[H + j] = dcPre[j] * cp[j] * f * (1 - f)
+                    dg[2 * H + j] = dcPre[j] * i * (1 - c * c)
+                    dg[3 * H + j] = dh[j] * tc[j] * o * (1 - o)
+                    dc[j] = dcPre[j] * f
+                }
+                for j in 0..<G {
+                    sums[j] += dg[j] * xh[j]
+                    sums[G + j] += dg[j] * hh[j]
+                    if shifts { sums[2 * G + j] += dg[j] }
+                }
+                for j in 0..<H {
+                    sums[3 * G + j] += dcPost[j] * cc[j]
+                    if shifts { sums[3 * G + H + j] += dcPost[j] }
+                }
+                return dc + normBackward(dg, xh, wi, rstdI) + normBackward(dg, hh, wh, rstdH) + sums
+            }
+            for level in CPUCapability.allCases where level <= CPUCapability.machine {
+                for (outputGradient, shifts) in [(false, false), (true, true), (true, false)] {
+                    let got = CPUCapability.withCapability(level) { run(outputGradient: outputGradient, shifts: shifts) }
+                    let expected = reference(outputGradient: outputGradient, shifts: shifts)
+                    XCTAssertEqual(got.count, expected.count)
+                    for (k, (a, e)) in zip(got, expected).enumerated() {
+                        XCTAssertEqual(Double(a), e, accuracy: 1e-5 * Swift.max(1, abs(e)),
+                                       "\(level) H \(H) output gradient \(outputGradient) shifts \(shifts) at \(k)")
+                    }
+                }
+            }
+        }
+    }
 }

@@ -5,8 +5,8 @@
 // kernels always take whole rows: a caller that splits work between threads splits rows, and
 // every row's result is the same whichever thread computes it.
 //
-// AVX2 + FMA (8 lanes, also on AVX-512 machines) or portable code by rk_cpu_level(); the two
-// differ in the last bits (fused multiply-adds, the order of the row sums).
+// AVX-512 (16 lanes), AVX2 + FMA (8 lanes) or portable code by rk_cpu_level(); they differ in
+// the last bits (fused multiply-adds, the order of the row sums).
 #ifndef RECURRENT_RK_LAYERNORM_CELLS_H
 #define RECURRENT_RK_LAYERNORM_CELLS_H
 #include <stddef.h>
@@ -35,12 +35,11 @@ void rk_ln_backward_rows_f32(size_t rows, size_t n, const float *dy, size_t lddy
 void rk_ln_param_grads_f32(size_t rows, size_t n, const float *dy, size_t lddy, const float *xhat, size_t ldxh,
                            float *gw, float *gb);
 
-/// The parameters' gradients of two layer norms that receive the same upstream gradient `dy`
-/// (the LSTM's LN_i and LN_h, whose outputs are summed), in one pass over `dy`:
-/// gw1[j] += Σ_r dy·x1, gw2[j] += Σ_r dy·x2, gb[j] += Σ_r dy (the shifts' gradient, the same
-/// for both; `gb` NULL: not wanted). Rows in order, as rk_ln_param_grads_f32.
-void rk_ln_param_grads2_f32(size_t rows, size_t n, const float *dy, size_t lddy, const float *x1, size_t ld1,
-                            const float *x2, size_t ld2, float *gw1, float *gw2, float *gb);
+/// Requests the `count` floats at `p` into the cache (for writing when `write` is nonzero),
+/// one prefetch per cache line: a caller stepping through rows too far apart for the hardware
+/// prefetchers (a batch-first sequence's items) names the next row while it computes this
+/// one. Changes no value; a prefetch never faults, so `p` may be any address.
+void rk_prefetch_f32(const float *p, size_t count, int write);
 
 /// One row of a layer-normalised LSTM step over `H` hidden units (gates i, f, g, o):
 /// `xi` is the normalised input projection (4H, before its affine `wi`, `bi`); `hh` holds
@@ -53,15 +52,25 @@ void rk_lnlstm_forward_row_f32(size_t H, const float *xi, const float *wi, const
                                float *g, float *c, float *chat, float *rstdc, const float *wc, const float *bc,
                                float *tanhc, float *h, float epsh, float epsc);
 
-/// The backward of rk_lnlstm_forward_row_f32 for one row: from the saved gates `g`, `hhat`
-/// (the normalised recurrent projection) and `rstdh`, `chat` and `rstdc`, `tanhc`, `cprev`
-/// (c_{t−1}), the gradient `dh` reaching h_t and `dc` reaching c_t: writes `dcpost` (the
-/// gradient of c_t, for LN_c's parameters), `dg` (of the gates' pre-activations, 4H, which is
-/// the gradient of both normalised projections after their affine), `dhh` (of the raw
-/// recurrent projection h_{t−1}·W_hhᵀ, 4H), and replaces `dc` with the gradient of c_{t−1}.
+/// The backward of rk_lnlstm_forward_row_f32 for one row, all three layer norms included, from
+/// the saved gates `g`, `hhat` (the normalised recurrent projection) and `rstdh`, `xhat` (the
+/// normalised input projection) and `rstdi`, `chat` and `rstdc`, `tanhc`, `cprev` (c_{t−1}),
+/// the gradient reaching h_t as `carry + dy` (from the next step and from the output; `dy` may
+/// be NULL) and `dc` reaching c_t. Writes `dx` (4H: the gradient of the raw input projection
+/// x·W_ihᵀ), `dhh` (4H: of the raw recurrent projection h_{t−1}·W_hhᵀ), replaces `dc` with
+/// the gradient of c_{t−1}, and adds this row's share of the layer norms' parameter
+/// gradients: `gwi` and `gwh` (4H, LN_i's and LN_h's weights), `gb` (4H, their shifts', the
+/// same for both as their outputs are summed; NULL: not wanted), `gwc` and `gbc` (H, LN_c's;
+/// `gbc` NULL: not wanted). A caller that adds several rows into the same sums adds them in
+/// an order fixed by the shapes (not by the threads), so that the sums have the same bits.
+/// `next`: how many rows on (of 4H or H floats, the row strides of every per-row argument
+/// above) the row the caller will pass next lies, whose values are requested into the cache
+/// meanwhile (0: none); it changes no result.
 void rk_lnlstm_backward_row_f32(size_t H, const float *g, const float *hhat, float rstdh, const float *wh,
-                                const float *chat, float rstdc, const float *wc, const float *tanhc,
-                                const float *cprev, const float *dh, float *dc, float *dcpost, float *dg, float *dhh);
+                                const float *xhat, float rstdi, const float *wi,
+                                const float *chat, float rstdc, const float *wc, const float *tanhc, const float *cprev,
+                                const float *carry, const float *dy, float *dc, float *dx, float *dhh,
+                                float *gwi, float *gwh, float *gb, float *gwc, float *gbc, ptrdiff_t next);
 
 /// One row of a layer-normalised GRU step over `H` units (gates r, z, n): `xi` is the
 /// normalised input projection (3H, before `wi`, `bi`); `hh` holds h_{t−1}·W_hhᵀ (3H) and is

@@ -36,15 +36,20 @@ struct LayerNormRecurrentWeights {
 /// for all steps at once; each step is one product with `W_hh` (packed once per call) and
 /// then, per batch row, one fused kernel: the recurrent layer norm, the gates and (LSTM) the
 /// cell's layer norm (``LayerNormCellKernels``). Backward: the steps in reverse, each a fused
-/// row kernel then one product `dh_{t−1} = d(h·W_hhᵀ)·W_hh`; the layer norms' parameter
-/// gradients and the weight gradients are sums and GEMMs over all steps at the end. Buffers
-/// are allocated once per call, none per step.
+/// row kernel then one product `dh_{t−1} = d(h·W_hhᵀ)·W_hh`. The LSTM's row kernel runs all
+/// three layer norms' backward and adds the row's share of their parameter gradients to the
+/// sums of its block of batch rows, while the saved values are in cache (the GRU sums them
+/// over all steps at the end); the weight gradients are GEMMs over all steps at the end.
+/// Each row kernel requests the next row's values into the cache (the rows of a batch-first
+/// sequence's items lie too far apart for the hardware prefetchers). Buffers are allocated
+/// once per call, none per step.
 ///
 /// Threads: batch rows are independent through the whole recurrence, so the workers split
 /// the steps by blocks of ``rowBlock`` batch rows (a layer norm is a reduction over a row, so a
 /// row is never split): each worker runs its blocks' products with `W_hh` and their fused row
 /// kernels with no barrier per step. The sequence-wide products are split by columns or in
-/// chunks fixed by the shape, the parameter sums by columns. Every element is computed the
+/// chunks fixed by the shape, the GRU's parameter sums by columns (the LSTM's are kept per
+/// block of rows, which the batch alone fixes). Every element is computed the
 /// same way whichever worker computes it, so the results do not depend on the thread count.
 ///
 /// Variable lengths: item `b` is active at step `t` when `t < lengths[b]`; an inactive item
@@ -121,6 +126,20 @@ enum LayerNormRecurrence {
         let rstdCP = rstdC?.pointer, tanhCP = tanhC?.pointer, hnP = hn?.pointer
         let gatesP = gates.pointer, hHatP = hHat.pointer, rstdHP = rstdH.pointer, outputP = output.pointer
         let rstdIP = rstdI.pointer
+        /// Requests into the cache what a row kernel reads and writes far from the states: the
+        /// sequence row `row`'s input side and saved states and output, the step buffers' row
+        /// `sr` (the whole sequence's while recording, the batch's own otherwise).
+        func prefetchForwardRows(_ row: Int, _ sr: Int) {
+            LayerNormCellKernels.prefetch(xHatIPointer + row * GH, count: GH, forWriting: false)
+            LayerNormCellKernels.prefetch(outputP + row * H, count: H, forWriting: true)
+            guard recording else { return }
+            LayerNormCellKernels.prefetch(gatesP + sr * GH, count: GH, forWriting: true)
+            if let hPrevP { LayerNormCellKernels.prefetch(hPrevP + row * H, count: H, forWriting: true) }
+            if let cPrevP { LayerNormCellKernels.prefetch(cPrevP + row * H, count: H, forWriting: true) }
+            if let cHatP { LayerNormCellKernels.prefetch(cHatP + sr * H, count: H, forWriting: true) }
+            if let tanhCP { LayerNormCellKernels.prefetch(tanhCP + sr * H, count: H, forWriting: true) }
+            if let hnP { LayerNormCellKernels.prefetch(hnP + sr * H, count: H, forWriting: true) }
+        }
         // Item b is active at step t when t < limits[b].
         let limitArray = lengths ?? [Int](repeating: T, count: B)
         limitArray.withUnsafeBufferPointer { limits in
@@ -163,9 +182,17 @@ enum LayerNormRecurrence {
                         } else {
                             BLAS.gemm(hBlock, .noTranspose, whhView, .transpose, into: hhBlock)
                         }
-                        // The fused row kernels, this member's items.
+                        // The fused row kernels, this member's items; meanwhile the next item's
+                        // rows (after the block's last, the block's first one step on) are
+                        // requested into the cache (``prefetchForwardRows``).
+                        let following = s + 1 < T ? reverse ? T - 2 - s : s + 1 : nil
                         for b in rows {
                             let row = layout.firstRow(t) + b * rs, sr = stepRow(t, b)
+                            if b + 1 < rows.upperBound {
+                                prefetchForwardRows(row + rs, stepRow(t, b + 1))
+                            } else if let following {
+                                prefetchForwardRows(layout.firstRow(following) + r0 * rs, stepRow(following, r0))
+                            }
                             let hp = hRead + b * H, hw = hWrite + b * H
                             if let hPrevP { (hPrevP + row * H).update(from: hp, count: H) }
                             if let cPrevP, let cNP { (cPrevP + row * H).update(from: cNP + b * H, count: H) }
@@ -246,6 +273,47 @@ enum LayerNormRecurrence {
             epsI = w.normI.eps; epsH = w.normH.eps; epsC = w.normC?.eps ?? 0
             hasBias = w.normI.bias != nil
             hasC = w.normC != nil
+        }
+    }
+
+    /// The LSTM backward's sums of the layer norms' parameter gradients, one set per block of
+    /// ``rowBlock`` batch rows at `base`: LN_i's and LN_h's weights and their (common) shift
+    /// (`GH` each), LN_c's weight and shift (`H` each).
+    struct LSTMSums {
+        let base: UnsafeMutablePointer<Float>
+        let GH: Int, H: Int
+
+        /// The floats of one block's set.
+        static func count(GH: Int, H: Int) -> Int { 3 * GH + 2 * H }
+
+        /// Block `index`'s sums, the shifts' only where wanted.
+        func block(_ index: Int, shift: Bool, cellShift: Bool) -> LayerNormCellKernels.LSTMParameterGradients {
+            let p = base + index * Self.count(GH: GH, H: H)
+            return .init(weightI: p, weightH: p + GH, bias: shift ? p + 2 * GH : nil, weightC: p + 3 * GH,
+                         biasC: cellShift ? p + 3 * GH + H : nil)
+        }
+
+        /// Adds the first `blocks` sets up in block order and those totals to the gradients
+        /// given (`nil`: not wanted); the shifts' total goes to both `biasI` and `biasH`.
+        func addBlocks(_ blocks: Int, weightI: UnsafeMutablePointer<Float>?, weightH: UnsafeMutablePointer<Float>?,
+                       biasI: UnsafeMutablePointer<Float>?, biasH: UnsafeMutablePointer<Float>?,
+                       weightC: UnsafeMutablePointer<Float>?, biasC: UnsafeMutablePointer<Float>?) {
+            guard blocks > 0 else { return }
+            let n = Self.count(GH: GH, H: H)
+            for k in 1..<blocks {
+                let other = base + k * n
+                for j in 0..<n { base[j] += other[j] }
+            }
+            func add(_ from: UnsafeMutablePointer<Float>, _ into: UnsafeMutablePointer<Float>?, _ count: Int) {
+                guard let into else { return }
+                for j in 0..<count { into[j] += from[j] }
+            }
+            add(base, weightI, GH)
+            add(base + GH, weightH, GH)
+            add(base + 2 * GH, biasI, GH)
+            add(base + 2 * GH, biasH, GH)
+            add(base + 3 * GH, weightC, H)
+            add(base + 3 * GH + H, biasC, H)
         }
     }
 
@@ -388,27 +456,34 @@ enum LayerNormRecurrence {
         let gWC = p.hasC ? next() : nil, gBC = p.hasC && p.hasBias ? next() : nil
         let gY = gradOutputs[0], gHN = gradOutputs[1], gCN = gradOutputs.count > 2 ? gradOutputs[2] : nil
 
-        // dGx: the gradient of the input side after LN_i's affine (then, in place, of the raw
-        // input projection); dGh: of the recurrent side after LN_h's affine (the same buffer
-        // for an LSTM, whose two sides are summed); dHH: of the raw recurrent projection;
-        // dCPost: of c_t (LSTM). Rows that variable lengths skip stay zero.
-        let dGCount = R * GH, dGhCount = isLSTM ? 0 : R * GH, dCCount = isLSTM ? R * H : 0
+        // dGx: the gradient of the raw input projection (LSTM: written by the row kernel; GRU:
+        // first of the input side after LN_i's affine, then in place of the raw projection);
+        // dGh (GRU): of the recurrent side after LN_h's affine; dHH: of the raw recurrent
+        // projection. Rows that variable lengths skip stay zero.
+        // LSTM: the layer norms' parameter gradients are summed by the row kernel into one set
+        // of sums per block of batch rows (``LSTMSums``), added up in block order at the end:
+        // the blocks depend on the batch alone, so the sums do not depend on the thread count.
+        let rowBlock = Self.rowBlock, blockCount = (B + rowBlock - 1) / rowBlock
+        let dGCount = R * GH, dGhCount = isLSTM ? 0 : R * GH
+        let sumsCount = isLSTM ? blockCount * LSTMSums.count(GH: GH, H: H) : 0
+        let dhCount = isLSTM ? 0 : B * H
         let packs = PackedGEMM.isAvailable && H > 0
         let packedCount = packs ? PackedGEMM.packedCount(columns: H, depth: GH) : 0
-        let scratchBlock = ScratchPool.shared.take(2 * dGCount + dGhCount + dCCount + 3 * B * H + packedCount + GH)
+        let scratchBlock = ScratchPool.shared.take(2 * dGCount + dGhCount + 2 * B * H + dhCount + packedCount + sumsCount)
         defer { ScratchPool.shared.give(scratchBlock) }
         let dGx = scratchBlock.pointer
         let dHH = dGx + dGCount
         let dGh = isLSTM ? dGx : dHH + dGCount
-        let dCPost = dHH + dGCount + dGhCount
-        let carry = dCPost + dCCount          // the gradient reaching h_t from later steps (B × H)
+        let carry = dHH + dGCount + dGhCount  // the gradient reaching h_t from later steps (B × H)
         let dc = carry + B * H                // the gradient reaching c_t (B × H)
-        let dh = dc + B * H                   // the step's whole gradient of h_t (B × H)
-        let packedWhh = dh + B * H
-        let biasSums = packedWhh + packedCount   // the LSTM's shift gradient, summed once for LN_i and LN_h (GH)
-        if lengths != nil { dGx.update(repeating: 0, count: 2 * dGCount + dGhCount + dCCount) }
+        let dh = dc + B * H                   // GRU: the step's whole gradient of h_t (B × H)
+        let packedWhh = dh + dhCount
+        let sums = LSTMSums(base: packedWhh + packedCount, GH: GH, H: H)
+        if lengths != nil { dGx.update(repeating: 0, count: 2 * dGCount + dGhCount) }
+        sums.base.update(repeating: 0, count: sumsCount)
         if let gHN { carry.update(from: gHN, count: B * H) } else { carry.update(repeating: 0, count: B * H) }
         if let gCN { dc.update(from: gCN, count: B * H) } else { dc.update(repeating: 0, count: B * H) }
+        let wantsShift = gBI != nil || gBH != nil
         let whhView = MatrixView(whh, rows: GH, columns: H, leadingDimension: max(H, 1))
         let workers = teamSize(batch: B, hidden: H, gates: G)
         // Raw pointers for the team (no reference counting per row); `saved` keeps them alive.
@@ -417,31 +492,38 @@ enum LayerNormRecurrence {
         let cPrevP = saved.cPrev.pointer, hnP = saved.hn.pointer, hPrevP = saved.hPrev.pointer
         let xHatIP = saved.xHatI.pointer, rstdIP = saved.rstdI.pointer
         let limitArray = lengths ?? [Int](repeating: T, count: B)
-
-        let rowBlock = Self.rowBlock, blockCount = (B + rowBlock - 1) / rowBlock
+        // LSTM without lengths: every row of a block is active at every step, and the product
+        // dHH_t·W_hh replaces the carry; else it is added to the carry (zeroed for active rows
+        // by backwardRow, kept for inactive ones).
+        let carryBeta: Float = isLSTM && lengths == nil ? 0 : 1
 
         limitArray.withUnsafeBufferPointer { limits in
             /// The fused backward of item `b` at step `t` (sequence row `row`), if active: its
-            /// rows of dGx, dGh, dHH, dCPost, its `dc`, and its `carry` set to the direct part of
-            /// h_{t−1}'s gradient (GRU) or zero (LSTM), before the product adds the rest.
-            func backwardRow(t: Int, b: Int, row: Int) {
+            /// rows of dGx, (dGh,) dHH, its `dc`, (LSTM) its share of its block's parameter sums,
+            /// and its `carry` set to the direct part of h_{t−1}'s gradient (GRU) or, with
+            /// lengths, zero (LSTM), before the product adds the rest.
+            /// `next`: how many rows on lies the row the member passes next (0: none), for the
+            /// kernel's prefetching.
+            func backwardRow(t: Int, b: Int, row: Int, next: Int) {
                 guard t < limits[b] else { return }
-                let dhb = dh + b * H, carryb = carry + b * H
-                if let gY {
-                    let y = gY + row * H
-                    for j in 0..<H { dhb[j] = carryb[j] + y[j] }
-                } else {
-                    dhb.update(from: carryb, count: H)
-                }
+                let carryb = carry + b * H
                 if isLSTM {
                     LayerNormCellKernels.lstmBackwardRow(
                         hidden: H, gates: gatesP + row * GH, hHat: hHatP + row * GH,
-                        rstdH: rstdHP[row], weightH: p.wH, cHat: cHatP + row * H,
-                        rstdC: rstdCP[row], weightC: p.wC!, tanhC: tanhCP + row * H,
-                        cPrev: cPrevP + row * H, dh: dhb, dc: dc + b * H, dcPost: dCPost + row * H,
-                        dGates: dGx + row * GH, dRecurrent: dHH + row * GH)
-                    carryb.update(repeating: 0, count: H)
+                        rstdH: rstdHP[row], weightH: p.wH, inputSide: xHatIP + row * GH, rstdI: rstdIP[row], weightI: p.wI,
+                        cHat: cHatP + row * H, rstdC: rstdCP[row], weightC: p.wC!, tanhC: tanhCP + row * H,
+                        cPrev: cPrevP + row * H, carry: carryb, dy: gY.map { $0 + row * H }, dc: dc + b * H,
+                        dInput: dGx + row * GH, dRecurrent: dHH + row * GH,
+                        sums: sums.block(b / rowBlock, shift: wantsShift, cellShift: gBC != nil), next: next)
+                    if carryBeta != 0 { carryb.update(repeating: 0, count: H) }
                 } else {
+                    let dhb = dh + b * H
+                    if let gY {
+                        let y = gY + row * H
+                        for j in 0..<H { dhb[j] = carryb[j] + y[j] }
+                    } else {
+                        dhb.update(from: carryb, count: H)
+                    }
                     LayerNormCellKernels.gruBackwardRow(
                         hidden: H, gates: gatesP + row * GH, hn: hnP + row * H,
                         hHat: hHatP + row * GH, rstdH: rstdHP[row], weightH: p.wH,
@@ -457,44 +539,35 @@ enum LayerNormRecurrence {
                 }
                 member.barrier()
                 // The steps in reverse over this member's blocks of batch rows, which need no other
-                // member's rows: the fused row kernels, then carry += dHH_t · W_hh for the block
+                // member's rows: the fused row kernels, then carry (+)= dHH_t · W_hh for the block
                 // (inactive items' rows of dHH are zero).
                 for s in stride(from: T - 1, through: 0, by: -1) {
                     let t = reverse ? T - 1 - s : s
                     let first = layout.firstRow(t)
                     for block in member.share(of: blockCount) {
                         let r0 = block * rowBlock, rows = r0..<Swift.min(B, r0 + rowBlock)
+                        // After the block's last row, the block's first row one step earlier.
+                        let following = s > 0 ? layout.firstRow(reverse ? T - s : s - 1) + r0 * rs : nil
                         for b in rows {
-                            backwardRow(t: t, b: b, row: first + b * rs)
+                            let row = first + b * rs
+                            backwardRow(t: t, b: b, row: row, next: b + 1 < rows.upperBound ? rs : following.map { $0 - row } ?? 0)
                         }
                         let dHHBlock = MatrixView(UnsafePointer(dHH + (first + r0 * rs) * GH), rows: rows.count, columns: GH,
                                                   leadingDimension: max(rs * GH, 1))
                         let carryBlock = MutableMatrixView(carry + r0 * H, rows: rows.count, columns: H, leadingDimension: max(H, 1))
                         if packs {
-                            PackedGEMM.multiply(dHHBlock, packed: packedWhh, columns: H, into: carryBlock, beta: 1)
+                            PackedGEMM.multiply(dHHBlock, packed: packedWhh, columns: H, into: carryBlock, beta: carryBeta)
                         } else {
-                            BLAS.gemm(dHHBlock, .noTranspose, whhView, .noTranspose, into: carryBlock, beta: 1)
+                            BLAS.gemm(dHHBlock, .noTranspose, whhView, .noTranspose, into: carryBlock, beta: carryBeta)
                         }
                     }
                 }
+                // GRU: the layer norms' parameters (columns split), then LN_i's input gradient, in
+                // place (rows split). (The LSTM's row kernel did both.)
+                guard !isLSTM else { return }
                 member.barrier()
-                // The layer norms' parameters (columns split), then LN_i's input gradient, in place
-                // (rows split).
-                let gateColumns = member.share(of: GH), cellColumns = member.share(of: H)
-                if isLSTM, !gateColumns.isEmpty, let gWI, let gWH {
-                    // The LSTM's two sides are summed: one pass for both norms, one shift sum.
-                    let c0 = gateColumns.lowerBound, n = gateColumns.count
-                    let wantsBias = gBI != nil || gBH != nil
-                    if wantsBias { (biasSums + c0).update(repeating: 0, count: n) }
-                    LayerNormCellKernels.accumulateParameterGradients(rows: R, columns: n, dGx + c0, stride: GH,
-                                                                      xhat1: xHatIP + c0, stride: GH, xhat2: hHatP + c0, stride: GH,
-                                                                      gradWeight1: gWI + c0, gradWeight2: gWH + c0,
-                                                                      gradBias: wantsBias ? biasSums + c0 : nil)
-                    for j in c0..<(c0 + n) {
-                        gBI?[j] += biasSums[j]
-                        gBH?[j] += biasSums[j]
-                    }
-                } else if !gateColumns.isEmpty {
+                let gateColumns = member.share(of: GH)
+                if !gateColumns.isEmpty {
                     let c0 = gateColumns.lowerBound, n = gateColumns.count
                     LayerNormCellKernels.accumulateParameterGradients(rows: R, columns: n, dGx + c0, stride: GH,
                                                                       xhat: xHatIP + c0, stride: GH,
@@ -503,12 +576,6 @@ enum LayerNormRecurrence {
                                                                       xhat: hHatP + c0, stride: GH,
                                                                       gradWeight: gWH.map { $0 + c0 }, gradBias: gBH.map { $0 + c0 })
                 }
-                if isLSTM && !cellColumns.isEmpty {
-                    let c0 = cellColumns.lowerBound, n = cellColumns.count
-                    LayerNormCellKernels.accumulateParameterGradients(rows: R, columns: n, dCPost + c0, stride: H,
-                                                                      xhat: cHatP + c0, stride: H,
-                                                                      gradWeight: gWC.map { $0 + c0 }, gradBias: gBC.map { $0 + c0 })
-                }
                 member.barrier()
                 let allRows = member.share(of: R)
                 LayerNormCellKernels.backwardRows(rows: allRows.count, columns: GH, dGx + allRows.lowerBound * GH, stride: GH,
@@ -516,6 +583,9 @@ enum LayerNormRecurrence {
                                                   rstd: rstdIP + allRows.lowerBound, weight: p.wI,
                                                   into: dGx + allRows.lowerBound * GH, stride: GH)
             }
+        }
+        if isLSTM {
+            sums.addBlocks(blockCount, weightI: gWI, weightH: gWH, biasI: gBI, biasH: gBH, weightC: gWC, biasC: gBC)
         }
         withExtendedLifetime(saved) {}
         if let gH0 { for j in 0..<(B * H) { gH0[j] += carry[j] } }
