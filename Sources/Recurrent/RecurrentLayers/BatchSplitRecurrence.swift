@@ -30,6 +30,10 @@ enum BatchSplitRecurrence {
     /// columns instead, each worker then reading only its part of the weights.
     static let minimumRowsPerWorker = 5
 
+    /// Above this many multiply-adds of a worker's share of a step, the batch is not split
+    /// (see ``parts(layout:stepMultiplyAdds:weightBytes:)``).
+    static let maximumStepMultiplyAddsPerWorker = 1 << 22
+
     /// `W_hh` of a layer up to this size stays in a core's L2 (1 MB on the machines measured,
     /// with room for the states), where a part of `minimumRowsPerWorker` items is compute-bound.
     static let l2WeightBytes = 768 * 1024
@@ -62,6 +66,10 @@ enum BatchSplitRecurrence {
         if mode == nil {
             // As the column split: each worker at least minimumStepMultiplyAddsPerWorker a step.
             workers = Swift.min(threads, B / minimumRowsPerWorker, stepMultiplyAdds / FusedRecurrence.minimumStepMultiplyAddsPerWorker)
+            // Large steps lose little to the column split's barrier (a few µs against tens),
+            // less than copying the parts' inputs and outputs costs (`large`, 8 million a
+            // worker's step: 12.0 ms split by items against 10.7 ms by columns).
+            if stepMultiplyAdds / Swift.max(workers, 1) > maximumStepMultiplyAddsPerWorker { return nil }
             // Every worker reads all of W_hh each step: a weight past L2 must be worth it
             // (a part of `minimumRowsFromL3` items or more does about one multiply-add per
             // byte read from L3 for every four of the kernel's).
