@@ -80,6 +80,31 @@ enum BatchSplitRecurrence {
         return parts.allSatisfy({ keepsBits(layout: layout, part: $0) }) ? parts : nil
     }
 
+    /// Whether a layer's steps run split by items (``FusedRecurrence``, forward, after the
+    /// input projection split by columns) on a team of `workers`: by the sizes of the policy
+    /// above, and only where each part's step product keeps every row's accumulator chains
+    /// (the projection is not split by items there). `stepMultiplyAdds` is one step's product
+    /// over all `batch` items; `weightBytes` the size of `W_hh`.
+    static func splitsSteps(batch B: Int, workers: Int, stepMultiplyAdds: Int, weightBytes: Int) -> Bool {
+        let mode = override
+        guard mode != false, workers >= 2, B >= workers else { return false }
+        if mode == nil {
+            guard B / workers >= minimumRowsPerWorker, stepMultiplyAdds / workers <= maximumStepMultiplyAddsPerWorker,
+                  weightBytes <= l2WeightBytes || B / workers >= minimumRowsFromL3 else { return false }
+        }
+        return (0..<workers).allSatisfy { stepKeepsBits(batch: B, part: FusedRecurrence.chunk($0, of: workers, total: B)) }
+    }
+
+    /// Whether every row of `part` takes, in a step product of its `part.count` rows, the
+    /// number of accumulator chains it takes in the product of all `batch` rows.
+    static func stepKeepsBits(batch B: Int, part: Range<Int>) -> Bool {
+        let nb = part.count, tail = 12
+        for r in 0..<nb where r >= nb - tail || part.lowerBound + r >= B - tail {
+            if PackedGEMM.rowChains(rows: nb, row: r) != PackedGEMM.rowChains(rows: B, row: part.lowerBound + r) { return false }
+        }
+        return true
+    }
+
     /// Whether every row of `part`'s products takes the number of accumulator chains it
     /// takes in the whole batch's: in each step's product and in the input projection. Rows
     /// of two chains lie only in the last two row tiles of a product (at most 12 rows), so
@@ -87,10 +112,7 @@ enum BatchSplitRecurrence {
     static func keepsBits(layout: SequenceLayout, part: Range<Int>) -> Bool {
         let B = layout.batch, T = layout.steps, nb = part.count
         let tail = 12
-        // The step product: B rows, and nb in the part.
-        for r in 0..<nb where r >= nb - tail || part.lowerBound + r >= B - tail {
-            if PackedGEMM.rowChains(rows: nb, row: r) != PackedGEMM.rowChains(rows: B, row: part.lowerBound + r) { return false }
-        }
+        guard stepKeepsBits(batch: B, part: part) else { return false }
         // The input projection: T·B rows in the layout's order, T·nb in the part's.
         let rows = T * B, partRows = T * nb
         func fullRow(_ b: Int, _ t: Int) -> Int { layout.batchFirst ? b * T + t : t * B + b }

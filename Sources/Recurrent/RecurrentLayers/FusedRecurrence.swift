@@ -225,10 +225,20 @@ enum FusedRecurrence {
         // Everything below runs inside a team, where OpenBLAS stays on one thread (its own
         // threads would change the last bits with the thread count).
 
+        // Small steps of many items run split by items after the projection (each member all
+        // columns of its items, no barrier per step: items never meet); others by columns.
+        let itemSplit = workers >= 2 && !hasProjection
+            && BatchSplitRecurrence.splitsSteps(batch: B, workers: workers, stepMultiplyAdds: B * GH * Hr, weightBytes: 4 * GH * Hr)
+
         ComputeThreads.run(workers: workers) { member in
             // This member's hidden units (whole 16-column panels) and, per gate block, its columns.
             let units = member.share(of: H, granularity: packs ? PackedGEMM.panelWidth : Swift.max(H, 1))
             let j0 = units.lowerBound, n = units.count
+            // What it computes in each step: all columns of its items, or its columns of all.
+            let items = itemSplit ? chunk(member.index, of: member.count, total: B) : 0..<B
+            let b0 = items.lowerBound, nb = items.count
+            let stepUnits = itemSplit ? 0..<H : units
+            let sj0 = stepUnits.lowerBound, sn = stepUnits.count
             if packs {
                 // 1. Pack this member's panels of W_hhᵀ and W_ihᵀ, and project its columns of
                 // every step's input (over the biases, which a plain RNN adds per step).
@@ -263,15 +273,15 @@ enum FusedRecurrence {
             /// the cache holds misses on every line. With more rows the product is
             /// compute-bound and the order stays forwards (alternating cost 2–5 % at 64 rows).
             func recurrentProduct(_ h: MatrixView<Float>, into c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float, step s: Int) {
-                guard n > 0 else { return }
+                guard sn > 0 else { return }
                 if Hr == 0 {
-                    for g in 0..<G { BLAS.scale(columns(c, rows: B, ld: ldc, first: g * H + j0, count: n), by: beta) }
+                    for g in 0..<G { BLAS.scale(columns(c, rows: h.rows, ld: ldc, first: g * H + sj0, count: sn), by: beta) }
                 } else if packs {
-                    let descending = B <= alternatingOrderRows && s % 2 == 1
+                    let descending = h.rows <= alternatingOrderRows && s % 2 == 1
                     for q in 0..<G {
                         let g = descending ? G - 1 - q : q
-                        PackedGEMM.multiply(h, packed: packedWhh + g * whhBlock + j0 * Hr, columns: n,
-                                            into: columns(c, rows: B, ld: ldc, first: g * H + j0, count: n), beta: beta,
+                        PackedGEMM.multiply(h, packed: packedWhh + g * whhBlock + sj0 * Hr, columns: sn,
+                                            into: columns(c, rows: h.rows, ld: ldc, first: g * H + sj0, count: sn), beta: beta,
                                             descending: descending)
                     }
                 } else if h.rows == 1 {
@@ -282,9 +292,20 @@ enum FusedRecurrence {
                 }
             }
 
+            // Split by items, every member reads every panel of W_hh and every column of its
+            // items' projections, which the others packed and computed.
+            if itemSplit { member.barrier() }
+
             // 2. The recurrence. A whole-step RNN reads h_{t−1} from the previous step's
             // output rows (strided) and h0; the others alternate two state buffers, so that
             // no member writes a state another may still be reading.
+            /// Rows `items` of a step's view of all items.
+            func mine(_ v: MatrixView<Float>) -> MatrixView<Float> {
+                MatrixView(v.base + b0 * v.leadingDimension, rows: nb, columns: v.columns, leadingDimension: v.leadingDimension)
+            }
+            func mine(_ v: MutableMatrixView<Float>) -> MutableMatrixView<Float> {
+                MutableMatrixView(v.base + b0 * v.leadingDimension, rows: nb, columns: v.columns, leadingDimension: v.leadingDimension)
+            }
             for s in 0..<T {
                 let t = reverse ? T - 1 - s : s
                 stage?.willRun(step: s, input: x, inputWidth: I, into: xp, gates: G, hidden: H,
@@ -294,53 +315,54 @@ enum FusedRecurrence {
                 if wholeStepRNN {
                     let prev = s == 0 ? MatrixView(h0p, rows: B, columns: Hr, leadingDimension: max(Hr, 1))
                         : layout.step(reverse ? t + 1 : t - 1, of: output.pointer, width: Hr).readOnly
-                    recurrentProduct(prev, into: stepXP.base, ldc: stepXP.leadingDimension, beta: 1, step: s)
-                    if n > 0 {
-                        let pre = MatrixView(UnsafePointer(stepXP.base + j0), rows: B, columns: n, leadingDimension: stepXP.leadingDimension)
-                        let out = layout.step(t, of: output.pointer, width: n, column: j0, rowWidth: Hr)
+                    recurrentProduct(mine(prev), into: mine(stepXP).base, ldc: stepXP.leadingDimension, beta: 1, step: s)
+                    if sn > 0 {
+                        let pre = MatrixView(UnsafePointer(stepXP.base + sj0), rows: B, columns: sn, leadingDimension: stepXP.leadingDimension)
+                        let out = layout.step(t, of: output.pointer, width: sn, column: sj0, rowWidth: Hr)
                         if kind == .rnnTanh {
-                            Elementwise.tanh(pre, adding: stepBias.map { UnsafePointer($0 + j0) }, into: out)
+                            Elementwise.tanh(mine(pre), adding: stepBias.map { UnsafePointer($0 + sj0) }, into: mine(out))
                         } else {
-                            Elementwise.relu(pre, adding: stepBias.map { UnsafePointer($0 + j0) }, into: out)
+                            Elementwise.relu(mine(pre), adding: stepBias.map { UnsafePointer($0 + sj0) }, into: mine(out))
                         }
                     }
-                    member.barrier()
+                    if !itemSplit { member.barrier() }
                     continue
                 }
                 let hRead = s == 0 ? h0p : UnsafePointer(states + ((s - 1) % 2) * B * Hr)
                 let hWrite = states + (s % 2) * B * Hr
                 let hReadView = MatrixView(hRead, rows: B, columns: Hr, leadingDimension: max(Hr, 1))
-                if isGRU { recurrentProduct(hReadView, into: hh, ldc: GH, beta: 0, step: s) } else {
-                    recurrentProduct(hReadView, into: stepXP.base, ldc: stepXP.leadingDimension, beta: 1, step: s)
+                if isGRU { recurrentProduct(mine(hReadView), into: hh + b0 * GH, ldc: GH, beta: 0, step: s) } else {
+                    recurrentProduct(mine(hReadView), into: mine(stepXP).base, ldc: stepXP.leadingDimension, beta: 1, step: s)
                 }
-                // This member's units of every item (the projection's owner: all of them).
-                let own = hasProjection ? 0..<H : units
+                // This member's units of its items (the projection's owner: all of them).
+                let own = hasProjection ? 0..<H : stepUnits
                 let u0 = own.lowerBound, count = own.count
                 if lengths == nil && !hasProjection && (isLSTM || isGRU) {
-                    // Every item active: one call for the step's rows.
+                    // Every item active: one call for the step's rows (this member's items).
+                    let row0 = first + b0 * rs          // the first item's row of this step
                     if let hPrev {
-                        Elementwise.copyRows(rows: B, count: count, from: hRead + u0, stride: Hr,
-                                             to: hPrev.pointer + first * Hr + u0, stride: rs * Hr)
+                        Elementwise.copyRows(rows: nb, count: count, from: hRead + b0 * Hr + u0, stride: Hr,
+                                             to: hPrev.pointer + row0 * Hr + u0, stride: rs * Hr)
                     }
                     let bias = stepBias.map { UnsafePointer($0 + u0) }
                     if isLSTM {
                         Elementwise.lstmCellRows(
-                            rows: B, count: count, gates: xp + first * GH + u0, gatesStride: rs * GH, bias: bias, gateStride: H,
-                            c: cN!.pointer + u0, cStride: H, cPrev: cPrev.map { $0.pointer + first * H + u0 }, cPrevStride: rs * H,
-                            tanhC: recording ? tanhCStep + first * H + u0 : tanhCStep + u0, tanhCStride: recording ? rs * H : H,
-                            h: hWrite + u0, hStride: Hr, out: output.pointer + first * Hr + u0, outStride: rs * Hr)
+                            rows: nb, count: count, gates: xp + row0 * GH + u0, gatesStride: rs * GH, bias: bias, gateStride: H,
+                            c: cN!.pointer + b0 * H + u0, cStride: H, cPrev: cPrev.map { $0.pointer + row0 * H + u0 }, cPrevStride: rs * H,
+                            tanhC: recording ? tanhCStep + row0 * H + u0 : tanhCStep + b0 * H + u0, tanhCStride: recording ? rs * H : H,
+                            h: hWrite + b0 * Hr + u0, hStride: Hr, out: output.pointer + row0 * Hr + u0, outStride: rs * Hr)
                     } else {
                         Elementwise.gruCellRows(
-                            rows: B, count: count, gates: xp + first * GH + u0, gatesStride: rs * GH, bias: bias,
-                            recurrent: hh + u0, recurrentStride: GH, gateStride: H, biasN: bhn.map { $0 + u0 },
-                            hPrev: hRead + u0, hPrevStride: Hr, h: hWrite + u0, hStride: Hr,
-                            out: output.pointer + first * Hr + u0, outStride: rs * Hr,
-                            recurrentN: hhN.map { $0.pointer + first * H + u0 }, recurrentNStride: rs * H)
+                            rows: nb, count: count, gates: xp + row0 * GH + u0, gatesStride: rs * GH, bias: bias,
+                            recurrent: hh + b0 * GH + u0, recurrentStride: GH, gateStride: H, biasN: bhn.map { $0 + u0 },
+                            hPrev: hRead + b0 * Hr + u0, hPrevStride: Hr, h: hWrite + b0 * Hr + u0, hStride: Hr,
+                            out: output.pointer + row0 * Hr + u0, outStride: rs * Hr,
+                            recurrentN: hhN.map { $0.pointer + row0 * H + u0 }, recurrentNStride: rs * H)
                     }
-                    member.barrier()
+                    if !itemSplit { member.barrier() }
                     continue
                 }
-                for b in 0..<B {
+                for b in items {
                     let row = first + b * rs
                     let active = lengths.map { t < $0[b] } ?? true
                     if let hPrev {
@@ -398,7 +420,7 @@ enum FusedRecurrence {
                         }
                     }
                 }
-                member.barrier()
+                if !itemSplit { member.barrier() }
             }
             stage?.finishedSteps()
         }
