@@ -673,21 +673,39 @@ enum FusedRecurrence {
         // The steps in reverse, on a team of workers that each own a range of hidden units:
         // the elementwise backward of its units' gates, a barrier (every dG_t is needed
         // whole), then its columns of dh_{t−1} = dG_t · W_hh. No reduction is split.
+        // Small steps of many items run split by items, as in the forward: each member all
+        // columns of its items, no barrier per step (W_hh packed by columns first).
+        let itemSplit = workers >= 2 && !hasProjection
+            && BatchSplitRecurrence.splitsSteps(batch: B, workers: workers, stepMultiplyAdds: B * GH * Hr, weightBytes: 4 * GH * Hr)
         ComputeThreads.run(workers: workers) { member in
-            let units = hasProjection ? 0..<H : member.share(of: H, granularity: packsWeight ? PackedGEMM.panelWidth : Swift.max(H, 1))
+            let columnShare = member.share(of: H, granularity: packsWeight ? PackedGEMM.panelWidth : Swift.max(H, 1))
+            let units = hasProjection || itemSplit ? 0..<H : columnShare
             let u0 = units.lowerBound, n = units.count
+            // This member's items (all of them unless split by items).
+            let items = itemSplit ? chunk(member.index, of: member.count, total: B) : 0..<B
+            let b0 = items.lowerBound, nb = items.count
             // This member's columns of the state gradient (all Hr of them with a projection).
             let m = hasProjection ? Hr : n
-            if let packedWhh, m > 0 {
-                PackedGEMM.pack(MatrixView(whh + u0, rows: GH, columns: m, leadingDimension: max(Hr, 1)), .noTranspose,
-                                into: packedWhh + u0 * GH)
+            let packed = hasProjection ? 0..<Hr : columnShare
+            if let packedWhh, !packed.isEmpty {
+                PackedGEMM.pack(MatrixView(whh + packed.lowerBound, rows: GH, columns: packed.count, leadingDimension: max(Hr, 1)),
+                                .noTranspose, into: packedWhh + packed.lowerBound * GH)
             }
-            /// This member's columns of `dst (B × Hr) = dG_t · W_hh` for a step's `dG_t (B × GH)`.
+            if itemSplit { member.barrier() }
+            /// Rows `items` of a step's view of all items.
+            func mine(_ v: MatrixView<Float>) -> MatrixView<Float> {
+                MatrixView(v.base + b0 * v.leadingDimension, rows: nb, columns: v.columns, leadingDimension: v.leadingDimension)
+            }
+            func mine(_ v: MutableMatrixView<Float>) -> MutableMatrixView<Float> {
+                MutableMatrixView(v.base + b0 * v.leadingDimension, rows: nb, columns: v.columns, leadingDimension: v.leadingDimension)
+            }
+            /// This member's columns of `dst (B × Hr) = dG_t · W_hh` for its items' rows of a
+            /// step's `dG_t (B × GH)`.
             func stateGradient(_ stepDG: MatrixView<Float>, into dst: UnsafeMutablePointer<Float>) {
                 guard m > 0 else { return }
                 if let packedWhh {
-                    PackedGEMM.multiply(stepDG, packed: packedWhh + u0 * GH, columns: m,
-                                        into: MutableMatrixView(dst + u0, rows: B, columns: m, leadingDimension: max(Hr, 1)))
+                    PackedGEMM.multiply(mine(stepDG), packed: packedWhh + u0 * GH, columns: m,
+                                        into: MutableMatrixView(dst + b0 * Hr + u0, rows: nb, columns: m, leadingDimension: max(Hr, 1)))
                 } else if B == 1 {
                     BLAS.gemv(whhView, .transpose, stepDG.base, into: dst)
                 } else {
@@ -702,24 +720,24 @@ enum FusedRecurrence {
                     // dG_t = (dh + dY_t) ⊙ act′(y_t) in one call over the step's (strided) rows,
                     // then dh ← dG_t · W_hh, the gradient reaching h_{t−1}.
                     if n > 0 {
-                        let y = layout.step(t, of: saved.output, width: n, column: u0, rowWidth: H).readOnly
-                        let dG = layout.step(t, of: dGx, width: n, column: u0, rowWidth: H)
-                        let dY = gY.map { layout.step(t, of: UnsafeMutablePointer(mutating: $0), width: n, column: u0, rowWidth: H).readOnly }
-                        let dhView = MatrixView(UnsafePointer(dh + u0), rows: B, columns: n, leadingDimension: max(H, 1))
+                        let y = mine(layout.step(t, of: saved.output, width: n, column: u0, rowWidth: H).readOnly)
+                        let dG = mine(layout.step(t, of: dGx, width: n, column: u0, rowWidth: H))
+                        let dY = gY.map { mine(layout.step(t, of: UnsafeMutablePointer(mutating: $0), width: n, column: u0, rowWidth: H).readOnly) }
+                        let dhView = mine(MatrixView(UnsafePointer(dh + u0), rows: B, columns: n, leadingDimension: max(H, 1)))
                         if kind == .rnnTanh {
                             Elementwise.tanhBackward(output: y, gradient: dhView, adding: dY, into: dG)
                         } else {
                             Elementwise.reluBackward(output: y, gradient: dhView, adding: dY, into: dG)
                         }
                     }
-                    member.barrier()
+                    if !itemSplit { member.barrier() }
                     if H > 0 { stateGradient(layout.step(t, of: dGx, width: H).readOnly, into: dh) }
                     continue
                 }
                 // Gradient reaching h_t: from the output at t and from step t+1 (in `dh`).
                 if let gY {
                     let o0 = hasProjection ? 0 : u0, oc = hasProjection ? Hr : n
-                    for b in 0..<B where lengths.map({ t < $0[b] }) ?? true {
+                    for b in items where lengths.map({ t < $0[b] }) ?? true {
                         let src = gY + (first + b * rs) * Hr + o0, dst = dh + b * Hr + o0
                         for j in 0..<oc { dst[j] += src[j] }
                     }
@@ -734,7 +752,7 @@ enum FusedRecurrence {
                               MatrixView(whr!, rows: Hr, columns: H, leadingDimension: max(H, 1)), .noTranspose,
                               into: MutableMatrixView(dhFull, rows: B, columns: H, leadingDimension: max(H, 1)))
                 }
-                for b in 0..<B {
+                for b in items {
                     let row = first + b * rs
                     let active = lengths.map { t < $0[b] } ?? true
                     let dgx = dGx + row * GH + u0, dgh = dGh + row * GH + u0
@@ -756,11 +774,11 @@ enum FusedRecurrence {
                         gruRowBackward(gates: g, hn: hn, hPrev: hp, dh: dhb, dGx: dgx, dGh: dgh, stride: H, count: n)
                     }
                 }
-                member.barrier()
+                if !itemSplit { member.barrier() }
                 // dh_{t-1} = dGh_t · W_hh (+ the direct GRU path, + pass-through of inactive items).
                 let o0 = hasProjection ? 0 : u0, oc = hasProjection ? Hr : n
                 if Hr > 0 { stateGradient(layout.step(t, of: dGh, width: GH).readOnly, into: dhNext) }
-                for b in 0..<B {
+                for b in items {
                     let active = lengths.map { t < $0[b] } ?? true
                     let src = dhNext + b * Hr + o0, dst = dh + b * Hr + o0
                     if active {
