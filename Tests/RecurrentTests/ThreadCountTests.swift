@@ -153,6 +153,39 @@ final class ThreadCountTests: XCTestCase {
     /// The split declines a part whose rows would change their number of accumulator chains:
     /// 7 items in parts of 4 and 3 keep the tiles (4, 3) of the whole step product, but the
     /// projection of 3 items × 1 step has a 3-row tile where the whole (7 rows) has 4 and 3.
+    /// The same for the cell variants (peepholes, the reset gate before the product) and
+    /// zoneout's expectation in evaluation mode, which draw nothing.
+    func testInferenceSplitOfTheCellVariantsIsBitIdentical() throws {
+        BatchSplitRecurrence.override = true
+        for (kind, resetAfter, peepholes, zoneout) in [(CellKind.lstm, true, true, Float(0)), (.gru, false, false, 0), (.lstm, true, false, 0.25)] {
+            for bidirectional in [false, true] {
+                for batchFirst in [true, false] {
+                    let module = try RecurrentBase(kind: kind, inputSize: 12, hiddenSize: 40, numLayers: 2, bias: true,
+                                                   batchFirst: batchFirst, dropout: 0, bidirectional: bidirectional, projSize: 0, seed: 4,
+                                                   resetAfter: resetAfter, peepholes: peepholes,
+                                                   regularizers: RecurrentRegularizers(zoneoutHidden: zoneout, zoneoutCell: zoneout))
+                    module.eval()
+                    let D = bidirectional ? 2 : 1, B = 24, T = 20
+                    var generator = SeededGenerator(seed: 9)
+                    let x = Tensor(uniform: batchFirst ? [B, T, 12] : [T, B, 12], low: -1, high: 1, using: &generator)
+                    let h0 = Tensor(uniform: [2 * D, B, 40], low: -0.5, high: 0.5, using: &generator)
+                    let lengths = (0..<B).map { 1 + ($0 * 7) % T }
+                    func run(_ threads: Int) throws -> [[Float]] {
+                        ComputeThreads.set(threads)
+                        let r = try withoutGradients { try module.forward(x, h0: h0, lengths: lengths) }
+                        return [r.output.scalars, r.hN.scalars] + (r.cN.map { [$0.scalars] } ?? [])
+                    }
+                    let reference = try run(1)
+                    for threads in [2, 4] {
+                        assertBitIdentical(try run(threads), reference,
+                                           "\(kind) resetAfter \(resetAfter) peepholes \(peepholes) zoneout \(zoneout) D \(D) batchFirst \(batchFirst) threads \(threads)",
+                                           file: #filePath, line: #line)
+                    }
+                }
+            }
+        }
+    }
+
     func testBatchSplitKeepsEveryRowsChains() {
         XCTAssertTrue(BatchSplitRecurrence.keepsBits(layout: SequenceLayout(steps: 50, batch: 32, batchFirst: true), part: 0..<16))
         XCTAssertTrue(BatchSplitRecurrence.keepsBits(layout: SequenceLayout(steps: 50, batch: 32, batchFirst: false), part: 16..<32))

@@ -281,7 +281,9 @@ public class RecurrentBase: Module, @unchecked Sendable {
         }
         try RecurrentStack.checkLengths(lengths, layout: layout, typeName: typeName)
         // Inference over many items: each worker runs the whole stack over its items.
-        if splitting, !unbatched, !runsVariantPath, projSize == 0, !(isTraining && (dropout > 0 || regularizers.weightDrop > 0)),
+        // (Not where the call draws random numbers: dropout between layers, the regularisers'
+        // masks in training; their draws follow the item order.)
+        if splitting, !unbatched, projSize == 0, !(isTraining && (dropout > 0 || regularizers.isActive)),
            !Tensor.needsRecording([input] + [h0, c0].compactMap { $0 } + weights.flatMap { $0.flatMap(\.tensors) }),
            let parts = BatchSplitRecurrence.parts(layout: layout, stepMultiplyAdds: stepMultiplyAdds(batch: layout.batch),
                                                   weightBytes: 4 * stepMultiplyAdds(batch: 1)) {
