@@ -17,6 +17,10 @@ import LinearAlgebra
 ///   (values 0 or `1 / (1 − p)`) per forward call and layer and direction; the gradient flows
 ///   through the mask to the raw weight. Off in evaluation mode.
 ///
+/// ``LayerNormLSTM`` and ``LayerNormGRU`` take the same regularisers with the same meaning
+/// (the state mask multiplies `h` before `W_hh`, whose product the recurrent layer norm then
+/// normalises; zoneout mixes the previous `h` and `c` into the cell's new ones).
+///
 /// The masks are drawn from ``RandomState`` or, with `seed`, from a stream of the module's
 /// own started at `seed` (so that a run repeats whatever else draws random numbers); each
 /// forward call in training advances the stream. All probabilities in `[0, 1)`; 0 is off.
