@@ -226,6 +226,22 @@ final class LayerNormRegulariserTests: XCTestCase {
         XCTAssertNoThrow(try LayerNormLSTM(inputSize: I, hiddenSize: H, regularizers: RecurrentRegularizers(zoneoutCell: 0.5)))
     }
 
+    /// The regularisers' example of the LayerNormCells article, as written there, trains.
+    func testArticleExample() throws {
+        let lstm = try LayerNormLSTM(inputSize: 64, hiddenSize: 128, numLayers: 2,
+                                     regularizers: RecurrentRegularizers(recurrentDropout: 0.25, zoneoutHidden: 0.1,
+                                                                         zoneoutCell: 0.05, weightDrop: 0.3, seed: 7))
+        var generator = SeededGenerator(seed: 23)
+        let x = Tensor(uniform: [6, 2, 64], low: -1, high: 1, using: &generator)
+        let (output, state) = try lstm(x)
+        XCTAssertEqual(output.shape, [6, 2, 128])
+        XCTAssertEqual(state.c.shape, [2, 2, 128])
+        (output.sum() + state.c.sum()).backward()
+        XCTAssertTrue(lstm.parameters().allSatisfy { $0.grad?.scalars.allSatisfy(\.isFinite) == true })
+        lstm.eval()
+        XCTAssertEqual(try lstm(x).output.scalars, try lstm(x).output.scalars, "no mask in evaluation mode")
+    }
+
     /// Every gradient of a regularised, bidirectional, two-layer, batch-first layer with
     /// lengths against central differences, with the masks of one seeded draw (each forward
     /// of the difference quotient draws the same masks from a fresh module stream). Five
