@@ -90,7 +90,7 @@ enum LayerNormRecurrence {
         let wih = weights.weightIH.storage.pointer, whh = weights.weightHH.storage.pointer
         let p = NormPointers(weights)
         let md = variant.stateMask.map { UnsafePointer($0.storage.pointer) }
-        let zh = variant.zoneoutH, zc = isLSTM ? variant.zoneoutC : nil
+        let zh = variant.zoneoutH?.rows, zc = isLSTM ? variant.zoneoutC?.rows : nil   // alive with `variant`
 
         // Buffers: what the backward reads is kept (rows in the layout's order) only while
         // recording; otherwise one step's worth of scratch. Rows that variable lengths skip
@@ -495,7 +495,7 @@ enum LayerNormRecurrence {
         let gWC = p.hasC ? next() : nil, gBC = p.hasC && p.hasBias ? next() : nil
         let gY = gradOutputs[0], gHN = gradOutputs[1], gCN = gradOutputs.count > 2 ? gradOutputs[2] : nil
         let md = variant.stateMask.map { UnsafePointer($0.storage.pointer) }
-        let zh = variant.zoneoutH, zc = isLSTM ? variant.zoneoutC : nil
+        let zh = variant.zoneoutH?.rows, zc = isLSTM ? variant.zoneoutC?.rows : nil   // alive with `variant`
 
         // dGx: the gradient of the raw input projection (LSTM: written by the row kernel; GRU:
         // first of the input side after LN_i's affine, then in place of the raw projection);

@@ -15,6 +15,9 @@ import LinearAlgebra
 /// `(G·hiddenSize)`, `layernorm_h_l{k}.*` `(G·hiddenSize)` and, for the LSTM,
 /// `layernorm_c_l{k}.*` `(hiddenSize)` — the names of `Scripts/layernorm_cells_reference.py`'s
 /// PyTorch modules, whose `state_dict()` loads as it is. `G` is 4 (i, f, g, o) or 3 (r, z, n).
+///
+/// In training mode the ``regularizers`` act as they do on ``LSTM`` and ``GRU`` (recurrent
+/// dropout, zoneout, weight drop; ``RecurrentRegularizers``), inside the fused recurrence.
 public class LayerNormRecurrentBase: Module, @unchecked Sendable {
     /// The cell every layer runs (`.lstm` or `.gru`).
     public let kind: CellKind

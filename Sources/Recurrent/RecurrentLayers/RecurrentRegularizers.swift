@@ -1,7 +1,8 @@
 import LinearAlgebra
 
 /// The regularisers of a recurrent layer's state and recurrent weights, active in training
-/// mode (``Module/isTraining``); an option of ``RNN``, ``GRU`` and ``LSTM``.
+/// mode (``Module/isTraining``); an option of ``RNN``, ``GRU``, ``LSTM``, ``LayerNormLSTM``
+/// and ``LayerNormGRU``.
 ///
 /// - `recurrentDropout` (Gal and Ghahramani 2016, Keras `recurrent_dropout`): one dropout
 ///   mask per sequence, layer and direction, `(N, hiddenSize)` with values 0 or `1 / (1 − p)`,
