@@ -150,6 +150,10 @@ public class LayerNormRecurrentBase: Module, @unchecked Sendable {
     func runLayer(_ layer: Int, input: Tensor, layout: SequenceLayout, h0: [Tensor], c0: [Tensor?],
                   lengths: [Int]?) -> [(output: Tensor, hN: Tensor, cN: Tensor?)] {
         let training = isTraining
+        guard regularizers.isActive else {
+            return LayerNormRecurrence.runDirections(kind: kind, input: input, layout: layout, h0: h0, c0: c0,
+                                                     weights: weights[layer], lengths: lengths)
+        }
         let layerWeights = weights[layer].map { w in
             w.replacingWeightHH(regularizers.recurrentWeight(w.weightHH, training: training, stream: regularizerGenerator))
         }
