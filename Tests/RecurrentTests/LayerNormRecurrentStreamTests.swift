@@ -10,10 +10,12 @@ final class LayerNormRecurrentStreamTests: XCTestCase {
     /// A module whose parameters are all random (the layer norms' weights around 1, shifts
     /// around 0), so that every parameter moves the outputs.
     static func make(lstm: Bool, inputSize: Int, hiddenSize: Int, numLayers: Int, batchFirst: Bool = false,
-                     seed: UInt64) throws -> LayerNormRecurrentBase {
+                     regularizers: RecurrentRegularizers = .none, seed: UInt64) throws -> LayerNormRecurrentBase {
         let module: LayerNormRecurrentBase = lstm
-            ? try LayerNormLSTM(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, batchFirst: batchFirst, seed: seed)
-            : try LayerNormGRU(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, batchFirst: batchFirst, seed: seed)
+            ? try LayerNormLSTM(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, batchFirst: batchFirst,
+                                regularizers: regularizers, seed: seed)
+            : try LayerNormGRU(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, batchFirst: batchFirst,
+                               regularizers: regularizers, seed: seed)
         var g = SeededGenerator(seed: seed &+ 1)
         for (name, parameter) in module.namedParameters() where name.hasPrefix("layernorm") {
             let offset: Float = name.hasSuffix(".weight") ? 1 : 0
@@ -41,10 +43,12 @@ final class LayerNormRecurrentStreamTests: XCTestCase {
 
     /// Streams `x` (batch first, `(B, T, I)`) one step at a time through raw buffers and
     /// compares every output step and the final states with one module call.
-    func checkStepwise(lstm: Bool, layers: Int, batch: Int, steps: Int = 6,
+    func checkStepwise(lstm: Bool, layers: Int, batch: Int, steps: Int = 6, regularizers: RecurrentRegularizers = .none,
                        file: StaticString = #filePath, line: UInt = #line) throws {
         let I = 5, H = 7
-        let m = try Self.make(lstm: lstm, inputSize: I, hiddenSize: H, numLayers: layers, batchFirst: true, seed: 31)
+        let m = try Self.make(lstm: lstm, inputSize: I, hiddenSize: H, numLayers: layers, batchFirst: true,
+                              regularizers: regularizers, seed: 31)
+        m.eval()
         let x = Self.random([batch, steps, I], seed: 32)
         let expected = try Self.run(m, x)
         let stream = try LayerNormRecurrentStream(m, batchSize: batch)
@@ -69,6 +73,16 @@ final class LayerNormRecurrentStreamTests: XCTestCase {
             assertClose(stream.cellState?.scalars ?? [], c.scalars, rtol: 1e-5, atol: 1e-6, "\(name) c", file: file, line: line)
         } else {
             XCTAssertNil(stream.cellState, file: file, line: line)
+        }
+    }
+
+    /// A regularised module streams what it computes in evaluation mode: recurrent dropout
+    /// and weight drop off, zoneout its expectation.
+    func testRegularisedModuleStreamsItsEvaluation() throws {
+        for lstm in [true, false] {
+            let r = RecurrentRegularizers(recurrentDropout: 0.3, zoneoutHidden: 0.3, zoneoutCell: lstm ? 0.2 : 0, weightDrop: 0.2)
+            try checkStepwise(lstm: lstm, layers: 2, batch: 3, regularizers: r)
+            try checkStepwise(lstm: lstm, layers: 1, batch: 1, regularizers: RecurrentRegularizers(zoneoutCell: lstm ? 0.5 : 0))
         }
     }
 

@@ -18,10 +18,7 @@ final class RegulariserTests: XCTestCase {
         var outputs: [Tensor] = []
         let wihT = try w.weightIH.transposed(), whh = w.weightHH
         func block(_ t: Tensor, _ k: Int) throws -> Tensor { try t.narrow(dim: 1, start: k * H, length: H) }
-        func zone(_ mask: Tensor?, _ t: Int) throws -> Tensor? {
-            guard let mask else { return nil }
-            return mask.rank == 3 ? try mask.select(dim: 0, index: t) : mask
-        }
+        func zone(_ mask: Tensor?, _ t: Int) throws -> Tensor? { try RegularisedLayerCase.zoneout(mask, step: t) }
         for t in 0..<T {
             let xt = try x.select(dim: 0, index: t)
             let hm = md.map { h * $0 } ?? h
@@ -64,58 +61,23 @@ final class RegulariserTests: XCTestCase {
         return (try Tensor.stack(outputs, dim: 0), h, c)
     }
 
-    /// Random 0/1 (zoneout) or scaled dropout masks.
-    private func mask(_ shape: [Int], keepPrevious p: Float, using generator: inout SeededGenerator) -> Tensor {
-        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in generator.uniform(Float(0), Float(1)) < p ? 1 : 0 })
-    }
-
     /// The fused layer with the given masks against the reference: outputs, states, gradients.
     private func checkAgainstReference(_ module: RecurrentBase, dropout: Bool, zoneoutH: Bool, zoneoutC: Bool,
                                        zoneoutExpectation: Float? = nil, file: StaticString = #filePath, line: UInt = #line) throws {
-        var generator = SeededGenerator(seed: 21)
         let kind = module.kind, isLSTM = kind == .lstm
         let weights = module.weights[0][0]
-        let x = Tensor(uniform: [T, B, I], low: -1, high: 1, using: &generator)
-        let h0 = Tensor(uniform: [B, H], low: -0.5, high: 0.5, using: &generator)
-        let c0 = Tensor(uniform: [B, H], low: -0.5, high: 0.5, using: &generator)
-        let md: Tensor? = dropout
-            ? Tensor(shape: [B, H], scalars: mask([B, H], keepPrevious: 0.7, using: &generator).scalars.map { $0 / 0.7 }) : nil
-        func zoneout(_ on: Bool) -> Tensor? {
-            guard on else { return nil }
-            if let p = zoneoutExpectation { return Tensor(shape: [B, H], scalars: [Float](repeating: p, count: B * H)) }
-            return mask([T, B, H], keepPrevious: 0.4, using: &generator)
-        }
-        let zh = zoneout(zoneoutH), zc = isLSTM ? zoneout(zoneoutC) : nil
-        let wy = Tensor(uniform: [T, B, H], low: -1, high: 1, using: &generator)
-        let inputs = [x, h0, c0] + module.parameters()
-
-        func gradients(_ body: () throws -> (Tensor, Tensor, Tensor?)) throws -> [[Float]] {
-            for t in inputs { t.requiresGrad = true; t.grad = nil }
-            let (y, h, c) = try body()
-            var loss = (y * wy).sum() + (h * h).sum()
-            if let c { loss = loss + c.sum() }
-            loss.backward()
-            return [y.scalars, h.scalars, c?.scalars ?? []] + inputs.map { $0.grad?.scalars ?? [] }
-        }
-        func zoneoutMask(_ m: Tensor?) -> ZoneoutMask? {
-            m.map { ZoneoutMask(values: $0.rank == 3 ? try! $0.reshaped([T * B, H]) : $0, perStep: $0.rank == 3) }
-        }
-        let fused = try gradients {
-            var variant = module.baseVariant
+        let c = RegularisedLayerCase(steps: T, batch: B, inputSize: I, hiddenSize: H, lstm: isLSTM, dropout: dropout,
+                                     zoneoutH: zoneoutH, zoneoutC: zoneoutC, zoneoutExpectation: zoneoutExpectation)
+        try c.assertAgreement(parameters: module.parameters(), "\(module)", file: file, line: line) {
+            var variant = try c.variant(module.baseVariant)
             variant.peepholes = weights.peepholes
-            variant.stateMask = md
-            variant.zoneoutH = zoneoutMask(zh)
-            variant.zoneoutC = zoneoutMask(zc)
-            let r = FusedVariantRecurrence.run(kind: kind, input: x, layout: SequenceLayout(steps: T, batch: B, batchFirst: false),
-                                               reverse: false, h0: h0, c0: isLSTM ? c0 : nil, weights: weights, variant: variant, lengths: nil)
+            let r = FusedVariantRecurrence.run(kind: kind, input: c.x, layout: SequenceLayout(steps: T, batch: B, batchFirst: false),
+                                               reverse: false, h0: c.h0, c0: isLSTM ? c.c0 : nil, weights: weights, variant: variant,
+                                               lengths: nil)
             return (r.output, r.hN, r.cN)
-        }
-        let expected = try gradients {
-            try reference(kind: kind, resetBefore: !module.resetAfter, x: x, h0: h0, c0: isLSTM ? c0 : nil, weights: weights,
-                          peepholes: weights.peepholes, md: md, zh: zh, zc: zc)
-        }
-        for (i, (a, e)) in zip(fused, expected).enumerated() {
-            assertClose(a, e, rtol: 1e-4, atol: 1e-5, "\(module) result \(i)", file: file, line: line)
+        } reference: {
+            try reference(kind: kind, resetBefore: !module.resetAfter, x: c.x, h0: c.h0, c0: isLSTM ? c.c0 : nil, weights: weights,
+                          peepholes: weights.peepholes, md: c.stateMask, zh: c.zoneoutH, zc: c.zoneoutC)
         }
     }
 
@@ -199,12 +161,10 @@ final class RegulariserTests: XCTestCase {
         var generator = SeededGenerator(seed: 17)
         let x = Tensor(uniform: [T, B, I], low: -1, high: 1, using: &generator)
         let r = RecurrentRegularizers(recurrentDropout: 0.3, zoneoutHidden: 0.2, zoneoutCell: 0.1, weightDrop: 0.2, seed: 5)
-        let first = try LSTM(inputSize: I, hiddenSize: H, numLayers: 2, bidirectional: true, regularizers: r, seed: 18)
-        let second = try LSTM(inputSize: I, hiddenSize: H, numLayers: 2, bidirectional: true, regularizers: r, seed: 18)
-        let a1 = try first(x).output.scalars, a2 = try first(x).output.scalars
-        XCTAssertEqual(a1, try second(x).output.scalars)
-        XCTAssertEqual(a2, try second(x).output.scalars)
-        XCTAssertNotEqual(a1, a2)
+        try assertMasksRepeatFromASeed(x) {
+            let lstm = try LSTM(inputSize: I, hiddenSize: H, numLayers: 2, bidirectional: true, regularizers: r, seed: 18)
+            return { try lstm($0).output }
+        }
 
         var unseeded = r
         unseeded.seed = nil

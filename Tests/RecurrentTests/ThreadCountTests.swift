@@ -104,6 +104,57 @@ final class ThreadCountTests: XCTestCase {
         try check("GRU") { try GRU(inputSize: 12, hiddenSize: 80, numLayers: 2, batchFirst: $0, bidirectional: true, seed: 3) }
     }
 
+    /// A layer-normalised module with every regulariser on, in training: outputs, final
+    /// states and every gradient are bit-identical for 1, 2 and 4 threads (each run makes the
+    /// module afresh, so that its seeded stream draws the same masks). The batch (64, four
+    /// blocks of rows) and hidden size give a step's products to four workers
+    /// (``LayerNormRecurrence/teamSize(batch:hidden:gates:)``); with two threads the two
+    /// directions run side by side.
+    func testRegularisedLayerNormLayersAreBitIdenticalForEveryThreadCount() throws {
+        let r = RecurrentRegularizers(recurrentDropout: 0.3, zoneoutHidden: 0.2, zoneoutCell: 0.25, weightDrop: 0.2, seed: 8)
+        var gruR = r
+        gruR.zoneoutCell = 0
+        let (T, B, I, H) = (6, 64, 12, 64)
+        let lengths = (0..<B).map { 1 + ($0 * 5) % T }
+        for lstm in [true, false] {
+            for (batchFirst, lengths) in [(true, lengths), (false, nil)] as [(Bool, [Int]?)] {
+                func everything() throws -> [[Float]] {
+                    let module: LayerNormRecurrentBase = lstm
+                        ? try LayerNormLSTM(inputSize: I, hiddenSize: H, numLayers: 2, batchFirst: batchFirst, bidirectional: true,
+                                            regularizers: r, seed: 3)
+                        : try LayerNormGRU(inputSize: I, hiddenSize: H, numLayers: 2, batchFirst: batchFirst, bidirectional: true,
+                                           regularizers: gruR, seed: 3)
+                    var generator = SeededGenerator(seed: 5)
+                    let x = Tensor(uniform: batchFirst ? [B, T, I] : [T, B, I], low: -1, high: 1, using: &generator)
+                    x.requiresGrad = true
+                    let h0 = Tensor(uniform: [4, B, H], low: -0.5, high: 0.5, using: &generator)
+                    h0.requiresGrad = true
+                    let c0: Tensor? = lstm ? Tensor(uniform: [4, B, H], low: -0.5, high: 0.5, using: &generator) : nil
+                    c0?.requiresGrad = true
+                    let (y, hN, cN) = try module.forwardLayers(x, h0: h0, c0: c0, lengths: lengths)
+                    var loss = (y * y).sum() + hN.sum()
+                    if let cN { loss = loss + (cN * cN).sum() }
+                    loss.backward()
+                    var results = [y.scalars, hN.scalars, cN?.scalars ?? [], try XCTUnwrap(x.grad).scalars, try XCTUnwrap(h0.grad).scalars]
+                    if let c0 { results.append(try XCTUnwrap(c0.grad).scalars) }
+                    for p in module.parameters() { results.append(try XCTUnwrap(p.grad).scalars) }
+                    return results
+                }
+                let name = "\(lstm ? "LayerNormLSTM" : "LayerNormGRU"), batchFirst \(batchFirst), lengths \(lengths != nil)"
+                ComputeThreads.set(1)
+                let reference = try everything()
+                XCTAssertTrue(reference.allSatisfy { $0.allSatisfy(\.isFinite) }, name)
+                for threads in [2, 4] {
+                    ComputeThreads.set(threads)
+                    if PackedGEMM.isAvailable {
+                        XCTAssertEqual(LayerNormRecurrence.teamSize(batch: B, hidden: H, gates: lstm ? 4 : 3), threads, name)
+                    }
+                    assertBitIdentical(try everything(), reference, "\(name), \(threads) threads", file: #filePath, line: #line)
+                }
+            }
+        }
+    }
+
     /// The team size a layer takes: one worker for small steps and for projections, more for
     /// larger ones, never more than the threads or the 16-column panels of hidden units.
     /// Inference split by batch items (``BatchSplitRecurrence``, forced on wherever it keeps

@@ -35,8 +35,22 @@ struct ZoneoutMask {
     /// The mask row of step `t`'s item `b`, whose sequence-buffer row is `row`.
     @inline(__always)
     func row(_ row: Int, item b: Int, width: Int) -> UnsafePointer<Float> {
-        UnsafePointer(values.storage.pointer + (perStep ? row : b) * width)
+        rows.row(row, item: b, width: width)
     }
+
+    /// The rows behind a raw pointer, for a team's loops (no reference counting per row);
+    /// valid while `values` lives.
+    var rows: ZoneoutRows { ZoneoutRows(base: UnsafePointer(values.storage.pointer), perStep: perStep) }
+}
+
+/// A ``ZoneoutMask``'s values as a raw pointer.
+struct ZoneoutRows: @unchecked Sendable {
+    let base: UnsafePointer<Float>
+    let perStep: Bool
+
+    /// The mask row of item `b` at sequence-buffer row `row`.
+    @inline(__always)
+    func row(_ row: Int, item b: Int, width: Int) -> UnsafePointer<Float> { base + (perStep ? row : b) * width }
 }
 
 /// One recurrent layer in one direction with a ``CellVariant``, as a single autograd node with

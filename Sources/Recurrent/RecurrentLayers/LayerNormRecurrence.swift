@@ -11,6 +11,11 @@ struct LayerNormRecurrentWeights {
     let normH: LayerNorm
     let normC: LayerNorm?
 
+    /// These weights with `weightHH` in place of `W_hh` (weight drop's dropped copy).
+    func replacingWeightHH(_ weightHH: Tensor) -> LayerNormRecurrentWeights {
+        LayerNormRecurrentWeights(weightIH: weightIH, weightHH: weightHH, normI: normI, normH: normH, normC: normC)
+    }
+
     /// The tensors in node-input order (after the input and the initial states): `W_ih`,
     /// `W_hh`, then each layer norm's weight and (if any) bias, `i`, `h`, `c`.
     var tensors: [Tensor] {
@@ -59,12 +64,19 @@ enum LayerNormRecurrence {
     /// `c0` `(B, H)` for an LSTM (`nil` for a GRU). Returns the output (the input's layout,
     /// `H` features), the final hidden state `(B, H)` and, for an LSTM, the final cell state.
     ///
+    /// `variant` holds the masks of the regularisers (constants of the node), drawn by the
+    /// module (``RecurrentRegularizers``): the recurrent-dropout mask multiplies `h_{t−1}`
+    /// before `W_hh` (the GRU's `z ⊙ h` reads it unmasked), and zoneout mixes `h_{t−1}` (and
+    /// `c_{t−1}`) into the row kernel's new state (`h̃ = o ⊙ tanh(c̃)` reads the cell state
+    /// before zoneout). No cell variant (peepholes, reset before the product).
+    ///
     /// `gradMode` stands for ``GradMode/isEnabled`` when the call runs on a thread of the
     /// worker pool, where the caller's task-local value cannot be read.
     static func run(kind: CellKind, input: Tensor, layout: SequenceLayout, reverse: Bool,
-                    h0: Tensor, c0: Tensor?, weights: LayerNormRecurrentWeights,
+                    h0: Tensor, c0: Tensor?, weights: LayerNormRecurrentWeights, variant: CellVariant = CellVariant(),
                     lengths: [Int]?, gradMode: Bool? = nil) -> (output: Tensor, hN: Tensor, cN: Tensor?) {
         precondition(kind == .lstm || kind == .gru, "LayerNormRecurrence: only LSTM and GRU cells are layer-normalised")
+        precondition(variant.peepholes == nil && !variant.resetBeforeProduct, "LayerNormRecurrence: no cell variant")
         let T = layout.steps, B = layout.batch, R = layout.rows, rs = layout.rowStride
         let GH = weights.weightIH.shape[0], G = kind.gateCount, H = GH / G
         let I = weights.weightIH.shape[1]
@@ -77,6 +89,8 @@ enum LayerNormRecurrence {
         let x = input.storage.pointer
         let wih = weights.weightIH.storage.pointer, whh = weights.weightHH.storage.pointer
         let p = NormPointers(weights)
+        let md = variant.stateMask.map { UnsafePointer($0.storage.pointer) }
+        let zh = variant.zoneoutH?.rows, zc = isLSTM ? variant.zoneoutC?.rows : nil   // alive with `variant`
 
         // Buffers: what the backward reads is kept (rows in the layout's order) only while
         // recording; otherwise one step's worth of scratch. Rows that variable lengths skip
@@ -91,7 +105,10 @@ enum LayerNormRecurrence {
         let rstdC = isLSTM ? written(stepRows) : nil
         let tanhC = isLSTM ? written(stepRows * H) : nil
         let hn = isLSTM ? nil : written(stepRows * H)                    // GRU: the recurrent n block, normalised
-        let hPrev = recording ? written(R * H) : nil
+        // h_{t−1} (the GRU's z path; the LSTM's product when unmasked) and the masked state the
+        // product reads (recurrent dropout), for the backward.
+        let hPrev = recording && (!isLSTM || md == nil) ? written(R * H) : nil
+        let hMasked = recording && md != nil ? written(R * H) : nil
         let cPrev = recording && isLSTM ? written(R * H) : nil
         let output = written(R * H)
         let hN = written(B * H)
@@ -102,13 +119,16 @@ enum LayerNormRecurrence {
         // Not recording, LN_i's rows are scratch too (a fresh buffer of that size costs its page
         // faults at every call).
         let xHatICount = recording ? 0 : R * GH
-        let scratchBlock = ScratchPool.shared.take(packedCount + packedWihCount + 2 * B * H + xHatICount)
+        // Not recording, the step's masked state and (zoneout of c) c_{t−1} are scratch too.
+        let maskedCount = md != nil && !recording ? B * H : 0, cBeforeCount = zc != nil && !recording ? B * H : 0
+        let scratchBlock = ScratchPool.shared.take(packedCount + packedWihCount + 2 * B * H + xHatICount + maskedCount + cBeforeCount)
         defer { ScratchPool.shared.give(scratchBlock) }
         let packedWhh = scratchBlock.pointer
         let packedWih = packedWhh + packedCount
         let states = packedWih + packedWihCount                       // h_{t−1} and h_t, alternating
         let xHatI = recording ? written(R * GH) : TensorBuffer(count: 0)
         let xHatIPointer = recording ? xHatI.pointer : states + 2 * B * H
+        let maskedScratch = states + 2 * B * H + xHatICount, cBeforeScratch = maskedScratch + maskedCount
         let workers = teamSize(batch: B, hidden: H, gates: G)
         let rowBlock = Self.rowBlock, blockCount = (B + rowBlock - 1) / rowBlock
         let h0p = UnsafePointer(h0.storage.pointer)
@@ -123,6 +143,7 @@ enum LayerNormRecurrence {
 
         // Raw pointers for the team (no reference counting per row).
         let hPrevP = hPrev?.pointer, cPrevP = cPrev?.pointer, cNP = cN?.pointer, cHatP = cHat?.pointer
+        let hMaskedP = hMasked?.pointer
         let rstdCP = rstdC?.pointer, tanhCP = tanhC?.pointer, hnP = hn?.pointer
         let gatesP = gates.pointer, hHatP = hHat.pointer, rstdHP = rstdH.pointer, outputP = output.pointer
         let rstdIP = rstdI.pointer
@@ -173,9 +194,15 @@ enum LayerNormRecurrence {
                     let hWrite = states + (s % 2) * B * H
                     // The step's raw recurrent products go to LN_h's rows.
                     let hhBase = hHatP + stepRow(t, 0) * GH, hhLD = recording ? rs * GH : GH
+                    // The state the product reads: h_{t−1}, or its masked copy (recurrent dropout).
+                    let hmBase = hMaskedP.map { $0 + stepRow(t, 0) * H } ?? maskedScratch, hmLD = recording ? rs * H : H
                     for block in blocks {
                         let r0 = block * rowBlock, rows = r0..<Swift.min(B, r0 + rowBlock)
-                        let hBlock = MatrixView(hRead + r0 * H, rows: rows.count, columns: H, leadingDimension: max(H, 1))
+                        var hBlock = MatrixView(hRead + r0 * H, rows: rows.count, columns: H, leadingDimension: max(H, 1))
+                        if let md {
+                            for b in rows { Elementwise.multiplyVectorised(hRead + b * H, md + b * H, into: hmBase + b * hmLD, count: H) }
+                            hBlock = MatrixView(UnsafePointer(hmBase + r0 * hmLD), rows: rows.count, columns: H, leadingDimension: max(hmLD, 1))
+                        }
                         let hhBlock = MutableMatrixView(hhBase + r0 * hhLD, rows: rows.count, columns: GH, leadingDimension: hhLD)
                         if packs {
                             PackedGEMM.multiply(hBlock, packed: packedWhh, columns: GH, into: hhBlock)
@@ -196,6 +223,9 @@ enum LayerNormRecurrence {
                             let hp = hRead + b * H, hw = hWrite + b * H
                             if let hPrevP { (hPrevP + row * H).update(from: hp, count: H) }
                             if let cPrevP, let cNP { (cPrevP + row * H).update(from: cNP + b * H, count: H) }
+                            // c_{t−1} for zoneout: the saved row, or scratch.
+                            let cBefore = cPrevP.map { $0 + row * H } ?? cBeforeScratch + b * H
+                            if zc != nil && cPrevP == nil, let cNP { cBefore.update(from: cNP + b * H, count: H) }
                             guard t < limits[b] else {
                                 hw.update(from: hp, count: H)
                                 (outputP + row * H).update(repeating: 0, count: H)
@@ -213,6 +243,10 @@ enum LayerNormRecurrence {
                                     recurrent: hHatP + sr * GH, weightH: p.wH, biasH: p.bH, gates: gatesP + sr * GH,
                                     hn: hnP + sr * H, hPrev: hp, h: hw, rstdH: rstdHP + sr, epsH: p.epsH)
                             }
+                            if let zc, let cNP {
+                                Elementwise.zoneout(previous: cBefore, current: cNP + b * H, mask: zc.row(row, item: b, width: H), count: H)
+                            }
+                            if let zh { Elementwise.zoneout(previous: hp, current: hw, mask: zh.row(row, item: b, width: H), count: H) }
                             (outputP + row * H).update(from: hw, count: H)
                         }
                     }
@@ -220,7 +254,7 @@ enum LayerNormRecurrence {
             }
         }
         // The buffers were handed to the team as raw pointers: they live until here.
-        withExtendedLifetime((xHatI, rstdI, hHat, rstdH, gates, cHat, rstdC, tanhC, hn, hPrev, cPrev)) {}
+        withExtendedLifetime((xHatI, rstdI, hHat, rstdH, gates, cHat, rstdC, tanhC, hn, hPrev, cPrev, hMasked)) {}
         if T > 0 {
             hN.pointer.update(from: states + ((T - 1) % 2) * B * H, count: B * H)
         } else {
@@ -239,15 +273,16 @@ enum LayerNormRecurrence {
         let empty = TensorBuffer(count: 0)
         let saved = Saved(xHatI: xHatI, rstdI: rstdI, hHat: hHat, rstdH: rstdH, gates: gates, cHat: cHat ?? empty,
                           rstdC: rstdC ?? empty, tanhC: tanhC ?? empty, hn: hn ?? empty, hPrev: hPrev ?? empty,
-                          cPrev: cPrev ?? empty)
+                          cPrev: cPrev ?? empty, hMasked: hMasked)
         let results = Tensor.results(
             nodeName(kind, reverse: reverse), shapes: shapes, storages: storages, inputs: inputs, recording: true
         ) { gradOutputs, gradInputs in
             backward(kind: kind, layout: layout, reverse: reverse, lengths: lengths, sizes: (I: I, H: H),
-                     hasC0: c0 != nil, x: x, wih: wih, whh: whh, norms: p, saved: saved,
+                     hasC0: c0 != nil, x: x, wih: wih, whh: whh, norms: p, variant: variant, saved: saved,
                      gradOutputs: gradOutputs, gradInputs: gradInputs)
-            // The saved buffers, the input and the weights live as long as the node.
-            withExtendedLifetime((saved, input, weights.tensors)) {}
+            // The saved buffers, the input, the weights and the masks live as long as the node.
+            withExtendedLifetime((saved, input, weights.tensors, variant.stateMask, variant.zoneoutH?.values,
+                                  variant.zoneoutC?.values)) {}
         }
         return (results[0], results[1], results.count > 2 ? results[2] : nil)
     }
@@ -255,6 +290,8 @@ enum LayerNormRecurrence {
     /// What the backward reads, kept by the node.
     struct Saved {
         let xHatI, rstdI, hHat, rstdH, gates, cHat, rstdC, tanhC, hn, hPrev, cPrev: TensorBuffer
+        /// With recurrent dropout, the masked states the products read.
+        let hMasked: TensorBuffer?
     }
 
     /// The raw pointers and constants of a layer's layer norms.
@@ -341,12 +378,14 @@ enum LayerNormRecurrence {
     /// direction computes every number the same way in both cases (a nested team is a team of
     /// one, and a direction's results do not depend on its team size), so the results do not
     /// depend on the thread count.
+    /// `variants` holds each direction's regulariser masks (``CellVariant``; none when empty).
     static func runDirections(kind: CellKind, input: Tensor, layout: SequenceLayout, h0: [Tensor], c0: [Tensor?],
-                              weights: [LayerNormRecurrentWeights], lengths: [Int]?) -> [(output: Tensor, hN: Tensor, cN: Tensor?)] {
+                              weights: [LayerNormRecurrentWeights], variants: [CellVariant] = [],
+                              lengths: [Int]?) -> [(output: Tensor, hN: Tensor, cN: Tensor?)] {
         let together = directionsRunTogether(kind: kind, batch: layout.batch, weights: weights)
         return FusedRecurrence.runDirections(weights.count, together: together) { d, gradMode in
             run(kind: kind, input: input, layout: layout, reverse: d == 1, h0: h0[d], c0: c0[d], weights: weights[d],
-                lengths: lengths, gradMode: gradMode)
+                variant: variants.isEmpty ? CellVariant() : variants[d], lengths: lengths, gradMode: gradMode)
         }
     }
 
@@ -440,7 +479,7 @@ enum LayerNormRecurrence {
     /// and (bias), LN_h's, (LN_c's).
     static func backward(kind: CellKind, layout: SequenceLayout, reverse: Bool, lengths: [Int]?, sizes: (I: Int, H: Int),
                          hasC0: Bool, x: UnsafePointer<Float>, wih: UnsafePointer<Float>, whh: UnsafePointer<Float>,
-                         norms p: NormPointers, saved: Saved,
+                         norms p: NormPointers, variant: CellVariant, saved: Saved,
                          gradOutputs: [UnsafePointer<Float>?], gradInputs: [UnsafeMutablePointer<Float>?]) {
         let (I, H) = sizes
         let T = layout.steps, B = layout.batch, R = layout.rows, rs = layout.rowStride
@@ -455,6 +494,8 @@ enum LayerNormRecurrence {
         let gWH = next(), gBH = p.hasBias ? next() : nil
         let gWC = p.hasC ? next() : nil, gBC = p.hasC && p.hasBias ? next() : nil
         let gY = gradOutputs[0], gHN = gradOutputs[1], gCN = gradOutputs.count > 2 ? gradOutputs[2] : nil
+        let md = variant.stateMask.map { UnsafePointer($0.storage.pointer) }
+        let zh = variant.zoneoutH?.rows, zc = isLSTM ? variant.zoneoutC?.rows : nil   // alive with `variant`
 
         // dGx: the gradient of the raw input projection (LSTM: written by the row kernel; GRU:
         // first of the input side after LN_i's affine, then in place of the raw projection);
@@ -469,7 +510,12 @@ enum LayerNormRecurrence {
         let dhCount = isLSTM ? 0 : B * H
         let packs = PackedGEMM.isAvailable && H > 0
         let packedCount = packs ? PackedGEMM.packedCount(columns: H, depth: GH) : 0
-        let scratchBlock = ScratchPool.shared.take(2 * dGCount + dGhCount + 2 * B * H + dhCount + packedCount + sumsCount)
+        // The regularisers' rows (B × H each): zoneout's part of h_{t−1}'s gradient (GRU) or
+        // h_t's whole gradient (LSTM), zoneout's part of c_{t−1}'s, and the product's gradient
+        // of the masked state.
+        let regularizerCount = zh != nil || zc != nil || md != nil ? 3 * B * H : 0
+        let scratchBlock = ScratchPool.shared.take(2 * dGCount + dGhCount + 2 * B * H + dhCount + packedCount + sumsCount
+                                                   + regularizerCount)
         defer { ScratchPool.shared.give(scratchBlock) }
         let dGx = scratchBlock.pointer
         let dHH = dGx + dGCount
@@ -479,6 +525,7 @@ enum LayerNormRecurrence {
         let dh = dc + B * H                   // GRU: the step's whole gradient of h_t (B × H)
         let packedWhh = dh + dhCount
         let sums = LSTMSums(base: packedWhh + packedCount, GH: GH, H: H)
+        let zoneoutH = sums.base + sumsCount, directC = zoneoutH + B * H, dMasked = directC + B * H
         if lengths != nil { dGx.update(repeating: 0, count: 2 * dGCount + dGhCount) }
         sums.base.update(repeating: 0, count: sumsCount)
         if let gHN { carry.update(from: gHN, count: B * H) } else { carry.update(repeating: 0, count: B * H) }
@@ -492,10 +539,11 @@ enum LayerNormRecurrence {
         let cPrevP = saved.cPrev.pointer, hnP = saved.hn.pointer, hPrevP = saved.hPrev.pointer
         let xHatIP = saved.xHatI.pointer, rstdIP = saved.rstdI.pointer
         let limitArray = lengths ?? [Int](repeating: T, count: B)
-        // LSTM without lengths: every row of a block is active at every step, and the product
-        // dHH_t·W_hh replaces the carry; else it is added to the carry (zeroed for active rows
-        // by backwardRow, kept for inactive ones).
-        let carryBeta: Float = isLSTM && lengths == nil ? 0 : 1
+        // LSTM without lengths or zoneout of h: every row of a block is active at every step,
+        // and the product dHH_t·W_hh replaces the carry; else it is added to the carry (zeroed
+        // for active rows by backwardRow, or zoneout's direct part; kept for inactive ones).
+        let carryBeta: Float = isLSTM && lengths == nil && zh == nil ? 0 : 1
+        let statesP = saved.hMasked?.pointer ?? hPrevP      // the states the products read
 
         limitArray.withUnsafeBufferPointer { limits in
             /// The fused backward of item `b` at step `t` (sequence row `row`), if active: its
@@ -508,14 +556,28 @@ enum LayerNormRecurrence {
                 guard t < limits[b] else { return }
                 let carryb = carry + b * H
                 if isLSTM {
+                    // Zoneout: h̃_t's share of h_t's gradient into its own row, h_{t−1}'s into
+                    // the carry; c̃_t's share of dc in place, c_{t−1}'s apart.
+                    var carryIn = UnsafePointer(carryb), dy = gY.map { UnsafePointer($0 + row * H) }
+                    if let zh {
+                        let total = zoneoutH + b * H
+                        if let dy { Elementwise.add(carryb, dy, into: total, count: H) } else { total.update(from: carryb, count: H) }
+                        Elementwise.zoneoutBackward(mask: zh.row(row, item: b, width: H), gradient: total, direct: carryb, count: H)
+                        carryIn = UnsafePointer(total)
+                        dy = nil
+                    }
+                    if let zc {
+                        Elementwise.zoneoutBackward(mask: zc.row(row, item: b, width: H), gradient: dc + b * H, direct: directC + b * H, count: H)
+                    }
                     LayerNormCellKernels.lstmBackwardRow(
                         hidden: H, gates: gatesP + row * GH, hHat: hHatP + row * GH,
                         rstdH: rstdHP[row], weightH: p.wH, inputSide: xHatIP + row * GH, rstdI: rstdIP[row], weightI: p.wI,
                         cHat: cHatP + row * H, rstdC: rstdCP[row], weightC: p.wC!, tanhC: tanhCP + row * H,
-                        cPrev: cPrevP + row * H, carry: carryb, dy: gY.map { $0 + row * H }, dc: dc + b * H,
+                        cPrev: cPrevP + row * H, carry: carryIn, dy: dy, dc: dc + b * H,
                         dInput: dGx + row * GH, dRecurrent: dHH + row * GH,
                         sums: sums.block(b / rowBlock, shift: wantsShift, cellShift: gBC != nil), next: next)
-                    if carryBeta != 0 { carryb.update(repeating: 0, count: H) }
+                    if zc != nil { Elementwise.add(dc + b * H, directC + b * H, into: dc + b * H, count: H) }
+                    if carryBeta != 0 && zh == nil { carryb.update(repeating: 0, count: H) }
                 } else {
                     let dhb = dh + b * H
                     if let gY {
@@ -524,11 +586,13 @@ enum LayerNormRecurrence {
                     } else {
                         dhb.update(from: carryb, count: H)
                     }
+                    if let zh { Elementwise.zoneoutBackward(mask: zh.row(row, item: b, width: H), gradient: dhb, direct: zoneoutH + b * H, count: H) }
                     LayerNormCellKernels.gruBackwardRow(
                         hidden: H, gates: gatesP + row * GH, hn: hnP + row * H,
                         hHat: hHatP + row * GH, rstdH: rstdHP[row], weightH: p.wH,
                         hPrev: hPrevP + row * H, dh: dhb, dhPrev: carryb,
                         dInputSide: dGx + row * GH, dRecurrentSide: dGh + row * GH, dRecurrent: dHH + row * GH)
+                    if zh != nil { Elementwise.add(carryb, zoneoutH + b * H, into: carryb, count: H) }
                 }
             }
             ComputeThreads.run(workers: workers) { member in
@@ -554,11 +618,24 @@ enum LayerNormRecurrence {
                         }
                         let dHHBlock = MatrixView(UnsafePointer(dHH + (first + r0 * rs) * GH), rows: rows.count, columns: GH,
                                                   leadingDimension: max(rs * GH, 1))
-                        let carryBlock = MutableMatrixView(carry + r0 * H, rows: rows.count, columns: H, leadingDimension: max(H, 1))
+                        // With recurrent dropout the product is the masked state's gradient, which
+                        // reaches h_{t−1} through the mask.
+                        let productBlock = md != nil ? dMasked + r0 * H : carry + r0 * H
+                        let productBeta: Float = md != nil ? 0 : carryBeta
+                        let into = MutableMatrixView(productBlock, rows: rows.count, columns: H, leadingDimension: max(H, 1))
                         if packs {
-                            PackedGEMM.multiply(dHHBlock, packed: packedWhh, columns: H, into: carryBlock, beta: carryBeta)
+                            PackedGEMM.multiply(dHHBlock, packed: packedWhh, columns: H, into: into, beta: productBeta)
                         } else {
-                            BLAS.gemm(dHHBlock, .noTranspose, whhView, .noTranspose, into: carryBlock, beta: carryBeta)
+                            BLAS.gemm(dHHBlock, .noTranspose, whhView, .noTranspose, into: into, beta: productBeta)
+                        }
+                        if let md {
+                            for b in rows {
+                                if carryBeta == 0 {
+                                    Elementwise.multiplyVectorised(dMasked + b * H, md + b * H, into: carry + b * H, count: H)
+                                } else {
+                                    Elementwise.multiplyAddVectorised(dMasked + b * H, md + b * H, into: carry + b * H, count: H)
+                                }
+                            }
                         }
                     }
                 }
@@ -593,6 +670,6 @@ enum LayerNormRecurrence {
         // The sequence-wide products: dX += dXP·W_ih, dW_ih += dXPᵀ·X, dW_hh += dHHᵀ·H_prev.
         if let gX { accumulateProduct(dGx, transposed: false, wih, rows: R, depth: GH, columns: I, into: gX) }
         if let gWih { accumulateProduct(dGx, transposed: true, x, rows: GH, depth: R, columns: I, into: gWih) }
-        if let gWhh { accumulateProduct(dHH, transposed: true, hPrevP, rows: GH, depth: R, columns: H, into: gWhh) }
+        if let gWhh { accumulateProduct(dHH, transposed: true, statesP, rows: GH, depth: R, columns: H, into: gWhh) }
     }
 }

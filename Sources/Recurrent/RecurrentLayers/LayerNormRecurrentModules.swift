@@ -15,6 +15,9 @@ import LinearAlgebra
 /// `(G·hiddenSize)`, `layernorm_h_l{k}.*` `(G·hiddenSize)` and, for the LSTM,
 /// `layernorm_c_l{k}.*` `(hiddenSize)` — the names of `Scripts/layernorm_cells_reference.py`'s
 /// PyTorch modules, whose `state_dict()` loads as it is. `G` is 4 (i, f, g, o) or 3 (r, z, n).
+///
+/// In training mode the ``regularizers`` act as they do on ``LSTM`` and ``GRU`` (recurrent
+/// dropout, zoneout, weight drop; ``RecurrentRegularizers``), inside the fused recurrence.
 public class LayerNormRecurrentBase: Module, @unchecked Sendable {
     /// The cell every layer runs (`.lstm` or `.gru`).
     public let kind: CellKind
@@ -36,6 +39,11 @@ public class LayerNormRecurrentBase: Module, @unchecked Sendable {
     public let bidirectional: Bool
     /// The layer norms' `eps` (added to the variance).
     public let eps: Float
+    /// The regularisers active in training mode (see ``RecurrentRegularizers``): recurrent
+    /// dropout, zoneout of `h` (and the LSTM's `c`), weight drop on `W_hh`.
+    public let regularizers: RecurrentRegularizers
+    /// The module's own mask stream, when ``regularizers`` has a seed.
+    let regularizerGenerator: PThreadMutex<SeededGenerator>?
 
     let weights: [[LayerNormRecurrentWeights]]
     let weightNames: [(String, Parameter)]
@@ -45,7 +53,7 @@ public class LayerNormRecurrentBase: Module, @unchecked Sendable {
     public var numDirections: Int { bidirectional ? 2 : 1 }
 
     init(kind: CellKind, inputSize: Int, hiddenSize: Int, numLayers: Int, bias: Bool, batchFirst: Bool,
-         dropout: Float, bidirectional: Bool, eps: Float, seed: UInt64?) throws {
+         dropout: Float, bidirectional: Bool, eps: Float, regularizers: RecurrentRegularizers, seed: UInt64?) throws {
         let name = kind == .lstm ? "LayerNormLSTM" : "LayerNormGRU"
         guard inputSize > 0, hiddenSize > 0 else {
             throw TensorError.invalidArgument("\(name): expected inputSize and hiddenSize > 0, got \(inputSize) and \(hiddenSize)")
@@ -55,6 +63,7 @@ public class LayerNormRecurrentBase: Module, @unchecked Sendable {
             throw TensorError.invalidArgument("\(name): expected dropout in [0, 1], got \(dropout)")
         }
         guard eps >= 0, eps.isFinite else { throw TensorError.invalidArgument("\(name): expected a finite, non-negative eps, got \(eps)") }
+        try regularizers.validate(kind: kind, typeName: name)
         let D = bidirectional ? 2 : 1, G = kind.gateCount
         try MemoryLimit.check(floats: [
             [D, G, hiddenSize, inputSize], [D, numLayers - 1, G, hiddenSize, hiddenSize, D],
@@ -70,6 +79,8 @@ public class LayerNormRecurrentBase: Module, @unchecked Sendable {
         self.dropout = dropout
         self.bidirectional = bidirectional
         self.eps = eps
+        self.regularizers = regularizers
+        self.regularizerGenerator = regularizers.seed.map { PThreadMutex(SeededGenerator(seed: $0)) }
         let GH = G * hiddenSize, bound = 1 / Float(hiddenSize).squareRoot()
         var weights: [[LayerNormRecurrentWeights]] = []
         var weightNames: [(String, Parameter)] = [], normNames: [(String, Module)] = []
@@ -110,7 +121,7 @@ public class LayerNormRecurrentBase: Module, @unchecked Sendable {
         if batchFirst { s += ", batch_first=True" }
         if dropout != 0 { s += ", dropout=\(dropout)" }
         if bidirectional { s += ", bidirectional=True" }
-        return s
+        return s + regularizers.extraDescription
     }
 
     var typeName: String { kind == .lstm ? "LayerNormLSTM" : "LayerNormGRU" }
@@ -125,9 +136,35 @@ public class LayerNormRecurrentBase: Module, @unchecked Sendable {
         return try RecurrentStack.run(input, layout: layout, unbatched: unbatched, numLayers: numLayers, directions: D,
                                       stateSize: H, cellSize: kind == .lstm ? H : nil, h0: h0, c0: c0,
                                       dropout: dropout, isTraining: isTraining) { layer, x, h0s, c0s in
-            LayerNormRecurrence.runDirections(kind: kind, input: x, layout: layout, h0: h0s, c0: c0s,
-                                              weights: weights[layer], lengths: lengths)
+            runLayer(layer, input: x, layout: layout, h0: h0s, c0: c0s, lengths: lengths)
         }
+    }
+
+    /// Runs the directions of layer `layer` with this call's regularisers, drawn as ``RNN``,
+    /// ``GRU`` and ``LSTM`` draw theirs: in training, first every direction's weight-drop
+    /// mask (``RecurrentRegularizers/recurrentWeight(_:training:stream:)``), then every
+    /// direction's state masks in order (recurrent dropout `(N, H)`, zoneout of `h`, zoneout
+    /// of `c`, each `(L·N, H)`); in evaluation, no draw and zoneout's expectation. The masks of
+    /// both directions are drawn before either runs, so running them together or one after the
+    /// other draws the same.
+    func runLayer(_ layer: Int, input: Tensor, layout: SequenceLayout, h0: [Tensor], c0: [Tensor?],
+                  lengths: [Int]?) -> [(output: Tensor, hN: Tensor, cN: Tensor?)] {
+        let training = isTraining
+        guard regularizers.isActive else {
+            return LayerNormRecurrence.runDirections(kind: kind, input: input, layout: layout, h0: h0, c0: c0,
+                                                     weights: weights[layer], lengths: lengths)
+        }
+        let layerWeights = weights[layer].map { w in
+            w.replacingWeightHH(regularizers.recurrentWeight(w.weightHH, training: training, stream: regularizerGenerator))
+        }
+        let variants = layerWeights.map { _ in
+            RecurrentRegularizers.withGenerator(regularizerGenerator) { generator in
+                regularizers.variant(base: CellVariant(), kind: kind, layout: layout, hidden: hiddenSize, training: training,
+                                     using: &generator)
+            }
+        }
+        return LayerNormRecurrence.runDirections(kind: kind, input: input, layout: layout, h0: h0, c0: c0,
+                                                 weights: layerWeights, variants: variants, lengths: lengths)
     }
 }
 
@@ -161,13 +198,18 @@ public final class LayerNormLSTM: LayerNormRecurrentBase, @unchecked Sendable {
     ///   - dropout: the dropout probability between layers, in training mode.
     ///   - bidirectional: whether each layer also reads the sequence in reverse.
     ///   - eps: the layer norms' `eps` (`nn.LayerNorm`'s default `1e-5`).
+    ///   - regularizers: recurrent dropout, zoneout of `h` and `c`, weight drop on `W_hh`, in
+    ///     training mode (``RecurrentRegularizers``, as for ``LSTM``).
     ///   - seed: the seed of the weights' random draws; `nil`: the default stream (``RandomState``).
     /// - Throws: ``TensorError/invalidArgument(_:)`` for sizes below 1, a dropout outside
-    ///   [0, 1] or an `eps` that is negative or not finite.
+    ///   [0, 1], an `eps` that is negative or not finite, or a regulariser's probability
+    ///   outside [0, 1).
     public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, bias: Bool = true, batchFirst: Bool = false,
-                dropout: Float = 0, bidirectional: Bool = false, eps: Float = 1e-5, seed: UInt64? = nil) throws {
+                dropout: Float = 0, bidirectional: Bool = false, eps: Float = 1e-5,
+                regularizers: RecurrentRegularizers = .none, seed: UInt64? = nil) throws {
         try super.init(kind: .lstm, inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, bias: bias,
-                       batchFirst: batchFirst, dropout: dropout, bidirectional: bidirectional, eps: eps, seed: seed)
+                       batchFirst: batchFirst, dropout: dropout, bidirectional: bidirectional, eps: eps,
+                       regularizers: regularizers, seed: seed)
     }
 
     /// Runs the LSTM over `input` from the state `(h, c)` (zeros when `nil`).
@@ -203,13 +245,18 @@ public final class LayerNormLSTM: LayerNormRecurrentBase, @unchecked Sendable {
 /// is not normalised: `h'` is a convex combination of `n` and `h`, already bounded. See
 /// ``LayerNormRecurrentBase`` for shapes and state-dict keys, and <doc:LayerNormCells>.
 public final class LayerNormGRU: LayerNormRecurrentBase, @unchecked Sendable {
-    /// A multi-layer layer-normalised GRU, initialised as ``LayerNormLSTM``.
+    /// A multi-layer layer-normalised GRU, initialised as ``LayerNormLSTM``; `regularizers`
+    /// (recurrent dropout, zoneout of `h`, weight drop) act in training mode
+    /// (``RecurrentRegularizers``, as for ``GRU``).
     /// - Throws: ``TensorError/invalidArgument(_:)`` for sizes below 1, a dropout outside
-    ///   [0, 1] or an `eps` that is negative or not finite.
+    ///   [0, 1], an `eps` that is negative or not finite, or a regulariser's probability
+    ///   outside [0, 1) (or `zoneoutCell`, which needs an LSTM).
     public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, bias: Bool = true, batchFirst: Bool = false,
-                dropout: Float = 0, bidirectional: Bool = false, eps: Float = 1e-5, seed: UInt64? = nil) throws {
+                dropout: Float = 0, bidirectional: Bool = false, eps: Float = 1e-5,
+                regularizers: RecurrentRegularizers = .none, seed: UInt64? = nil) throws {
         try super.init(kind: .gru, inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, bias: bias,
-                       batchFirst: batchFirst, dropout: dropout, bidirectional: bidirectional, eps: eps, seed: seed)
+                       batchFirst: batchFirst, dropout: dropout, bidirectional: bidirectional, eps: eps,
+                       regularizers: regularizers, seed: seed)
     }
 
     /// Runs the GRU over `input` from `h0` (`(D · numLayers, N, hiddenSize)`, zeros when

@@ -18,8 +18,9 @@ import LinearAlgebra
 ///
 /// The stream reads the module's parameters in place at every step, so it follows the module
 /// when its weights are trained or loaded. Its results equal the module's over the same
-/// sequence in evaluation mode (no dropout between layers) up to the rounding of the products
-/// (the module runs its own packed kernels).
+/// sequence in evaluation mode (no dropout between layers; recurrent dropout and weight drop
+/// off, zoneout its expectation, see ``RecurrentRegularizers``) up to the rounding of the
+/// products (the module runs its own packed kernels).
 ///
 /// ```swift
 /// let lstm = try LayerNormLSTM(inputSize: 64, hiddenSize: 128, numLayers: 2)
@@ -43,6 +44,8 @@ public final class LayerNormRecurrentStream: RecurrentStreamBase, @unchecked Sen
     private let gates: UnsafeMutablePointer<Float>
     private let cHat: UnsafeMutablePointer<Float>, tanhC: UnsafeMutablePointer<Float>
     private let rstdI: UnsafeMutablePointer<Float>, rstdH: UnsafeMutablePointer<Float>, rstdC: UnsafeMutablePointer<Float>
+    /// Zoneout's expectation (evaluation mode).
+    private let zoneout: StreamZoneout
 
     /// A stream over `module` for `batchSize` independent sequences, starting from zero state.
     ///
@@ -52,7 +55,7 @@ public final class LayerNormRecurrentStream: RecurrentStreamBase, @unchecked Sen
     public init(_ module: LayerNormRecurrentBase, batchSize: Int = 1) throws {
         let kind = module.kind, L = module.numLayers, B = batchSize, H = module.hiddenSize, GH = kind.gateCount * H
         try RecurrentStreamBase.check("LayerNormRecurrentStream", bidirectional: module.bidirectional, batchSize: batchSize,
-                                      numLayers: L, floatsPerRow: 3 * GH + 4 * H + 3)
+                                      numLayers: L, floatsPerRow: 3 * GH + 6 * H + 3)
         self.module = module
         self.kind = kind
         layers = module.weights.map { $0[0] }
@@ -65,6 +68,8 @@ public final class LayerNormRecurrentStream: RecurrentStreamBase, @unchecked Sen
         rstdI = buffers.make(B)
         rstdH = buffers.make(B)
         rstdC = buffers.make(B)
+        zoneout = StreamZoneout(module.regularizers, lstm: kind == .lstm, layers: L, batch: B, stateSize: H, cellSize: H,
+                                buffers: buffers)
         super.init(streamName: "LayerNormRecurrentStream", moduleName: module.typeName, numLayers: L, batchSize: B,
                    inputSize: module.inputSize, hiddenSize: H, outputSize: H, hasCell: kind == .lstm,
                    batchFirst: module.batchFirst, buffers: buffers)
@@ -81,6 +86,7 @@ public final class LayerNormRecurrentStream: RecurrentStreamBase, @unchecked Sen
         var input = x, ld = ldx, width = inputSize
         for l in 0..<layers.count {
             let w = layers[l], p = LayerNormRecurrence.NormPointers(w), hl = h[l]
+            zoneout.keep(layer: l, h: hl, c: kind == .lstm ? c[l] : nil)
             let wih = MatrixView(UnsafePointer(w.weightIH.storage.pointer), rows: GH, columns: width)
             let whh = MatrixView(UnsafePointer(w.weightHH.storage.pointer), rows: GH, columns: H)
             if B == 1 {
@@ -111,6 +117,7 @@ public final class LayerNormRecurrentStream: RecurrentStreamBase, @unchecked Sen
                         hn: cHat + b * H, hPrev: hb, h: hb, rstdH: rstdH + b, epsH: p.epsH)
                 }
             }
+            zoneout.apply(layer: l, h: hl, c: kind == .lstm ? c[l] : nil)
             input = UnsafePointer(hl); ld = H; width = H
         }
     }

@@ -17,8 +17,7 @@ extension RecurrentBase {
 
     /// Runs with the module's mask stream (its own with a seed, else ``RandomState``).
     func withMaskGenerator<R>(_ body: (inout SeededGenerator) throws -> R) rethrows -> R {
-        if let regularizerGenerator { return try regularizerGenerator.withLock { try body(&$0) } }
-        return try RandomState.withGenerator(body)
+        try RecurrentRegularizers.withGenerator(regularizerGenerator, body)
     }
 
     /// Runs the directions of layer `layer`: the plain fused path for PyTorch's cells, else
@@ -30,9 +29,7 @@ extension RecurrentBase {
         let training = isTraining
         if training && regularizers.weightDrop > 0 {
             layerWeights = layerWeights.map { w in
-                // A probability in [0, 1) cannot make dropout throw.
-                let dropped = try! withMaskGenerator { try w.weightHH.dropout(p: regularizers.weightDrop, training: true, using: &$0) }
-                return w.replacingWeightHH(dropped)
+                w.replacingWeightHH(regularizers.recurrentWeight(w.weightHH, training: true, stream: regularizerGenerator))
             }
         }
         guard runsVariantPath else {

@@ -178,11 +178,7 @@ public class RecurrentBase: Module, @unchecked Sendable {
         if bidirectional { s += ", bidirectional=True" }
         if !resetAfter { s += ", reset_after=False" }
         if peepholes { s += ", peepholes=True" }
-        if regularizers.recurrentDropout != 0 { s += ", recurrent_dropout=\(regularizers.recurrentDropout)" }
-        if regularizers.zoneoutHidden != 0 { s += ", zoneout_hidden=\(regularizers.zoneoutHidden)" }
-        if regularizers.zoneoutCell != 0 { s += ", zoneout_cell=\(regularizers.zoneoutCell)" }
-        if regularizers.weightDrop != 0 { s += ", weight_drop=\(regularizers.weightDrop)" }
-        return s
+        return s + regularizers.extraDescription
     }
 
     /// Runs the layer over `input` — the one call that works for ``RNN``, ``GRU`` and ``LSTM``

@@ -1,7 +1,8 @@
 import LinearAlgebra
 
 /// The regularisers of a recurrent layer's state and recurrent weights, active in training
-/// mode (``Module/isTraining``); an option of ``RNN``, ``GRU`` and ``LSTM``.
+/// mode (``Module/isTraining``); an option of ``RNN``, ``GRU``, ``LSTM``, ``LayerNormLSTM``
+/// and ``LayerNormGRU``.
 ///
 /// - `recurrentDropout` (Gal and Ghahramani 2016, Keras `recurrent_dropout`): one dropout
 ///   mask per sequence, layer and direction, `(N, hiddenSize)` with values 0 or `1 / (1 − p)`,
@@ -16,6 +17,10 @@ import LinearAlgebra
 /// - `weightDrop` (Merity et al. 2017, AWD-LSTM): DropConnect on `W_hh`, one dropout mask
 ///   (values 0 or `1 / (1 − p)`) per forward call and layer and direction; the gradient flows
 ///   through the mask to the raw weight. Off in evaluation mode.
+///
+/// ``LayerNormLSTM`` and ``LayerNormGRU`` take the same regularisers with the same meaning
+/// (the state mask multiplies `h` before `W_hh`, whose product the recurrent layer norm then
+/// normalises; zoneout mixes the previous `h` and `c` into the cell's new ones).
 ///
 /// The masks are drawn from ``RandomState`` or, with `seed`, from a stream of the module's
 /// own started at `seed` (so that a run repeats whatever else draws random numbers); each
@@ -63,6 +68,33 @@ public struct RecurrentRegularizers: Sendable, Equatable {
 }
 
 extension RecurrentRegularizers {
+    /// Runs `body` with a module's mask stream: `own` (the stream of ``seed``) if any, else
+    /// ``RandomState``.
+    static func withGenerator<R>(_ own: PThreadMutex<SeededGenerator>?, _ body: (inout SeededGenerator) throws -> R) rethrows -> R {
+        if let own { return try own.withLock { try body(&$0) } }
+        return try RandomState.withGenerator(body)
+    }
+
+    /// `W_hh` as a layer and direction reads it in this forward call: in training with
+    /// ``weightDrop``, its dropped copy (an autograd op, so that the gradient reaches the raw
+    /// weight; one mask from the module's stream `own`), else `weight` itself.
+    func recurrentWeight(_ weight: Tensor, training: Bool, stream own: PThreadMutex<SeededGenerator>?) -> Tensor {
+        guard training && weightDrop > 0 else { return weight }
+        // A probability in [0, 1) cannot make dropout throw.
+        return try! Self.withGenerator(own) { try weight.dropout(p: weightDrop, training: true, using: &$0) }
+    }
+
+    /// The settings that differ from the defaults, as a module's description lists them
+    /// (`, recurrent_dropout=0.3, weight_drop=0.2`).
+    var extraDescription: String {
+        var s = ""
+        if recurrentDropout != 0 { s += ", recurrent_dropout=\(recurrentDropout)" }
+        if zoneoutHidden != 0 { s += ", zoneout_hidden=\(zoneoutHidden)" }
+        if zoneoutCell != 0 { s += ", zoneout_cell=\(zoneoutCell)" }
+        if weightDrop != 0 { s += ", weight_drop=\(weightDrop)" }
+        return s
+    }
+
     /// A dropout mask of `count` values: 0 with probability `p`, else `1 / (1 − p)`.
     static func dropoutMask(count: Int, p: Float, using generator: inout SeededGenerator) -> TensorBuffer {
         let mask = TensorBuffer(uninitializedCount: count)

@@ -199,6 +199,45 @@ final class StreamBuffers {
     deinit { for p in allocations { p.deallocate() } }
 }
 
+/// Zoneout in a stream, which runs in evaluation mode: its expectation
+/// `h_t = p·h_{t−1} + (1 − p)·h̃_t` (and `c` alike), as the modules compute it there
+/// (``RecurrentRegularizers``). Holds the probabilities `(B, H)` and, per layer, the state
+/// before the step; nothing without zoneout.
+struct StreamZoneout {
+    private let probabilityH: UnsafeMutablePointer<Float>?, probabilityC: UnsafeMutablePointer<Float>?
+    private let hBefore: [UnsafeMutablePointer<Float>], cBefore: [UnsafeMutablePointer<Float>]
+    private let stateCount: Int, cellCount: Int
+
+    /// The buffers for `layers` layers of `batch` rows of `stateSize` (`h`) and `cellSize`
+    /// (`c`, an LSTM's) features, from `buffers`.
+    init(_ r: RecurrentRegularizers, lstm: Bool, layers L: Int, batch B: Int, stateSize: Int, cellSize: Int, buffers: StreamBuffers) {
+        func probabilities(_ p: Float, _ count: Int) -> UnsafeMutablePointer<Float>? {
+            guard p > 0 else { return nil }
+            let m = buffers.make(count)
+            m.update(repeating: p, count: count)
+            return m
+        }
+        stateCount = B * stateSize
+        cellCount = B * cellSize
+        probabilityH = probabilities(r.zoneoutHidden, stateCount)
+        probabilityC = lstm ? probabilities(r.zoneoutCell, cellCount) : nil
+        hBefore = probabilityH == nil ? [] : (0..<L).map { [stateCount] _ in buffers.make(stateCount) }
+        cBefore = probabilityC == nil ? [] : (0..<L).map { [cellCount] _ in buffers.make(cellCount) }
+    }
+
+    /// Keeps layer `l`'s state before its step.
+    func keep(layer l: Int, h: UnsafePointer<Float>, c: UnsafePointer<Float>?) {
+        if probabilityH != nil { hBefore[l].update(from: h, count: stateCount) }
+        if probabilityC != nil, let c { cBefore[l].update(from: c, count: cellCount) }
+    }
+
+    /// Mixes the kept state into layer `l`'s new one.
+    func apply(layer l: Int, h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>?) {
+        if let probabilityH { Elementwise.zoneout(previous: hBefore[l], current: h, mask: probabilityH, count: stateCount) }
+        if let probabilityC, let c { Elementwise.zoneout(previous: cBefore[l], current: c, mask: probabilityC, count: cellCount) }
+    }
+}
+
 /// Online inference with a recurrent module: holds the state of every layer and advances it
 /// one time step (or one chunk of steps) at a time, for a sensor stream, a live text box, or
 /// any input that arrives piece by piece.
@@ -236,10 +275,8 @@ public final class RecurrentStream: RecurrentStreamBase, @unchecked Sendable {
     private let rec: [UnsafeMutablePointer<Float>]
     private let hFull: [UnsafeMutablePointer<Float>]
     private let scratch: UnsafeMutablePointer<Float>
-    /// Zoneout in evaluation: the probabilities `(B, H)` for `h` and `c`, and per layer the
-    /// state before the step; empty without zoneout.
-    private let zoneoutH: UnsafeMutablePointer<Float>?, zoneoutC: UnsafeMutablePointer<Float>?
-    private let hBefore: [UnsafeMutablePointer<Float>], cBefore: [UnsafeMutablePointer<Float>]
+    /// Zoneout's expectation (evaluation mode).
+    private let zoneout: StreamZoneout
 
     /// A stream over `module` for `batchSize` independent sequences, starting from zero state.
     ///
@@ -259,17 +296,8 @@ public final class RecurrentStream: RecurrentStreamBase, @unchecked Sendable {
         rec = (0..<L).map { _ in buffers.make(kind == .gru ? B * GH : 0) }
         hFull = (0..<L).map { _ in buffers.make(projected ? B * H : 0) }
         scratch = buffers.make(B * H)
-        let r = module.regularizers
-        func probabilities(_ p: Float) -> UnsafeMutablePointer<Float>? {
-            guard p > 0 else { return nil }
-            let m = buffers.make(B * H)
-            m.update(repeating: p, count: B * H)
-            return m
-        }
-        zoneoutH = probabilities(r.zoneoutHidden)
-        zoneoutC = kind == .lstm ? probabilities(r.zoneoutCell) : nil
-        hBefore = zoneoutH == nil ? [] : (0..<L).map { _ in buffers.make(B * Hr) }
-        cBefore = zoneoutC == nil ? [] : (0..<L).map { _ in buffers.make(B * H) }
+        zoneout = StreamZoneout(module.regularizers, lstm: kind == .lstm, layers: L, batch: B, stateSize: Hr, cellSize: H,
+                                buffers: buffers)
         super.init(streamName: "RecurrentStream", moduleName: "\(type(of: module))", numLayers: L, batchSize: B,
                    inputSize: module.inputSize, hiddenSize: H, outputSize: Hr, hasCell: kind == .lstm,
                    batchFirst: module.batchFirst, buffers: buffers)
@@ -289,8 +317,7 @@ public final class RecurrentStream: RecurrentStreamBase, @unchecked Sendable {
             let wih = MatrixView(UnsafePointer(w.weightIH.storage.pointer), rows: GH, columns: width)
             let whh = MatrixView(UnsafePointer(w.weightHH.storage.pointer), rows: GH, columns: Hr)
             let bih = w.biasIH?.storage.pointer, bhh = w.biasHH?.storage.pointer
-            if zoneoutH != nil { hBefore[l].update(from: hl, count: B * Hr) }
-            if zoneoutC != nil { cBefore[l].update(from: c[l], count: B * H) }
+            zoneout.keep(layer: l, h: hl, c: kind == .lstm ? c[l] : nil)
             // pre = x · W_ihᵀ (+ h · W_hhᵀ, except for GRU, whose n block needs it apart)
             let isGRU = kind == .gru
             if isGRU && !module.resetAfter {
@@ -342,8 +369,7 @@ public final class RecurrentStream: RecurrentStreamBase, @unchecked Sendable {
                           MatrixView(UnsafePointer(whr), rows: Hr, columns: H), .transpose,
                           into: MutableMatrixView(hl, rows: B, columns: Hr))
             }
-            if let zoneoutH { Elementwise.zoneout(previous: hBefore[l], current: hl, mask: zoneoutH, count: B * Hr) }
-            if let zoneoutC { Elementwise.zoneout(previous: cBefore[l], current: c[l], mask: zoneoutC, count: B * H) }
+            zoneout.apply(layer: l, h: hl, c: kind == .lstm ? c[l] : nil)
             input = UnsafePointer(hl); ld = Hr; width = Hr
         }
     }
