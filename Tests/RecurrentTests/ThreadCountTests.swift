@@ -3,7 +3,8 @@ import XCTest
 
 /// Results do not depend on the thread count: a layer's team of workers splits only work
 /// whose every element is computed the same way whichever worker computes it (ranges of
-/// hidden units; no reduction is split), so outputs, final states and every gradient are
+/// hidden units, or of batch items whose rows keep their kernel tiles; no reduction is
+/// split), so outputs, final states and every gradient are
 /// bit-identical for 1, 2 and 4 threads. The sizes are large enough for every layer to
 /// take a team of several workers (``FusedRecurrence/teamSize(batch:hidden:gates:depth:hasProjection:)``),
 /// and the hidden size (80) is not a multiple of the 16-column panels.

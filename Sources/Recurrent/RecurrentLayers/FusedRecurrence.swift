@@ -106,7 +106,10 @@ enum FusedRecurrence {
     /// (``teamSize(batch:hidden:gates:depth:hasProjection:)``): each worker owns a range of
     /// hidden units, computes the input projection and every step's product for the gate
     /// columns of its units, and their elementwise update; one barrier per step publishes the
-    /// new state. No reduction is split, so the results are the same for every team size.
+    /// new state. Small steps of many items (``BatchSplitRecurrence/splitsSteps(batch:workers:stepMultiplyAdds:weightBytes:)``)
+    /// run by items instead once the projection is done: each worker all columns of its items,
+    /// with no barrier per step. No reduction is split and no row changes its kernel tile, so
+    /// the results are the same for every team size.
     ///
     /// `gradMode` stands for ``GradMode/isEnabled`` when the call runs on a thread of the
     /// worker pool, where the caller's task-local value cannot be read.
