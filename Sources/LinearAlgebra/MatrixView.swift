@@ -31,6 +31,13 @@ public struct MatrixView<Scalar>: @unchecked Sendable {
     @inlinable public subscript(row: Int, column: Int) -> Scalar {
         base[row * leadingDimension + column]
     }
+
+    /// The rows `range` of this view (the same columns and leading dimension), for example
+    /// one worker's items of a time step.
+    @inlinable public func rows(_ range: Range<Int>) -> MatrixView {
+        require(range.lowerBound >= 0 && range.upperBound <= rows, "MatrixView.rows: \(range) outside 0..<\(rows)")
+        return MatrixView(base + range.lowerBound * leadingDimension, rows: range.count, columns: columns, leadingDimension: leadingDimension)
+    }
 }
 
 /// A writable, row-major, strided view of a matrix held elsewhere; see ``MatrixView``.
@@ -65,5 +72,12 @@ public struct MutableMatrixView<Scalar>: @unchecked Sendable {
     @inlinable public subscript(row: Int, column: Int) -> Scalar {
         get { base[row * leadingDimension + column] }
         nonmutating set { base[row * leadingDimension + column] = newValue }
+    }
+
+    /// The rows `range` of this view (the same columns and leading dimension).
+    @inlinable public func rows(_ range: Range<Int>) -> MutableMatrixView {
+        require(range.lowerBound >= 0 && range.upperBound <= rows, "MutableMatrixView.rows: \(range) outside 0..<\(rows)")
+        return MutableMatrixView(base + range.lowerBound * leadingDimension, rows: range.count, columns: columns,
+                                 leadingDimension: leadingDimension)
     }
 }

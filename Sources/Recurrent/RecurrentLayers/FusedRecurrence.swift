@@ -302,13 +302,6 @@ enum FusedRecurrence {
             // 2. The recurrence. A whole-step RNN reads h_{t−1} from the previous step's
             // output rows (strided) and h0; the others alternate two state buffers, so that
             // no member writes a state another may still be reading.
-            /// Rows `items` of a step's view of all items.
-            func mine(_ v: MatrixView<Float>) -> MatrixView<Float> {
-                MatrixView(v.base + b0 * v.leadingDimension, rows: nb, columns: v.columns, leadingDimension: v.leadingDimension)
-            }
-            func mine(_ v: MutableMatrixView<Float>) -> MutableMatrixView<Float> {
-                MutableMatrixView(v.base + b0 * v.leadingDimension, rows: nb, columns: v.columns, leadingDimension: v.leadingDimension)
-            }
             for s in 0..<T {
                 let t = reverse ? T - 1 - s : s
                 stage?.willRun(step: s, input: x, inputWidth: I, into: xp, gates: G, hidden: H,
@@ -318,14 +311,14 @@ enum FusedRecurrence {
                 if wholeStepRNN {
                     let prev = s == 0 ? MatrixView(h0p, rows: B, columns: Hr, leadingDimension: max(Hr, 1))
                         : layout.step(reverse ? t + 1 : t - 1, of: output.pointer, width: Hr).readOnly
-                    recurrentProduct(mine(prev), into: mine(stepXP).base, ldc: stepXP.leadingDimension, beta: 1, step: s)
+                    recurrentProduct(prev.rows(items), into: stepXP.rows(items).base, ldc: stepXP.leadingDimension, beta: 1, step: s)
                     if sn > 0 {
                         let pre = MatrixView(UnsafePointer(stepXP.base + sj0), rows: B, columns: sn, leadingDimension: stepXP.leadingDimension)
                         let out = layout.step(t, of: output.pointer, width: sn, column: sj0, rowWidth: Hr)
                         if kind == .rnnTanh {
-                            Elementwise.tanh(mine(pre), adding: stepBias.map { UnsafePointer($0 + sj0) }, into: mine(out))
+                            Elementwise.tanh(pre.rows(items), adding: stepBias.map { UnsafePointer($0 + sj0) }, into: out.rows(items))
                         } else {
-                            Elementwise.relu(mine(pre), adding: stepBias.map { UnsafePointer($0 + sj0) }, into: mine(out))
+                            Elementwise.relu(pre.rows(items), adding: stepBias.map { UnsafePointer($0 + sj0) }, into: out.rows(items))
                         }
                     }
                     if !itemSplit { member.barrier() }
@@ -334,8 +327,8 @@ enum FusedRecurrence {
                 let hRead = s == 0 ? h0p : UnsafePointer(states + ((s - 1) % 2) * B * Hr)
                 let hWrite = states + (s % 2) * B * Hr
                 let hReadView = MatrixView(hRead, rows: B, columns: Hr, leadingDimension: max(Hr, 1))
-                if isGRU { recurrentProduct(mine(hReadView), into: hh + b0 * GH, ldc: GH, beta: 0, step: s) } else {
-                    recurrentProduct(mine(hReadView), into: mine(stepXP).base, ldc: stepXP.leadingDimension, beta: 1, step: s)
+                if isGRU { recurrentProduct(hReadView.rows(items), into: hh + b0 * GH, ldc: GH, beta: 0, step: s) } else {
+                    recurrentProduct(hReadView.rows(items), into: stepXP.rows(items).base, ldc: stepXP.leadingDimension, beta: 1, step: s)
                 }
                 // This member's units of its items (the projection's owner: all of them).
                 let own = hasProjection ? 0..<H : stepUnits
@@ -695,19 +688,12 @@ enum FusedRecurrence {
                                 .noTranspose, into: packedWhh + packed.lowerBound * GH)
             }
             if itemSplit { member.barrier() }
-            /// Rows `items` of a step's view of all items.
-            func mine(_ v: MatrixView<Float>) -> MatrixView<Float> {
-                MatrixView(v.base + b0 * v.leadingDimension, rows: nb, columns: v.columns, leadingDimension: v.leadingDimension)
-            }
-            func mine(_ v: MutableMatrixView<Float>) -> MutableMatrixView<Float> {
-                MutableMatrixView(v.base + b0 * v.leadingDimension, rows: nb, columns: v.columns, leadingDimension: v.leadingDimension)
-            }
             /// This member's columns of `dst (B × Hr) = dG_t · W_hh` for its items' rows of a
             /// step's `dG_t (B × GH)`.
             func stateGradient(_ stepDG: MatrixView<Float>, into dst: UnsafeMutablePointer<Float>) {
                 guard m > 0 else { return }
                 if let packedWhh {
-                    PackedGEMM.multiply(mine(stepDG), packed: packedWhh + u0 * GH, columns: m,
+                    PackedGEMM.multiply(stepDG.rows(items), packed: packedWhh + u0 * GH, columns: m,
                                         into: MutableMatrixView(dst + b0 * Hr + u0, rows: nb, columns: m, leadingDimension: max(Hr, 1)))
                 } else if B == 1 {
                     BLAS.gemv(whhView, .transpose, stepDG.base, into: dst)
@@ -723,10 +709,10 @@ enum FusedRecurrence {
                     // dG_t = (dh + dY_t) ⊙ act′(y_t) in one call over the step's (strided) rows,
                     // then dh ← dG_t · W_hh, the gradient reaching h_{t−1}.
                     if n > 0 {
-                        let y = mine(layout.step(t, of: saved.output, width: n, column: u0, rowWidth: H).readOnly)
-                        let dG = mine(layout.step(t, of: dGx, width: n, column: u0, rowWidth: H))
-                        let dY = gY.map { mine(layout.step(t, of: UnsafeMutablePointer(mutating: $0), width: n, column: u0, rowWidth: H).readOnly) }
-                        let dhView = mine(MatrixView(UnsafePointer(dh + u0), rows: B, columns: n, leadingDimension: max(H, 1)))
+                        let y = layout.step(t, of: saved.output, width: n, column: u0, rowWidth: H).readOnly.rows(items)
+                        let dG = layout.step(t, of: dGx, width: n, column: u0, rowWidth: H).rows(items)
+                        let dY = gY.map { layout.step(t, of: UnsafeMutablePointer(mutating: $0), width: n, column: u0, rowWidth: H).readOnly.rows(items) }
+                        let dhView = MatrixView(UnsafePointer(dh + u0), rows: B, columns: n, leadingDimension: max(H, 1)).rows(items)
                         if kind == .rnnTanh {
                             Elementwise.tanhBackward(output: y, gradient: dhView, adding: dY, into: dG)
                         } else {
