@@ -95,6 +95,20 @@ enum BatchSplitRecurrence {
         return (0..<workers).allSatisfy { stepKeepsBits(batch: B, part: FusedRecurrence.chunk($0, of: workers, total: B)) }
     }
 
+    /// Whether a fused layer's steps without a projection — ``FusedRecurrence``'s and
+    /// ``FusedVariantRecurrence``'s, forward and backward — run split by items on a team of
+    /// `workers` (``splitsSteps(batch:workers:stepMultiplyAdds:weightBytes:)``), for a step
+    /// product of `batch` rows by `W_hh`'s `gateColumns × depth`.
+    static func splitsLayerSteps(batch B: Int, workers: Int, gateColumns GH: Int, depth: Int) -> Bool {
+        workers >= 2 && splitsSteps(batch: B, workers: workers, stepMultiplyAdds: B * GH * depth, weightBytes: 4 * GH * depth)
+    }
+
+    /// The batch items `member` computes in each step of a layer: its contiguous chunk of the
+    /// `batch` when the steps are split by items (`split`), else all of them.
+    static func items(of member: TeamMember, batch B: Int, split: Bool) -> Range<Int> {
+        split ? FusedRecurrence.chunk(member.index, of: member.count, total: B) : 0..<B
+    }
+
     /// Whether every row of `part` takes, in a step product of its `part.count` rows, the
     /// number of accumulator chains it takes in the product of all `batch` rows.
     static func stepKeepsBits(batch B: Int, part: Range<Int>) -> Bool {

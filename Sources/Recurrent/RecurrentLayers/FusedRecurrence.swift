@@ -230,15 +230,14 @@ enum FusedRecurrence {
 
         // Small steps of many items run split by items after the projection (each member all
         // columns of its items, no barrier per step: items never meet); others by columns.
-        let itemSplit = workers >= 2 && !hasProjection
-            && BatchSplitRecurrence.splitsSteps(batch: B, workers: workers, stepMultiplyAdds: B * GH * Hr, weightBytes: 4 * GH * Hr)
+        let itemSplit = !hasProjection && BatchSplitRecurrence.splitsLayerSteps(batch: B, workers: workers, gateColumns: GH, depth: Hr)
 
         ComputeThreads.run(workers: workers) { member in
             // This member's hidden units (whole 16-column panels) and, per gate block, its columns.
             let units = member.share(of: H, granularity: packs ? PackedGEMM.panelWidth : Swift.max(H, 1))
             let j0 = units.lowerBound, n = units.count
             // What it computes in each step: all columns of its items, or its columns of all.
-            let items = itemSplit ? chunk(member.index, of: member.count, total: B) : 0..<B
+            let items = BatchSplitRecurrence.items(of: member, batch: B, split: itemSplit)
             let b0 = items.lowerBound, nb = items.count
             let stepUnits = itemSplit ? 0..<H : units
             let sj0 = stepUnits.lowerBound, sn = stepUnits.count
@@ -671,14 +670,13 @@ enum FusedRecurrence {
         // whole), then its columns of dh_{t−1} = dG_t · W_hh. No reduction is split.
         // Small steps of many items run split by items, as in the forward: each member all
         // columns of its items, no barrier per step (W_hh packed by columns first).
-        let itemSplit = workers >= 2 && !hasProjection
-            && BatchSplitRecurrence.splitsSteps(batch: B, workers: workers, stepMultiplyAdds: B * GH * Hr, weightBytes: 4 * GH * Hr)
+        let itemSplit = !hasProjection && BatchSplitRecurrence.splitsLayerSteps(batch: B, workers: workers, gateColumns: GH, depth: Hr)
         ComputeThreads.run(workers: workers) { member in
             let columnShare = member.share(of: H, granularity: packsWeight ? PackedGEMM.panelWidth : Swift.max(H, 1))
             let units = hasProjection || itemSplit ? 0..<H : columnShare
             let u0 = units.lowerBound, n = units.count
             // This member's items (all of them unless split by items).
-            let items = itemSplit ? chunk(member.index, of: member.count, total: B) : 0..<B
+            let items = BatchSplitRecurrence.items(of: member, batch: B, split: itemSplit)
             let b0 = items.lowerBound, nb = items.count
             // This member's columns of the state gradient (all Hr of them with a projection).
             let m = hasProjection ? Hr : n
