@@ -20,10 +20,17 @@ import LinearAlgebra
 ///
 /// Not split: anything that records for the backward (whose weight gradients sum over the
 /// items: splitting them would reorder the sums), draws random numbers (dropout between
-/// layers, the regularisers, weight drop: the draws follow the item order), runs the
-/// variant cells or projections, or runs without the packed kernels (OpenBLAS's kernels give
-/// no such guarantee per row); batches of fewer than ``minimumRowsPerWorker`` items per worker,
-/// which stream the weights rather than compute and split by columns better.
+/// layers, the regularisers, weight drop: the draws follow the item order), runs projections,
+/// or runs without the packed kernels (OpenBLAS's kernels give no such guarantee per row);
+/// batches of fewer than ``minimumRowsPerWorker`` items per worker, which stream the weights
+/// rather than compute and split by columns better. The variant cells (``FusedVariantRecurrence``:
+/// peepholes, the reset gate before the product, zoneout's expectation) split here too.
+///
+/// Within one layer, training included: a fused layer's steps (``FusedRecurrence``'s and
+/// ``FusedVariantRecurrence``'s, forward and backward) split by items after the input
+/// projection, which stays split by columns (``splitsLayerSteps(batch:workers:gateColumns:depth:)``,
+/// ``items(of:batch:split:)``); the sums over items (the weight and bias gradients, the
+/// peepholes') are taken outside the steps in one order.
 enum BatchSplitRecurrence {
     /// Fewer items than this per worker stream `W_hh` more than they compute (the packed
     /// kernel's tiles are compute-bound from 5 rows): those batches split each step by

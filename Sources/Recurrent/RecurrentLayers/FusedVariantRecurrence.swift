@@ -66,9 +66,20 @@ struct ZoneoutRows: @unchecked Sendable {
 /// step publishes the new state (one more when a recurrent-dropout mask must be applied to the
 /// whole state first). Backward: the steps in reverse, each member its units' elementwise
 /// backward, a barrier, then its columns of the state gradient; the weight gradients are
-/// GEMMs over the whole sequence in chunks fixed by the shapes. No reduction is split, so the
-/// results are the same for every team size. Elsewhere: one worker, OpenBLAS on one thread.
-/// Variable lengths as in ``FusedRecurrence``. No projections.
+/// GEMMs over the whole sequence in chunks fixed by the shapes.
+///
+/// Small steps of many items (``BatchSplitRecurrence/splitsLayerSteps(batch:workers:gateColumns:depth:)``,
+/// the plain layers' policy and `RECURRENT_BATCH_SPLIT` override) run split by items instead,
+/// forward (recording or not) and backward: after the packing and the projection, split by
+/// columns, and one barrier, each member runs every step over all columns of its own items,
+/// with no barrier per step (an item's state, masks and gradients never meet another item's;
+/// every row keeps its kernel tile, so its bits). The one sum over items inside the steps, the
+/// peepholes' gradient, is then taken after them in one thread's order
+/// (``addPeepholeGradients(layout:reverse:lengths:hidden:dG:saved:into:)``).
+///
+/// No reduction is split, so the results are the same for every team size and either split.
+/// Elsewhere: one worker, OpenBLAS on one thread. Variable lengths as in ``FusedRecurrence``.
+/// No projections.
 @usableFromInline
 enum FusedVariantRecurrence {
     /// Runs the layer; shapes as ``FusedRecurrence/run(kind:input:layout:reverse:h0:c0:weights:lengths:gradMode:)``
@@ -124,6 +135,8 @@ enum FusedVariantRecurrence {
         // per call gate block by gate block, so that a range of units is whole panels of each.
         let packs = PackedGEMM.isAvailable && GH > 0
         let workers = packs ? FusedRecurrence.teamSize(batch: B, hidden: H, gates: G, depth: Swift.max(H, 1), hasProjection: false) : 1
+        // Small steps of many items run split by items after the projection, as the plain layers'.
+        let itemSplit = BatchSplitRecurrence.splitsLayerSteps(batch: B, workers: workers, gateColumns: GH, depth: H)
         let whhBlock = packs ? PackedGEMM.packedCount(columns: H, depth: H) : 0
         let wihBlock = packs && I > 0 && R > 0 ? PackedGEMM.packedCount(columns: H, depth: I) : 0
         // Scratch: two alternating states, the step's recurrent product, the packed weights, the
@@ -196,36 +209,47 @@ enum FusedVariantRecurrence {
                     }
                 }
             }
-            /// This member's columns `j0..<j0+n` of `c ← a · W_gᵀ + beta·c` for gate block `g`
-            /// (`a` is `B × H`; `c` points at the block's unit 0, rows `ldc` apart).
+            // What it computes in each step: all columns of its items (split by items), or its
+            // columns of every item.
+            let items = BatchSplitRecurrence.items(of: member, batch: B, split: itemSplit)
+            let b0 = items.lowerBound, nb = items.count
+            let stepUnits = itemSplit ? 0..<H : units
+            let sj0 = stepUnits.lowerBound, sn = stepUnits.count
+            /// This member's step columns `sj0..<sj0+sn` of `c ← a · W_gᵀ + beta·c` for gate block
+            /// `g`, in the rows of its items (`a` is `B × H`; `c` points at the block's unit 0 of
+            /// item 0, rows `ldc` apart).
             func product(_ a: MatrixView<Float>, block g: Int, into c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float) {
-                guard n > 0 && B > 0 else { return }
+                guard sn > 0 && nb > 0 else { return }
                 if packs {
-                    PackedGEMM.multiply(a, packed: packedWhh + g * whhBlock + j0 * H, columns: n,
-                                        into: MutableMatrixView(c + j0, rows: B, columns: n, leadingDimension: max(ldc, 1)), beta: beta)
+                    PackedGEMM.multiply(a.rows(items), packed: packedWhh + g * whhBlock + sj0 * H, columns: sn,
+                                        into: MutableMatrixView(c + b0 * ldc + sj0, rows: nb, columns: sn, leadingDimension: max(ldc, 1)),
+                                        beta: beta)
                 } else {
                     BLAS.gemm(a, .noTranspose, MatrixView(whh + g * H * H, rows: H, columns: H, leadingDimension: max(H, 1)), .transpose,
                               into: MutableMatrixView(c, rows: B, columns: H, leadingDimension: max(ldc, 1)), beta: beta)
                 }
             }
+            // Split by items, every member reads every panel of W_hh and every column of its
+            // items' projections, which the others packed and computed.
+            if itemSplit { member.barrier() }
             for s in 0..<T {
                 let t = reverse ? T - 1 - s : s
                 let first = layout.firstRow(t)
                 let hRead = s == 0 ? UnsafePointer(h0.storage.pointer) : UnsafePointer(states + ((s - 1) % 2) * B * H)
                 let hWrite = states + (s % 2) * B * H
-                // The state as the product reads it (this member's units), kept for the weight gradient.
-                for b in 0..<B where n > 0 {
+                // The state as the product reads it (this member's units or items), kept for the weight gradient.
+                for b in items where sn > 0 {
                     let row = first + b * rs
                     if let md {
-                        Elementwise.multiplyVectorised(hRead + b * H + j0, md + b * H + j0, into: hmRows.at(row, b) + j0, count: n)
+                        Elementwise.multiplyVectorised(hRead + b * H + sj0, md + b * H + sj0, into: hmRows.at(row, b) + sj0, count: sn)
                     } else {
-                        (hmRows.at(row, b) + j0).update(from: hRead + b * H + j0, count: n)
+                        (hmRows.at(row, b) + sj0).update(from: hRead + b * H + sj0, count: sn)
                     }
-                    if let hPrev { (hPrev.pointer + row * H + j0).update(from: hRead + b * H + j0, count: n) }
+                    if let hPrev { (hPrev.pointer + row * H + sj0).update(from: hRead + b * H + sj0, count: sn) }
                 }
                 let a: MatrixView<Float>
                 if md != nil {
-                    member.barrier()           // the product reads every unit of the masked state
+                    if !itemSplit { member.barrier() }     // the product reads every unit of the masked state
                     a = hmRows.step(t, layout)
                 } else {
                     a = MatrixView(hRead, rows: B, columns: H, leadingDimension: max(H, 1))
@@ -238,66 +262,66 @@ enum FusedVariantRecurrence {
                         product(a, block: g, into: stepXP.base + g * H, ldc: stepXP.leadingDimension, beta: 1)
                     }
                 }
-                for b in 0..<B where n > 0 {
+                for b in items where sn > 0 {
                     let row = first + b * rs
                     let active = lengths.map { t < $0[b] } ?? true
-                    let hOld = hRead + b * H + j0, hNew = hWrite + b * H + j0
-                    if let cPrevRows { (cPrevRows.at(row, b) + j0).update(from: cN!.pointer + b * H + j0, count: n) }
+                    let hOld = hRead + b * H + sj0, hNew = hWrite + b * H + sj0
+                    if let cPrevRows { (cPrevRows.at(row, b) + sj0).update(from: cN!.pointer + b * H + sj0, count: sn) }
                     guard active else {
-                        (output.pointer + row * H + j0).update(repeating: 0, count: n)
-                        hNew.update(from: hOld, count: n)
+                        (output.pointer + row * H + sj0).update(repeating: 0, count: sn)
+                        hNew.update(from: hOld, count: sn)
                         continue
                     }
-                    let pre = xp + row * GH + j0, bias = stepBias.map { $0 + j0 }
+                    let pre = xp + row * GH + sj0, bias = stepBias.map { $0 + sj0 }
                     switch kind {
                     case .lstm:
-                        let c = cN!.pointer + b * H + j0, tc = tanhCRows!.at(row, b) + j0
+                        let c = cN!.pointer + b * H + sj0, tc = tanhCRows!.at(row, b) + sj0
                         if let p {
-                            Elementwise.lstmPeepholeCell(gates: pre, bias: bias, gateStride: H, peepholes: p + j0, c: c,
-                                                         tanhC: tc, h: hNew, count: n)
-                            if let cNew { (cNew.pointer + row * H + j0).update(from: c, count: n) }
+                            Elementwise.lstmPeepholeCell(gates: pre, bias: bias, gateStride: H, peepholes: p + sj0, c: c,
+                                                         tanhC: tc, h: hNew, count: sn)
+                            if let cNew { (cNew.pointer + row * H + sj0).update(from: c, count: sn) }
                         } else {
-                            Elementwise.lstmCell(gates: pre, bias: bias, gateStride: H, c: c, tanhC: tc, h: hNew, count: n)
+                            Elementwise.lstmCell(gates: pre, bias: bias, gateStride: H, c: c, tanhC: tc, h: hNew, count: sn)
                         }
                         if let zc {
-                            Elementwise.zoneout(previous: cPrevRows!.at(row, b) + j0, current: c,
-                                                mask: zc.row(row, item: b, width: H) + j0, count: n)
+                            Elementwise.zoneout(previous: cPrevRows!.at(row, b) + sj0, current: c,
+                                                mask: zc.row(row, item: b, width: H) + sj0, count: sn)
                         }
                     case .gru:
                         if resetBefore {
-                            Elementwise.gruResetBeforeGates(gates: pre, bias: bias, gateStride: H, state: hmRows.at(row, b) + j0,
-                                                            reset: resetRows!.at(row, b) + j0, count: n)
+                            Elementwise.gruResetBeforeGates(gates: pre, bias: bias, gateStride: H, state: hmRows.at(row, b) + sj0,
+                                                            reset: resetRows!.at(row, b) + sj0, count: sn)
                             continue    // n and h after the second product
                         }
-                        hNew.update(from: hOld, count: n)
-                        Elementwise.gruCell(gates: pre, bias: bias, recurrent: rec + b * GH + j0, gateStride: H,
-                                            biasN: bhn.map { $0 + j0 }, h: hNew, count: n)
-                        if let recurrentN { (recurrentN.pointer + row * H + j0).update(from: rec + b * GH + 2 * H + j0, count: n) }
+                        hNew.update(from: hOld, count: sn)
+                        Elementwise.gruCell(gates: pre, bias: bias, recurrent: rec + b * GH + sj0, gateStride: H,
+                                            biasN: bhn.map { $0 + sj0 }, h: hNew, count: sn)
+                        if let recurrentN { (recurrentN.pointer + row * H + sj0).update(from: rec + b * GH + 2 * H + sj0, count: sn) }
                     case .rnnTanh, .rnnReLU:
-                        let preView = MatrixView(UnsafePointer(pre), rows: 1, columns: n, leadingDimension: max(n, 1))
-                        let into = MutableMatrixView(hTildeRows!.at(row, b) + j0, rows: 1, columns: n, leadingDimension: max(n, 1))
+                        let preView = MatrixView(UnsafePointer(pre), rows: 1, columns: sn, leadingDimension: max(sn, 1))
+                        let into = MutableMatrixView(hTildeRows!.at(row, b) + sj0, rows: 1, columns: sn, leadingDimension: max(sn, 1))
                         if kind == .rnnTanh { Elementwise.tanh(preView, adding: bias, into: into) } else {
                             Elementwise.relu(preView, adding: bias, into: into)
                         }
-                        hNew.update(from: into.base, count: n)
+                        hNew.update(from: into.base, count: sn)
                     }
-                    if let zh { Elementwise.zoneout(previous: hOld, current: hNew, mask: zh.row(row, item: b, width: H) + j0, count: n) }
-                    (output.pointer + row * H + j0).update(from: hNew, count: n)
+                    if let zh { Elementwise.zoneout(previous: hOld, current: hNew, mask: zh.row(row, item: b, width: H) + sj0, count: sn) }
+                    (output.pointer + row * H + sj0).update(from: hNew, count: sn)
                 }
                 if resetBefore {
                     // n = tanh(W_in x + b_in + W_hn (r ⊙ hm) + b_hn), then h, once every unit's r ⊙ hm is in.
-                    member.barrier()
+                    if !itemSplit { member.barrier() }
                     product(resetRows!.step(t, layout), block: 2, into: rec, ldc: H, beta: 0)
-                    for b in 0..<B where n > 0 && (lengths.map({ t < $0[b] }) ?? true) {
+                    for b in items where sn > 0 && (lengths.map({ t < $0[b] }) ?? true) {
                         let row = first + b * rs
-                        let hOld = hRead + b * H + j0, hNew = hWrite + b * H + j0
-                        Elementwise.gruResetBeforeUpdate(gates: xp + row * GH + j0, bias: stepBias.map { $0 + j0 }, gateStride: H,
-                                                         recurrent: rec + b * H + j0, biasN: bhn.map { $0 + j0 }, hPrev: hOld, h: hNew, count: n)
-                        if let zh { Elementwise.zoneout(previous: hOld, current: hNew, mask: zh.row(row, item: b, width: H) + j0, count: n) }
-                        (output.pointer + row * H + j0).update(from: hNew, count: n)
+                        let hOld = hRead + b * H + sj0, hNew = hWrite + b * H + sj0
+                        Elementwise.gruResetBeforeUpdate(gates: xp + row * GH + sj0, bias: stepBias.map { $0 + sj0 }, gateStride: H,
+                                                         recurrent: rec + b * H + sj0, biasN: bhn.map { $0 + sj0 }, hPrev: hOld, h: hNew, count: sn)
+                        if let zh { Elementwise.zoneout(previous: hOld, current: hNew, mask: zh.row(row, item: b, width: H) + sj0, count: sn) }
+                        (output.pointer + row * H + sj0).update(from: hNew, count: sn)
                     }
                 }
-                member.barrier()
+                if !itemSplit { member.barrier() }
             }
         }
         if T > 0 { hN.pointer.update(from: states + ((T - 1) % 2) * B * H, count: B * H) } else {
@@ -353,13 +377,21 @@ enum FusedVariantRecurrence {
         // dG: the pre-activation gradients of every step (W_ih, b_ih, the input; and W_hh,
         // b_hh, the state, except for GRU's n block in PyTorch's form, which has its own dGh).
         // W_hh is packed (no transpose) for the state gradients, by columns: with the reset
-        // before the product, its n rows and its r, z rows apart.
+        // before the product, its n rows (all columns) and then its r, z rows (all columns).
         let packs = PackedGEMM.isAvailable && H > 0 && GH > 0
         let workers = packs ? FusedRecurrence.teamSize(batch: B, hidden: H, gates: G, depth: H, hasProjection: false) : 1
         let packedCount = packs ? PackedGEMM.packedCount(columns: H, depth: GH) : 0
+        let packedNCount = packs && resetBefore ? PackedGEMM.packedCount(columns: H, depth: H) : 0
+        // Small steps of many items run split by items, as in the forward: each member all
+        // columns of its items, no barrier per step (W_hh packed by columns first). The
+        // peepholes' gradient, a sum over the items, is then summed after the steps
+        // (``addPeepholeGradients``), in the order of one thread; the cell kernel's own
+        // accumulation goes to a member's scratch (`peepholeSink`), never read.
+        let itemSplit = BatchSplitRecurrence.splitsLayerSteps(batch: B, workers: workers, gateColumns: GH, depth: H)
+        let sinkCount = itemSplit && p != nil ? workers * 3 * H : 0
         let dGCount = R * GH, dGhCount = isGRU && !resetBefore ? R * GH : 0
         let stepCount = B * H
-        let scratchBlock = ScratchPool.shared.take(dGCount + dGhCount + 5 * stepCount + 3 * H + packedCount)
+        let scratchBlock = ScratchPool.shared.take(dGCount + dGhCount + 5 * stepCount + 3 * H + packedCount + sinkCount)
         defer { ScratchPool.shared.give(scratchBlock) }
         let dG = scratchBlock.pointer
         let dGh = isGRU && !resetBefore ? dG + dGCount : dG
@@ -367,10 +399,12 @@ enum FusedVariantRecurrence {
         let dProduct = dc + stepCount, directH = dProduct + stepCount, directC = directH + stepCount
         let dPeepholes = directC + stepCount
         let packedWhh = dPeepholes + 3 * H
+        let peepholeSink = packedWhh + packedCount
         if lengths != nil { dG.update(repeating: 0, count: dGCount + dGhCount) }
         if let gHN { dh.update(from: gHN, count: stepCount) } else { dh.update(repeating: 0, count: stepCount) }
         if let gCN, isLSTM { dc.update(from: gCN, count: stepCount) } else { dc.update(repeating: 0, count: stepCount) }
         dPeepholes.update(repeating: 0, count: 3 * H)
+        peepholeSink.update(repeating: 0, count: sinkCount)
 
         let threadsToRestore = ComputeThreads.enterSingleThreadedRegion()
         defer { FusedRecurrence.restoreThreads(threadsToRestore) }
@@ -379,25 +413,37 @@ enum FusedVariantRecurrence {
         ComputeThreads.run(workers: workers) { member in
             let units = member.share(of: H, granularity: packs ? PackedGEMM.panelWidth : Swift.max(H, 1))
             let u0 = units.lowerBound, n = units.count
-            // Packed: W_hh[rows, u0..<u0+n] for rows 0..<GH, or (reset before) rows 2H..<3H
-            // first and then rows 0..<2H, each a depth of its own.
-            let panels = (n + PackedGEMM.panelWidth - 1) / PackedGEMM.panelWidth * PackedGEMM.panelWidth
-            let packedN = packedWhh + u0 * GH, packedRZ = packedN + panels * H
+            // Packed, this member's columns: W_hh[rows, u0..<u0+n] for rows 0..<GH, or (reset
+            // before) rows 2H..<3H into the n block and rows 0..<2H into the r, z block.
             if packs && n > 0 {
                 if resetBefore {
-                    PackedGEMM.pack(MatrixView(whh + 2 * H * H + u0, rows: H, columns: n, leadingDimension: max(H, 1)), .noTranspose, into: packedN)
-                    PackedGEMM.pack(MatrixView(whh + u0, rows: 2 * H, columns: n, leadingDimension: max(H, 1)), .noTranspose, into: packedRZ)
+                    PackedGEMM.pack(MatrixView(whh + 2 * H * H + u0, rows: H, columns: n, leadingDimension: max(H, 1)), .noTranspose,
+                                    into: packedWhh + u0 * H)
+                    PackedGEMM.pack(MatrixView(whh + u0, rows: 2 * H, columns: n, leadingDimension: max(H, 1)), .noTranspose,
+                                    into: packedWhh + packedNCount + u0 * 2 * H)
                 } else {
-                    PackedGEMM.pack(MatrixView(whh + u0, rows: GH, columns: n, leadingDimension: max(H, 1)), .noTranspose, into: packedN)
+                    PackedGEMM.pack(MatrixView(whh + u0, rows: GH, columns: n, leadingDimension: max(H, 1)), .noTranspose,
+                                    into: packedWhh + u0 * GH)
                 }
             }
-            /// This member's columns of `dProduct (B × H) ← dG · W + beta·dProduct`, where `dG` is
-            /// `B × depth` and `W` the `depth` rows of W_hh from `firstRow` (`packed` if packed).
+            if itemSplit { member.barrier() }   // every member reads every column of W_hh
+            // What it computes in each step: all columns of its items (split by items), or its
+            // columns of every item.
+            let items = BatchSplitRecurrence.items(of: member, batch: B, split: itemSplit)
+            let b0 = items.lowerBound, nb = items.count
+            let stepUnits = itemSplit ? 0..<H : units
+            let su0 = stepUnits.lowerBound, sn = stepUnits.count
+            let packedN = packedWhh + su0 * (resetBefore ? H : GH), packedRZ = packedWhh + packedNCount + su0 * 2 * H
+            let peepholeTarget = itemSplit ? peepholeSink + member.index * 3 * H : dPeepholes
+            /// This member's step columns of `dProduct (B × H) ← dG · W + beta·dProduct` in the
+            /// rows of its items, where `dG` is `B × depth` and `W` the `depth` rows of W_hh from
+            /// `firstRow` (`packed` if packed).
             func stateGradient(_ stepDG: MatrixView<Float>, firstRow: Int, packed: UnsafeMutablePointer<Float>, beta: Float) {
-                guard n > 0 && B > 0 else { return }
+                guard sn > 0 && nb > 0 else { return }
                 if packs {
-                    PackedGEMM.multiply(stepDG, packed: packed, columns: n,
-                                        into: MutableMatrixView(dProduct + u0, rows: B, columns: n, leadingDimension: max(H, 1)), beta: beta)
+                    PackedGEMM.multiply(stepDG.rows(items), packed: packed, columns: sn,
+                                        into: MutableMatrixView(dProduct + b0 * H + su0, rows: nb, columns: sn, leadingDimension: max(H, 1)),
+                                        beta: beta)
                 } else {
                     BLAS.gemm(stepDG, .noTranspose, MatrixView(whh + firstRow * H, rows: stepDG.columns, columns: H, leadingDimension: max(H, 1)),
                               .noTranspose, into: MutableMatrixView(dProduct, rows: B, columns: H, leadingDimension: max(H, 1)), beta: beta)
@@ -407,75 +453,78 @@ enum FusedVariantRecurrence {
                 let t = reverse ? T - 1 - s : s
                 let first = layout.firstRow(t)
                 func isActive(_ b: Int) -> Bool { lengths.map { t < $0[b] } ?? true }
-                for b in 0..<B where n > 0 && isActive(b) {
+                for b in items where sn > 0 && isActive(b) {
                     let row = first + b * rs
-                    let dhb = dh + b * H + u0
-                    if let gY { Elementwise.add(dhb, gY + row * H + u0, into: dhb, count: n) }
+                    let dhb = dh + b * H + su0
+                    if let gY { Elementwise.add(dhb, gY + row * H + su0, into: dhb, count: sn) }
                     if let zh {
-                        Elementwise.zoneoutBackward(mask: zh.row(row, item: b, width: H) + u0, gradient: dhb, direct: directH + b * H + u0, count: n)
+                        Elementwise.zoneoutBackward(mask: zh.row(row, item: b, width: H) + su0, gradient: dhb, direct: directH + b * H + su0, count: sn)
                     }
-                    let dgRow = dG + row * GH + u0, gRow = g + row * GH + u0
+                    let dgRow = dG + row * GH + su0, gRow = g + row * GH + su0
                     switch kind {
                     case .lstm:
-                        let dcb = dc + b * H + u0
+                        let dcb = dc + b * H + su0
                         if let zc {
-                            Elementwise.zoneoutBackward(mask: zc.row(row, item: b, width: H) + u0, gradient: dcb, direct: directC + b * H + u0, count: n)
+                            Elementwise.zoneoutBackward(mask: zc.row(row, item: b, width: H) + su0, gradient: dcb, direct: directC + b * H + su0, count: sn)
                         }
-                        let tc = saved.tanhC!.pointer + row * H + u0, cp = saved.cPrev!.pointer + row * H + u0
+                        let tc = saved.tanhC!.pointer + row * H + su0, cp = saved.cPrev!.pointer + row * H + su0
                         if let p {
-                            Elementwise.lstmPeepholeCellBackward(gates: gRow, gateStride: H, peepholes: p + u0, tanhC: tc, cPrev: cp,
-                                                                 cNew: saved.cNew!.pointer + row * H + u0, dh: dhb, dc: dcb, dG: dgRow,
-                                                                 dPeepholes: dPeepholes + u0, count: n)
+                            Elementwise.lstmPeepholeCellBackward(gates: gRow, gateStride: H, peepholes: p + su0, tanhC: tc, cPrev: cp,
+                                                                 cNew: saved.cNew!.pointer + row * H + su0, dh: dhb, dc: dcb, dG: dgRow,
+                                                                 dPeepholes: peepholeTarget + su0, count: sn)
                         } else {
-                            Elementwise.lstmCellBackward(gates: gRow, gateStride: H, tanhC: tc, cPrev: cp, dh: dhb, dc: dcb, dG: dgRow, count: n)
+                            Elementwise.lstmCellBackward(gates: gRow, gateStride: H, tanhC: tc, cPrev: cp, dh: dhb, dc: dcb, dG: dgRow, count: sn)
                         }
-                        if zc != nil { Elementwise.add(dcb, directC + b * H + u0, into: dcb, count: n) }
-                        dhb.update(repeating: 0, count: n)
+                        if zc != nil { Elementwise.add(dcb, directC + b * H + su0, into: dcb, count: sn) }
+                        dhb.update(repeating: 0, count: sn)
                     case .gru:
                         if resetBefore {
-                            Elementwise.gruResetBeforeBackwardUpdate(gates: gRow, gateStride: H, hPrev: hp + row * H + u0, dh: dhb, dG: dgRow, count: n)
+                            Elementwise.gruResetBeforeBackwardUpdate(gates: gRow, gateStride: H, hPrev: hp + row * H + su0, dh: dhb, dG: dgRow, count: sn)
                         } else {
-                            Elementwise.gruCellBackward(gates: gRow, gateStride: H, recurrentN: saved.recurrentN!.pointer + row * H + u0,
-                                                        hPrev: hp + row * H + u0, dh: dhb, dGx: dgRow, dGh: dGh + row * GH + u0, count: n)
+                            Elementwise.gruCellBackward(gates: gRow, gateStride: H, recurrentN: saved.recurrentN!.pointer + row * H + su0,
+                                                        hPrev: hp + row * H + su0, dh: dhb, dGx: dgRow, dGh: dGh + row * GH + su0, count: sn)
                         }
                     case .rnnTanh, .rnnReLU:
-                        let y = MatrixView(UnsafePointer(saved.hTilde!.pointer + row * H + u0), rows: 1, columns: n, leadingDimension: max(n, 1))
-                        let d = MatrixView(UnsafePointer(dhb), rows: 1, columns: n, leadingDimension: max(n, 1))
-                        let into = MutableMatrixView(dgRow, rows: 1, columns: n, leadingDimension: max(n, 1))
+                        let y = MatrixView(UnsafePointer(saved.hTilde!.pointer + row * H + su0), rows: 1, columns: sn, leadingDimension: max(sn, 1))
+                        let d = MatrixView(UnsafePointer(dhb), rows: 1, columns: sn, leadingDimension: max(sn, 1))
+                        let into = MutableMatrixView(dgRow, rows: 1, columns: sn, leadingDimension: max(sn, 1))
                         if kind == .rnnTanh { Elementwise.tanhBackward(output: y, gradient: d, adding: nil, into: into) } else {
                             Elementwise.reluBackward(output: y, gradient: d, adding: nil, into: into)
                         }
-                        dhb.update(repeating: 0, count: n)
+                        dhb.update(repeating: 0, count: sn)
                     }
-                    if zh != nil { Elementwise.add(dhb, directH + b * H + u0, into: dhb, count: n) }
+                    if zh != nil { Elementwise.add(dhb, directH + b * H + su0, into: dhb, count: sn) }
                 }
-                member.barrier()               // every unit's dG_t is in
+                if !itemSplit { member.barrier() }     // every unit's dG_t is in
                 // The gradient reaching the state the product read (hm), this member's columns.
                 let stepDG = layout.step(t, of: dG, width: GH)
                 if resetBefore {
                     // ds = dG_n · W_hn; dG_r from it; then dhm = ds ⊙ r + [dG_r dG_z] · W_h{r,z}.
                     stateGradient(MatrixView(UnsafePointer(stepDG.base + 2 * H), rows: B, columns: H, leadingDimension: stepDG.leadingDimension),
                                   firstRow: 2 * H, packed: packedN, beta: 0)
-                    for b in 0..<B where n > 0 && isActive(b) {
+                    for b in items where sn > 0 && isActive(b) {
                         let row = first + b * rs
-                        Elementwise.gruResetBeforeBackwardGates(gates: g + row * GH + u0, state: hm + row * H + u0, ds: dProduct + b * H + u0,
-                                                                dG: dG + row * GH + u0, count: n)
+                        Elementwise.gruResetBeforeBackwardGates(gates: g + row * GH + su0, state: hm + row * H + su0, ds: dProduct + b * H + su0,
+                                                                dG: dG + row * GH + su0, count: sn)
                     }
-                    member.barrier()           // every unit's dG_r is in
+                    if !itemSplit { member.barrier() }     // every unit's dG_r is in
                     stateGradient(MatrixView(UnsafePointer(stepDG.base), rows: B, columns: 2 * H, leadingDimension: stepDG.leadingDimension),
                                   firstRow: 0, packed: packedRZ, beta: 1)
                 } else {
                     stateGradient(layout.step(t, of: dGh, width: GH).readOnly, firstRow: 0, packed: packedN, beta: 0)
                 }
-                for b in 0..<B where n > 0 && isActive(b) {
-                    let dhb = dh + b * H + u0, dpb = dProduct + b * H + u0
+                for b in items where sn > 0 && isActive(b) {
+                    let dhb = dh + b * H + su0, dpb = dProduct + b * H + su0
                     if let md {
-                        Elementwise.multiplyAddVectorised(dpb, md + b * H + u0, into: dhb, count: n)
+                        Elementwise.multiplyAddVectorised(dpb, md + b * H + su0, into: dhb, count: sn)
                     } else {
-                        Elementwise.add(dhb, dpb, into: dhb, count: n)
+                        Elementwise.add(dhb, dpb, into: dhb, count: sn)
                     }
                 }
             }
+        }
+        if itemSplit, p != nil {
+            addPeepholeGradients(layout: layout, reverse: reverse, lengths: lengths, hidden: H, dG: dG, saved: saved, into: dPeepholes)
         }
         if let gH0 { Elementwise.add(gH0, dh, into: gH0, count: stepCount) }
         if let gC0, isLSTM { Elementwise.add(gC0, dc, into: gC0, count: stepCount) }
@@ -522,6 +571,30 @@ enum FusedVariantRecurrence {
                 let c0 = columns.lowerBound
                 if let gBih { Elementwise.accumulateColumnSums(of: MatrixView(UnsafePointer(dG + c0), rows: R, columns: columns.count, leadingDimension: max(GH, 1)), into: gBih + c0) }
                 if let gBhh { Elementwise.accumulateColumnSums(of: MatrixView(UnsafePointer(dGh + c0), rows: R, columns: columns.count, leadingDimension: max(GH, 1)), into: gBhh + c0) }
+            }
+        }
+    }
+
+    /// The peepholes' gradient of an LSTM's backward, `dp_i += dG_i ⊙ c_{t−1}`,
+    /// `dp_f += dG_f ⊙ c_{t−1}`, `dp_o += dG_o ⊙ c_t` over every active row, added into
+    /// `dPeepholes` (`3 × H`, laid out as the peepholes) in the order the cell kernel
+    /// (``Elementwise/lstmPeepholeCellBackward(gates:gateStride:peepholes:tanhC:cPrev:cNew:dh:dc:dG:dPeepholes:count:)``)
+    /// adds them on one thread — the steps in reverse, the items in order, each a product then
+    /// a sum — so that the sum has one thread's bits when the steps ran split by items.
+    /// `dG` holds the pre-activation gradients of every step (`R × 4H`, the layout's rows).
+    static func addPeepholeGradients(layout: SequenceLayout, reverse: Bool, lengths: [Int]?, hidden H: Int,
+                                     dG: UnsafePointer<Float>, saved: Saved, into dPeepholes: UnsafeMutablePointer<Float>) {
+        guard H > 0, let cPrev = saved.cPrev?.pointer, let cNew = saved.cNew?.pointer else { return }
+        let T = layout.steps, B = layout.batch, rs = layout.rowStride
+        for s in stride(from: T - 1, through: 0, by: -1) {
+            let t = reverse ? T - 1 - s : s
+            let first = layout.firstRow(t)
+            for b in 0..<B where lengths.map({ t < $0[b] }) ?? true {
+                let row = first + b * rs
+                let gRow = dG + row * 4 * H, cp = cPrev + row * H
+                Elementwise.multiplyAddVectorised(gRow, cp, into: dPeepholes, count: H)
+                Elementwise.multiplyAddVectorised(gRow + H, cp, into: dPeepholes + H, count: H)
+                Elementwise.multiplyAddVectorised(gRow + 3 * H, cNew + row * H, into: dPeepholes + 2 * H, count: H)
             }
         }
     }
