@@ -243,6 +243,73 @@ final class ThreadCountTests: XCTestCase {
         }
     }
 
+    /// Training of the cell variants (``FusedVariantRecurrence``: peepholes, the reset gate
+    /// before the product, zoneout's expectation in evaluation mode, and in training recurrent
+    /// dropout and zoneout's drawn masks) with the steps split by batch items: outputs, final
+    /// states and every gradient have one thread's bits at 2 and 4 threads, with the split
+    /// forced (`RECURRENT_BATCH_SPLIT=1`), off (`=0`) and left to the policy; one and two
+    /// directions, both layouts, with and without lengths. A member that read or wrote another
+    /// item's rows (a wrong item offset in the forward's products and cells or in the
+    /// backward's) would change the results of the split runs only, and fail here. The batch
+    /// sizes give every worker at least 5 items, and the split is checked to be taken.
+    func testTrainingSplitOfTheCellVariantsIsBitIdentical() throws {
+        typealias Make = (Bool, Bool) throws -> RecurrentBase
+        let variants: [(String, CellKind, Make)] = [
+            ("LSTM peepholes", .lstm, { try LSTM(inputSize: 12, hiddenSize: 80, numLayers: 2, batchFirst: $0, bidirectional: $1, peepholes: true, seed: 3) }),
+            ("GRU reset before", .gru, { try GRU(inputSize: 12, hiddenSize: 80, numLayers: 2, batchFirst: $0, bidirectional: $1, resetAfter: false, seed: 3) }),
+            ("LSTM zoneout in evaluation", .lstm, {
+                let lstm = try LSTM(inputSize: 12, hiddenSize: 80, numLayers: 2, batchFirst: $0, bidirectional: $1,
+                                    regularizers: RecurrentRegularizers(zoneoutHidden: 0.25, zoneoutCell: 0.2), seed: 3)
+                lstm.eval()
+                return lstm
+            }),
+            ("GRU reset before, recurrent dropout and zoneout in training", .gru, {
+                try GRU(inputSize: 12, hiddenSize: 80, numLayers: 2, batchFirst: $0, bidirectional: $1, resetAfter: false,
+                        regularizers: RecurrentRegularizers(recurrentDropout: 0.3, zoneoutHidden: 0.2, seed: 8), seed: 3)
+            }),
+        ]
+        var splits = 0
+        for (name, kind, make) in variants {
+            for bidirectional in [false, true] {
+                for batchFirst in [true, false] {
+                    for B in [10, 24] {
+                        for withLengths in [false, true] {
+                            let lengths = withLengths ? (0..<B).map { 1 + ($0 * 5) % 7 } : nil
+                            let what = "\(name), bidirectional \(bidirectional), batchFirst \(batchFirst), B \(B), lengths \(withLengths)"
+                            BatchSplitRecurrence.override = nil
+                            ComputeThreads.set(1)
+                            let reference = try everything({ try make($0, bidirectional) }, batchFirst: batchFirst, lengths: lengths, batch: B)
+                            XCTAssertTrue(reference.allSatisfy { $0.allSatisfy(\.isFinite) }, what)
+                            for mode in [true, false, nil] as [Bool?] {
+                                BatchSplitRecurrence.override = mode
+                                for threads in [2, 4] {
+                                    ComputeThreads.set(threads)
+                                    let workers = FusedRecurrence.teamSize(batch: B, hidden: 80, gates: kind.gateCount, depth: 80, hasProjection: false)
+                                    let split = BatchSplitRecurrence.splitsLayerSteps(batch: B, workers: workers, gateColumns: kind.gateCount * 80, depth: 80)
+                                    if mode == true && split { splits += 1 }
+                                    if mode == true && PackedGEMM.isAvailable && workers >= 2 && B / workers >= BatchSplitRecurrence.minimumRowsPerWorker {
+                                        XCTAssertTrue(split, "\(what): \(workers) workers of \(threads) threads")
+                                    }
+                                    assertBitIdentical(try everything({ try make($0, bidirectional) }, batchFirst: batchFirst, lengths: lengths, batch: B),
+                                                       reference, "\(what), split \(mode.map(String.init) ?? "policy"), \(threads) threads",
+                                                       file: #filePath, line: #line)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // With the packed kernels, every team whose workers get 5 items or more splits (each
+        // part keeps its rows' tiles; an LSTM's 10 items on 3 workers do not); without them
+        // (the portable level) none does.
+        if PackedGEMM.isAvailable {
+            XCTAssertGreaterThanOrEqual(splits, 4 * 2 * 2 * 2 * 2 * 2 * 3 / 4)
+        } else {
+            XCTAssertEqual(splits, 0)
+        }
+    }
+
     func testBatchSplitKeepsEveryRowsChains() {
         XCTAssertTrue(BatchSplitRecurrence.keepsBits(layout: SequenceLayout(steps: 50, batch: 32, batchFirst: true), part: 0..<16))
         XCTAssertTrue(BatchSplitRecurrence.keepsBits(layout: SequenceLayout(steps: 50, batch: 32, batchFirst: false), part: 16..<32))
