@@ -284,10 +284,9 @@ final class ThreadCountTests: XCTestCase {
                                 BatchSplitRecurrence.override = mode
                                 for threads in [2, 4] {
                                     ComputeThreads.set(threads)
-                                    let workers = FusedRecurrence.teamSize(batch: B, hidden: 80, gates: kind.gateCount, depth: 80, hasProjection: false)
-                                    let split = BatchSplitRecurrence.splitsLayerSteps(batch: B, workers: workers, gateColumns: kind.gateCount * 80, depth: 80)
+                                    let (_, workers, split) = FusedVariantRecurrence.stepTeam(batch: B, hidden: 80, gates: kind.gateCount)
                                     if mode == true && split { splits += 1 }
-                                    if mode == true && PackedGEMM.isAvailable && workers >= 2 && B / workers >= BatchSplitRecurrence.minimumRowsPerWorker {
+                                    if mode == true && workers >= 2 && B / workers >= BatchSplitRecurrence.minimumRowsPerWorker {
                                         XCTAssertTrue(split, "\(what): \(workers) workers of \(threads) threads")
                                     }
                                     assertBitIdentical(try everything({ try make($0, bidirectional) }, batchFirst: batchFirst, lengths: lengths, batch: B),

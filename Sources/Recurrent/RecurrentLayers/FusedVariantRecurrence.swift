@@ -133,10 +133,8 @@ enum FusedVariantRecurrence {
 
         // The packed kernels (where they run) take every product, W_ihᵀ and W_hhᵀ packed once
         // per call gate block by gate block, so that a range of units is whole panels of each.
-        let packs = PackedGEMM.isAvailable && GH > 0
-        let workers = packs ? FusedRecurrence.teamSize(batch: B, hidden: H, gates: G, depth: Swift.max(H, 1), hasProjection: false) : 1
         // Small steps of many items run split by items after the projection, as the plain layers'.
-        let itemSplit = BatchSplitRecurrence.splitsLayerSteps(batch: B, workers: workers, gateColumns: GH, depth: H)
+        let (packs, workers, itemSplit) = stepTeam(batch: B, hidden: H, gates: G)
         let whhBlock = packs ? PackedGEMM.packedCount(columns: H, depth: H) : 0
         let wihBlock = packs && I > 0 && R > 0 ? PackedGEMM.packedCount(columns: H, depth: I) : 0
         // Scratch: two alternating states, the step's recurrent product, the packed weights, the
@@ -346,6 +344,16 @@ enum FusedVariantRecurrence {
         }
     }
 
+    /// The team a layer of `batch` items, `hidden` units and `gates` gate blocks runs its
+    /// steps on, forward and backward: whether the packed kernels take its products, its
+    /// `workers` (one without them), and whether its steps split by items
+    /// (``BatchSplitRecurrence/splitsLayerSteps(batch:workers:gateColumns:depth:)``).
+    static func stepTeam(batch B: Int, hidden H: Int, gates G: Int) -> (packs: Bool, workers: Int, itemSplit: Bool) {
+        let packs = PackedGEMM.isAvailable && H > 0
+        let workers = packs ? FusedRecurrence.teamSize(batch: B, hidden: H, gates: G, depth: H, hasProjection: false) : 1
+        return (packs, workers, BatchSplitRecurrence.splitsLayerSteps(batch: B, workers: workers, gateColumns: G * H, depth: H))
+    }
+
     /// What the forward keeps for the backward.
     struct Saved {
         let gates: TensorBuffer, hm: TensorBuffer
@@ -378,8 +386,7 @@ enum FusedVariantRecurrence {
         // b_hh, the state, except for GRU's n block in PyTorch's form, which has its own dGh).
         // W_hh is packed (no transpose) for the state gradients, by columns: with the reset
         // before the product, its n rows (all columns) and then its r, z rows (all columns).
-        let packs = PackedGEMM.isAvailable && H > 0 && GH > 0
-        let workers = packs ? FusedRecurrence.teamSize(batch: B, hidden: H, gates: G, depth: H, hasProjection: false) : 1
+        let (packs, workers, itemSplit) = stepTeam(batch: B, hidden: H, gates: G)
         let packedCount = packs ? PackedGEMM.packedCount(columns: H, depth: GH) : 0
         let packedNCount = packs && resetBefore ? PackedGEMM.packedCount(columns: H, depth: H) : 0
         // Small steps of many items run split by items, as in the forward: each member all
@@ -387,7 +394,6 @@ enum FusedVariantRecurrence {
         // peepholes' gradient, a sum over the items, is then summed after the steps
         // (``addPeepholeGradients``), in the order of one thread; the cell kernel's own
         // accumulation goes to a member's scratch (`peepholeSink`), never read.
-        let itemSplit = BatchSplitRecurrence.splitsLayerSteps(batch: B, workers: workers, gateColumns: GH, depth: H)
         let sinkCount = itemSplit && p != nil ? workers * 3 * H : 0
         let dGCount = R * GH, dGhCount = isGRU && !resetBefore ? R * GH : 0
         let stepCount = B * H
