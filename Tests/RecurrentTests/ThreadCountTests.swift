@@ -309,6 +309,42 @@ final class ThreadCountTests: XCTestCase {
         }
     }
 
+    /// Inference of the cell variants with the module's split off (as where its parts would
+    /// not keep the projection's tiles): the layers' steps split by items without recording
+    /// (their per-step scratch rows are the items' own) and give one thread's outputs and
+    /// final states, bit for bit.
+    func testInferenceSplitWithinAVariantLayerIsBitIdentical() throws {
+        BatchSplitRecurrence.override = true
+        for (kind, resetAfter, peepholes, zoneout) in [(CellKind.lstm, true, true, Float(0)), (.gru, false, false, 0.2), (.lstm, true, false, 0.25)] {
+            for batchFirst in [true, false] {
+                let module = try RecurrentBase(kind: kind, inputSize: 12, hiddenSize: 80, numLayers: 2, bias: true,
+                                               batchFirst: batchFirst, dropout: 0, bidirectional: false, projSize: 0, seed: 4,
+                                               resetAfter: resetAfter, peepholes: peepholes,
+                                               regularizers: RecurrentRegularizers(zoneoutHidden: zoneout, zoneoutCell: kind == .lstm ? zoneout : 0))
+                module.eval()
+                let B = 24, T = 9
+                var generator = SeededGenerator(seed: 9)
+                let x = Tensor(uniform: batchFirst ? [B, T, 12] : [T, B, 12], low: -1, high: 1, using: &generator)
+                let h0 = Tensor(uniform: [2, B, 80], low: -0.5, high: 0.5, using: &generator)
+                for lengths in [nil, (0..<B).map { 1 + ($0 * 7) % T }] {
+                    func run(_ threads: Int) throws -> [[Float]] {
+                        ComputeThreads.set(threads)
+                        let r = try withoutGradients { try module.forwardLayers(x, h0: h0, c0: nil, lengths: lengths, splitting: false) }
+                        return [r.output.scalars, r.hN.scalars] + (r.cN.map { [$0.scalars] } ?? [])
+                    }
+                    let reference = try run(1)
+                    for threads in [2, 4] {
+                        let what = "\(kind) resetAfter \(resetAfter) peepholes \(peepholes) zoneout \(zoneout) batchFirst \(batchFirst) lengths \(lengths != nil) threads \(threads)"
+                        let result = try run(threads)
+                        XCTAssertEqual(FusedVariantRecurrence.stepTeam(batch: B, hidden: 80, gates: kind.gateCount).itemSplit,
+                                       PackedGEMM.isAvailable, what)
+                        assertBitIdentical(result, reference, what, file: #filePath, line: #line)
+                    }
+                }
+            }
+        }
+    }
+
     func testBatchSplitKeepsEveryRowsChains() {
         XCTAssertTrue(BatchSplitRecurrence.keepsBits(layout: SequenceLayout(steps: 50, batch: 32, batchFirst: true), part: 0..<16))
         XCTAssertTrue(BatchSplitRecurrence.keepsBits(layout: SequenceLayout(steps: 50, batch: 32, batchFirst: false), part: 16..<32))
