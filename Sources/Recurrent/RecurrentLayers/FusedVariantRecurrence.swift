@@ -502,7 +502,7 @@ enum FusedVariantRecurrence {
                     if zh != nil { Elementwise.add(dhb, directH + b * H + su0, into: dhb, count: sn) }
                 }
                 if !itemSplit { member.barrier() }     // every unit's dG_t is in
-                // The gradient reaching the state the product read (hm), this member's columns.
+                // The gradient reaching the state the product read (hm), this member's step columns of its items.
                 let stepDG = layout.step(t, of: dG, width: GH)
                 if resetBefore {
                     // ds = dG_n · W_hn; dG_r from it; then dhm = ds ⊙ r + [dG_r dG_z] · W_h{r,z}.
