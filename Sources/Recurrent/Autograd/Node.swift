@@ -245,17 +245,27 @@ extension Tensor {
         let outputs = zip(shapes, storages).map { Tensor(shape: $0, storage: $1) }
         if recording {
             // As in `result`, the node keeps its outputs' buffers alive for `backward`.
-            let node = Node(name: name, inputs: inputs(), outputShapes: shapes) { gradOutputs, gradInputs in
+            attachNode(name, to: outputs, inputs: inputs()) { gradOutputs, gradInputs in
                 withExtendedLifetime(storages) { backward(gradOutputs, gradInputs) }
-            }
-            for (k, output) in outputs.enumerated() {
-                output.gradFn = node
-                output.outputIndex = k
-                output.requiresGrad = true
-                AnomalyMode.checkForward(name: name, output: output)
             }
         }
         return outputs
+    }
+
+    /// Makes `outputs` (tensors made without a node, none of them recorded yet) the outputs
+    /// `0..<outputs.count` of one new node over `inputs` whose backward is `backward`, as
+    /// ``results(_:shapes:storages:inputs:recording:backward:)`` does when recording (with
+    /// the anomaly-mode check of every output). `backward` must keep alive whatever buffers
+    /// it reads: the output tensors may be gone when it runs.
+    @usableFromInline
+    static func attachNode(_ name: String, to outputs: [Tensor], inputs: [Tensor], backward: @escaping Node.Backward) {
+        let node = Node(name: name, inputs: inputs, outputShapes: outputs.map(\.shape), backward: backward)
+        for (k, output) in outputs.enumerated() {
+            output.gradFn = node
+            output.outputIndex = k
+            output.requiresGrad = true
+            AnomalyMode.checkForward(name: name, output: output)
+        }
     }
 
     /// Computes the gradient of this tensor with respect to every leaf that requires
