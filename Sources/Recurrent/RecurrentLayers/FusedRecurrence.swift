@@ -83,7 +83,8 @@ struct RecurrentWeights {
 }
 
 /// One recurrent layer in one direction over a whole sequence, as a single autograd node
-/// with a hand-written backpropagation through time (as cuDNN and oneDNN do).
+/// with a hand-written backpropagation through time (as cuDNN and oneDNN do); the two
+/// directions of a bidirectional layer are one node together (``BidirectionalNode``).
 ///
 /// Forward: one GEMM projects the inputs of every step (`X · W_ihᵀ + biases`; a plain RNN
 /// adds its biases in each step's activation instead); each step is one GEMM (`gemv` for a
@@ -117,10 +118,15 @@ enum FusedRecurrence {
     /// `stage` makes the layer one link of a wavefront (``WavefrontRecurrence``): it runs as a
     /// team of one, projects its input chunk by chunk as the layer below delivers it, and
     /// publishes its progress step by step.
+    ///
+    /// With `pending` (one direction of a bidirectional layer), a recording call makes no node:
+    /// it leaves the node's parts there for ``BidirectionalNode`` to make one node of both
+    /// directions.
     @usableFromInline
     static func run(kind: CellKind, input: Tensor, layout: SequenceLayout, reverse: Bool,
                     h0: Tensor, c0: Tensor?, weights: RecurrentWeights,
-                    lengths: [Int]?, gradMode: Bool? = nil, stage: WavefrontStage? = nil) -> (output: Tensor, hN: Tensor, cN: Tensor?) {
+                    lengths: [Int]?, gradMode: Bool? = nil, stage: WavefrontStage? = nil,
+                    pending: PendingNode? = nil) -> (output: Tensor, hN: Tensor, cN: Tensor?) {
         let T = layout.steps, B = layout.batch, R = layout.rows
         let G = kind.gateCount
         let GH = weights.weightIH.shape[0], H = GH / G
@@ -439,7 +445,7 @@ enum FusedRecurrence {
         let tanhCB = tanhC ?? empty, hFullB = hFull ?? empty, hhNB = hhN ?? empty
         if let below = stage?.recordedInput() { inputs[0] = below }   // a wavefront's link: the layer below's output
         return layerResults(nodeName(kind, reverse: reverse), input: input, batch: B, hidden: H, outputHidden: Hr,
-                            output: output, hN: hN, cN: cN, inputs: inputs, recording: true) { gradOutputs, gradInputs in
+                            output: output, hN: hN, cN: cN, inputs: inputs, recording: true, pending: pending) { gradOutputs, gradInputs in
             backward(kind: kind, layout: layout, reverse: reverse, lengths: lengths,
                      sizes: (I: I, H: H, Hr: Hr, GH: GH), hasC0: c0 != nil,
                      x: x, wih: wih, whh: whh, whr: whr, hasBiasIH: bih != nil, hasBiasHH: bhh != nil,
@@ -453,9 +459,11 @@ enum FusedRecurrence {
 
     /// A layer's results as tensors: the output (the input's shape with `outputHidden`
     /// features), `h_n` `(B, outputHidden)` and, when `cN` is given, `c_n` `(B, hidden)`;
-    /// when `recording`, outputs of one node over `inputs` whose backward is `backward`.
+    /// when `recording`, outputs of one node over `inputs` whose backward is `backward`, or,
+    /// with `pending`, of no node yet (its parts left in `pending`, see ``PendingNode``).
     static func layerResults(_ name: String, input: Tensor, batch B: Int, hidden H: Int, outputHidden Hr: Int,
                              output: TensorBuffer, hN: TensorBuffer, cN: TensorBuffer?, inputs: [Tensor], recording: Bool,
+                             pending: PendingNode? = nil,
                              backward: @escaping Node.Backward) -> (output: Tensor, hN: Tensor, cN: Tensor?) {
         var outShape = input.shape
         outShape[outShape.count - 1] = Hr
@@ -466,11 +474,12 @@ enum FusedRecurrence {
         var shapes = [outShape, [B, Hr]]
         var storages = [output, hN]
         if let cN { shapes.append([B, H]); storages.append(cN) }
-        let results = Tensor.results(name, shapes: shapes, storages: storages, inputs: inputs, recording: true, backward: backward)
+        let results = PendingNode.results(name, shapes: shapes, storages: storages, inputs: inputs, recording: true,
+                                          pending: pending, backward: backward)
         return (results[0], results[1], results.count > 2 ? results[2] : nil)
     }
 
-    /// The gradient buffers of a layer node's inputs, in ``run(kind:input:layout:reverse:h0:c0:weights:lengths:gradMode:)``'s
+    /// The gradient buffers of a layer node's inputs, in ``run(kind:input:layout:reverse:h0:c0:weights:lengths:gradMode:stage:pending:)``'s
     /// order (input, h0, c0, W_ih, W_hh, b_ih, b_hh, then W_hr or the peepholes); `nil` where
     /// an input needs none or is absent.
     struct GradientSlots {
@@ -494,13 +503,15 @@ enum FusedRecurrence {
     /// two directions run at the same time, one per worker, each as a team of one: no barrier
     /// per step (not under anomaly detection, whose task-local recorder the workers cannot
     /// see). The results are those of running them one after the other, bit for bit.
+    /// Recording, the two directions are one autograd node (``BidirectionalNode``) whose
+    /// backward runs them the same way.
     @usableFromInline
     static func runDirections(kind: CellKind, input: Tensor, layout: SequenceLayout, h0: [Tensor], c0: [Tensor?],
                               weights: [RecurrentWeights], lengths: [Int]?) -> [(output: Tensor, hN: Tensor, cN: Tensor?)] {
         let together = directionsRunTogether(kind: kind, layout: layout, weights: weights)
-        return runDirections(weights.count, together: together) { d, gradMode in
+        return runDirections(weights.count, together: together) { d, gradMode, pending in
             run(kind: kind, input: input, layout: layout, reverse: d == 1, h0: h0[d], c0: c0[d], weights: weights[d],
-                lengths: lengths, gradMode: gradMode)
+                lengths: lengths, gradMode: gradMode, pending: pending)
         }
     }
 
@@ -514,20 +525,35 @@ enum FusedRecurrence {
             && teamSize(batch: layout.batch, hidden: H, gates: G, depth: Swift.max(Hr, 1), hasProjection: false) <= 2
     }
 
-    /// Runs `one(d, gradMode)` for the directions `0..<D`, one after the other (`gradMode`
-    /// `nil`: read on the calling thread) or, `together`, one per worker of a team (with the
-    /// caller's ``GradMode/isEnabled``, which the workers cannot read), and returns the results
-    /// in order.
-    static func runDirections<Result>(_ D: Int, together: Bool, _ one: (Int, Bool?) -> Result) -> [Result] {
-        guard together else { return (0..<D).map { one($0, nil) } }
-        let gradMode = GradMode.isEnabled
-        let slots = UnsafeMutableBufferPointer<Result?>.allocate(capacity: D)
-        slots.initialize(repeating: nil)
-        defer { slots.deinitialize(); slots.deallocate() }
-        ComputeThreads.run(workers: D) { member in
-            for d in stride(from: member.index, to: D, by: member.count) { slots[d] = one(d, gradMode) }
+    /// Runs `one(d, gradMode, pending)` for the directions `0..<D`, one after the other
+    /// (`gradMode` `nil`: read on the calling thread) or, `together`, one per worker of a team
+    /// (with the caller's ``GradMode/isEnabled``, which the workers cannot read), and returns
+    /// the results in order.
+    ///
+    /// With two directions, each gets a ``PendingNode`` (`nil` with one direction), where a
+    /// recording direction leaves its node's parts instead of making the node; once both have
+    /// run, ``BidirectionalNode/make(_:together:)`` makes one node of the two, whose backward
+    /// runs the two directions' backwards side by side too when `together` holds (one after
+    /// the other otherwise), with the same bits either way. The results are the directions'
+    /// own tensors, with that node attached.
+    static func runDirections<Result>(_ D: Int, together: Bool, _ one: (Int, Bool?, PendingNode?) -> Result) -> [Result] {
+        let pending = D == 2 ? [PendingNode(), PendingNode()] : []
+        func slot(_ d: Int) -> PendingNode? { pending.isEmpty ? nil : pending[d] }
+        let results: [Result]
+        if together {
+            let gradMode = GradMode.isEnabled
+            let slots = UnsafeMutableBufferPointer<Result?>.allocate(capacity: D)
+            slots.initialize(repeating: nil)
+            defer { slots.deinitialize(); slots.deallocate() }
+            ComputeThreads.run(workers: D) { member in
+                for d in stride(from: member.index, to: D, by: member.count) { slots[d] = one(d, gradMode, slot(d)) }
+            }
+            results = slots.map { $0! }
+        } else {
+            results = (0..<D).map { one($0, nil, slot($0)) }
         }
-        return slots.map { $0! }
+        BidirectionalNode.make(pending, together: together)
+        return results
     }
 
     /// Whether a layer is a plain RNN whose every item runs every step (no `lengths`): its
@@ -553,7 +579,7 @@ enum FusedRecurrence {
     }
 
     /// Steps of at most this many rows read the packed `W_hh` in alternating directions (see
-    /// `recurrentProduct` in ``run(kind:input:layout:reverse:h0:c0:weights:lengths:gradMode:stage:)``):
+    /// `recurrentProduct` in ``run(kind:input:layout:reverse:h0:c0:weights:lengths:gradMode:stage:pending:)``):
     /// below the 5-row tiles at which the packed kernel becomes compute-bound.
     static let alternatingOrderRows = 4
 
@@ -593,7 +619,9 @@ enum FusedRecurrence {
     }
 
     /// The autograd node's name (`rnnTanhBackward`, `lstmReverseBackward`, …), a constant:
-    /// building it by interpolating the enum cost more than a whole tiny layer.
+    /// building it by interpolating the enum cost more than a whole tiny layer. A
+    /// bidirectional layer's one node takes the forward direction's name with
+    /// `Bidirectional` before `Backward` (``BidirectionalNode/name(_:)``).
     @usableFromInline
     static func nodeName(_ kind: CellKind, reverse: Bool) -> String {
         switch (kind, reverse) {

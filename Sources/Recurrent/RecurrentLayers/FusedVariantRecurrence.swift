@@ -55,7 +55,8 @@ struct ZoneoutRows: @unchecked Sendable {
 
 /// One recurrent layer in one direction with a ``CellVariant``, as a single autograd node with
 /// a hand-written backpropagation through time, like ``FusedRecurrence`` (whose plain cells
-/// keep their own path, untouched by these variants).
+/// keep their own path, untouched by these variants); a bidirectional layer's two directions
+/// are one node together (``BidirectionalNode``).
 ///
 /// Forward: where the packed kernels run, the layer is one team of ``ComputeThreads`` workers
 /// (as many as ``FusedRecurrence/teamSize(batch:hidden:gates:depth:hasProjection:)`` gives a
@@ -82,13 +83,13 @@ struct ZoneoutRows: @unchecked Sendable {
 /// No projections.
 @usableFromInline
 enum FusedVariantRecurrence {
-    /// Runs the layer; shapes as ``FusedRecurrence/run(kind:input:layout:reverse:h0:c0:weights:lengths:gradMode:)``
-    /// (without a projection), `gradMode` likewise. The peepholes are an input of the node
-    /// (their gradient flows); the masks are constants.
+    /// Runs the layer; shapes as ``FusedRecurrence/run(kind:input:layout:reverse:h0:c0:weights:lengths:gradMode:stage:pending:)``
+    /// (without a projection), `gradMode` and `pending` likewise. The peepholes are an input
+    /// of the node (their gradient flows); the masks are constants.
     @usableFromInline
     static func run(kind: CellKind, input: Tensor, layout: SequenceLayout, reverse: Bool,
                     h0: Tensor, c0: Tensor?, weights: RecurrentWeights, variant: CellVariant,
-                    lengths: [Int]?, gradMode: Bool? = nil) -> (output: Tensor, hN: Tensor, cN: Tensor?) {
+                    lengths: [Int]?, gradMode: Bool? = nil, pending: PendingNode? = nil) -> (output: Tensor, hN: Tensor, cN: Tensor?) {
         precondition(weights.weightHR == nil, "FusedVariantRecurrence: projections are not supported")
         let T = layout.steps, B = layout.batch, R = layout.rows, rs = layout.rowStride
         let G = kind.gateCount
@@ -335,7 +336,7 @@ enum FusedVariantRecurrence {
         let name = isLSTM ? (p != nil ? "lstmPeepholeBackward" : "lstmVariantBackward")
             : isGRU ? (resetBefore ? "gruResetBeforeBackward" : "gruVariantBackward") : "rnnVariantBackward"
         return FusedRecurrence.layerResults(name, input: input, batch: B, hidden: H, outputHidden: H, output: output, hN: hN, cN: cN,
-                                            inputs: inputs, recording: true) { gradOutputs, gradInputs in
+                                            inputs: inputs, recording: true, pending: pending) { gradOutputs, gradInputs in
             backward(kind: kind, layout: layout, reverse: reverse, lengths: lengths, sizes: (I: I, H: H, GH: GH),
                      hasC0: c0 != nil, x: x, wih: wih, whh: whh, hasBiasIH: bih != nil, hasBiasHH: bhh != nil,
                      variant: variant, saved: saved, gradOutputs: gradOutputs, gradInputs: gradInputs)

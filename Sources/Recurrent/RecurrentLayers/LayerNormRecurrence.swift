@@ -30,7 +30,8 @@ struct LayerNormRecurrentWeights {
 }
 
 /// One layer-normalised LSTM or GRU layer in one direction over a whole sequence, as a single
-/// autograd node with a hand-written backpropagation through time (through the layer norms).
+/// autograd node with a hand-written backpropagation through time (through the layer norms);
+/// a bidirectional layer's two directions are one node together (``BidirectionalNode``).
 ///
 /// LSTM (PyTorch's reference `LayerNormLSTMCell`): `gates = LN_i(x·W_ihᵀ) + LN_h(h·W_hhᵀ)`,
 /// `i, f, o = σ`, `g = tanh`, `c' = LN_c(f⊙c + i⊙g)`, `h' = o⊙tanh(c')`. GRU (its analogue):
@@ -72,9 +73,12 @@ enum LayerNormRecurrence {
     ///
     /// `gradMode` stands for ``GradMode/isEnabled`` when the call runs on a thread of the
     /// worker pool, where the caller's task-local value cannot be read.
+    ///
+    /// With `pending` (one direction of a bidirectional layer), a recording call makes no node
+    /// and leaves its parts there instead (``PendingNode``, ``BidirectionalNode``).
     static func run(kind: CellKind, input: Tensor, layout: SequenceLayout, reverse: Bool,
                     h0: Tensor, c0: Tensor?, weights: LayerNormRecurrentWeights, variant: CellVariant = CellVariant(),
-                    lengths: [Int]?, gradMode: Bool? = nil) -> (output: Tensor, hN: Tensor, cN: Tensor?) {
+                    lengths: [Int]?, gradMode: Bool? = nil, pending: PendingNode? = nil) -> (output: Tensor, hN: Tensor, cN: Tensor?) {
         precondition(kind == .lstm || kind == .gru, "LayerNormRecurrence: only LSTM and GRU cells are layer-normalised")
         precondition(variant.peepholes == nil && !variant.resetBeforeProduct, "LayerNormRecurrence: no cell variant")
         let T = layout.steps, B = layout.batch, R = layout.rows, rs = layout.rowStride
@@ -274,8 +278,8 @@ enum LayerNormRecurrence {
         let saved = Saved(xHatI: xHatI, rstdI: rstdI, hHat: hHat, rstdH: rstdH, gates: gates, cHat: cHat ?? empty,
                           rstdC: rstdC ?? empty, tanhC: tanhC ?? empty, hn: hn ?? empty, hPrev: hPrev ?? empty,
                           cPrev: cPrev ?? empty, hMasked: hMasked)
-        let results = Tensor.results(
-            nodeName(kind, reverse: reverse), shapes: shapes, storages: storages, inputs: inputs, recording: true
+        let results = PendingNode.results(
+            nodeName(kind, reverse: reverse), shapes: shapes, storages: storages, inputs: inputs, recording: true, pending: pending
         ) { gradOutputs, gradInputs in
             backward(kind: kind, layout: layout, reverse: reverse, lengths: lengths, sizes: (I: I, H: H),
                      hasC0: c0 != nil, x: x, wih: wih, whh: whh, norms: p, variant: variant, saved: saved,
@@ -377,15 +381,17 @@ enum LayerNormRecurrence {
     /// ``directionsRunTogether(kind:batch:weights:)`` says so, else one after the other. Each
     /// direction computes every number the same way in both cases (a nested team is a team of
     /// one, and a direction's results do not depend on its team size), so the results do not
-    /// depend on the thread count.
+    /// depend on the thread count. Recording, the two directions are one autograd node
+    /// (``BidirectionalNode``) whose backward runs them the same way, side by side or one
+    /// after the other, with the same bits.
     /// `variants` holds each direction's regulariser masks (``CellVariant``; none when empty).
     static func runDirections(kind: CellKind, input: Tensor, layout: SequenceLayout, h0: [Tensor], c0: [Tensor?],
                               weights: [LayerNormRecurrentWeights], variants: [CellVariant] = [],
                               lengths: [Int]?) -> [(output: Tensor, hN: Tensor, cN: Tensor?)] {
         let together = directionsRunTogether(kind: kind, batch: layout.batch, weights: weights)
-        return FusedRecurrence.runDirections(weights.count, together: together) { d, gradMode in
+        return FusedRecurrence.runDirections(weights.count, together: together) { d, gradMode, pending in
             run(kind: kind, input: input, layout: layout, reverse: d == 1, h0: h0[d], c0: c0[d], weights: weights[d],
-                variant: variants.isEmpty ? CellVariant() : variants[d], lengths: lengths, gradMode: gradMode)
+                variant: variants.isEmpty ? CellVariant() : variants[d], lengths: lengths, gradMode: gradMode, pending: pending)
         }
     }
 

@@ -2,7 +2,8 @@ import LinearAlgebra
 
 /// The shared machinery of ``LayerNormLSTM`` and ``LayerNormGRU``: configuration, parameters
 /// named like `nn.LSTM`'s, input checking, and the stack of fused layer-normalised layers
-/// (`LayerNormRecurrence`, one autograd node per layer and direction).
+/// (`LayerNormRecurrence`, one autograd node per layer: a bidirectional layer's two
+/// directions are one node, ``BidirectionalNode``).
 ///
 /// Shapes (`D` = 2 if bidirectional else 1): input `(L, N, inputSize)`, `(N, L, inputSize)`
 /// with `batchFirst`, or unbatched `(L, inputSize)`; initial states `(D · numLayers, N,

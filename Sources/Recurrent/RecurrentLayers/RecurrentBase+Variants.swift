@@ -47,9 +47,10 @@ extension RecurrentBase {
             return variant
         }
         let together = FusedRecurrence.directionsRunTogether(kind: kind, layout: layout, weights: layerWeights)
-        return FusedRecurrence.runDirections(layerWeights.count, together: together) { d, gradMode in
+        return FusedRecurrence.runDirections(layerWeights.count, together: together) { d, gradMode, pending in
             FusedVariantRecurrence.run(kind: kind, input: input, layout: layout, reverse: d == 1, h0: h0[d], c0: c0[d],
-                                       weights: layerWeights[d], variant: variants[d], lengths: lengths, gradMode: gradMode)
+                                       weights: layerWeights[d], variant: variants[d], lengths: lengths, gradMode: gradMode,
+                                       pending: pending)
         }
     }
 }

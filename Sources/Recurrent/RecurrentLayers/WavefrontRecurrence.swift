@@ -8,7 +8,7 @@ import LinearAlgebra
 /// barrier per step, which all workers wait at. A wavefront gives each worker whole layers
 /// instead: worker `w` runs layer `w` of a group of `W` consecutive layers
 /// (``groupSize(kind:layout:weights:dropoutBetweenLayers:)``), as a team of one, with
-/// the very code of a single layer (``FusedRecurrence/run(kind:input:layout:reverse:h0:c0:weights:lengths:gradMode:stage:)``).
+/// the very code of a single layer (``FusedRecurrence/run(kind:input:layout:reverse:h0:c0:weights:lengths:gradMode:stage:pending:)``).
 /// The hand-offs are producer/consumer only: each layer publishes, on a progress counter of
 /// its own (``ProgressCounters``), how many steps it has finished; the layer above waits for
 /// the counter to reach the end of the chunk of steps it is about to run, spinning briefly and
@@ -92,7 +92,7 @@ enum WavefrontRecurrence {
     /// Runs the unidirectional layers `weights` (one per layer, in order) over `input` as a
     /// wavefront and returns each layer's output `(T, B, Hr)` or `(B, T, Hr)`, final hidden
     /// state `(B, Hr)` and (LSTM) final cell state `(B, H)`, exactly as running
-    /// ``FusedRecurrence/run(kind:input:layout:reverse:h0:c0:weights:lengths:gradMode:stage:)``
+    /// ``FusedRecurrence/run(kind:input:layout:reverse:h0:c0:weights:lengths:gradMode:stage:pending:)``
     /// layer after layer would. Only for a group that ``groupSize(kind:layout:weights:dropoutBetweenLayers:)``
     /// accepted.
     static func run(kind: CellKind, input: Tensor, layout: SequenceLayout, h0: [Tensor], c0: [Tensor?],
