@@ -105,6 +105,21 @@ final class ThreadCountTests: XCTestCase {
         try check("GRU") { try GRU(inputSize: 12, hiddenSize: 80, numLayers: 2, batchFirst: $0, bidirectional: true, seed: 3) }
     }
 
+    /// Bidirectional cell variants in training (the GRU with the reset before the product, the
+    /// LSTM with peepholes: ``FusedVariantRecurrence``), and a small LSTM whose directions run
+    /// side by side at every thread count (one 16-column panel: a team of one): each layer's
+    /// two directions are one node whose backward runs them side by side or one after the
+    /// other (``BidirectionalNode``), with the same bits.
+    func testBidirectionalVariantsAndSmallLayersAreBitIdenticalForEveryThreadCount() throws {
+        try check("GRU reset before") {
+            try GRU(inputSize: 12, hiddenSize: 80, numLayers: 2, batchFirst: $0, bidirectional: true, resetAfter: false, seed: 3)
+        }
+        try check("LSTM peepholes") {
+            try LSTM(inputSize: 12, hiddenSize: 80, numLayers: 2, batchFirst: $0, bidirectional: true, peepholes: true, seed: 3)
+        }
+        try check("small LSTM") { try LSTM(inputSize: 12, hiddenSize: 16, numLayers: 2, batchFirst: $0, bidirectional: true, seed: 3) }
+    }
+
     /// A layer-normalised module with every regulariser on, in training: outputs, final
     /// states and every gradient are bit-identical for 1, 2 and 4 threads (each run makes the
     /// module afresh, so that its seeded stream draws the same masks). The batch (64, four
