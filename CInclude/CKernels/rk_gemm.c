@@ -155,12 +155,52 @@ static void pack_bt_avx2(int n, int k, const float *w, int ldw, float *packed)
 }
 #endif
 
+#if RK_X86
+/* Packing without transposing (w is K×N, row-major), for a long K (a whole sequence's states
+   or inputs, for the weight gradients): blocks of RK_PACK_KB rows of w, each copied panel by
+   panel. The scalar packer walks one panel down all K rows before the next, a row of w
+   (ldw floats) apart each time: every panel crosses the whole matrix again, and a matrix out
+   of cache is read from memory once per panel's worth of lines. A block of rows stays in L1
+   while all its panels are copied. The same floats land in the same places. */
+#define RK_PACK_KB 32
+__attribute__((target("avx2,fma")))
+static void pack_b_rows_avx2(int n, int k, const float *w, int ldw, float *packed)
+{
+    const size_t K = (size_t)k, LDW = (size_t)ldw;
+    const int panels = (n + NR - 1) / NR;
+    for (size_t k0 = 0; k0 < K; k0 += RK_PACK_KB) {
+        const size_t k1 = k0 + RK_PACK_KB < K ? k0 + RK_PACK_KB : K;
+        for (int p = 0; p < panels; p++) {
+            float *dst = packed + (size_t)p * NR * K;
+            const float *src = w + (size_t)p * NR;
+            const int cols = n - p * NR;
+            if (cols >= NR) {
+                for (size_t kk = k0; kk < k1; kk++) {
+                    _mm256_storeu_ps(dst + kk * NR, _mm256_loadu_ps(src + kk * LDW));
+                    _mm256_storeu_ps(dst + kk * NR + 8, _mm256_loadu_ps(src + kk * LDW + 8));
+                }
+            } else {
+                for (size_t kk = k0; kk < k1; kk++) {
+                    int jj = 0;
+                    for (; jj < cols; jj++) dst[kk * NR + jj] = src[kk * LDW + jj];
+                    for (; jj < NR; jj++) dst[kk * NR + jj] = 0.0f;
+                }
+            }
+        }
+    }
+}
+#endif
+
 void rk_pack_b(int n, int k, const float *w, int ldw, int transposed, float *packed)
 {
     if (n <= 0 || k <= 0) return;
 #if RK_X86
     if (transposed && rk_cpu_has_avx2_fma()) {
         pack_bt_avx2(n, k, w, ldw, packed);
+        return;
+    }
+    if (!transposed && rk_cpu_has_avx2_fma()) {
+        pack_b_rows_avx2(n, k, w, ldw, packed);
         return;
     }
 #endif
