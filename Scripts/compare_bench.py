@@ -34,7 +34,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRATCH = ".build-bench"
 MODULE_CASES = ["seed-tiny", "small", "medium", "large", "deepbench", "lstm-medium", "gru-medium",
-                "lstm-bidir", "gru-bidir", "lstm-large", "lstm-latency"]
+                "lstm-bidir", "gru-bidir", "lstm-large", "lstm-latency", "lstm-batch4"]
 # Issue 20's cells beyond PyTorch, each read against the plain fused layer of the same size
 # (and the layer-normalised LSTM against PyTorch running the reference cell in a Python loop;
 # PyTorch has no form of the other two, and onnxruntime runs none of them here).
@@ -54,7 +54,7 @@ IMPLS = ["swift", "torch", "onnxruntime"]
 TARGETS_ONE_THREAD = {
     "seed-tiny": 10, "small": 10, "stream-step": 10, "names-epoch": 10,
     "medium": 1, "large": 1.3, "deepbench": 1.3, "gru-medium": 1, "lstm-medium": 1,
-    "lstm-bidir": 1, "gru-bidir": 1, "lstm-large": 1, "lstm-latency": 1,
+    "lstm-bidir": 1, "gru-bidir": 1, "lstm-large": 1, "lstm-latency": 1, "lstm-batch4": 1,
 }
 # Issue 15 at two threads: at least 1.2x PyTorch's time for every case; everywhere at least
 # onnxruntime's forward.

@@ -44,6 +44,7 @@ MODULE_CASES = [
     Case("gru-bidir", 64, 128, 2, 32, 50, "GRU", bidirectional=True),
     Case("lstm-large", 256, 512, 2, 64, 100, "LSTM"),
     Case("lstm-latency", 64, 256, 2, 1, 100, "LSTM", forward_only=True),
+    Case("lstm-batch4", 64, 256, 2, 4, 100, "LSTM"),
     # PyTorch has no fused layer-normalised LSTM: its reference cell (benchmarks/fastrnns/
     # custom_lstms.py, written out in Scripts/layernorm_cells_reference.py) in a Python loop.
     Case("ln-lstm-medium", 64, 128, 2, 32, 50, "LayerNormLSTM"),

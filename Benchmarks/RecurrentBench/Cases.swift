@@ -114,6 +114,8 @@ let moduleCases: [ModuleCase] = [
     ModuleCase(name: "lstm-large", input: 256, hidden: 512, layers: 2, batch: 64, steps: 100, kind: .lstm),
     ModuleCase(name: "lstm-latency", input: 64, hidden: 256, layers: 2, batch: 1, steps: 100, kind: .lstm,
                forwardOnly: true),
+    // Issue 15: a few items per step, trained: the stacked layers' backward as a wavefront.
+    ModuleCase(name: "lstm-batch4", input: 64, hidden: 256, layers: 2, batch: 4, steps: 100, kind: .lstm),
     // Issue 20: the layer-normalised LSTM against lstm-medium (the same sizes).
     ModuleCase(name: "ln-lstm-medium", input: 64, hidden: 128, layers: 2, batch: 32, steps: 50, kind: .layerNormLSTM),
 ]
