@@ -496,36 +496,45 @@ extension ThreadCountTests {
         defer { packed.deallocate() }
         PackedGEMM.pack(MatrixView(w.storage.pointer, rows: N, columns: I, leadingDimension: I), .transpose, into: packed)
         var accepted = 0
-        for steps in 2...14 {
-            for batch in 1...9 {
-                for batchFirst in [false, true] {
-                    let layout = SequenceLayout(steps: steps, batch: batch, batchFirst: batchFirst)
-                    guard let plan = ProjectionPlan(layout: layout) else { continue }
-                    accepted += 1
-                    let R = layout.rows
-                    let x = Tensor(uniform: [R, I], low: -1, high: 1, using: &generator)
-                    var whole = [Float](repeating: 0, count: R * N), chunked = [Float](repeating: .nan, count: R * N)
-                    whole.withUnsafeMutableBufferPointer { c in
-                        PackedGEMM.multiply(MatrixView(x.storage.pointer, rows: R, columns: I, leadingDimension: I), packed: packed,
-                                            columns: N, into: MutableMatrixView(c.baseAddress!, rows: R, columns: N, leadingDimension: N))
-                    }
-                    chunked.withUnsafeMutableBufferPointer { c in
-                        for chunk in 0..<plan.chunkCount {
-                            XCTAssertTrue(plan.forEachProduct(inChunk: chunk) { rows in
-                                PackedGEMM.multiply(MatrixView(x.storage.pointer + rows.first * I, rows: rows.count, columns: I,
-                                                               leadingDimension: rows.stride * I),
+        // The sequence-wide product as one product (the forward's projection) or as separate
+        // row chunks (the backward's dX, handed down by a wavefront backward).
+        for products in [1, 3] {
+            for steps in 2...14 {
+                for batch in 1...9 {
+                    for batchFirst in [false, true] {
+                        let layout = SequenceLayout(steps: steps, batch: batch, batchFirst: batchFirst)
+                        guard let plan = ProjectionPlan(layout: layout, products: products) else { continue }
+                        accepted += 1
+                        let R = layout.rows
+                        let x = Tensor(uniform: [R, I], low: -1, high: 1, using: &generator)
+                        var whole = [Float](repeating: 0, count: R * N), chunked = [Float](repeating: .nan, count: R * N)
+                        whole.withUnsafeMutableBufferPointer { c in
+                            for p in 0..<products {
+                                let rows = FusedRecurrence.chunk(p, of: products, total: R)
+                                PackedGEMM.multiply(MatrixView(x.storage.pointer + rows.lowerBound * I, rows: rows.count, columns: I, leadingDimension: I),
                                                     packed: packed, columns: N,
-                                                    into: MutableMatrixView(c.baseAddress! + rows.first * N, rows: rows.count, columns: N,
-                                                                            leadingDimension: rows.stride * N))
-                            })
+                                                    into: MutableMatrixView(c.baseAddress! + rows.lowerBound * N, rows: rows.count, columns: N,
+                                                                            leadingDimension: N))
+                            }
                         }
+                        chunked.withUnsafeMutableBufferPointer { c in
+                            for chunk in 0..<plan.chunkCount {
+                                XCTAssertTrue(plan.forEachProduct(inChunk: chunk) { rows in
+                                    PackedGEMM.multiply(MatrixView(x.storage.pointer + rows.first * I, rows: rows.count, columns: I,
+                                                                   leadingDimension: rows.stride * I),
+                                                        packed: packed, columns: N,
+                                                        into: MutableMatrixView(c.baseAddress! + rows.first * N, rows: rows.count, columns: N,
+                                                                                leadingDimension: rows.stride * N))
+                                })
+                            }
+                        }
+                        XCTAssertTrue(zip(whole, chunked).allSatisfy { $0.bitPattern == $1.bitPattern },
+                                      "\(batch) × \(steps), batchFirst \(batchFirst), \(products) products: the chunked projection differs")
                     }
-                    XCTAssertTrue(zip(whole, chunked).allSatisfy { $0.bitPattern == $1.bitPattern },
-                                  "\(batch) × \(steps), batchFirst \(batchFirst): the chunked projection differs")
                 }
             }
         }
-        XCTAssertGreaterThan(accepted, 150)
+        XCTAssertGreaterThan(accepted, 300)
         for (steps, batch) in [(50, 32), (100, 64), (100, 1)] {
             for batchFirst in [false, true] {
                 XCTAssertNotNil(ProjectionPlan(layout: SequenceLayout(steps: steps, batch: batch, batchFirst: batchFirst)), "\(batch) × \(steps)")

@@ -177,6 +177,11 @@ enum WavefrontRecurrence {
 /// first, or a batch of one), or one strided run per step (batch first: the step's items are
 /// `T` rows apart), or one contiguous run per item (batch first, when the per-step runs cannot
 /// keep the bits).
+///
+/// The backward's input gradient (`dX = dG · W_ih`, ``WavefrontNode``) is planned the same
+/// way, for a sequence-wide product made of `products` separate row chunks
+/// (``FusedRecurrence/inputGradients(rows:gates:inputs:x:wih:dG:gX:gWih:packsTransposed:chunks:extraMultiplyAdds:pack:chunk:)``'s):
+/// a row then takes the arithmetic of its place in its own chunk.
 struct ProjectionPlan {
     /// A run of `count` rows of the sequence buffer, `first`, `first + stride`, ….
     struct Rows { let first: Int, stride: Int, count: Int }
@@ -188,22 +193,26 @@ struct ProjectionPlan {
     let k: Int
     let chunkCount: Int
     let runs: Runs
+    /// The sequence-wide product is this many near-equal row chunks (``FusedRecurrence/chunk(_:of:total:)``),
+    /// each a product of its own: 1 for the forward's projection.
+    let products: Int
 
     /// The rows of a chunk aim at this many (sequence first: `k = ⌈8 / B⌉` steps, but at most
     /// `T / 8` and at least the 4 rows that a 4-row tile takes): enough for the packed
     /// kernel's tiles, while the layer above waits only `k` steps to start.
     static let chunkRows = 8
 
-    /// The plan for `layout`, `nil` when no chunking with at least two chunks keeps the bits.
-    /// The choice depends on the shapes alone.
-    init?(layout: SequenceLayout) {
+    /// The plan for `layout` and a sequence-wide product of `products` row chunks, `nil` when
+    /// no chunking with at least two chunks keeps the bits. The choice depends on the shapes
+    /// alone.
+    init?(layout: SequenceLayout, products: Int = 1) {
         let T = layout.steps, B = layout.batch
         guard T >= 2, B >= 1 else { return nil }
         let contiguous = !layout.batchFirst || B == 1
         let first = contiguous ? Swift.max((4 + B - 1) / B, Swift.min((Self.chunkRows + B - 1) / B, T / 8)) : 1
         for k in first...Swift.max(first, T / 2) where T / k >= 2 {
             for runs in contiguous ? [Runs.contiguous] : [.perStep, .perItem] {
-                let candidate = ProjectionPlan(layout: layout, k: k, runs: runs)
+                let candidate = ProjectionPlan(layout: layout, k: k, runs: runs, products: Swift.max(1, products))
                 if (0..<candidate.chunkCount).allSatisfy({ candidate.forEachProduct(inChunk: $0) { _ in } }) {
                     self = candidate
                     return
@@ -213,8 +222,8 @@ struct ProjectionPlan {
         return nil
     }
 
-    private init(layout: SequenceLayout, k: Int, runs: Runs) {
-        self.layout = layout; self.k = k; self.chunkCount = layout.steps / k; self.runs = runs
+    private init(layout: SequenceLayout, k: Int, runs: Runs, products: Int) {
+        self.layout = layout; self.k = k; self.chunkCount = layout.steps / k; self.runs = runs; self.products = products
     }
 
     /// The steps of chunk `c`.
@@ -228,15 +237,44 @@ struct ProjectionPlan {
         let T = layout.steps, B = layout.batch
         switch runs {
         case .contiguous:
-            return Self.split(Rows(first: layout.firstRow(steps.lowerBound), stride: 1, count: steps.count * B), of: layout.rows, body)
+            return split(Rows(first: layout.firstRow(steps.lowerBound), stride: 1, count: steps.count * B), body)
         case .perStep:
-            return steps.allSatisfy { Self.split(Rows(first: $0, stride: T, count: B), of: layout.rows) { _ in } }
-                && steps.allSatisfy { Self.split(Rows(first: $0, stride: T, count: B), of: layout.rows, body) }
+            return steps.allSatisfy { split(Rows(first: $0, stride: T, count: B)) { _ in } }
+                && steps.allSatisfy { split(Rows(first: $0, stride: T, count: B), body) }
         case .perItem:
             func run(_ b: Int) -> Rows { Rows(first: b * T + steps.lowerBound, stride: 1, count: steps.count) }
-            return (0..<B).allSatisfy { Self.split(run($0), of: layout.rows) { _ in } }
-                && (0..<B).allSatisfy { Self.split(run($0), of: layout.rows, body) }
+            return (0..<B).allSatisfy { split(run($0)) { _ in } }
+                && (0..<B).allSatisfy { split(run($0), body) }
         }
+    }
+
+    /// ``split(_:of:_:)`` for a run of rows of the sequence-wide product made of ``products``
+    /// row chunks: the run is cut where it crosses from one chunk into the next, and each
+    /// piece is split within its own chunk's product.
+    private func split(_ rows: Rows, _ body: (Rows) -> Void) -> Bool {
+        let m = layout.rows
+        guard products > 1 else { return Self.split(rows, of: m, body) }
+        /// Calls `piece` for each piece of `rows` within one chunk, in order, with the chunk's rows.
+        func pieces(_ piece: (Rows, Range<Int>) -> Bool) -> Bool {
+            var at = 0, product = 0
+            while at < rows.count {
+                let row = rows.first + at * rows.stride
+                while !FusedRecurrence.chunk(product, of: products, total: m).contains(row) { product += 1 }
+                let bounds = FusedRecurrence.chunk(product, of: products, total: m)
+                var end = at + 1
+                while end < rows.count && rows.first + end * rows.stride < bounds.upperBound { end += 1 }
+                guard piece(Rows(first: row, stride: rows.stride, count: end - at), bounds) else { return false }
+                at = end
+            }
+            return true
+        }
+        func local(_ r: Rows, _ bounds: Range<Int>) -> Rows { Rows(first: r.first - bounds.lowerBound, stride: r.stride, count: r.count) }
+        return pieces { r, bounds in Self.split(local(r, bounds), of: bounds.count) { _ in } }
+            && pieces { r, bounds in
+                Self.split(local(r, bounds), of: bounds.count) {
+                    body(Rows(first: $0.first + bounds.lowerBound, stride: $0.stride, count: $0.count))
+                }
+            }
     }
 
     /// Splits `rows` (rows of an `m`-row product) into products in which every row takes the
