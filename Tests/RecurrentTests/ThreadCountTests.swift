@@ -8,20 +8,7 @@ import XCTest
 /// bit-identical for 1, 2 and 4 threads. The sizes are large enough for every layer to
 /// take a team of several workers (``FusedRecurrence/teamSize(batch:hidden:gates:depth:hasProjection:)``),
 /// and the hidden size (80) is not a multiple of the 16-column panels.
-final class ThreadCountTests: XCTestCase {
-    private var savedThreads = 1
-
-    override func setUp() {
-        super.setUp()
-        savedThreads = ComputeThreads.count
-    }
-
-    override func tearDown() {
-        ComputeThreads.set(savedThreads)
-        WavefrontRecurrence.override = nil
-        BatchSplitRecurrence.override = nil
-        super.tearDown()
-    }
+final class ThreadCountTests: ThreadSettingsTestCase {
 
     /// Everything a forward and backward of `module` produce: output, hN, (cN), and the
     /// gradients of the input, the initial states and every parameter.
@@ -61,16 +48,6 @@ final class ThreadCountTests: XCTestCase {
         if module is LSTM { results.append(try XCTUnwrap(c0.grad).scalars) }
         for p in module.parameters() { results.append(try XCTUnwrap(p.grad).scalars) }
         return results
-    }
-
-    /// Asserts that every result of `other` has the bits of `reference`'s.
-    private func assertBitIdentical(_ other: [[Float]], _ reference: [[Float]], _ what: String,
-                                    file: StaticString, line: UInt) {
-        XCTAssertEqual(other.count, reference.count, file: file, line: line)
-        for (i, (a, b)) in zip(other, reference).enumerated() {
-            let same = a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern }
-            XCTAssertTrue(same, "\(what): result \(i) differs from one thread's", file: file, line: line)
-        }
     }
 
     private func check(_ name: String, _ make: (Bool) throws -> RecurrentBase,
@@ -458,6 +435,45 @@ extension ThreadCountTests {
     func testStackedGRUAsAWavefrontIsBitIdentical() throws {
         try checkWavefront("GRU, 2 layers") { try GRU(inputSize: 12, hiddenSize: 80, numLayers: 2, batchFirst: $0, seed: 3) }
         try checkWavefront("GRU, 3 layers") { try GRU(inputSize: 12, hiddenSize: 40, numLayers: 3, batchFirst: $0, seed: 3) }
+    }
+
+    /// A stack of a few items per step under the default policies: the forward and the
+    /// backward run as wavefronts on 2 threads (the backward's `dX` handed down packed),
+    /// and every output and gradient keeps one thread's bits; with the backward's wavefront
+    /// forced off, too.
+    func testStackedBackwardAsAWavefrontByPolicyIsBitIdentical() throws {
+        guard PackedGEMM.isAvailable else { throw XCTSkip("the wavefront needs the packed kernels") }
+        for (make, gates) in [({ try LSTM(inputSize: 12, hiddenSize: 128, numLayers: 3, batchFirst: $0, seed: 7) }, 4),
+                              ({ try GRU(inputSize: 12, hiddenSize: 128, numLayers: 2, batchFirst: $0, seed: 7) }, 3)]
+            as [((Bool) throws -> RecurrentBase, Int)] {
+            for (batch, steps) in [(4, 24), (2, 48)] {
+                for batchFirst in [true, false] {
+                    let layout = SequenceLayout(steps: steps, batch: batch, batchFirst: batchFirst)
+                    XCTAssertNotNil(WavefrontNode.handOffPlan(layout: layout, gates: gates * 128, inputs: 128))
+                    XCTAssertFalse(WavefrontNode.splitsByItems(layout: layout, gates: gates, gateColumns: gates * 128, depth: 128))
+                    for lengths in [nil, (0..<batch).map { steps - 3 * $0 }] as [[Int]?] {
+                        ComputeThreads.set(1)
+                        let reference = try everything(make, batchFirst: batchFirst, lengths: lengths, batch: batch, steps: steps)
+                        for threads in [2, 4] {
+                            ComputeThreads.set(threads)
+                            let module = try make(batchFirst)
+                            // (On 4 threads the column split may take them all: no wavefront then.)
+                            if threads == 2 {
+                                XCTAssertNotNil(WavefrontRecurrence.groupSize(kind: module.kind, layout: layout, weights: module.weights[...],
+                                                                              dropoutBetweenLayers: false), "\(module.kind): no wavefront by policy")
+                            }
+                            for backward in [nil, false] as [Bool?] {
+                                WavefrontNode.override = backward
+                                assertBitIdentical(try everything(make, batchFirst: batchFirst, lengths: lengths, batch: batch, steps: steps),
+                                                   reference, "\(module.kind), \(batch) × \(steps), batchFirst \(batchFirst), "
+                                                       + "lengths \(lengths != nil), \(threads) threads, backward wavefront \(String(describing: backward))",
+                                                   file: #filePath, line: #line)
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// The wavefront's forward where the layers record no node (inference) or record one for

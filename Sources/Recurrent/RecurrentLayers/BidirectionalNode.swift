@@ -24,6 +24,14 @@ final class PendingNode {
     /// What the direction's `run` left; `nil` when it did not record.
     var parts: Parts?
 
+    /// The name of a node made of several layers' or directions' parts: the first one's name
+    /// with `word` before `Backward` (`lstmBackward`, `Wavefront` → `lstmWavefrontBackward`).
+    static func name(_ first: String, inserting word: String) -> String {
+        let suffix = "Backward"
+        guard first.hasSuffix(suffix) else { return first + word }
+        return first.dropLast(suffix.count) + word + suffix
+    }
+
     /// An empty slot.
     init() {}
 
@@ -100,9 +108,7 @@ enum BidirectionalNode {
     /// The node's name: the first direction's with `Bidirectional` before `Backward`
     /// (`lstmBackward` → `lstmBidirectionalBackward`).
     static func name(_ firstDirection: String) -> String {
-        let suffix = "Backward"
-        guard firstDirection.hasSuffix(suffix) else { return firstDirection + "Bidirectional" }
-        return firstDirection.dropLast(suffix.count) + "Bidirectional" + suffix
+        PendingNode.name(firstDirection, inserting: "Bidirectional")
     }
 
     /// The node's backward (see ``BidirectionalNode``): splits `gradOutputs` and

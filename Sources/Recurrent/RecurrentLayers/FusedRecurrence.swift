@@ -84,7 +84,8 @@ struct RecurrentWeights {
 
 /// One recurrent layer in one direction over a whole sequence, as a single autograd node
 /// with a hand-written backpropagation through time (as cuDNN and oneDNN do); the two
-/// directions of a bidirectional layer are one node together (``BidirectionalNode``).
+/// directions of a bidirectional layer are one node together (``BidirectionalNode``), and so
+/// are stacked layers that ran as a wavefront (``WavefrontNode``).
 ///
 /// Forward: one GEMM projects the inputs of every step (`X · W_ihᵀ + biases`; a plain RNN
 /// adds its biases in each step's activation instead); each step is one GEMM (`gemv` for a
@@ -117,7 +118,8 @@ enum FusedRecurrence {
     ///
     /// `stage` makes the layer one link of a wavefront (``WavefrontRecurrence``): it runs as a
     /// team of one, projects its input chunk by chunk as the layer below delivers it, and
-    /// publishes its progress step by step.
+    /// publishes its progress step by step; its backward finds its hand-off in the stage's
+    /// ``WavefrontStage/backwardSlot`` when the group's node runs it as a wavefront.
     ///
     /// With `pending` (one direction of a bidirectional layer), a recording call makes no node:
     /// it leaves the node's parts there for ``BidirectionalNode`` to make one node of both
@@ -444,6 +446,7 @@ enum FusedRecurrence {
         let gates = gatesBuffer ?? empty, hPrevB = hPrev ?? empty, cPrevB = cPrev ?? empty
         let tanhCB = tanhC ?? empty, hFullB = hFull ?? empty, hhNB = hhN ?? empty
         if let below = stage?.recordedInput() { inputs[0] = below }   // a wavefront's link: the layer below's output
+        let handOffSlot = stage?.backwardSlot                          // where a wavefront backward leaves its hand-off
         return layerResults(nodeName(kind, reverse: reverse), input: input, batch: B, hidden: H, outputHidden: Hr,
                             output: output, hN: hN, cN: cN, inputs: inputs, recording: true, pending: pending) { gradOutputs, gradInputs in
             backward(kind: kind, layout: layout, reverse: reverse, lengths: lengths,
@@ -451,7 +454,7 @@ enum FusedRecurrence {
                      x: x, wih: wih, whh: whh, whr: whr, hasBiasIH: bih != nil, hasBiasHH: bhh != nil,
                      saved: (output: output.pointer, gates: gates.pointer, hPrev: hPrevB.pointer, cPrev: cPrevB.pointer,
                              tanhC: tanhCB.pointer, hFull: hFullB.pointer, hhN: hhNB.pointer, h0: h0.storage.pointer),
-                     gradOutputs: gradOutputs, gradInputs: gradInputs)
+                     gradOutputs: gradOutputs, gradInputs: gradInputs, handOff: handOffSlot?.stage)
             // Keep the saved buffers alive as long as the node.
             withExtendedLifetime((gates, hPrevB, cPrevB, tanhCB, hFullB, hhNB, output, input, h0, weights.tensors)) {}
         }
@@ -638,6 +641,11 @@ enum FusedRecurrence {
 
     /// Backpropagation through time for ``run``: accumulates into `gradInputs`, which are in
     /// the order input, h0, (c0), W_ih, W_hh, (b_ih), (b_hh), (W_hr).
+    ///
+    /// With `handOff`, the layer is one link of a wavefront backward (``WavefrontNode``): it
+    /// runs as a team of one, waits before each step for the layer above to deliver its output
+    /// gradient, and (unless it is the lowest) hands its input gradient down chunk by chunk
+    /// instead of in the sequence-wide product.
     @usableFromInline
     static func backward(
         kind: CellKind, layout: SequenceLayout, reverse: Bool, lengths: [Int]?,
@@ -647,7 +655,8 @@ enum FusedRecurrence {
         saved: (output: UnsafeMutablePointer<Float>, gates: UnsafeMutablePointer<Float>, hPrev: UnsafeMutablePointer<Float>,
                 cPrev: UnsafeMutablePointer<Float>, tanhC: UnsafeMutablePointer<Float>, hFull: UnsafeMutablePointer<Float>,
                 hhN: UnsafeMutablePointer<Float>, h0: UnsafeMutablePointer<Float>),
-        gradOutputs: [UnsafePointer<Float>?], gradInputs: [UnsafeMutablePointer<Float>?]
+        gradOutputs: [UnsafePointer<Float>?], gradInputs: [UnsafeMutablePointer<Float>?],
+        handOff: WavefrontBackwardStage? = nil
     ) {
         let (I, H, Hr, GH) = sizes
         let T = layout.steps, B = layout.batch, R = layout.rows, rs = layout.rowStride
@@ -687,7 +696,9 @@ enum FusedRecurrence {
         if let gCN, isLSTM { dc.update(from: gCN, count: B * H) } else { dc.update(repeating: 0, count: dcCount) }
         let whhView = MatrixView(whh, rows: GH, columns: Hr, leadingDimension: max(Hr, 1))
         let G = kind.gateCount
-        let workers = packsWeight ? teamSize(batch: B, hidden: H, gates: G, depth: Hr, hasProjection: hasProjection) : 1
+        let workers = packsWeight && handOff == nil ? teamSize(batch: B, hidden: H, gates: G, depth: Hr, hasProjection: hasProjection) : 1
+        handOff?.prepare(dG: dGx, gX: gX, wih: wih, gates: GH, inputs: I)
+        defer { handOff?.release() }
 
         // The whole backward runs OpenBLAS on one thread: the library's team splits the work
         // (OpenBLAS's threads would change the last bits with the thread count).
@@ -730,6 +741,10 @@ enum FusedRecurrence {
             }
             for s in stride(from: T - 1, through: 0, by: -1) {
                 let t = reverse ? T - 1 - s : s
+                if let handOff {                    // a wavefront's link (forward direction: t = s)
+                    if t + 1 < T { handOff.finished(from: t + 1) }
+                    handOff.willRun(step: t)
+                }
                 let first = layout.firstRow(t)
                 if wholeStepRNN {
                     // dG_t = (dh + dY_t) ⊙ act′(y_t) in one call over the step's (strided) rows,
@@ -802,6 +817,7 @@ enum FusedRecurrence {
                     // inactive: dh passes through unchanged (the state was carried).
                 }
             }
+            handOff?.finished(from: 0)
         }
         if let gH0 { for j in 0..<(B * Hr) { gH0[j] += dh[j] } }
         if let gC0, isLSTM { for j in 0..<(B * H) { gC0[j] += dc[j] } }
@@ -830,7 +846,8 @@ enum FusedRecurrence {
         let packBlock = ScratchPool.shared.take(statePackCount)
         defer { ScratchPool.shared.give(packBlock) }
         let packedS = packBlock.pointer
-        inputGradients(rows: R, gates: GH, inputs: I, x: x, wih: wih, dG: dGx, gX: gX, gWih: gWih, packsTransposed: packsDW,
+        inputGradients(rows: R, gates: GH, inputs: I, x: x, wih: wih, dG: dGx, gX: handOff?.handsDown == true ? nil : gX,
+                       gWih: gWih, packsTransposed: packsDW,
                        chunks: whhChunks + biasChunks, extraMultiplyAdds: (whhChunks > 0 ? R * GH * Hr : 0) + (biasChunks > 0 ? R * GH : 0)) { member in
             if statePackCount > 0 {
                 let mine = member.share(of: Hr, granularity: PackedGEMM.panelWidth)

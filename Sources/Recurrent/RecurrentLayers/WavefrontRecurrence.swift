@@ -35,10 +35,15 @@ import LinearAlgebra
 /// a shape whose chunks cannot keep that runs layer by layer instead. So results stay
 /// bit-identical to one thread's.
 ///
-/// Autograd: each layer records its usual node with the usual saved tensors (the layer
-/// above waits, before recording its node, for the layer below's output tensor), so the
-/// backward is the per-layer backward of ``FusedRecurrence``, unchanged; only the forward
-/// runs as a wavefront.
+/// Autograd: each layer saves its usual tensors and leaves its node's parts in a
+/// ``PendingNode`` (the layer above waits, before it does, for the layer below's output
+/// tensor); the recording layers of the group become one node (``WavefrontNode``) with every
+/// layer's outputs, so callers see the same tensors. Its backward runs each layer's BPTT of
+/// ``FusedRecurrence``, either one after the other from the top (exactly the per-layer nodes'
+/// work), or as a wavefront in reverse time where no layer's steps would split by items: worker
+/// `w` runs a layer's backward, which hands its input gradient (`dX = dG · W_ih`, packed, each
+/// row with its sequence-wide arithmetic) down to the layer below chunk by chunk as its steps
+/// finish, on progress counters as here. Every gradient keeps its bits either way.
 enum WavefrontRecurrence {
     /// The internal override of the policy, for measurement (A/B on a quiet machine) and tests:
     /// `RECURRENT_WAVEFRONT=0` never runs a wavefront, `=1` runs one wherever it is supported
@@ -140,10 +145,11 @@ enum WavefrontRecurrence {
                 let layerInput = l == 0 ? input : Tensor(shape: shapes[l], storage: stages[l - 1].output)
                 let result = FusedRecurrence.run(kind: kind, input: layerInput, layout: layout, reverse: false,
                                                  h0: h0[l], c0: c0[l], weights: weights[l], lengths: lengths,
-                                                 gradMode: gradMode, stage: stages[l])
+                                                 gradMode: gradMode, stage: stages[l], pending: stages[l].pending)
                 stages[l].publish(result)
             }
         }
+        WavefrontNode.make(stages.map(\.pending), slots: stages.map(\.backwardSlot), kind: kind, layout: layout, weights: weights)
         return slots.map { $0! }
     }
 
@@ -334,6 +340,11 @@ final class WavefrontStage: @unchecked Sendable {
     let plan: ProjectionPlan
     /// The layer's output buffer, which its tensor will own.
     let output: TensorBuffer
+    /// Where the layer's backward finds its hand-off when its group's node runs the backward
+    /// as a wavefront (``WavefrontNode``).
+    let backwardSlot = WavefrontBackwardSlot()
+    /// Where the layer, recording, leaves its node's parts for the group's one node.
+    let pending = PendingNode()
     /// Whether the layer records an autograd node (the caller's grad mode and any input that
     /// requires a gradient, the layer below's output included).
     let recording: Bool
