@@ -17,7 +17,7 @@ import LinearAlgebra
 /// layer above's `dX` into a buffer (one per intermediate output) that is the layer below's
 /// output gradient: exactly what the autograd engine does with one node per layer.
 ///
-/// The backward as a wavefront (``runsAsWavefront(layers:gradOutputs:gradInputs:)``): worker
+/// The backward as a wavefront (``wavefrontPlans(layers:gradOutputs:gradInputs:)``): worker
 /// `w` runs the backward of the `w`-th layer from the top (a smaller team: each worker its
 /// layers from the top down), as a team of one. A layer runs its steps in reverse; after each
 /// chunk of steps (``ProjectionPlan``, with the chunks of the sequence-wide `dX` product) it
@@ -32,7 +32,7 @@ enum WavefrontNode {
     /// The internal override of the backward's policy, for measurement (A/B on a quiet
     /// machine) and tests: `RECURRENT_WAVEFRONT_BACKWARD=0` runs the layers' backward one after
     /// the other, `=1` as a wavefront wherever it is supported; unset (or any other value),
-    /// the policy decides (``runsAsWavefront(layers:gradOutputs:gradInputs:)``). Tests set
+    /// the policy decides (``wavefrontPlans(layers:gradOutputs:gradInputs:)``). Tests set
     /// ``override`` directly.
     static var override: Bool? {
         get { overrideSetting.value }
@@ -106,32 +106,39 @@ enum WavefrontNode {
             runs[k] = outs[k].contains { $0 != nil }
         }
         withExtendedLifetime(buffers) {
-            if runsAsWavefront(layers: layers, gradOutputs: outs, gradInputs: ins) {
-                runWavefront(layers: layers, gradOutputs: outs, gradInputs: ins)
+            if let plans = wavefrontPlans(layers: layers, gradOutputs: outs, gradInputs: ins) {
+                runWavefront(layers: layers, plans: plans, gradOutputs: outs, gradInputs: ins)
             } else {
                 for k in stride(from: n - 1, through: 0, by: -1) where runs[k] { layers[k].parts.backward(outs[k], ins[k]) }
             }
         }
     }
 
-    /// Whether the backward runs as a wavefront: two or more threads, no anomaly detection,
+    /// When the backward runs as a wavefront, the chunks in which each layer hands its `dX`
+    /// down (`nil` for the lowest); `nil` when it runs layer after layer. A wavefront needs
+    /// two or more threads, no anomaly detection,
     /// every layer runs (a gradient reaches the top layer), no two layers accumulate into the
     /// same gradient, and every layer above the lowest hands its `dX` down packed, in chunks
     /// that keep the bits (``handOffPlan(_:)``). The policy takes it where no layer's steps
     /// would split by items on its own team
     /// (``BatchSplitRecurrence/splitsLayerSteps(batch:workers:gateColumns:depth:)``: those
     /// already run on every worker with no barrier per step); ``override`` can force either way.
-    static func runsAsWavefront(layers: [Layer], gradOutputs: [[UnsafePointer<Float>?]],
-                                gradInputs: [[UnsafeMutablePointer<Float>?]]) -> Bool {
+    static func wavefrontPlans(layers: [Layer], gradOutputs: [[UnsafePointer<Float>?]],
+                               gradInputs: [[UnsafeMutablePointer<Float>?]]) -> [ProjectionPlan?]? {
         let mode = override
         guard mode != false, layers.count >= 2, ComputeThreads.count >= 2, !AnomalyMode.isEnabled,
-              gradOutputs[layers.count - 1].contains(where: { $0 != nil }) else { return false }
+              gradOutputs[layers.count - 1].contains(where: { $0 != nil }) else { return nil }
         let slots = gradInputs.flatMap { $0.compactMap { $0 } }
-        guard Set(slots).count == slots.count else { return false }
+        guard Set(slots).count == slots.count else { return nil }
         if mode == nil && layers.contains(where: { splitsByItems(layout: $0.layout, gates: $0.G, gateColumns: $0.GH, depth: $0.Hr) }) {
-            return false
+            return nil
         }
-        return layers.dropFirst().allSatisfy { handOffPlan($0) != nil }
+        var plans: [ProjectionPlan?] = [nil]
+        for layer in layers.dropFirst() {
+            guard let plan = handOffPlan(layer) else { return nil }
+            plans.append(plan)
+        }
+        return plans
     }
 
     /// Whether a layer's backward, on its own team, would run its steps split by items
@@ -158,13 +165,15 @@ enum WavefrontNode {
         return ProjectionPlan(layout: layout, products: FusedRecurrence.productChunks(work))
     }
 
-    /// Runs the layers' backwards as a wavefront (see ``WavefrontNode``).
-    static func runWavefront(layers: [Layer], gradOutputs: [[UnsafePointer<Float>?]], gradInputs: [[UnsafeMutablePointer<Float>?]]) {
+    /// Runs the layers' backwards as a wavefront (see ``WavefrontNode``), each layer handing
+    /// its `dX` down in the chunks of `plans[k]`.
+    static func runWavefront(layers: [Layer], plans: [ProjectionPlan?], gradOutputs: [[UnsafePointer<Float>?]],
+                             gradInputs: [[UnsafeMutablePointer<Float>?]]) {
         let n = layers.count
         let counters = ProgressCounters(count: n)
         for (k, layer) in layers.enumerated() {
             layer.slot.stage = WavefrontBackwardStage(index: k, counters: counters, steps: layer.layout.steps,
-                                                      waitsAbove: k + 1 < n, plan: k > 0 ? handOffPlan(layer) : nil)
+                                                      waitsAbove: k + 1 < n, plan: plans[k])
         }
         defer { for layer in layers { layer.slot.stage = nil } }
         ComputeThreads.run(workers: n) { member in
