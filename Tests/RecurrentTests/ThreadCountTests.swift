@@ -437,10 +437,9 @@ extension ThreadCountTests {
         try checkWavefront("GRU, 3 layers") { try GRU(inputSize: 12, hiddenSize: 40, numLayers: 3, batchFirst: $0, seed: 3) }
     }
 
-    /// A stack of a few items per step under the default policies: the forward and the
-    /// backward run as wavefronts on 2 threads (the backward's `dX` handed down packed),
-    /// and every output and gradient keeps one thread's bits; with the backward's wavefront
-    /// forced off, too.
+    /// A stack of a few items per step: the forward runs as a wavefront on 2 threads by policy,
+    /// the backward layer after layer by policy, forced off, or forced to a wavefront (the
+    /// backward's `dX` handed down packed), and every output and gradient keeps one thread's bits.
     func testStackedBackwardAsAWavefrontByPolicyIsBitIdentical() throws {
         guard PackedGEMM.isAvailable else { throw XCTSkip("the wavefront needs the packed kernels") }
         for (make, gates) in [({ try LSTM(inputSize: 12, hiddenSize: 128, numLayers: 3, batchFirst: $0, seed: 7) }, 4),
@@ -450,7 +449,6 @@ extension ThreadCountTests {
                 for batchFirst in [true, false] {
                     let layout = SequenceLayout(steps: steps, batch: batch, batchFirst: batchFirst)
                     XCTAssertNotNil(WavefrontNode.handOffPlan(layout: layout, gates: gates * 128, inputs: 128))
-                    XCTAssertFalse(WavefrontNode.splitsByItems(layout: layout, gates: gates, gateColumns: gates * 128, depth: 128))
                     for lengths in [nil, (0..<batch).map { steps - 3 * $0 }] as [[Int]?] {
                         ComputeThreads.set(1)
                         let reference = try everything(make, batchFirst: batchFirst, lengths: lengths, batch: batch, steps: steps)
@@ -462,7 +460,7 @@ extension ThreadCountTests {
                                 XCTAssertNotNil(WavefrontRecurrence.groupSize(kind: module.kind, layout: layout, weights: module.weights[...],
                                                                               dropoutBetweenLayers: false), "\(module.kind): no wavefront by policy")
                             }
-                            for backward in [nil, false] as [Bool?] {
+                            for backward in [nil, false, true] as [Bool?] {
                                 WavefrontNode.override = backward
                                 assertBitIdentical(try everything(make, batchFirst: batchFirst, lengths: lengths, batch: batch, steps: steps),
                                                    reference, "\(module.kind), \(batch) × \(steps), batchFirst \(batchFirst), "

@@ -263,16 +263,12 @@ final class WavefrontBackwardTests: ThreadSettingsTestCase {
         XCTAssertFalse(upper.inputs[0].requiresGrad)
     }
 
-    /// The policy: the backward runs as a wavefront where no layer's steps would split by
-    /// items (a few items per worker), not where they would.
-    func testBackwardPolicy() throws {
+    /// The hand-off is planned where the `dX` product is packed, not where it runs on OpenBLAS.
+    /// (The policy itself leaves the backward layer after layer unless forced: see
+    /// ``WavefrontNode/wavefrontPlans(layers:gradOutputs:gradInputs:)``; `check` runs both.)
+    func testHandOffPlans() throws {
         guard PackedGEMM.isAvailable else { throw XCTSkip("the wavefront needs the packed kernels") }
-        ComputeThreads.set(2)
-        BatchSplitRecurrence.override = nil
         let few = SequenceLayout(steps: 100, batch: 4, batchFirst: true)
-        let many = SequenceLayout(steps: 100, batch: 32, batchFirst: true)
-        XCTAssertFalse(WavefrontNode.splitsByItems(layout: few, gates: 4, gateColumns: 4 * 256, depth: 256), "lstm-batch4")
-        XCTAssertTrue(WavefrontNode.splitsByItems(layout: many, gates: 4, gateColumns: 4 * 128, depth: 128), "lstm-medium")
         XCTAssertNotNil(WavefrontNode.handOffPlan(layout: few, gates: 4 * 256, inputs: 256), "lstm-batch4's second layer")
         XCTAssertNil(WavefrontNode.handOffPlan(layout: SequenceLayout(steps: 7, batch: 2, batchFirst: true), gates: 4 * 32, inputs: 32),
                      "a sequence-wide dX product on OpenBLAS")

@@ -119,10 +119,16 @@ enum WavefrontNode {
     /// two or more threads, no anomaly detection,
     /// every layer runs (a gradient reaches the top layer), no two layers accumulate into the
     /// same gradient, and every layer above the lowest hands its `dX` down packed, in chunks
-    /// that keep the bits (``handOffPlan(_:)``). The policy takes it where no layer's steps
-    /// would split by items on its own team
-    /// (``BatchSplitRecurrence/splitsLayerSteps(batch:workers:gateColumns:depth:)``: those
-    /// already run on every worker with no barrier per step); ``override`` can force either way.
+    /// that keep the bits (``handOffPlan(_:)``). The policy does not take it: only
+    /// ``override`` (`RECURRENT_WAVEFRONT_BACKWARD=1`) does. Measured on `lstm-batch4` (two
+    /// layers, 4 items, the case it was built for: no item split), 2 threads, alternating runs
+    /// on a quiet Zen 5: 6.4–6.9 ms a training step as a wavefront against 5.4–5.7 ms layer
+    /// after layer, each layer's steps split by columns. The top layer's worker carries its
+    /// steps, the `dX` it hands down and its weight gradients (420 million multiply-adds
+    /// against the lower worker's 236 here; with equal widths 4 against 3 parts), where layer
+    /// after layer both workers share each part. It would pay where each step's barrier costs
+    /// more than that imbalance, or once the weight gradients of every layer ran on the whole
+    /// team after the wavefront.
     static func wavefrontPlans(layers: [Layer], gradOutputs: [[UnsafePointer<Float>?]],
                                gradInputs: [[UnsafeMutablePointer<Float>?]]) -> [ProjectionPlan?]? {
         let mode = override
@@ -130,24 +136,13 @@ enum WavefrontNode {
               gradOutputs[layers.count - 1].contains(where: { $0 != nil }) else { return nil }
         let slots = gradInputs.flatMap { $0.compactMap { $0 } }
         guard Set(slots).count == slots.count else { return nil }
-        if mode == nil && layers.contains(where: { splitsByItems(layout: $0.layout, gates: $0.G, gateColumns: $0.GH, depth: $0.Hr) }) {
-            return nil
-        }
+        guard mode == true else { return nil }
         var plans: [ProjectionPlan?] = [nil]
         for layer in layers.dropFirst() {
             guard let plan = handOffPlan(layer) else { return nil }
             plans.append(plan)
         }
         return plans
-    }
-
-    /// Whether a layer's backward, on its own team, would run its steps split by items
-    /// (``BatchSplitRecurrence/splitsLayerSteps(batch:workers:gateColumns:depth:)``), with
-    /// `G` gates of `GH / G` units over a state `depth` wide.
-    static func splitsByItems(layout: SequenceLayout, gates G: Int, gateColumns GH: Int, depth: Int) -> Bool {
-        let team = FusedRecurrence.teamSize(batch: layout.batch, hidden: GH / Swift.max(G, 1), gates: G, depth: Swift.max(depth, 1),
-                                            hasProjection: false)
-        return BatchSplitRecurrence.splitsLayerSteps(batch: layout.batch, workers: team, gateColumns: GH, depth: depth)
     }
 
     /// The chunks in which `layer` hands its `dX` rows down: `nil` unless its sequence-wide

@@ -40,7 +40,7 @@ import LinearAlgebra
 /// tensor); the recording layers of the group become one node (``WavefrontNode``) with every
 /// layer's outputs, so callers see the same tensors. Its backward runs each layer's BPTT of
 /// ``FusedRecurrence``, either one after the other from the top (exactly the per-layer nodes'
-/// work), or as a wavefront in reverse time where no layer's steps would split by items: worker
+/// work; the policy), or, when forced (``WavefrontNode/override``), as a wavefront in reverse time: worker
 /// `w` runs a layer's backward, which hands its input gradient (`dX = dG · W_ih`, packed, each
 /// row with its sequence-wide arithmetic) down to the layer below chunk by chunk as its steps
 /// finish, on progress counters as here. Every gradient keeps its bits either way.
