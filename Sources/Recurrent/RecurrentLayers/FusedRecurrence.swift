@@ -1141,7 +1141,7 @@ final class ScratchPool: @unchecked Sendable {
             }
             if let found { return found }
         }
-        return Block(pointer: .allocate(capacity: count), capacity: count)
+        return Block(pointer: TensorBuffer.allocateLineAligned(count), capacity: count)
     }
 
     /// Gives a block back: kept if it is among the largest, freed otherwise.
