@@ -565,13 +565,16 @@ extension ThreadCountTests {
         let small = try RNN(inputSize: 64, hiddenSize: 16, numLayers: 2, batchFirst: true, seed: 1)
         let bidirectional = try GRU(inputSize: 64, hiddenSize: 128, numLayers: 2, batchFirst: true, bidirectional: true, seed: 1)
         let projected = try LSTM(inputSize: 64, hiddenSize: 128, numLayers: 2, batchFirst: true, projSize: 32, seed: 1)
-        func group(_ module: RecurrentBase, dropout: Bool = false) -> Int? {
+        let fewItems = SequenceLayout(steps: 50, batch: 4, batchFirst: true)
+        func group(_ module: RecurrentBase, dropout: Bool = false, layout: SequenceLayout = layout) -> Int? {
             WavefrontRecurrence.groupSize(kind: module.kind, layout: layout, weights: module.weights[...], dropoutBetweenLayers: dropout)
         }
         WavefrontRecurrence.override = nil
         ComputeThreads.set(2)
-        XCTAssertEqual(group(medium), 2)
-        XCTAssertNil(group(medium, dropout: true))
+        XCTAssertNil(group(medium), "32 items: each layer's steps split by items")
+        let wide = try LSTM(inputSize: 64, hiddenSize: 256, numLayers: 2, batchFirst: true, seed: 1)
+        XCTAssertEqual(group(wide, layout: fewItems), 2, "4 items (lstm-batch4): no item split")
+        XCTAssertNil(group(wide, dropout: true, layout: fewItems))
         XCTAssertNil(group(small))
         XCTAssertNil(group(bidirectional))
         XCTAssertNil(group(projected))
