@@ -102,6 +102,40 @@ final class LeakTests: XCTestCase {
         XCTAssertTrue(m.parameters().allSatisfy { $0.grad == nil })
     }
 
+    /// The nodes made of several layers' or directions' parts (``WavefrontNode``,
+    /// ``BidirectionalNode``) hold no reference to their own outputs: a recorded forward
+    /// whose tensors go out of scope frees its node and every buffer (the wavefront's once
+    /// kept its layers' output tensors in its backward, a cycle through their `gradFn`).
+    func testMergedNodesAreFreedWithTheirTensors() throws {
+        let savedThreads = ComputeThreads.count, savedWavefront = WavefrontRecurrence.override
+        defer { ComputeThreads.set(savedThreads); WavefrontRecurrence.override = savedWavefront }
+        ComputeThreads.set(2)
+        WavefrontRecurrence.override = true
+        let stack = try LSTM(inputSize: 8, hiddenSize: 32, numLayers: 2, batchFirst: true, seed: 1)
+        let bidirectional = try GRU(inputSize: 8, hiddenSize: 32, numLayers: 1, batchFirst: true, bidirectional: true, seed: 1)
+        var generator = SeededGenerator(seed: 4)
+        let x = Tensor(uniform: [3, 12, 8], low: -1, high: 1, using: &generator)
+        x.requiresGrad = true
+        // The merged node: the stack's output's own; the bidirectional output's input (its
+        // directions are concatenated).
+        let runs: [(() throws -> Tensor, String, (Tensor) -> Node?)] = [
+            ({ try stack(x).output }, "lstmWavefrontBackward", { $0.gradFn }),
+            ({ try bidirectional(x).output }, "gruBidirectionalBackward", { $0.gradFn?.inputs.first?.gradFn }),
+        ]
+        for (run, name, merged) in runs {
+            let baseline = try liveBuffers()
+            weak var output: Tensor?, node: Node?
+            try {
+                let y = try run()
+                output = y; node = merged(y)
+                XCTAssertEqual(node?.name, name)
+            }()
+            XCTAssertNil(output, name)
+            XCTAssertNil(node, name)
+            XCTAssertEqual(try liveBuffers(), baseline, "\(name): every buffer freed")
+        }
+    }
+
     /// A model, its optimizer and its parameters form no reference cycle: all are freed with
     /// the last outside reference, even after training steps (gradients, optimizer slots).
     func testModelAndOptimizerAreFreed() throws {

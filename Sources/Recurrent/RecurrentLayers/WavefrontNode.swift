@@ -41,10 +41,14 @@ enum WavefrontNode {
 
     private static let overrideSetting = PolicyOverride(environment: "RECURRENT_WAVEFRONT_BACKWARD")
 
-    /// What the backward needs of one recording layer: its node's parts, where its backward
-    /// finds its hand-off, and its shapes.
+    /// What the backward needs of one recording layer: its backward and the shapes of its
+    /// node's parts, where its backward finds its hand-off, and its shapes. No tensor: the
+    /// node's backward keeps these, and a tensor among them (its own outputs) would keep the
+    /// node alive through its `gradFn`.
     struct Layer {
-        let parts: PendingNode.Parts
+        let backward: Node.Backward
+        /// The numbers of the layer's node's outputs and inputs, and of the floats of its output.
+        let outputCount: Int, inputCount: Int, outputSize: Int
         let slot: WavefrontBackwardSlot
         let layout: SequenceLayout
         /// The layer's gates (`G·H`), input width, state width and gate count.
@@ -56,22 +60,26 @@ enum WavefrontNode {
     /// the layer's own node when one did, none otherwise.
     static func make(_ pending: [PendingNode], slots: [WavefrontBackwardSlot], kind: CellKind, layout: SequenceLayout,
                      weights: [RecurrentWeights]) {
+        var recorded: [PendingNode.Parts] = []
         var layers: [Layer] = []
         for (l, node) in pending.enumerated() {
             guard let parts = node.parts else { continue }
             node.parts = nil
-            layers.append(Layer(parts: parts, slot: slots[l], layout: layout, GH: weights[l].weightIH.shape[0],
-                                I: weights[l].weightIH.shape[1], Hr: weights[l].weightHH.shape[1], G: kind.gateCount))
+            recorded.append(parts)
+            layers.append(Layer(backward: parts.backward, outputCount: parts.outputs.count, inputCount: parts.inputs.count,
+                                outputSize: parts.outputs[0].count, slot: slots[l], layout: layout,
+                                GH: weights[l].weightIH.shape[0], I: weights[l].weightIH.shape[1],
+                                Hr: weights[l].weightHH.shape[1], G: kind.gateCount))
         }
-        if layers.count == 1 {
-            let parts = layers[0].parts
+        if recorded.count == 1 {
+            let parts = recorded[0]
             Tensor.attachNode(parts.name, to: parts.outputs, inputs: parts.inputs, backward: parts.backward)
             return
         }
-        guard layers.count >= 2 else { return }
-        let inputs = layers[0].parts.inputs + layers.dropFirst().flatMap { $0.parts.inputs.dropFirst() }
-        let outputs = layers.flatMap(\.parts.outputs)
-        Tensor.attachNode(PendingNode.name(layers[0].parts.name, inserting: "Wavefront"), to: outputs, inputs: inputs) { gradOutputs, gradInputs in
+        guard recorded.count >= 2 else { return }
+        let inputs = recorded[0].inputs + recorded.dropFirst().flatMap { $0.inputs.dropFirst() }
+        let outputs = recorded.flatMap(\.outputs)
+        Tensor.attachNode(PendingNode.name(recorded[0].name, inserting: "Wavefront"), to: outputs, inputs: inputs) { gradOutputs, gradInputs in
             backward(layers: layers, gradOutputs: gradOutputs, gradInputs: gradInputs)
         }
     }
@@ -86,9 +94,9 @@ enum WavefrontNode {
         var outs: [[UnsafePointer<Float>?]] = [], ins: [[UnsafeMutablePointer<Float>?]] = []
         var o = 0, i = 0
         for (k, layer) in layers.enumerated() {
-            outs.append(Array(gradOutputs[o..<(o + layer.parts.outputs.count)]))
-            o += layer.parts.outputs.count
-            let own = layer.parts.inputs.count - (k == 0 ? 0 : 1)
+            outs.append(Array(gradOutputs[o..<(o + layer.outputCount)]))
+            o += layer.outputCount
+            let own = layer.inputCount - (k == 0 ? 0 : 1)
             ins.append((k == 0 ? [] : [nil]) + Array(gradInputs[i..<(i + own)]))
             i += own
         }
@@ -96,7 +104,7 @@ enum WavefrontNode {
         var buffers: [TensorBuffer] = []          // the intermediate output gradients
         for k in stride(from: n - 1, through: 0, by: -1) {
             if k + 1 < n && runs[k + 1] {
-                let count = layers[k].parts.outputs[0].count
+                let count = layers[k].outputSize
                 let buffer = TensorBuffer(count: count)            // zeros
                 if let outside = outs[k][0] { buffer.pointer.update(from: outside, count: count) }
                 buffers.append(buffer)
@@ -109,7 +117,7 @@ enum WavefrontNode {
             if let plans = wavefrontPlans(layers: layers, gradOutputs: outs, gradInputs: ins) {
                 runWavefront(layers: layers, plans: plans, gradOutputs: outs, gradInputs: ins)
             } else {
-                for k in stride(from: n - 1, through: 0, by: -1) where runs[k] { layers[k].parts.backward(outs[k], ins[k]) }
+                for k in stride(from: n - 1, through: 0, by: -1) where runs[k] { layers[k].backward(outs[k], ins[k]) }
             }
         }
     }
@@ -174,7 +182,7 @@ enum WavefrontNode {
         ComputeThreads.run(workers: n) { member in
             // From the top down: a layer waits only for layers above it.
             for k in stride(from: n - 1 - member.index, through: 0, by: -member.count) {
-                layers[k].parts.backward(gradOutputs[k], gradInputs[k])
+                layers[k].backward(gradOutputs[k], gradInputs[k])
             }
         }
     }
