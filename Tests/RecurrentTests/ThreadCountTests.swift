@@ -239,7 +239,7 @@ final class ThreadCountTests: ThreadSettingsTestCase {
     /// before the product, zoneout's expectation in evaluation mode, and in training recurrent
     /// dropout and zoneout's drawn masks) with the steps split by batch items: outputs, final
     /// states and every gradient have one thread's bits at 2 and 4 threads, with the split
-    /// forced (`RECURRENT_BATCH_SPLIT=1`), off (`=0`) and left to the policy; one and two
+    /// forced (`RECURRENT_BATCH_SPLIT=1`) and off (`=0`; the policy takes one of the two); one and two
     /// directions, both layouts, with and without lengths. A member that read or wrote another
     /// item's rows (a wrong item offset in the forward's products and cells or in the
     /// backward's) would change the results of the split runs only, and fail here. The batch
@@ -272,7 +272,7 @@ final class ThreadCountTests: ThreadSettingsTestCase {
                             ComputeThreads.set(1)
                             let reference = try everything({ try make($0, bidirectional) }, batchFirst: batchFirst, lengths: lengths, batch: B)
                             XCTAssertTrue(reference.allSatisfy { $0.allSatisfy(\.isFinite) }, what)
-                            for mode in [true, false, nil] as [Bool?] {
+                            for mode in [true, false] as [Bool?] {   // (the policy takes one of the two)
                                 BatchSplitRecurrence.override = mode
                                 for threads in [2, 4] {
                                     ComputeThreads.set(threads)
@@ -438,7 +438,7 @@ extension ThreadCountTests {
     }
 
     /// A stack of a few items per step: the forward runs as a wavefront on 2 threads by policy,
-    /// the backward layer after layer by policy, forced off, or forced to a wavefront (the
+    /// the backward layer after layer by policy or forced to a wavefront (the
     /// backward's `dX` handed down packed), and every output and gradient keeps one thread's bits.
     func testStackedBackwardAsAWavefrontByPolicyIsBitIdentical() throws {
         guard PackedGEMM.isAvailable else { throw XCTSkip("the wavefront needs the packed kernels") }
@@ -460,7 +460,7 @@ extension ThreadCountTests {
                                 XCTAssertNotNil(WavefrontRecurrence.groupSize(kind: module.kind, layout: layout, weights: module.weights[...],
                                                                               dropoutBetweenLayers: false), "\(module.kind): no wavefront by policy")
                             }
-                            for backward in [nil, false, true] as [Bool?] {
+                            for backward in [nil, true] as [Bool?] {   // nil: the policy, layer after layer
                                 WavefrontNode.override = backward
                                 assertBitIdentical(try everything(make, batchFirst: batchFirst, lengths: lengths, batch: batch, steps: steps),
                                                    reference, "\(module.kind), \(batch) × \(steps), batchFirst \(batchFirst), "

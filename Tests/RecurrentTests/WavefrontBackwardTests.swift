@@ -68,7 +68,7 @@ final class WavefrontBackwardTests: ThreadSettingsTestCase {
     /// Runs `make`'s module (`(batchFirst) → module`) over batches of 1 to 4 items, both
     /// layouts, with and without lengths (the states requiring gradients or not): first with
     /// one node per layer on one thread (no wavefront at all), then with the forward wavefront
-    /// forced and the backward's wavefront forced on, forced off and by policy, on 1, 2 and 4
+    /// forced and the backward's wavefront forced on and by policy (off), on 1, 2 and 4
     /// threads. Every result must have the reference's bits; the shapes must take the backward's
     /// hand-off.
     private func check(_ name: String, gates: Int, hidden: Int, _ make: (Bool) throws -> RecurrentBase,
@@ -94,7 +94,7 @@ final class WavefrontBackwardTests: ThreadSettingsTestCase {
                     WavefrontRecurrence.override = true
                     for threads in [1, 2, 4] {
                         ComputeThreads.set(threads)
-                        for backward in threads == 1 ? [true] : [true, false, nil] as [Bool?] {
+                        for backward in threads == 1 ? [true] : [true, nil] as [Bool?] {   // nil: the policy, layer after layer
                             WavefrontNode.override = backward
                             assertBitIdentical(try run(), reference,
                                                "\(name), \(batch) × \(T), batchFirst \(batchFirst), lengths \(lengths != nil), "
