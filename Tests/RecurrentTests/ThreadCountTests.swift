@@ -199,6 +199,18 @@ final class ThreadCountTests: ThreadSettingsTestCase {
         }
     }
 
+    /// A 2-layer variant cell of input 12 in evaluation mode (zoneout's expectation on `h`, and
+    /// on `c` for an LSTM), for the inference split's tests.
+    private func evaluatedVariant(_ kind: CellKind, resetAfter: Bool, peepholes: Bool, zoneout: Float, hidden: Int,
+                                  batchFirst: Bool, bidirectional: Bool) throws -> RecurrentBase {
+        let module = try RecurrentBase(kind: kind, inputSize: 12, hiddenSize: hidden, numLayers: 2, bias: true,
+                                       batchFirst: batchFirst, dropout: 0, bidirectional: bidirectional, projSize: 0, seed: 4,
+                                       resetAfter: resetAfter, peepholes: peepholes,
+                                       regularizers: RecurrentRegularizers(zoneoutHidden: zoneout, zoneoutCell: kind == .lstm ? zoneout : 0))
+        module.eval()
+        return module
+    }
+
     /// The split declines a part whose rows would change their number of accumulator chains:
     /// 7 items in parts of 4 and 3 keep the tiles (4, 3) of the whole step product, but the
     /// projection of 3 items × 1 step has a 3-row tile where the whole (7 rows) has 4 and 3.
@@ -209,11 +221,8 @@ final class ThreadCountTests: ThreadSettingsTestCase {
         for (kind, resetAfter, peepholes, zoneout) in [(CellKind.lstm, true, true, Float(0)), (.gru, false, false, 0), (.lstm, true, false, 0.25)] {
             for bidirectional in [false, true] {
                 for batchFirst in [true, false] {
-                    let module = try RecurrentBase(kind: kind, inputSize: 12, hiddenSize: 40, numLayers: 2, bias: true,
-                                                   batchFirst: batchFirst, dropout: 0, bidirectional: bidirectional, projSize: 0, seed: 4,
-                                                   resetAfter: resetAfter, peepholes: peepholes,
-                                                   regularizers: RecurrentRegularizers(zoneoutHidden: zoneout, zoneoutCell: zoneout))
-                    module.eval()
+                    let module = try evaluatedVariant(kind, resetAfter: resetAfter, peepholes: peepholes, zoneout: zoneout,
+                                                      hidden: 40, batchFirst: batchFirst, bidirectional: bidirectional)
                     let D = bidirectional ? 2 : 1, B = 24, T = 20
                     var generator = SeededGenerator(seed: 9)
                     let x = Tensor(uniform: batchFirst ? [B, T, 12] : [T, B, 12], low: -1, high: 1, using: &generator)
@@ -309,11 +318,8 @@ final class ThreadCountTests: ThreadSettingsTestCase {
         BatchSplitRecurrence.override = true
         for (kind, resetAfter, peepholes, zoneout) in [(CellKind.lstm, true, true, Float(0)), (.gru, false, false, 0.2), (.lstm, true, false, 0.25)] {
             for batchFirst in [true, false] {
-                let module = try RecurrentBase(kind: kind, inputSize: 12, hiddenSize: 80, numLayers: 2, bias: true,
-                                               batchFirst: batchFirst, dropout: 0, bidirectional: false, projSize: 0, seed: 4,
-                                               resetAfter: resetAfter, peepholes: peepholes,
-                                               regularizers: RecurrentRegularizers(zoneoutHidden: zoneout, zoneoutCell: kind == .lstm ? zoneout : 0))
-                module.eval()
+                let module = try evaluatedVariant(kind, resetAfter: resetAfter, peepholes: peepholes, zoneout: zoneout,
+                                                  hidden: 80, batchFirst: batchFirst, bidirectional: false)
                 let B = 24, T = 9
                 var generator = SeededGenerator(seed: 9)
                 let x = Tensor(uniform: batchFirst ? [B, T, 12] : [T, B, 12], low: -1, high: 1, using: &generator)
