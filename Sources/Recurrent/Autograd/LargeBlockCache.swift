@@ -1,24 +1,27 @@
 import Foundation
 import LinearAlgebra
 
-/// Keeps large float blocks given back by tensor buffers for the next buffers of a similar
-/// size, up to a fixed total.
+/// Keeps large float blocks given back by tensor buffers and by ``ScratchPool`` for the next
+/// buffers or scratch of a similar size, up to a fixed total.
 ///
-/// Why: a fused layer allocates its sequence-long buffers (outputs, saved states) at every
-/// call and frees them with the tensors. With glibc, freeing a block of 128 KB or more at
-/// the top of the heap returns its pages to the system, and the next call's buffer takes a
+/// Why: a fused layer allocates its sequence-long buffers (outputs, saved states) and its
+/// scratch at every call and frees them with the tensors. A freed block of 256 KB or more
+/// goes back to the system (``TensorBuffer/allocateLineAligned(_:)`` maps it), and so would
+/// one of 128 KB or more at the top of glibc's heap; the next call's buffer then takes a
 /// page fault per 4 KB on first touch: a one-thread `small` forward (32 steps of 16 × 64)
 /// spent a third of its time there (18,648 page faults against 1,113 when the heap
 /// happened not to shrink). Reusing the block keeps its pages mapped.
 ///
-/// Blocks of 16 Ki to 64 Mi floats (64 KB to 256 MB) are kept, at most 32 blocks and
+/// Blocks of 16 Ki to 64 Mi floats (64 KB to 256 MB) are kept, at most 128 blocks and
 /// 256 Mi floats (1 GiB) or a sixteenth of the machine's memory in all, whichever is less; a
 /// request takes the smallest kept block that fits and is at most twice its size. The large
 /// end matters for large layers: an LSTM of 512 units over 100 steps of 64 keeps 52 MB of
 /// gates per layer, and a training step spent 7 % of its time faulting such blocks in anew
-/// when only blocks up to 16 MB were kept. The cache is shared by all threads behind a mutex taken once per large
-/// allocation and release; it never frees what it keeps (the memory stays with the process,
-/// like `ScratchPool`'s).
+/// when only blocks up to 16 MB were kept. The count matters for deep and bidirectional
+/// stacks: a training step of a two-layer bidirectional LSTM gives back more than 32 large
+/// blocks, and with room for 32 it mapped 8 blocks anew at every step. The cache is shared
+/// by all threads behind a mutex taken once per large allocation and release; it never frees
+/// what it keeps (the memory stays with the process).
 final class LargeBlockCache: @unchecked Sendable {
     /// The process-wide cache.
     static let shared = LargeBlockCache()
@@ -31,7 +34,7 @@ final class LargeBlockCache: @unchecked Sendable {
         return max(maximumCount, min(1 << 28, sixteenth))
     }()
     /// The most blocks kept at once.
-    static let maximumBlocks = 32
+    static let maximumBlocks = 128
 
     /// The most floats this cache keeps at once.
     let maximumCachedFloats: Int
