@@ -286,55 +286,96 @@ final class BidirectionalNodeTests: XCTestCase {
         XCTAssertFalse(names.contains("gruBackward") || names.contains("gruReverseBackward"), "\(names)")
     }
 
-    /// The merged backward hands the second direction a zeroed scratch buffer, not the real
-    /// slot, for the input both directions read, the real slot for its own inputs, `nil` where
-    /// no gradient is needed, and its own outputs' gradients; the scratch ends up added into
-    /// the slot, on top of what it held and the first direction's part. With directions that
-    /// stand in for the layer's (so that the pointers can be checked), side by side and not.
-    func testTheSharedInputsGradientGoesThroughScratch() throws {
+    /// The merged backward hands the second direction the real slot of the layer's input,
+    /// after the first direction has added its part (the directions' order), a zeroed scratch
+    /// buffer for any other input both read (a tied weight), the real slot for its own inputs,
+    /// `nil` where no gradient is needed, and its own outputs' gradients; the scratch ends up
+    /// added into its slot, on top of what it held and the first direction's part. With
+    /// directions that stand in for the layer's (so that the pointers can be checked), side by
+    /// side and not.
+    func testTheSecondDirectionAddsIntoTheInputsGradientAfterTheFirst() throws {
         let saved = ComputeThreads.count
         defer { ComputeThreads.set(saved) }
         for (threads, together) in [(2, true), (1, true), (2, false)] {
             ComputeThreads.set(threads)
-            let slot = UnsafeMutablePointer<Float>.allocate(capacity: 3)
+            let turn = InputGradientOrder.Turn()
+            let firstOrder = InputGradientOrder(turn: turn, isFirst: true), secondOrder = InputGradientOrder(turn: turn, isFirst: false)
+            let slot = UnsafeMutablePointer<Float>.allocate(capacity: 3), tied = UnsafeMutablePointer<Float>.allocate(capacity: 2)
             slot.initialize(repeating: 1, count: 3)
+            tied.initialize(repeating: 1, count: 2)
             let own0 = UnsafeMutablePointer<Float>.allocate(capacity: 1), own1 = UnsafeMutablePointer<Float>.allocate(capacity: 1)
             own0.initialize(to: 0)
             own1.initialize(to: 0)
             let gradA = UnsafeMutablePointer<Float>.allocate(capacity: 1), gradB = UnsafeMutablePointer<Float>.allocate(capacity: 1)
             gradA.initialize(to: 2)
             gradB.initialize(to: 3)
-            defer { for p in [slot, own0, own1, gradA, gradB] { p.deallocate() } }
+            defer { for p in [slot, tied, own0, own1, gradA, gradB] { p.deallocate() } }
             var secondSaw: [UnsafeMutablePointer<Float>?] = []
-            var secondStart: [Float] = []
+            var secondStart: [Float] = [], tiedStart: [Float] = []
             var secondOutputs: [UnsafePointer<Float>?] = []
+            // First: input, own, tied; second: input, own (no gradient), tied, own.
             BidirectionalNode.backward(
-                gradOutputs: [UnsafePointer(gradA), nil, nil, UnsafePointer(gradB)], gradInputs: [slot, own0, nil, own1],
-                firstInputs: 2, firstOutputs: 2, secondSlots: [0, 2, 3], sharedCounts: [3, nil, nil], together: together,
+                gradOutputs: [UnsafePointer(gradA), nil, nil, UnsafePointer(gradB)], gradInputs: [slot, own0, tied, nil, own1],
+                firstInputs: 3, firstOutputs: 2, secondSlots: [0, 3, 2, 4], sharedCounts: [nil, nil, 2, nil], together: together,
+                turn: turn,
                 first: { gradOutputs, gradInputs in
+                    usleep(2000)        // the second, side by side, must wait for this
                     for i in 0..<3 { gradInputs[0]![i] += 10 * gradOutputs[0]![0] }
+                    firstOrder.finishTurn()
                     gradInputs[1]![0] += 1
+                    for i in 0..<2 { gradInputs[2]![i] += 5 }
                 },
                 second: { gradOutputs, gradInputs in
                     secondSaw = gradInputs
                     secondOutputs = gradOutputs
+                    tiedStart = (0..<2).map { gradInputs[2]![$0] }
+                    for i in 0..<2 { gradInputs[2]![i] += 7 }
+                    gradInputs[3]![0] += 1
+                    secondOrder.waitForTurn()
                     secondStart = (0..<3).map { gradInputs[0]![$0] }
                     for i in 0..<3 { gradInputs[0]![i] += 100 * gradOutputs[1]![0] }
-                    gradInputs[2]![0] += 1
                 })
             let what = "\(threads) threads, together \(together)"
-            XCTAssertEqual(secondSaw.count, 3, what)
-            XCTAssertNotNil(secondSaw.first ?? nil, what)
-            XCTAssertNotEqual(secondSaw.first ?? nil, slot, what)
+            XCTAssertEqual(secondSaw.count, 4, what)
+            XCTAssertEqual(secondSaw.first ?? nil, slot, what)
             XCTAssertNil(secondSaw.count > 1 ? secondSaw[1] : slot, what)
+            XCTAssertNotNil(secondSaw.count > 2 ? secondSaw[2] : nil, what)
+            XCTAssertNotEqual(secondSaw.count > 2 ? secondSaw[2] : tied, tied, what)
             XCTAssertEqual(secondSaw.last ?? nil, own1, what)
-            XCTAssertEqual(secondStart, [0, 0, 0], what)
+            XCTAssertEqual(secondStart, [21, 21, 21], what)
+            XCTAssertEqual(tiedStart, [0, 0], what)
             XCTAssertEqual(secondOutputs.count, 2, what)
             XCTAssertNil(secondOutputs.first ?? gradA, what)
             XCTAssertEqual((0..<3).map { slot[$0] }, [321, 321, 321], what)
+            XCTAssertEqual((0..<2).map { tied[$0] }, [13, 13], what)
             XCTAssertEqual(own0.pointee, 1, what)
             XCTAssertEqual(own1.pointee, 1, what)
         }
+    }
+
+    /// A direction that does not run (none of its outputs got a gradient) does not hold the
+    /// other up: the second direction's wait returns at once when the first does not run, in
+    /// every call of the node.
+    func testTheSecondDirectionRunsAloneWhenTheFirstHasNoGradient() throws {
+        let turn = InputGradientOrder.Turn()
+        let secondOrder = InputGradientOrder(turn: turn, isFirst: false)
+        let slot = UnsafeMutablePointer<Float>.allocate(capacity: 1), gradB = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        slot.initialize(to: 1)
+        gradB.initialize(to: 3)
+        defer { slot.deallocate(); gradB.deallocate() }
+        var firstRan = false
+        for _ in 0..<2 {
+            BidirectionalNode.backward(
+                gradOutputs: [nil, UnsafePointer(gradB)], gradInputs: [slot], firstInputs: 1, firstOutputs: 1,
+                secondSlots: [0], sharedCounts: [nil], together: true, turn: turn,
+                first: { _, _ in firstRan = true },
+                second: { gradOutputs, gradInputs in
+                    secondOrder.waitForTurn()
+                    gradInputs[0]![0] += gradOutputs[0]![0]
+                })
+        }
+        XCTAssertFalse(firstRan)
+        XCTAssertEqual(slot.pointee, 7)
     }
 
     /// The gradients have the same bits under anomaly detection (directions one after the

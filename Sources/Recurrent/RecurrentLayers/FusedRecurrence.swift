@@ -447,6 +447,7 @@ enum FusedRecurrence {
         let tanhCB = tanhC ?? empty, hFullB = hFull ?? empty, hhNB = hhN ?? empty
         if let below = stage?.recordedInput() { inputs[0] = below }   // a wavefront's link: the layer below's output
         let handOffSlot = stage?.backwardSlot                          // where a wavefront backward leaves its hand-off
+        let inputOrder = pending?.inputOrder                           // a bidirectional layer's direction
         return layerResults(nodeName(kind, reverse: reverse), input: input, batch: B, hidden: H, outputHidden: Hr,
                             output: output, hN: hN, cN: cN, inputs: inputs, recording: true, pending: pending) { gradOutputs, gradInputs in
             backward(kind: kind, layout: layout, reverse: reverse, lengths: lengths,
@@ -454,7 +455,7 @@ enum FusedRecurrence {
                      x: x, wih: wih, whh: whh, whr: whr, hasBiasIH: bih != nil, hasBiasHH: bhh != nil,
                      saved: (output: output.pointer, gates: gates.pointer, hPrev: hPrevB.pointer, cPrev: cPrevB.pointer,
                              tanhC: tanhCB.pointer, hFull: hFullB.pointer, hhN: hhNB.pointer, h0: h0.storage.pointer),
-                     gradOutputs: gradOutputs, gradInputs: gradInputs, handOff: handOffSlot?.stage)
+                     gradOutputs: gradOutputs, gradInputs: gradInputs, handOff: handOffSlot?.stage, inputOrder: inputOrder)
             // Keep the saved buffers alive as long as the node.
             withExtendedLifetime((gates, hPrevB, cPrevB, tanhCB, hFullB, hhNB, output, input, h0, weights.tensors)) {}
         }
@@ -540,7 +541,7 @@ enum FusedRecurrence {
     /// the other otherwise), with the same bits either way. The results are the directions'
     /// own tensors, with that node attached.
     static func runDirections<Result>(_ D: Int, together: Bool, _ one: (Int, Bool?, PendingNode?) -> Result) -> [Result] {
-        let pending = D == 2 ? [PendingNode(), PendingNode()] : []
+        let pending = D == 2 ? PendingNode.directionPair() : []
         func slot(_ d: Int) -> PendingNode? { pending.isEmpty ? nil : pending[d] }
         let results: [Result]
         if together {
@@ -646,6 +647,9 @@ enum FusedRecurrence {
     /// runs as a team of one, waits before each step for the layer above to deliver its output
     /// gradient, and (unless it is the lowest) hands its input gradient down chunk by chunk
     /// instead of in the sequence-wide product.
+    ///
+    /// With `inputOrder` (a direction of a bidirectional layer), the input's gradient is added
+    /// in the directions' order (``InputGradientOrder``).
     @usableFromInline
     static func backward(
         kind: CellKind, layout: SequenceLayout, reverse: Bool, lengths: [Int]?,
@@ -656,8 +660,9 @@ enum FusedRecurrence {
                 cPrev: UnsafeMutablePointer<Float>, tanhC: UnsafeMutablePointer<Float>, hFull: UnsafeMutablePointer<Float>,
                 hhN: UnsafeMutablePointer<Float>, h0: UnsafeMutablePointer<Float>),
         gradOutputs: [UnsafePointer<Float>?], gradInputs: [UnsafeMutablePointer<Float>?],
-        handOff: WavefrontBackwardStage? = nil
+        handOff: WavefrontBackwardStage? = nil, inputOrder: InputGradientOrder? = nil
     ) {
+        defer { inputOrder?.finishTurn() }                 // whatever was skipped
         let (I, H, Hr, GH) = sizes
         let T = layout.steps, B = layout.batch, R = layout.rows, rs = layout.rowStride
         let isLSTM = kind == .lstm, isGRU = kind == .gru
@@ -847,7 +852,7 @@ enum FusedRecurrence {
         defer { ScratchPool.shared.give(packBlock) }
         let packedS = packBlock.pointer
         inputGradients(rows: R, gates: GH, inputs: I, x: x, wih: wih, dG: dGx, gX: handOff?.handsDown == true ? nil : gX,
-                       gWih: gWih, packsTransposed: packsDW,
+                       gWih: gWih, packsTransposed: packsDW, order: inputOrder,
                        chunks: whhChunks + biasChunks, extraMultiplyAdds: (whhChunks > 0 ? R * GH * Hr : 0) + (biasChunks > 0 ? R * GH : 0)) { member in
             if statePackCount > 0 {
                 let mine = member.share(of: Hr, granularity: PackedGEMM.panelWidth)
@@ -930,9 +935,13 @@ extension FusedRecurrence {
     /// `packsTransposed`), in chunks fixed by the shapes alone, each one single-threaded call;
     /// then `chunks` more chunks, `0..<chunks`, by `chunk`. `pack` runs on every member before
     /// any chunk, for the caller's own packing (a barrier follows it).
+    ///
+    /// With `order` (a direction of a bidirectional layer), `dX` follows the directions' order
+    /// (``InputGradientOrder``): the first direction's `dX` chunks come first and, on a team of
+    /// one, it lets the second go on right after them; the second's come last, after a wait.
     static func inputGradients(rows R: Int, gates GH: Int, inputs I: Int, x: UnsafeMutablePointer<Float>, wih: UnsafeMutablePointer<Float>,
                                dG: UnsafeMutablePointer<Float>, gX: UnsafeMutablePointer<Float>?, gWih: UnsafeMutablePointer<Float>?,
-                               packsTransposed: Bool, chunks extra: Int, extraMultiplyAdds: Int,
+                               packsTransposed: Bool, order: InputGradientOrder? = nil, chunks extra: Int, extraMultiplyAdds: Int,
                                pack: (TeamMember) -> Void, chunk extraChunk: (Int) -> Void) {
         let wihView = MatrixView(wih, rows: GH, columns: I, leadingDimension: max(I, 1))
         let xView = MatrixView(x, rows: R, columns: I, leadingDimension: max(I, 1))
@@ -961,7 +970,14 @@ extension FusedRecurrence {
             }
             pack(member)
             member.barrier()
-            for c in stride(from: member.index, to: chunks, by: member.count) {
+            // The second direction's dX chunks last (the chunks are disjoint: the order of
+            // doing them changes no bits).
+            let dXLast = order?.isFirst == false
+            var waited = false
+            for i in stride(from: member.index, to: chunks, by: member.count) {
+                let c = dXLast ? (i + xChunks) % chunks : i
+                if c < xChunks && !waited { order?.waitForTurn(); waited = true }
+                defer { if c == xChunks - 1 && member.count == 1 { order?.finishTurn() } }
                 if c < xChunks, let gX {                       // dX += dG · W_ih, rows
                     let rows = chunk(c, of: xChunks, total: R)
                     let dGRows = MatrixView(UnsafePointer(dG + rows.lowerBound * GH), rows: rows.count, columns: GH, leadingDimension: max(GH, 1))
@@ -985,10 +1001,11 @@ extension FusedRecurrence {
                 }
             }
         }
+        order?.finishTurn()
     }
 
     /// Below this many multiply-adds, the sequence-wide products of a layer's backward
-    /// (``inputGradients(rows:gates:inputs:x:wih:dG:gX:gWih:packsTransposed:chunks:extraMultiplyAdds:pack:chunk:)``)
+    /// (``inputGradients(rows:gates:inputs:x:wih:dG:gX:gWih:packsTransposed:order:chunks:extraMultiplyAdds:pack:chunk:)``)
     /// run their chunks on the calling thread: `small` (4 million) gains from a second worker,
     /// `seed-tiny` (28 thousand) lost 5 %.
     static let minimumSequenceProductMultiplyAdds = 1 << 17

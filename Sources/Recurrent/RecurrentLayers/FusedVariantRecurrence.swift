@@ -335,11 +335,12 @@ enum FusedVariantRecurrence {
                           recurrentN: recurrentN, hTilde: hTilde)
         let name = isLSTM ? (p != nil ? "lstmPeepholeBackward" : "lstmVariantBackward")
             : isGRU ? (resetBefore ? "gruResetBeforeBackward" : "gruVariantBackward") : "rnnVariantBackward"
+        let inputOrder = pending?.inputOrder
         return FusedRecurrence.layerResults(name, input: input, batch: B, hidden: H, outputHidden: H, output: output, hN: hN, cN: cN,
                                             inputs: inputs, recording: true, pending: pending) { gradOutputs, gradInputs in
             backward(kind: kind, layout: layout, reverse: reverse, lengths: lengths, sizes: (I: I, H: H, GH: GH),
                      hasC0: c0 != nil, x: x, wih: wih, whh: whh, hasBiasIH: bih != nil, hasBiasHH: bhh != nil,
-                     variant: variant, saved: saved, gradOutputs: gradOutputs, gradInputs: gradInputs)
+                     variant: variant, saved: saved, gradOutputs: gradOutputs, gradInputs: gradInputs, inputOrder: inputOrder)
             withExtendedLifetime((saved, output, input, h0, weights.tensors, variant.peepholes, variant.stateMask,
                                   variant.zoneoutH?.values, variant.zoneoutC?.values)) {}
         }
@@ -364,12 +365,15 @@ enum FusedVariantRecurrence {
 
     /// The hand-written backward of ``run(kind:input:layout:reverse:h0:c0:weights:variant:lengths:)``.
     /// Gradients are added into `gradInputs` (in the node's input order; `nil` where none is needed).
+    /// With `inputOrder`, the input's gradient is added in a bidirectional layer's order of
+    /// directions (``InputGradientOrder``).
     static func backward(
         kind: CellKind, layout: SequenceLayout, reverse: Bool, lengths: [Int]?, sizes: (I: Int, H: Int, GH: Int),
         hasC0: Bool, x: UnsafeMutablePointer<Float>, wih: UnsafeMutablePointer<Float>, whh: UnsafeMutablePointer<Float>,
         hasBiasIH: Bool, hasBiasHH: Bool, variant: CellVariant, saved: Saved,
-        gradOutputs: [UnsafePointer<Float>?], gradInputs: [UnsafeMutablePointer<Float>?]
+        gradOutputs: [UnsafePointer<Float>?], gradInputs: [UnsafeMutablePointer<Float>?], inputOrder: InputGradientOrder? = nil
     ) {
+        defer { inputOrder?.finishTurn() }                 // whatever was skipped
         let (I, H, GH) = sizes
         let T = layout.steps, B = layout.batch, R = layout.rows, rs = layout.rowStride
         let G = kind.gateCount
@@ -550,7 +554,7 @@ enum FusedVariantRecurrence {
         let packBlock = ScratchPool.shared.take(stateSets.count * statePackCount)
         defer { ScratchPool.shared.give(packBlock) }
         FusedRecurrence.inputGradients(rows: R, gates: GH, inputs: I, x: x, wih: wih, dG: dG, gX: gX, gWih: gWih,
-                                       packsTransposed: packsDW, chunks: whhChunks + biasChunks,
+                                       packsTransposed: packsDW, order: inputOrder, chunks: whhChunks + biasChunks,
                                        extraMultiplyAdds: (whhChunks > 0 ? R * GH * H : 0) + (biasChunks > 0 ? R * GH : 0)) { member in
             let mine = member.share(of: H, granularity: PackedGEMM.panelWidth)
             guard statePackCount > 0 && !mine.isEmpty else { return }

@@ -278,12 +278,13 @@ enum LayerNormRecurrence {
         let saved = Saved(xHatI: xHatI, rstdI: rstdI, hHat: hHat, rstdH: rstdH, gates: gates, cHat: cHat ?? empty,
                           rstdC: rstdC ?? empty, tanhC: tanhC ?? empty, hn: hn ?? empty, hPrev: hPrev ?? empty,
                           cPrev: cPrev ?? empty, hMasked: hMasked)
+        let inputOrder = pending?.inputOrder
         let results = PendingNode.results(
             nodeName(kind, reverse: reverse), shapes: shapes, storages: storages, inputs: inputs, recording: true, pending: pending
         ) { gradOutputs, gradInputs in
             backward(kind: kind, layout: layout, reverse: reverse, lengths: lengths, sizes: (I: I, H: H),
                      hasC0: c0 != nil, x: x, wih: wih, whh: whh, norms: p, variant: variant, saved: saved,
-                     gradOutputs: gradOutputs, gradInputs: gradInputs)
+                     gradOutputs: gradOutputs, gradInputs: gradInputs, inputOrder: inputOrder)
             // The saved buffers, the input, the weights and the masks live as long as the node.
             withExtendedLifetime((saved, input, weights.tensors, variant.stateMask, variant.zoneoutH?.values,
                                   variant.zoneoutC?.values)) {}
@@ -482,11 +483,14 @@ enum LayerNormRecurrence {
 
     /// Backpropagation through time for ``run(kind:input:layout:reverse:h0:c0:weights:lengths:)``:
     /// accumulates into `gradInputs`, in the order input, h0, (c0), W_ih, W_hh, LN_i's weight
-    /// and (bias), LN_h's, (LN_c's).
+    /// and (bias), LN_h's, (LN_c's). With `inputOrder`, the input's gradient is added in a bidirectional layer's
+    /// order of directions (``InputGradientOrder``).
     static func backward(kind: CellKind, layout: SequenceLayout, reverse: Bool, lengths: [Int]?, sizes: (I: Int, H: Int),
                          hasC0: Bool, x: UnsafePointer<Float>, wih: UnsafePointer<Float>, whh: UnsafePointer<Float>,
                          norms p: NormPointers, variant: CellVariant, saved: Saved,
-                         gradOutputs: [UnsafePointer<Float>?], gradInputs: [UnsafeMutablePointer<Float>?]) {
+                         gradOutputs: [UnsafePointer<Float>?], gradInputs: [UnsafeMutablePointer<Float>?],
+                         inputOrder: InputGradientOrder? = nil) {
+        defer { inputOrder?.finishTurn() }                 // whatever was skipped
         let (I, H) = sizes
         let T = layout.steps, B = layout.batch, R = layout.rows, rs = layout.rowStride
         let G = kind.gateCount, GH = G * H
@@ -673,9 +677,16 @@ enum LayerNormRecurrence {
         withExtendedLifetime(saved) {}
         if let gH0 { for j in 0..<(B * H) { gH0[j] += carry[j] } }
         if let gC0 { for j in 0..<(B * H) { gC0[j] += dc[j] } }
-        // The sequence-wide products: dX += dXP·W_ih, dW_ih += dXPᵀ·X, dW_hh += dHHᵀ·H_prev.
-        if let gX { accumulateProduct(dGx, transposed: false, wih, rows: R, depth: GH, columns: I, into: gX) }
+        // The sequence-wide products: dX += dXP·W_ih, dW_ih += dXPᵀ·X, dW_hh += dHHᵀ·H_prev;
+        // dX first, but last (after the wait) for a bidirectional layer's second direction.
+        let dXLast = inputOrder?.isFirst == false
+        if !dXLast, let gX { accumulateProduct(dGx, transposed: false, wih, rows: R, depth: GH, columns: I, into: gX) }
+        inputOrder?.finishTurn()
         if let gWih { accumulateProduct(dGx, transposed: true, x, rows: GH, depth: R, columns: I, into: gWih) }
         if let gWhh { accumulateProduct(dHH, transposed: true, statesP, rows: GH, depth: R, columns: H, into: gWhh) }
+        if dXLast, let gX {
+            inputOrder?.waitForTurn()
+            accumulateProduct(dGx, transposed: false, wih, rows: R, depth: GH, columns: I, into: gX)
+        }
     }
 }

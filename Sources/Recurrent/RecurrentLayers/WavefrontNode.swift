@@ -155,7 +155,7 @@ enum WavefrontNode {
 
     /// The chunks in which `layer` hands its `dX` rows down: `nil` unless its sequence-wide
     /// `dX` product runs on the packed kernels
-    /// (``FusedRecurrence/inputGradients(rows:gates:inputs:x:wih:dG:gX:gWih:packsTransposed:chunks:extraMultiplyAdds:pack:chunk:)``)
+    /// (``FusedRecurrence/inputGradients(rows:gates:inputs:x:wih:dG:gX:gWih:packsTransposed:order:chunks:extraMultiplyAdds:pack:chunk:)``)
     /// and the chunks of steps can give every row the arithmetic it takes there.
     static func handOffPlan(_ layer: Layer) -> ProjectionPlan? {
         handOffPlan(layout: layer.layout, gates: layer.GH, inputs: layer.I)

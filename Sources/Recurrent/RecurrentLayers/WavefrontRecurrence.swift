@@ -194,7 +194,7 @@ enum WavefrontRecurrence {
 ///
 /// The backward's input gradient (`dX = dG · W_ih`, ``WavefrontNode``) is planned the same
 /// way, for a sequence-wide product made of `products` separate row chunks
-/// (``FusedRecurrence/inputGradients(rows:gates:inputs:x:wih:dG:gX:gWih:packsTransposed:chunks:extraMultiplyAdds:pack:chunk:)``'s):
+/// (``FusedRecurrence/inputGradients(rows:gates:inputs:x:wih:dG:gX:gWih:packsTransposed:order:chunks:extraMultiplyAdds:pack:chunk:)``'s):
 /// a row then takes the arithmetic of its place in its own chunk.
 struct ProjectionPlan {
     /// A run of `count` rows of the sequence buffer, `first`, `first + stride`, ….
