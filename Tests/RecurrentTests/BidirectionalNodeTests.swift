@@ -9,7 +9,8 @@ import XCTest
 /// input and initial states, with the engine accumulating the two directions' input
 /// gradients itself. The cases run with one thread and with two.
 final class BidirectionalNodeTests: XCTestCase {
-    private let (T, B, I, H) = (5, 3, 4, 8)
+    /// The layers' sizes (one test sets larger ones).
+    private var (T, B, I, H) = (5, 3, 4, 8)
 
     /// One bidirectional layer under test: its module's forward (`input`, `h0`, `c0` →
     /// output, `h_n`, `c_n`), its parameters, and direction `d` run on its own (input, `h0`,
@@ -202,6 +203,21 @@ final class BidirectionalNodeTests: XCTestCase {
                     try compare(layer, batchFirst: batchFirst, uses: Uses(inputElsewhere: true),
                                 "\(layer.name), batchFirst \(batchFirst), \(threads) threads")
                 }
+            }
+        }
+    }
+
+    /// Layers large enough for the backward's packed sequence-wide products (RNN, the smallest:
+    /// `T·B·H·I` multiply-adds for `dW_ih` reach ``FusedRecurrence/packedBackwardMultiplyAdds``):
+    /// the two directions share one packed copy of the input
+    /// (``InputGradientOrder/Turn/packedInput(count:)``), packed by the direction that asks
+    /// first, side by side or one after the other.
+    func testLayersLargeEnoughToShareThePackedInput() throws {
+        (T, B, I, H) = (32, 16, 128, 64)
+        XCTAssertGreaterThanOrEqual(T * B * H * I, FusedRecurrence.packedBackwardMultiplyAdds)
+        try forOneAndTwoThreads { threads in
+            for layer in try layers(batchFirst: true, lengths: nil) where !layer.name.hasPrefix("LayerNorm") {
+                try compare(layer, batchFirst: true, uses: Uses(inputElsewhere: true), "\(layer.name), \(threads) threads")
             }
         }
     }

@@ -939,6 +939,7 @@ extension FusedRecurrence {
     /// With `order` (a direction of a bidirectional layer), `dX` follows the directions' order
     /// (``InputGradientOrder``): the first direction's `dX` chunks come first and, on a team of
     /// one, it lets the second go on right after them; the second's come last, after a wait.
+    /// The two directions share one packed copy of X (``InputGradientOrder/Turn/packedInput(count:)``).
     static func inputGradients(rows R: Int, gates GH: Int, inputs I: Int, x: UnsafeMutablePointer<Float>, wih: UnsafeMutablePointer<Float>,
                                dG: UnsafeMutablePointer<Float>, gX: UnsafeMutablePointer<Float>?, gWih: UnsafeMutablePointer<Float>?,
                                packsTransposed: Bool, order: InputGradientOrder? = nil, chunks extra: Int, extraMultiplyAdds: Int,
@@ -951,9 +952,14 @@ extension FusedRecurrence {
         let packsDX = PackedGEMM.isAvailable && xChunks > 0 && R * GH * I >= packedBackwardMultiplyAdds
         let dxPackCount = packsDX ? PackedGEMM.packedCount(columns: I, depth: GH) : 0
         let xPackCount = packsTransposed && wihChunks > 0 ? PackedGEMM.packedCount(columns: I, depth: R) : 0
-        let packBlock = ScratchPool.shared.take(dxPackCount + xPackCount)
+        // A bidirectional layer's directions share one packed copy of their input: the
+        // direction that comes first packs it, the other waits for it.
+        let sharedX = xPackCount > 0 ? order?.turn.packedInput(count: xPackCount) : nil
+        let ownXCount = sharedX == nil ? xPackCount : 0
+        let packBlock = ScratchPool.shared.take(dxPackCount + ownXCount)
         defer { ScratchPool.shared.give(packBlock) }
-        let packedW = packBlock.pointer, packedX = packBlock.pointer + dxPackCount
+        let packedW = packBlock.pointer, packedX = sharedX?.pointer ?? packBlock.pointer + dxPackCount
+        let packsX = xPackCount > 0 && sharedX?.mustPack != false
         // A team only for enough work: waking a worker and meeting it at the barrier costs
         // more than a tiny layer's whole backward (`seed-tiny` ran 5 % slower on two threads,
         // and kept the second core spinning). The chunks are the same either way.
@@ -964,12 +970,14 @@ extension FusedRecurrence {
                 PackedGEMM.pack(MatrixView(wih + mine.lowerBound, rows: GH, columns: mine.count, leadingDimension: max(I, 1)),
                                 .noTranspose, into: packedW + mine.lowerBound * GH)
             }
-            if xPackCount > 0 && !mine.isEmpty {
+            if packsX && !mine.isEmpty {
                 PackedGEMM.pack(MatrixView(x + mine.lowerBound, rows: R, columns: mine.count, leadingDimension: max(I, 1)),
                                 .noTranspose, into: packedX + mine.lowerBound * R)
             }
             pack(member)
             member.barrier()
+            if sharedX != nil && packsX && member.index == 0 { order?.turn.inputPacked() }
+            var xReady = sharedX == nil || packsX
             // The second direction's dX chunks last (the chunks are disjoint: the order of
             // doing them changes no bits).
             let dXLast = order?.isFirst == false
@@ -988,6 +996,7 @@ extension FusedRecurrence {
                         BLAS.gemm(dGRows, .noTranspose, wihView, .noTranspose, into: into, beta: 1)
                     }
                 } else if c < xChunks + wihChunks, let gWih {  // dW_ih += dGᵀ · X, gate rows
+                    if !xReady { order?.turn.waitForInputPack(); xReady = true }
                     let rows = chunk(c - xChunks, of: wihChunks, total: GH)
                     let dGColumns = MatrixView(UnsafePointer(dG + rows.lowerBound), rows: R, columns: rows.count, leadingDimension: max(GH, 1))
                     let into = MutableMatrixView(gWih + rows.lowerBound * I, rows: rows.count, columns: I, leadingDimension: max(I, 1))
