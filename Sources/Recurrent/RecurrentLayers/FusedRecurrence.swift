@@ -674,29 +674,36 @@ enum FusedRecurrence {
         let gY = gradOutputs[0], gHN = gradOutputs[1], gCN = gradOutputs.count > 2 ? gradOutputs[2] : nil
 
         // Pre-activation gradients of every step: dGx feeds W_ih, b_ih and the input;
-        // dGh feeds W_hh, b_hh and the previous state. They differ only for GRU's n block.
-        // One uninitialised scratch allocation: every row of dGx, dGh and dHs is written
+        // dGh feeds W_hh, b_hh and the previous state. They differ only for GRU's n block,
+        // which is all GRU keeps of dGh for the whole sequence (`dGhN`, R × H: its r and z
+        // blocks are dGx's); each step's whole dGh (B × 3H, for the state gradient) goes to
+        // one of two step buffers, used in turn (a member may still read one step's while
+        // another writes the next's). Kept whole, dGh took R × 3H: 2.5 MB per direction of
+        // `gru-bidir`'s layers, held twice where the directions run side by side.
+        // One uninitialised scratch allocation: every row of dGx, dGhN and dHs is written
         // unless variable lengths skip it (then they start at zero).
-        let dGCount = R * GH, dGhCount = isGRU ? R * GH : 0, dHsCount = hasProjection ? R * Hr : 0
+        let dGCount = R * GH, dGhCount = isGRU ? R * H : 0, dHsCount = hasProjection ? R * Hr : 0
+        let stepDGhCount = isGRU ? 2 * B * GH : 0
         let dcCount = isLSTM ? B * H : 0, dhFullCount = hasProjection ? B * H : 0
         // RNN and LSTM: the two bias gradients are the same column sums, computed once.
         let biasSumCount = !isGRU && hasBiasIH && hasBiasHH ? GH : 0
         // W_hh packed once for every step's dh product, under the forward's condition.
         let packsWeight = PackedGEMM.isAvailable && Hr > 0 && GH > 0
         let packedCount = packsWeight ? PackedGEMM.packedCount(columns: Hr, depth: GH) : 0
-        let scratchBlock = ScratchPool.shared.take(dGCount + dGhCount + dHsCount + 2 * B * Hr + dcCount + dhFullCount
-                                                   + packedCount + biasSumCount)
+        let scratchBlock = ScratchPool.shared.take(dGCount + dGhCount + stepDGhCount + dHsCount + 2 * B * Hr + dcCount
+                                                   + dhFullCount + packedCount + biasSumCount)
         defer { ScratchPool.shared.give(scratchBlock) }
         let scratch = scratchBlock.pointer
         let dGx = scratch
-        let dGh = isGRU ? dGx + dGCount : dGx
-        let dHs = dGx + dGCount + dGhCount              // dh per step, for W_hr
+        let dGhN = dGx + dGCount                        // GRU: dGh's n block, R × H
+        let stepDGh = dGhN + dGhCount                   // GRU: two step buffers of dGh, B × 3H
+        let dHs = stepDGh + stepDGhCount                // dh per step, for W_hr
         let dh = dHs + dHsCount, dhNext = dh + B * Hr
         let dc = dhNext + B * Hr
         let dhFull = dc + dcCount
         let packedWhh: UnsafeMutablePointer<Float>? = packsWeight ? dhFull + dhFullCount : nil
         let biasSums = dhFull + dhFullCount + packedCount
-        if lengths != nil { dGx.update(repeating: 0, count: dGCount + dGhCount + dHsCount) }
+        if lengths != nil { dGx.update(repeating: 0, count: dGCount + dGhCount + stepDGhCount + dHsCount) }
         if let gHN { dh.update(from: gHN, count: B * Hr) } else { dh.update(repeating: 0, count: B * Hr) }
         if let gCN, isLSTM { dc.update(from: gCN, count: B * H) } else { dc.update(repeating: 0, count: dcCount) }
         let whhView = MatrixView(whh, rows: GH, columns: Hr, leadingDimension: max(Hr, 1))
@@ -787,11 +794,14 @@ enum FusedRecurrence {
                               MatrixView(whr!, rows: Hr, columns: H, leadingDimension: max(H, 1)), .noTranspose,
                               into: MutableMatrixView(dhFull, rows: B, columns: H, leadingDimension: max(H, 1)))
                 }
+                let stepBuffer = stepDGh + (s & 1) * B * GH    // GRU: this step's dGh
                 for b in items {
                     let row = first + b * rs
                     let active = lengths.map { t < $0[b] } ?? true
-                    let dgx = dGx + row * GH + u0, dgh = dGh + row * GH + u0
-                    guard active else { continue }   // dG stays 0; dh and dc pass through unchanged
+                    let dgx = dGx + row * GH + u0, dgh = stepBuffer + b * GH + u0
+                    // Inactive: dG stays 0, dh and dc pass through unchanged (GRU's step buffer
+                    // keeps an older step's row, whose product row is never used).
+                    guard active else { continue }
                     let dhb = dh + b * Hr + u0
                     switch kind {
                     case .rnnTanh:
@@ -807,12 +817,17 @@ enum FusedRecurrence {
                     case .gru:
                         let g = saved.gates + row * GH + u0, hn = saved.hhN + row * H + u0, hp = saved.hPrev + row * Hr + u0
                         gruRowBackward(gates: g, hn: hn, hPrev: hp, dh: dhb, dGx: dgx, dGh: dgh, stride: H, count: n)
+                        (dGhN + row * H + u0).update(from: dgh + 2 * H, count: n)
                     }
                 }
                 if !itemSplit { member.barrier() }
                 // dh_{t-1} = dGh_t · W_hh (+ the direct GRU path, + pass-through of inactive items).
                 let o0 = hasProjection ? 0 : u0, oc = hasProjection ? Hr : n
-                if Hr > 0 { stateGradient(layout.step(t, of: dGh, width: GH).readOnly, into: dhNext) }
+                if Hr > 0 {
+                    let stepDG = isGRU ? MatrixView(UnsafePointer(stepBuffer), rows: B, columns: GH, leadingDimension: GH)
+                        : layout.step(t, of: dGx, width: GH).readOnly
+                    stateGradient(stepDG, into: dhNext)
+                }
                 for b in items {
                     let active = lengths.map { t < $0[b] } ?? true
                     let src = dhNext + b * Hr + o0, dst = dh + b * Hr + o0
@@ -851,6 +866,21 @@ enum FusedRecurrence {
         let packBlock = ScratchPool.shared.take(statePackCount)
         defer { ScratchPool.shared.give(packBlock) }
         let packedS = packBlock.pointer
+        /// The columns `columns` of dGh (R rows) as views: dGx's, but for GRU's n block, from
+        /// dGhN (a view for each part, with its range of gate columns).
+        func dGhColumns(_ columns: Range<Int>) -> [(Range<Int>, MatrixView<Float>)] {
+            let nStart = isGRU ? Swift.min(Swift.max(2 * H, columns.lowerBound), columns.upperBound) : columns.upperBound
+            var parts: [(Range<Int>, MatrixView<Float>)] = []
+            if nStart > columns.lowerBound {
+                parts.append((columns.lowerBound..<nStart, MatrixView(UnsafePointer(dGx + columns.lowerBound), rows: R,
+                                                                      columns: nStart - columns.lowerBound, leadingDimension: max(GH, 1))))
+            }
+            if columns.upperBound > nStart {
+                parts.append((nStart..<columns.upperBound, MatrixView(UnsafePointer(dGhN + nStart - 2 * H), rows: R,
+                                                                      columns: columns.upperBound - nStart, leadingDimension: max(H, 1))))
+            }
+            return parts
+        }
         inputGradients(rows: R, gates: GH, inputs: I, x: x, wih: wih, dG: dGx, gX: handOff?.handsDown == true ? nil : gX,
                        gWih: gWih, packsTransposed: packsDW, order: inputOrder,
                        chunks: whhChunks + biasChunks, extraMultiplyAdds: (whhChunks > 0 ? R * GH * Hr : 0) + (biasChunks > 0 ? R * GH : 0)) { member in
@@ -867,14 +897,17 @@ enum FusedRecurrence {
                 let c0 = columns.lowerBound, n = columns.count
                 if n == 0 { return }
                 let sumsX = MatrixView(UnsafePointer(dGx + c0), rows: R, columns: n, leadingDimension: max(GH, 1))
-                let sumsH = MatrixView(UnsafePointer(dGh + c0), rows: R, columns: n, leadingDimension: max(GH, 1))
                 if let gBih, let gBhh, biasSumCount > 0 {
                     (biasSums + c0).update(repeating: 0, count: n)
                     Elementwise.accumulateColumnSums(of: sumsX, into: biasSums + c0)
                     for j in c0..<(c0 + n) { gBih[j] += biasSums[j]; gBhh[j] += biasSums[j] }
                 } else {
                     if let gBih { Elementwise.accumulateColumnSums(of: sumsX, into: gBih + c0) }
-                    if let gBhh { Elementwise.accumulateColumnSums(of: sumsH, into: gBhh + c0) }
+                    if let gBhh {
+                        for (part, view) in dGhColumns(c0..<(c0 + n)) {
+                            Elementwise.accumulateColumnSums(of: view, into: gBhh + part.lowerBound)
+                        }
+                    }
                 }
             } else if let gWhh {                          // dW_hh += dGhᵀ · H_prev, gate rows
                 let rows = chunk(c, of: whhChunks, total: GH)
@@ -894,12 +927,15 @@ enum FusedRecurrence {
                                                       into: into)
                     }
                 } else {
-                    let dG = MatrixView(UnsafePointer(dGh + rows.lowerBound), rows: R, columns: rows.count, leadingDimension: max(GH, 1))
-                    if statePackCount > 0 {
-                        PackedGEMM.multiplyTransposed(dG, packed: packedS, columns: Hr, into: into, beta: 1)
-                    } else {
-                        BLAS.gemm(dG, .transpose, MatrixView(saved.hPrev, rows: R, columns: Hr, leadingDimension: max(Hr, 1)), .noTranspose,
-                                  into: into, beta: 1)
+                    for (part, dG) in dGhColumns(rows) {
+                        let partInto = MutableMatrixView(gWhh + part.lowerBound * Hr, rows: part.count, columns: Hr,
+                                                         leadingDimension: max(Hr, 1))
+                        if statePackCount > 0 {
+                            PackedGEMM.multiplyTransposed(dG, packed: packedS, columns: Hr, into: partInto, beta: 1)
+                        } else {
+                            BLAS.gemm(dG, .transpose, MatrixView(saved.hPrev, rows: R, columns: Hr, leadingDimension: max(Hr, 1)),
+                                      .noTranspose, into: partInto, beta: 1)
+                        }
                     }
                 }
             }
