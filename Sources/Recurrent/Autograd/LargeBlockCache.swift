@@ -85,4 +85,18 @@ final class LargeBlockCache: @unchecked Sendable {
             return true
         }
     }
+
+    /// At least `count` floats (at least one), uninitialised, starting on a cache line: a
+    /// kept block when one fits (``take(_:)``), otherwise new memory
+    /// (``TensorBuffer/allocateLineAligned(_:)``). Give it back with ``keepOrFree(_:capacity:)``.
+    func takeOrAllocate(_ count: Int) -> (pointer: UnsafeMutablePointer<Float>, capacity: Int) {
+        let n = max(count, 1)
+        return take(n) ?? (TensorBuffer.allocateLineAligned(n), n)
+    }
+
+    /// Keeps a block from ``takeOrAllocate(_:)`` (``give(_:capacity:)``), or frees it when the
+    /// cache does not keep it.
+    func keepOrFree(_ pointer: UnsafeMutablePointer<Float>, capacity: Int) {
+        if !give(pointer, capacity: capacity) { TensorBuffer.deallocateLineAligned(pointer, count: capacity) }
+    }
 }

@@ -33,16 +33,13 @@ final class ScratchPool: @unchecked Sendable {
     /// A block of at least `count` floats (uninitialised).
     @usableFromInline
     func take(_ count: Int) -> Block {
-        let count = max(count, 1)
-        if let block = cache.take(count) { return Block(pointer: block.pointer, capacity: block.capacity) }
-        return Block(pointer: TensorBuffer.allocateLineAligned(count), capacity: count)
+        let block = cache.takeOrAllocate(count)
+        return Block(pointer: block.pointer, capacity: block.capacity)
     }
 
     /// Gives a block back: kept by the cache when it has room, freed otherwise.
     @usableFromInline
     func give(_ block: Block) {
-        if !cache.give(block.pointer, capacity: block.capacity) {
-            TensorBuffer.deallocateLineAligned(block.pointer, count: block.capacity)
-        }
+        cache.keepOrFree(block.pointer, capacity: block.capacity)
     }
 }

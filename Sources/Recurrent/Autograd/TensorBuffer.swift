@@ -27,7 +27,7 @@ final class TensorBuffer: @unchecked Sendable {
         TensorBuffer.liveCount.add(1, ordering: .relaxed)
         #endif
         self.count = count
-        (pointer, capacity) = TensorBuffer.allocate(count)
+        (pointer, capacity) = LargeBlockCache.shared.takeOrAllocate(count)
         pointer.initialize(repeating: 0, count: max(count, 1))
     }
 
@@ -40,24 +40,16 @@ final class TensorBuffer: @unchecked Sendable {
         TensorBuffer.liveCount.add(1, ordering: .relaxed)
         #endif
         self.count = count
-        (pointer, capacity) = TensorBuffer.allocate(count)
+        (pointer, capacity) = LargeBlockCache.shared.takeOrAllocate(count)
         #if DEBUG
         // Debug builds fill with NaN, so that a missed element shows in the tests.
         pointer.initialize(repeating: .nan, count: max(count, 1))
         #endif
     }
 
-    /// Memory for `count` floats (at least one): a large block from ``LargeBlockCache`` when
-    /// one fits, otherwise a new allocation.
-    private static func allocate(_ count: Int) -> (UnsafeMutablePointer<Float>, Int) {
-        let n = max(count, 1)
-        if let block = LargeBlockCache.shared.take(n) { return (block.pointer, block.capacity) }
-        return (allocateLineAligned(n), n)
-    }
-
-    /// New memory for `count` floats starting on a cache line (64 bytes; `deallocate()` frees
-    /// it with ``deallocateLineAligned(_:count:)``). Workers that share a buffer by rows (a layer's batch items split between them)
-    /// then never write the same line where their rows meet, whatever `malloc`'s 16-byte
+    /// New memory for `count` floats starting on a cache line (64 bytes), freed with
+    /// ``deallocateLineAligned(_:count:)``. Workers that share a buffer by rows (a layer's
+    /// batch items split between them) then never write the same line where their rows meet, whatever `malloc`'s 16-byte
     /// alignment gave: the layer-normalised LSTM's per-row scalars (16 rows a worker: one line)
     /// ran 2.0 or 2.6 ms a forward at two threads from process to process before.
     ///
@@ -104,7 +96,7 @@ final class TensorBuffer: @unchecked Sendable {
         TensorBuffer.liveCount.add(1, ordering: .relaxed)
         #endif
         self.count = count
-        (pointer, capacity) = TensorBuffer.allocate(count)
+        (pointer, capacity) = LargeBlockCache.shared.takeOrAllocate(count)
         pointer.initialize(repeating: 0, count: max(count, 1))
         try fill(pointer)
     }
@@ -133,6 +125,6 @@ final class TensorBuffer: @unchecked Sendable {
         #if DEBUG
         TensorBuffer.liveCount.subtract(1, ordering: .relaxed)
         #endif
-        if !LargeBlockCache.shared.give(pointer, capacity: capacity) { TensorBuffer.deallocateLineAligned(pointer, count: capacity) }
+        LargeBlockCache.shared.keepOrFree(pointer, capacity: capacity)
     }
 }
