@@ -172,7 +172,7 @@ extension Tensor {
                 if let gx {
                     for o in 0..<outer {
                         let src = g + o * rowLength + offset, dst = gx + o * block
-                        for j in 0..<block { dst[j] += src[j] }
+                        Elementwise.add(UnsafePointer(dst), src, into: dst, count: block)
                     }
                 }
                 offset += block
