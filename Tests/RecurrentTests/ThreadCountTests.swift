@@ -443,9 +443,10 @@ extension ThreadCountTests {
         try checkWavefront("GRU, 3 layers") { try GRU(inputSize: 12, hiddenSize: 40, numLayers: 3, batchFirst: $0, seed: 3) }
     }
 
-    /// A stack of a few items per step: the forward runs as a wavefront on 2 threads by policy,
-    /// the backward layer after layer by policy or forced to a wavefront (the
-    /// backward's `dX` handed down packed), and every output and gradient keeps one thread's bits.
+    /// A stack of a few items per step: the forward runs as a wavefront (forced: the policy
+    /// splits these by columns), the backward layer after layer by policy or forced to a
+    /// wavefront (the backward's `dX` handed down packed), and every output and gradient keeps
+    /// one thread's bits.
     func testStackedBackwardAsAWavefrontByPolicyIsBitIdentical() throws {
         guard PackedGEMM.isAvailable else { throw XCTSkip("the wavefront needs the packed kernels") }
         for (make, gates) in [({ try LSTM(inputSize: 12, hiddenSize: 128, numLayers: 3, batchFirst: $0, seed: 7) }, 4),
@@ -461,11 +462,10 @@ extension ThreadCountTests {
                         for threads in [2, 4] {
                             ComputeThreads.set(threads)
                             let module = try make(batchFirst)
-                            // (On 4 threads the column split may take them all: no wavefront then.)
-                            if threads == 2 {
-                                XCTAssertNotNil(WavefrontRecurrence.groupSize(kind: module.kind, layout: layout, weights: module.weights[...],
-                                                                              dropoutBetweenLayers: false), "\(module.kind): no wavefront by policy")
-                            }
+                            WavefrontRecurrence.override = true
+                            defer { WavefrontRecurrence.override = nil }
+                            XCTAssertNotNil(WavefrontRecurrence.groupSize(kind: module.kind, layout: layout, weights: module.weights[...],
+                                                                          dropoutBetweenLayers: false), "\(module.kind): no wavefront")
                             for backward in [nil, true] as [Bool?] {   // nil: the policy, layer after layer
                                 WavefrontNode.override = backward
                                 assertBitIdentical(try everything(make, batchFirst: batchFirst, lengths: lengths, batch: batch, steps: steps),
@@ -562,8 +562,10 @@ extension ThreadCountTests {
         }
     }
 
-    /// The policy: a wavefront for stacks whose steps are large enough, two threads or more,
-    /// and nothing it does not support; the override turns it off or forces it.
+    /// The policy: a wavefront for stacks of gated cells whose steps are large enough for two
+    /// workers but not for the column split to take them all, or for a GRU's of many items,
+    /// two threads or more, and nothing it does not support; the override turns it off or
+    /// forces it.
     func testWavefrontPolicy() throws {
         guard PackedGEMM.isAvailable else { throw XCTSkip("the wavefront needs the packed kernels") }
         let layout = SequenceLayout(steps: 50, batch: 32, batchFirst: true)
@@ -579,8 +581,24 @@ extension ThreadCountTests {
         ComputeThreads.set(2)
         XCTAssertNil(group(medium), "32 items: each layer's steps split by items")
         let wide = try LSTM(inputSize: 64, hiddenSize: 256, numLayers: 2, batchFirst: true, seed: 1)
-        XCTAssertEqual(group(wide, layout: fewItems), 2, "4 items (lstm-batch4): no item split")
-        XCTAssertNil(group(wide, dropout: true, layout: fewItems))
+        XCTAssertNil(group(wide, layout: fewItems), "4 items (lstm-batch4): the column split takes both workers")
+        let oneItem = SequenceLayout(steps: 50, batch: 1, batchFirst: true)
+        XCTAssertNil(group(wide, layout: oneItem), "1 item, hidden 256 (lstm-latency): the column split takes both workers")
+        XCTAssertEqual(group(medium, layout: oneItem), 2, "1 item, hidden 128: too small a step for the column split")
+        XCTAssertNil(group(medium, dropout: true, layout: oneItem))
+        let gru = try GRU(inputSize: 64, hiddenSize: 256, numLayers: 2, batchFirst: true, seed: 1)
+        let manyItems = SequenceLayout(steps: 50, batch: 64, batchFirst: true)
+        XCTAssertEqual(group(gru, layout: manyItems), 2, "a GRU's 64 items, steps too large for the item split")
+        XCTAssertNil(group(try LSTM(inputSize: 64, hiddenSize: 256, numLayers: 2, batchFirst: true, seed: 1), layout: manyItems),
+                     "an LSTM's 64 items split by columns")
+        XCTAssertNil(group(gru, layout: SequenceLayout(steps: 50, batch: 4, batchFirst: true)), "a GRU's 4 items split by columns")
+        // Hidden 512, 3 · 512 · 512 multiply-adds an item: 2 items stay below the GRU's
+        // threshold, 3 reach it (too few for the item split either way).
+        let wideGRU = try GRU(inputSize: 64, hiddenSize: 512, numLayers: 2, batchFirst: true, seed: 1)
+        XCTAssertLessThan(2 * 3 * 512 * 512, WavefrontRecurrence.minimumGRUStepMultiplyAdds)
+        XCTAssertGreaterThanOrEqual(3 * 3 * 512 * 512, WavefrontRecurrence.minimumGRUStepMultiplyAdds)
+        XCTAssertNil(group(wideGRU, layout: SequenceLayout(steps: 50, batch: 2, batchFirst: true)))
+        XCTAssertEqual(group(wideGRU, layout: SequenceLayout(steps: 50, batch: 3, batchFirst: true)), 2)
         XCTAssertNil(group(small))
         XCTAssertNil(group(bidirectional))
         XCTAssertNil(group(projected))

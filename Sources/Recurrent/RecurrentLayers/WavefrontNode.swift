@@ -129,7 +129,8 @@ enum WavefrontNode {
     /// same gradient, and every layer above the lowest hands its `dX` down packed, in chunks
     /// that keep the bits (``handOffPlan(_:)``). The policy does not take it: only
     /// ``override`` (`RECURRENT_WAVEFRONT_BACKWARD=1`) does. Measured on `lstm-batch4` (two
-    /// layers, 4 items, the case it was built for: no item split), 2 threads, alternating runs
+    /// layers, 4 items, the case it was built for: no item split; its forward ran as a
+    /// wavefront by policy then, and is split by columns now), 2 threads, alternating runs
     /// on a quiet Zen 5: 6.4–6.9 ms a training step as a wavefront against 5.4–5.7 ms layer
     /// after layer, each layer's steps split by columns. The top layer's worker carries its
     /// steps, the `dX` it hands down and its weight gradients (420 million multiply-adds

@@ -56,6 +56,17 @@ enum WavefrontRecurrence {
 
     private static let overrideSetting = PolicyOverride(environment: "RECURRENT_WAVEFRONT")
 
+    /// From this many multiply-adds of a step's product (`B · 3H · H`), a GRU stack whose steps
+    /// split by columns over the group's workers runs as a wavefront instead. Its cell reads the
+    /// step's slice of the input projection, which the column split computes for the whole
+    /// sequence first (out of cache by then: the cell's loads of it took a fifth of the time at
+    /// 64 items, hidden 256); the wavefront projects each chunk just before its steps.
+    /// Measured (2 threads, forward, wavefront against column split): hidden 512 with 8, 12,
+    /// 16, 32 and 64 items 5–11 % faster (64: 78 against 82 ms); hidden 256 with 64 items 23–24
+    /// against 28–29 ms, with 12 items (2.4 million) a tie, with 8 items (1.6 million) 15 %
+    /// slower, with 1 and 4 items 9 and 14 % slower.
+    static let minimumGRUStepMultiplyAdds = 1 << 21
+
     /// The number of consecutive layers, from the first of `weights` (each layer's directions),
     /// to run as one wavefront group, or `nil` to run the first layer on its own as today.
     ///
@@ -63,13 +74,26 @@ enum WavefrontRecurrence {
     /// `lengths`, either layout, no dropout between the layers (it draws random numbers in
     /// layer order), the packed kernels available, anomaly detection off, and a chunking of
     /// the input projection that keeps the bits (``ProjectionPlan``). The group has
-    /// `min(threads, layers left)` layers, at least 2. The policy takes it when the column split
-    /// would not use more threads (``FusedRecurrence/teamSize(batch:hidden:gates:depth:hasProjection:)``)
-    /// and each step's product is at least ``FusedRecurrence/minimumStepMultiplyAddsPerWorker``
-    /// (smaller layers stay on one thread), for gated cells (LSTM, GRU; a plain RNN's steps
-    /// split by columns faster), and where the layers' steps would not split by items
-    /// (``BatchSplitRecurrence/splitsLayerSteps(batch:workers:gateColumns:depth:)``: a few items
-    /// a worker); ``override`` can force either way.
+    /// `min(threads, layers left)` layers, at least 2. The policy takes it for gated cells (LSTM,
+    /// GRU; a plain RNN's steps split by columns faster) whose steps' product is at least
+    /// ``FusedRecurrence/minimumStepMultiplyAddsPerWorker`` (smaller layers stay on one thread)
+    /// and would not split by items (``BatchSplitRecurrence/splitsLayerSteps(batch:workers:gateColumns:depth:)``),
+    /// where either
+    /// - the column split would use fewer workers than the group
+    ///   (``FusedRecurrence/teamSize(batch:hidden:gates:depth:hasProjection:)``: steps too small
+    ///   to split), or
+    /// - the cell is a GRU's whose step's product is at least ``minimumGRUStepMultiplyAdds``
+    ///   and the column split would not use more workers than the group.
+    ///
+    /// ``override`` can force either way.
+    ///
+    /// Measured (2 threads, AMD EPYC Zen 5, forward, medians of 3 alternating processes): where
+    /// the column split takes both workers, it ran an LSTM stack as fast as the wavefront or
+    /// faster at every size tried (batch 1, hidden 256: 0.77 against 1.02 ms; batch 4: 1.75
+    /// against 2.17 ms, and training 5.2 against 6.0 ms; batch 8 and 16: 3–6 % faster; batch 64,
+    /// hidden 256: a tie; hidden 512: 101 against 108 ms), and a GRU stack of 1 to 8 items (9–15 %
+    /// faster, below ``minimumGRUStepMultiplyAdds``). Where it takes one worker (an LSTM's batch 1 with hidden 128:
+    /// 65,536 multiply-adds a step), the wavefront ran in 0.27 against 0.43 ms.
     static func groupSize(kind: CellKind, layout: SequenceLayout, weights: ArraySlice<[RecurrentWeights]>,
                           dropoutBetweenLayers: Bool) -> Int? {
         let mode = override
@@ -91,7 +115,8 @@ enum WavefrontRecurrence {
             let (work, overflow) = (layout.batch * G).multipliedReportingOverflow(by: H * Hr)
             guard overflow || work >= FusedRecurrence.minimumStepMultiplyAddsPerWorker else { return nil }
             let columnSplit = FusedRecurrence.teamSize(batch: layout.batch, hidden: H, gates: G, depth: Hr, hasProjection: false)
-            guard columnSplit <= group else { return nil }
+            guard columnSplit < group || (kind == .gru && (overflow || work >= minimumGRUStepMultiplyAdds) && columnSplit <= group)
+            else { return nil }
             // Layers whose steps split by items (enough items a worker) run on every worker with
             // no barrier or hand-off per step, which beat the wavefront in training (2 threads,
             // quiet, alternating: gru-medium 4.3-4.5 ms a step against 4.6-6.0, lstm-medium
