@@ -43,42 +43,44 @@ RK_AVX2 static void lstm_avx2(float *g, const float *bias, size_t gs, float *c, 
     }
 }
 
-RK_AVX512 static void lstm_avx512(float *g, const float *bias, size_t gs, float *c, float *tanhc, float *h, size_t count) {
-    size_t j = 0;
-    // 32 units at a time, as two 16-lane vectors side by side (rk_sigmoid16x2): each lane's
-    // arithmetic is RK_LSTM_BODY's, so the bits are the 16-lane and 8-lane kernels'.
-    for (; j + 32 <= count; j += 32) {
-        __m512 i[2], f[2], gg[2], o[2], cn[2], t[2];
-        for (int q = 0; q < 2; q++) {
-            const size_t u = j + 16 * (size_t)q;
-            i[q] = _mm512_loadu_ps(g + u); f[q] = _mm512_loadu_ps(g + gs + u);
-            gg[q] = _mm512_loadu_ps(g + 2 * gs + u); o[q] = _mm512_loadu_ps(g + 3 * gs + u);
-            if (bias) {
-                i[q] = _mm512_add_ps(i[q], _mm512_loadu_ps(bias + u)); f[q] = _mm512_add_ps(f[q], _mm512_loadu_ps(bias + gs + u));
-                gg[q] = _mm512_add_ps(gg[q], _mm512_loadu_ps(bias + 2 * gs + u)); o[q] = _mm512_add_ps(o[q], _mm512_loadu_ps(bias + 3 * gs + u));
-            }
-        }
-        rk_sigmoid16x2(i); rk_sigmoid16x2(f); rk_tanh16x2(gg); rk_sigmoid16x2(o);
-        for (int q = 0; q < 2; q++) {
-            const size_t u = j + 16 * (size_t)q;
-            _mm512_storeu_ps(g + u, i[q]); _mm512_storeu_ps(g + gs + u, f[q]);
-            _mm512_storeu_ps(g + 2 * gs + u, gg[q]); _mm512_storeu_ps(g + 3 * gs + u, o[q]);
-            cn[q] = _mm512_fmadd_ps(f[q], _mm512_loadu_ps(c + u), _mm512_mul_ps(i[q], gg[q]));
-            t[q] = cn[q];
-        }
-        rk_tanh16x2(t);
-        for (int q = 0; q < 2; q++) {
-            const size_t u = j + 16 * (size_t)q;
-            _mm512_storeu_ps(c + u, cn[q]); _mm512_storeu_ps(tanhc + u, t[q]); _mm512_storeu_ps(h + u, _mm512_mul_ps(o[q], t[q]));
+// RK_LSTM_BODY's arithmetic on n · 16 units from j (n = 1 or 2; for n = 1, the lanes past
+// count masked off by m), the activations of the n vectors side by side (rk_sigmoid16n).
+RK_AVX512_N void lstm16n(float *g, const float *bias, size_t gs, float *c, float *tanhc, float *h, size_t j,
+                         const int n, const __mmask16 m) {
+    __m512 i[2], f[2], gg[2], o[2], cn[2], t[2];
+    for (int q = 0; q < n; q++) {
+        const size_t u = j + 16 * (size_t)q;
+        i[q] = _mm512_maskz_loadu_ps(m, g + u); f[q] = _mm512_maskz_loadu_ps(m, g + gs + u);
+        gg[q] = _mm512_maskz_loadu_ps(m, g + 2 * gs + u); o[q] = _mm512_maskz_loadu_ps(m, g + 3 * gs + u);
+        if (bias) {
+            i[q] = _mm512_add_ps(i[q], _mm512_maskz_loadu_ps(m, bias + u));
+            f[q] = _mm512_add_ps(f[q], _mm512_maskz_loadu_ps(m, bias + gs + u));
+            gg[q] = _mm512_add_ps(gg[q], _mm512_maskz_loadu_ps(m, bias + 2 * gs + u));
+            o[q] = _mm512_add_ps(o[q], _mm512_maskz_loadu_ps(m, bias + 3 * gs + u));
         }
     }
+    rk_sigmoid16n(i, n); rk_sigmoid16n(f, n); rk_tanh16n(gg, n); rk_sigmoid16n(o, n);
+    for (int q = 0; q < n; q++) {
+        const size_t u = j + 16 * (size_t)q;
+        _mm512_mask_storeu_ps(g + u, m, i[q]); _mm512_mask_storeu_ps(g + gs + u, m, f[q]);
+        _mm512_mask_storeu_ps(g + 2 * gs + u, m, gg[q]); _mm512_mask_storeu_ps(g + 3 * gs + u, m, o[q]);
+        cn[q] = _mm512_fmadd_ps(f[q], _mm512_maskz_loadu_ps(m, c + u), _mm512_mul_ps(i[q], gg[q]));
+        t[q] = cn[q];
+    }
+    rk_tanh16n(t, n);
+    for (int q = 0; q < n; q++) {
+        const size_t u = j + 16 * (size_t)q;
+        _mm512_mask_storeu_ps(c + u, m, cn[q]); _mm512_mask_storeu_ps(tanhc + u, m, t[q]);
+        _mm512_mask_storeu_ps(h + u, m, _mm512_mul_ps(o[q], t[q]));
+    }
+}
+
+RK_AVX512 static void lstm_avx512(float *g, const float *bias, size_t gs, float *c, float *tanhc, float *h, size_t count) {
+    size_t j = 0;
+    for (; j + 32 <= count; j += 32) lstm16n(g, bias, gs, c, tanhc, h, j, 2, (__mmask16)0xFFFF);
     for (; j < count; j += 16) {
         const __mmask16 m = count - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (count - j)) - 1);
-#define L16(p) _mm512_maskz_loadu_ps(m, p)
-#define S16(p, v) _mm512_mask_storeu_ps(p, m, v)
-        RK_LSTM_BODY(__m512, L16, S16, rk_sigmoid16, rk_tanh16, _mm512_fmadd_ps, _mm512_mul_ps, _mm512_add_ps)
-#undef L16
-#undef S16
+        lstm16n(g, bias, gs, c, tanhc, h, j, 1, m);
     }
 }
 

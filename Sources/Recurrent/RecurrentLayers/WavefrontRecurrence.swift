@@ -115,7 +115,7 @@ enum WavefrontRecurrence {
             let (work, overflow) = (layout.batch * G).multipliedReportingOverflow(by: H * Hr)
             guard overflow || work >= FusedRecurrence.minimumStepMultiplyAddsPerWorker else { return nil }
             let columnSplit = FusedRecurrence.teamSize(batch: layout.batch, hidden: H, gates: G, depth: Hr, hasProjection: false)
-            guard columnSplit < group || (kind == .gru && (overflow || work >= minimumGRUStepMultiplyAdds) && columnSplit <= group)
+            guard columnSplit < group || (columnSplit == group && kind == .gru && (overflow || work >= minimumGRUStepMultiplyAdds))
             else { return nil }
             // Layers whose steps split by items (enough items a worker) run on every worker with
             // no barrier or hand-off per step, which beat the wavefront in training (2 threads,
